@@ -1,0 +1,107 @@
+'use strict'
+// Command-line parsing for ann.js (no dependencies, so no yargs).
+
+const ALL_LIBS = ['hnswlib', 'usearch', 'hnsw-gnn', 'ruvector']
+
+const USAGE = `Usage: node benchmark/ann.js [DATASET_DIR] [options]
+
+Approximate-nearest-neighbour benchmark: hnsw-gnn vs hnswlib-node and usearch
+(and ruvector when installed), all with M=16, efConstruction=200, squared L2.
+
+DATASET_DIR (optional) holds base.f32, queries.f32 (little-endian float32,
+row-major), gt.i32 (int32 neighbour ids, >= 10 per query, nearest first) and
+meta.json {"n", "nq", "dim"}. Without it, a seeded clustered dataset is
+generated and cached, with exact ground truth, under benchmark/data/.
+
+Options:
+  --n N              base vectors to generate               (default 100000)
+  --nq N             queries to generate                    (default 2000)
+  --dim N            dimensions to generate                 (default 128)
+  --seed N           generator seed                         (default 42)
+  --runs N           timed query passes per point; the median is reported
+                                                            (default 5)
+  --efs LIST         efSearch values                        (default 16,32,64,128,256)
+  --warmup N         untimed queries before each timed point (default 500)
+  --libs LIST        subset of ${ALL_LIBS.join(',')}
+  --no-ruvector      skip the optional ruvector peer
+  --ruvector-efs L   efSearch values for ruvector; it builds one index per
+                     value, so keep it short            (default 64,128)
+  --gt-threads N     worker threads for brute-force ground truth (default 2)
+  --out FILE         Markdown report          (default benchmark/results/ann.md)
+  --no-md            do not write the Markdown report
+  -h, --help         show this help
+
+Examples:
+  node benchmark/ann.js                                  # full default run
+  node benchmark/ann.js --n 20000 --nq 500 --runs 2      # quick iteration
+  node benchmark/ann.js ~/data/sift --libs hnswlib,hnsw-gnn
+`
+
+const DEFAULTS = {
+  dataset: null,
+  n: 100000,
+  nq: 2000,
+  dim: 128,
+  seed: 42,
+  runs: 5,
+  efs: [16, 32, 64, 128, 256],
+  warmup: 500,
+  libs: ALL_LIBS.slice(),
+  ruvector: true,
+  ruvectorEfs: [64, 128],
+  gtThreads: 2,
+  out: null, // resolved by ann.js
+  md: true,
+  k: 10,
+  help: false,
+  worker: null, // internal: run one library in this (child) process
+  workerConfig: null, // internal: JSON config for the worker
+}
+
+const INT_FLAGS = { n: 'n', nq: 'nq', dim: 'dim', seed: 'seed', runs: 'runs', warmup: 'warmup', 'gt-threads': 'gtThreads' }
+const LIST_FLAGS = { efs: 'efs', 'ruvector-efs': 'ruvectorEfs' }
+
+function parseIntStrict(flag, v) {
+  const x = Number(v)
+  if (!Number.isInteger(x) || x < 0) throw new Error(`--${flag} expects a non-negative integer, got "${v}"`)
+  return x
+}
+
+function parseArgs(argv) {
+  const o = { ...DEFAULTS, efs: DEFAULTS.efs.slice(), libs: DEFAULTS.libs.slice() }
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]
+    let value
+    const eq = a.indexOf('=')
+    if (a.startsWith('--') && eq > 0) {
+      value = a.slice(eq + 1)
+      a = a.slice(0, eq)
+    }
+    const next = () => {
+      if (value !== undefined) return value
+      if (i + 1 >= argv.length) throw new Error(`${a} expects a value`)
+      return argv[++i]
+    }
+    const flag = a.replace(/^--/, '')
+    if (a === '-h' || a === '--help') o.help = true
+    else if (a === '--no-ruvector') o.ruvector = false
+    else if (a === '--no-md') o.md = false
+    else if (flag in INT_FLAGS) o[INT_FLAGS[flag]] = parseIntStrict(flag, next())
+    else if (flag in LIST_FLAGS) o[LIST_FLAGS[flag]] = next().split(',').filter(Boolean).map((v) => parseIntStrict(flag, v))
+    else if (a === '--libs') o.libs = next().split(',').filter(Boolean)
+    else if (a === '--out') o.out = next()
+    else if (a === '--worker') o.worker = next()
+    else if (a === '--worker-config') o.workerConfig = JSON.parse(next())
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a} (see --help)`)
+    else if (o.dataset === null) o.dataset = a
+    else throw new Error(`unexpected argument ${a}`)
+  }
+  for (const lib of o.libs) if (!ALL_LIBS.includes(lib)) throw new Error(`unknown library "${lib}"; choose from ${ALL_LIBS.join(', ')}`)
+  if (!o.ruvector) o.libs = o.libs.filter((l) => l !== 'ruvector')
+  if (o.runs < 1) throw new Error('--runs must be at least 1')
+  if (o.efs.some((ef) => ef < o.k)) throw new Error(`every efSearch must be >= k (${o.k})`)
+  if (o.n < o.k) throw new Error(`--n must be >= ${o.k}`)
+  return o
+}
+
+module.exports = { parseArgs, USAGE, ALL_LIBS }

@@ -1,0 +1,190 @@
+'use strict'
+// Turns worker results into the stdout tables, the operating-point verdict
+// against the acceptance criteria, and the Markdown report.
+
+const fs = require('node:fs')
+const os = require('node:os')
+
+const RECALL_TARGET = 0.95
+
+// Acceptance criteria (hnsw-gnn vs peers), printed next to every verdict.
+const CRITERIA = {
+  vsHnswlib: 1.3, // sync QPS at the operating point, >= 1.3x hnswlib
+  vsUsearch: 1.0, // >= 1.0x usearch
+  buildVsHnswlib: 0.8, // build time <= 0.8x hnswlib
+  asyncOverheadUs: 15, // await search() - searchSync() per call, <= 15 us
+}
+
+// The mode whose QPS counts as "single-query QPS" for each library.
+const PRIMARY_MODE = { hnswlib: 'sync', usearch: 'sync', 'hnsw-gnn': 'sync', ruvector: 'async' }
+
+// ------------------------------------------------------------ formatting
+const fmtInt = (x) => (x == null ? '-' : Math.round(x).toLocaleString('en-US'))
+const fmt = (x, d = 1) => (x == null || Number.isNaN(x) ? '-' : x.toFixed(d))
+const fmtRatio = (x) => (x == null ? 'n/a' : `${x.toFixed(2)}x`)
+
+function envInfo() {
+  let cpu = os.cpus()[0]?.model || 'unknown'
+  try {
+    const m = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)
+    if (m) cpu = m[1].trim()
+  } catch {}
+  return {
+    cpu,
+    cores: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString(),
+    memGB: os.totalmem() / 2 ** 30,
+  }
+}
+
+// Renders rows as an aligned plain-text table (first column left-aligned).
+function textTable(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+function mdTable(header, rows) {
+  const esc = (c) => String(c).replace(/\|/g, '\\|')
+  return [
+    `| ${header.map(esc).join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n')
+}
+
+// ------------------------------------------------------------ analysis
+const QUERY_HEADER = ['efSearch', 'mode', 'recall@10', 'QPS', 'mean µs', 'p50 µs', 'p99 µs']
+
+function queryRows(res) {
+  const rows = []
+  for (const { ef, points } of res.perEf) {
+    for (const p of points) rows.push([ef, p.mode, fmt(p.recall, 4), fmtInt(p.qps), fmt(p.meanUs), fmt(p.p50Us), fmt(p.p99Us)])
+  }
+  return rows
+}
+
+function point(res, ef, mode) {
+  const e = res.perEf.find((x) => x.ef === ef)
+  return e && e.points.find((p) => p.mode === mode)
+}
+
+// Smallest efSearch whose recall@10 reaches the target, in the library's
+// primary (single-query) mode.
+function operatingPoint(res) {
+  const mode = PRIMARY_MODE[res.lib]
+  for (const { ef } of [...res.perEf].sort((a, b) => a.ef - b.ef)) {
+    const p = point(res, ef, mode)
+    if (p && p.recall >= RECALL_TARGET) return { ef, mode, ...p }
+  }
+  return null
+}
+
+function verdict(value, target, higherIsBetter) {
+  if (value == null) return 'n/a'
+  return (higherIsBetter ? value >= target : value <= target) ? 'PASS' : 'MISS'
+}
+
+function criteria(results) {
+  const by = Object.fromEntries(results.map((r) => [r.lib, r]))
+  const op = Object.fromEntries(results.map((r) => [r.lib, operatingPoint(r)]))
+  const ours = op['hnsw-gnn']
+  const qpsRatio = (peer) => (ours && op[peer] ? ours.qps / op[peer].qps : null)
+  const rows = []
+  const add = (name, value, shown, target, result) => rows.push({ name, value, shown, target, result })
+
+  let r = qpsRatio('hnswlib')
+  add('QPS hnsw-gnn sync / hnswlib (each at its operating point)', r, fmtRatio(r), `≥ ${CRITERIA.vsHnswlib}× hnswlib`, verdict(r, CRITERIA.vsHnswlib, true))
+  r = qpsRatio('usearch')
+  add('QPS hnsw-gnn sync / usearch (each at its operating point)', r, fmtRatio(r), `≥ ${CRITERIA.vsUsearch.toFixed(1)}× usearch`, verdict(r, CRITERIA.vsUsearch, true))
+  if (by.ruvector) {
+    r = qpsRatio('ruvector')
+    add('QPS hnsw-gnn sync / ruvector (each at its operating point)', r, fmtRatio(r), '(informational)', r == null ? 'n/a' : 'info')
+  }
+  r = by['hnsw-gnn'] && by.hnswlib ? by['hnsw-gnn'].buildSec / by.hnswlib.buildSec : null
+  add('build time hnsw-gnn / hnswlib', r, fmtRatio(r), `≤ ${CRITERIA.buildVsHnswlib}× hnswlib`, verdict(r, CRITERIA.buildVsHnswlib, false))
+  // Async overhead is judged at our operating point (64 if none reached).
+  const oursRes = by['hnsw-gnn']
+  const ovEf = ours ? ours.ef : 64
+  const ovEntry = oursRes && oursRes.perEf.find((e) => e.ef === ovEf)
+  const ov = ovEntry ? ovEntry.asyncOverheadUs : null
+  add(`async overhead await search() − searchSync() at ef=${ovEf}`, ov, ov == null ? 'n/a' : `${fmt(ov)} µs`, `≤ ${CRITERIA.asyncOverheadUs} µs`, verdict(ov, CRITERIA.asyncOverheadUs, false))
+  return { op, rows }
+}
+
+// ------------------------------------------------------------ rendering
+function buildRows(results) {
+  return results.map((r) => [
+    `${r.label} ${r.version}`,
+    fmt(r.buildSec, 2),
+    fmt(r.rss.baselineMB, 0),
+    fmt(r.rss.buildPeakMB, 0),
+    fmt(r.rss.endPeakMB, 0),
+    r.buildNote + (r.extraBuilds.length ? `; extra builds: ${r.extraBuilds.map((b) => `ef ${b.ef} ${fmt(b.sec, 1)} s`).join(', ')}` : ''),
+  ])
+}
+const BUILD_HEADER = ['library', 'build s', 'RSS before build MB', 'peak RSS after build MB', 'peak RSS end MB', 'how']
+
+function opRows(results, op) {
+  return results.map((r) => {
+    const o = op[r.lib]
+    return o
+      ? [r.label, o.mode, o.ef, fmt(o.recall, 4), fmtInt(o.qps), fmt(o.p50Us), fmt(o.p99Us)]
+      : [r.label, PRIMARY_MODE[r.lib], `none ≤ ${Math.max(...r.perEf.map((e) => e.ef))}`, '-', '-', '-', '-']
+  })
+}
+const OP_HEADER = ['library', 'mode', 'efSearch', 'recall@10', 'QPS', 'p50 µs', 'p99 µs']
+
+function overheadRows(res) {
+  return res.perEf.filter((e) => e.asyncOverheadUs != null).map((e) => [e.ef, fmt(e.asyncOverheadUs, 2)])
+}
+
+function printLibrary(res, log) {
+  log(`\n${res.label} ${res.version}: build ${fmt(res.buildSec, 2)} s — ${res.buildNote}`)
+  log(`  RSS: ${fmt(res.rss.baselineMB, 0)} MB before build (data loaded), peak ${fmt(res.rss.buildPeakMB, 0)} MB after build, peak ${fmt(res.rss.endPeakMB, 0)} MB at end`)
+  if (res.extraBuilds.length) log(`  extra builds (one index per efSearch): ${res.extraBuilds.map((b) => `ef ${b.ef}: ${fmt(b.sec, 1)} s`).join(', ')}`)
+  log(textTable(QUERY_HEADER, queryRows(res)))
+  const ov = overheadRows(res)
+  if (ov.length) log(`  async overhead (median over runs of mean await search() − mean searchSync(), µs/call): ${ov.map(([ef, us]) => `ef ${ef}: ${us}`).join(', ')}`)
+}
+
+function printSummary({ results, skipped, crit }, log) {
+  log(`\n=== Build ===`)
+  log(textTable(BUILD_HEADER.slice(0, 5), buildRows(results).map((r) => r.slice(0, 5))))
+  for (const s of skipped) log(`${s.lib}: ${s.reason}`)
+  log(`\n=== Operating point: smallest efSearch with recall@10 ≥ ${RECALL_TARGET} ===`)
+  log(textTable(OP_HEADER, opRows(results, crit.op)))
+  log(`\n=== Acceptance criteria ===`)
+  log(textTable(['criterion', 'value', 'target', 'result'], crit.rows.map((c) => [c.name, c.shown, c.target, c.result])))
+}
+
+function markdown({ env, command, dataset, opts, results, skipped, crit, notes }) {
+  const out = []
+  out.push(`# ANN benchmark: hnsw-gnn vs peers`, '')
+  out.push(`Reproduce with:`, '', '```sh', command, '```', '')
+  out.push(`- Date: ${env.date}`)
+  out.push(`- CPU: ${env.cpu}, ${env.cores} cores, ${fmt(env.memGB, 0)} GiB RAM; ${env.platform}`)
+  out.push(`- Node ${env.node}`)
+  out.push(`- Dataset: ${dataset.desc}`)
+  out.push(`- All indexes: M=16, efConstruction=200, squared L2 (ruvector: cosine on unit-normalised data, own exact ground truth); k=10`)
+  out.push(`- Query timings: median of ${opts.runs} timed passes over all ${dataset.nq} queries after ${opts.warmup} warm-up queries; latency = one call, timed with process.hrtime.bigint(). Each library runs in its own child process (peak RSS = that process's maxRSS).`)
+  out.push(`- Modes: \`sync\` = one query per call on the JS thread; \`async\` = one awaited Promise per query, issued sequentially; \`batch\` = all queries in one call, parallel on all cores (throughput only).`)
+  for (const n of notes) out.push(`- ${n}`)
+  out.push('')
+  out.push(`## Build`, '', mdTable(BUILD_HEADER, buildRows(results)), '')
+  for (const s of skipped) out.push(`- ${s.lib}: ${s.reason}`)
+  if (skipped.length) out.push('')
+  out.push(`## Queries`, '')
+  for (const r of results) {
+    out.push(`### ${r.label} ${r.version}`, '', mdTable(QUERY_HEADER, queryRows(r)), '')
+    const ov = overheadRows(r)
+    if (ov.length) out.push(`Async overhead (median over runs of mean \`await search()\` − mean \`searchSync()\` per call):`, '', mdTable(['efSearch', 'µs/call'], ov), '')
+  }
+  out.push(`## Operating point (smallest efSearch with recall@10 ≥ ${RECALL_TARGET})`, '', mdTable(OP_HEADER, opRows(results, crit.op)), '')
+  out.push(`## Acceptance criteria`, '', mdTable(['criterion', 'value', 'target', 'result'], crit.rows.map((c) => [c.name, c.shown, c.target, c.result])), '')
+  return out.join('\n')
+}
+
+module.exports = { envInfo, printLibrary, printSummary, markdown, criteria, point, RECALL_TARGET }

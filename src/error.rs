@@ -1,0 +1,71 @@
+//! The one error type of the crate. Every fallible public function returns
+//! [`Result`]; the bindings map [`Error::code`] to the JS `Error.code`
+//! property in a single place (`bindings/error.rs`), so the codes below are a
+//! stable public contract.
+
+use std::fmt;
+
+/// Everything that can go wrong in hnsw-gnn, with messages that name the
+/// offending value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A vector's length differs from the index's dimensions.
+    DimensionMismatch { expected: usize, actual: usize },
+    /// A vector is empty or holds NaN / ±Inf, or is all zeros under cosine.
+    InvalidVector(String),
+    /// An option or argument is out of range (k ≤ 0, m = 1, ...).
+    InvalidArgument(String),
+    /// A metadata filter is malformed (unknown operator, wrong operand type).
+    InvalidFilter(String),
+    /// A method that promises an existing item was given an unknown id.
+    NotFound(String),
+    /// `insert` of an id that already exists.
+    DuplicateId(String),
+    /// A bug: a caught panic or a broken invariant.
+    Internal(String),
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable code exposed to JavaScript as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::DimensionMismatch { .. } => "ERR_DIMENSION_MISMATCH",
+            Error::InvalidVector(_) => "ERR_INVALID_VECTOR",
+            Error::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
+            Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
+            Error::NotFound(_) => "ERR_NOT_FOUND",
+            Error::DuplicateId(_) => "ERR_DUPLICATE_ID",
+            Error::Internal(_) => "ERR_INTERNAL",
+        }
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::InvalidArgument(message.into())
+    }
+
+    pub(crate) fn invalid_filter(message: impl Into<String>) -> Self {
+        Error::InvalidFilter(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::DimensionMismatch { expected, actual } => write!(
+                f,
+                "vector has {actual} dimensions, index expects {expected}"
+            ),
+            Error::InvalidVector(why) => write!(f, "invalid vector: {why}"),
+            Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
+            Error::InvalidFilter(why) => write!(f, "invalid filter: {why}"),
+            Error::NotFound(id) => write!(f, "no item with id {id:?}"),
+            Error::DuplicateId(id) => write!(f, "an item with id {id:?} already exists"),
+            Error::Internal(why) => write!(f, "internal error: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,184 @@
+//! Storage of the graph: vectors, node levels, adjacency lists, tombstones.
+//!
+//! Rows are appended only under the index's write lock; everything else
+//! (linking, repair, tombstoning, search) works through `&Storage` under the
+//! read lock. Adjacency lists are arrays of `AtomicU32` — `[len, n0, n1, ...]`
+//! — so a reader never blocks on a writer: a writer stores the entries first
+//! and the length last (release), a reader loads the length (acquire) then the
+//! entries. A reader racing a rewrite may see a mix of old and new entries;
+//! every one of them is a node whose vector is already stored, which is all a
+//! beam search needs.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+pub(crate) struct Storage {
+    dimensions: usize,
+    /// Max neighbours per node above level 0 (`m`) and at level 0 (`2m`).
+    max_links: usize,
+    max_links0: usize,
+    vectors: Vec<f32>,
+    levels: Vec<u8>,
+    deleted: Vec<AtomicBool>,
+    /// Level 0 lists, one row of `1 + max_links0` per node.
+    links0: Vec<AtomicU32>,
+    /// Levels 1..=level, `1 + max_links` each; empty for level-0-only nodes
+    /// (most of them), so the upper layers cost almost nothing.
+    upper_links: Vec<Box<[AtomicU32]>>,
+}
+
+impl Storage {
+    pub fn new(dimensions: usize, max_links: usize) -> Storage {
+        Storage {
+            dimensions,
+            max_links,
+            max_links0: 2 * max_links,
+            vectors: Vec::new(),
+            levels: Vec::new(),
+            deleted: Vec::new(),
+            links0: Vec::new(),
+            upper_links: Vec::new(),
+        }
+    }
+
+    /// Number of stored nodes, deleted ones included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.vectors.reserve(additional * self.dimensions);
+        self.levels.reserve(additional);
+        self.deleted.reserve(additional);
+        self.links0.reserve(additional * (1 + self.max_links0));
+        self.upper_links.reserve(additional);
+    }
+
+    /// Appends a node with empty adjacency; the caller links it afterwards.
+    pub fn push(&mut self, vector: &[f32], level: u8) -> u32 {
+        debug_assert_eq!(vector.len(), self.dimensions);
+        let slot = self.len() as u32;
+        self.vectors.extend_from_slice(vector);
+        self.levels.push(level);
+        self.deleted.push(AtomicBool::new(false));
+        self.links0
+            .extend((0..=self.max_links0).map(|_| AtomicU32::new(0)));
+        let upper = (0..level as usize * (1 + self.max_links))
+            .map(|_| AtomicU32::new(0))
+            .collect();
+        self.upper_links.push(upper);
+        slot
+    }
+
+    #[inline(always)]
+    pub fn vector(&self, slot: u32) -> &[f32] {
+        let start = slot as usize * self.dimensions;
+        &self.vectors[start..start + self.dimensions]
+    }
+
+    #[inline]
+    pub fn level(&self, slot: u32) -> usize {
+        self.levels[slot as usize] as usize
+    }
+
+    #[inline(always)]
+    pub fn is_deleted(&self, slot: u32) -> bool {
+        self.deleted[slot as usize].load(Ordering::Relaxed)
+    }
+
+    /// Marks `slot` deleted; returns false if it already was.
+    pub fn mark_deleted(&self, slot: u32) -> bool {
+        !self.deleted[slot as usize].swap(true, Ordering::AcqRel)
+    }
+
+    pub fn max_links(&self, level: usize) -> usize {
+        if level == 0 {
+            self.max_links0
+        } else {
+            self.max_links
+        }
+    }
+
+    /// The raw `[len, entries...]` row of `slot` at `level`.
+    #[inline(always)]
+    fn row(&self, slot: u32, level: usize) -> &[AtomicU32] {
+        if level == 0 {
+            let stride = 1 + self.max_links0;
+            let start = slot as usize * stride;
+            &self.links0[start..start + stride]
+        } else {
+            let stride = 1 + self.max_links;
+            let start = (level - 1) * stride;
+            &self.upper_links[slot as usize][start..start + stride]
+        }
+    }
+
+    /// The neighbours of `slot` at `level` as seen right now.
+    #[inline(always)]
+    pub fn neighbors(&self, slot: u32, level: usize) -> Neighbors<'_> {
+        let row = self.row(slot, level);
+        let len = (row[0].load(Ordering::Acquire) as usize).min(row.len() - 1);
+        Neighbors {
+            entries: &row[1..1 + len],
+        }
+    }
+
+    /// Replaces the list of `slot` at `level`. Callers hold the node's link
+    /// lock so two writers never interleave on one row.
+    pub fn set_neighbors(&self, slot: u32, level: usize, neighbors: &[u32]) {
+        let row = self.row(slot, level);
+        let len = neighbors.len().min(row.len() - 1);
+        for (cell, &n) in row[1..].iter().zip(&neighbors[..len]) {
+            cell.store(n, Ordering::Relaxed);
+        }
+        row[0].store(len as u32, Ordering::Release);
+    }
+
+    /// Appends one neighbour if there is room; returns false when full.
+    pub fn try_push_neighbor(&self, slot: u32, level: usize, neighbor: u32) -> bool {
+        let row = self.row(slot, level);
+        let len = row[0].load(Ordering::Relaxed) as usize;
+        if len + 1 >= row.len() {
+            return false;
+        }
+        row[1 + len].store(neighbor, Ordering::Relaxed);
+        row[0].store(len as u32 + 1, Ordering::Release);
+        true
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let upper: usize = self.upper_links.iter().map(|r| r.len() * 4).sum();
+        self.vectors.capacity() * 4
+            + self.levels.capacity()
+            + self.deleted.capacity()
+            + self.links0.capacity() * 4
+            + self.upper_links.capacity() * std::mem::size_of::<Box<[AtomicU32]>>()
+            + upper
+    }
+}
+
+/// A snapshot view of one adjacency list.
+#[derive(Clone, Copy)]
+pub(crate) struct Neighbors<'a> {
+    entries: &'a [AtomicU32],
+}
+
+impl<'a> Neighbors<'a> {
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> u32 {
+        self.entries[i].load(Ordering::Relaxed)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = u32> + 'a {
+        self.entries.iter().map(|e| e.load(Ordering::Relaxed))
+    }
+
+    pub fn to_vec(self) -> Vec<u32> {
+        self.iter().collect()
+    }
+}

@@ -1,0 +1,165 @@
+//! Linking new nodes into the graph and repairing it around deleted ones.
+
+use super::graph::Storage;
+use super::select::select_neighbors;
+use super::visited::{Candidate, SearchScratch};
+use super::Index;
+
+impl Index {
+    /// Connects an appended node: greedy descent to its level, then at each
+    /// level down to 0 a beam search with `ef_construction`, the heuristic
+    /// picks `m` neighbours, and each of them links back.
+    pub(super) fn link(&self, storage: &Storage, slot: u32, scratch: &mut SearchScratch) {
+        let level = storage.level(slot);
+        let query = storage.vector(slot);
+
+        // A node that raises the top level holds the entry lock for its whole
+        // insert, so two such nodes cannot race to become the entry point.
+        let mut entry_guard = None;
+        let mut entry = self.entry_point();
+        if entry.is_none_or(|(_, top)| level > top) {
+            entry_guard = Some(self.entry_lock.lock().unwrap_or_else(|e| e.into_inner()));
+            entry = self.entry_point();
+            if entry.is_none() {
+                self.set_entry_point(slot, level);
+                return;
+            }
+        }
+        let Some((entry_slot, top_level)) = entry else {
+            return;
+        };
+
+        let mut best = Candidate {
+            distance: self.distance.distance(query, storage.vector(entry_slot)),
+            slot: entry_slot,
+        };
+        for lc in (level + 1..=top_level).rev() {
+            best = self.greedy_closest(storage, query, best, lc);
+        }
+
+        let mut entry_points = vec![best];
+        let mut selected = Vec::with_capacity(self.params.m);
+        let mut neighbor_slots = Vec::with_capacity(self.params.m);
+        for lc in (0..=level.min(top_level)).rev() {
+            scratch.reset(storage.len());
+            let admit = |n: u32| n != slot && !storage.is_deleted(n);
+            self.search_layer(
+                storage,
+                query,
+                &entry_points,
+                self.params.ef_construction,
+                lc,
+                scratch,
+                &admit,
+            );
+            let mut found: Vec<Candidate> = scratch.results.drain().collect();
+            found.sort_unstable();
+            if found.is_empty() {
+                // Everything near is deleted: link to the way we came rather
+                // than leave the node unreachable.
+                found = entry_points
+                    .iter()
+                    .copied()
+                    .filter(|c| c.slot != slot)
+                    .collect();
+            }
+            select_neighbors(
+                storage,
+                &self.distance,
+                &found,
+                self.params.m,
+                &mut selected,
+            );
+            neighbor_slots.clear();
+            neighbor_slots.extend(selected.iter().map(|c| c.slot));
+            {
+                let _node = self.lock_node(slot);
+                storage.set_neighbors(slot, lc, &neighbor_slots);
+            }
+            for &neighbor in &neighbor_slots {
+                self.add_link(storage, neighbor, slot, lc);
+            }
+            entry_points = found;
+        }
+
+        if entry_guard.is_some() && level > top_level {
+            self.set_entry_point(slot, level);
+        }
+    }
+
+    /// Adds `new` to the list of `node` at `level`, re-running the heuristic
+    /// over the old list plus `new` when the list is full.
+    fn add_link(&self, storage: &Storage, node: u32, new: u32, level: usize) {
+        let _node = self.lock_node(node);
+        let current = storage.neighbors(node, level);
+        if current.iter().any(|n| n == new) || storage.try_push_neighbor(node, level, new) {
+            return;
+        }
+        let base = storage.vector(node);
+        let mut pool: Vec<Candidate> = current
+            .iter()
+            .chain(std::iter::once(new))
+            .map(|n| Candidate {
+                distance: self.distance.distance(base, storage.vector(n)),
+                slot: n,
+            })
+            .collect();
+        pool.sort_unstable();
+        let mut selected = Vec::with_capacity(pool.len());
+        select_neighbors(
+            storage,
+            &self.distance,
+            &pool,
+            storage.max_links(level),
+            &mut selected,
+        );
+        let slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
+        storage.set_neighbors(node, level, &slots);
+    }
+
+    /// Reconnects the neighbours of a deleted node: each live neighbour that
+    /// linked to it gets a fresh list chosen from its remaining neighbours
+    /// plus the deleted node's, so its degree does not shrink by one per
+    /// deletion. The deleted node keeps its own lists (and its vector), so
+    /// searches that still reach it pass through instead of dead-ending.
+    pub(super) fn repair_around(&self, storage: &Storage, deleted: u32) {
+        for level in 0..=storage.level(deleted) {
+            let orphaned_from = storage.neighbors(deleted, level).to_vec();
+            for &node in &orphaned_from {
+                if node == deleted || storage.is_deleted(node) {
+                    continue;
+                }
+                let _node = self.lock_node(node);
+                let current = storage.neighbors(node, level);
+                if !current.iter().any(|n| n == deleted) {
+                    continue;
+                }
+                let base = storage.vector(node);
+                let mut pool: Vec<Candidate> = current
+                    .iter()
+                    .chain(orphaned_from.iter().copied())
+                    .filter(|&n| n != node && !storage.is_deleted(n))
+                    .map(|n| Candidate {
+                        distance: self.distance.distance(base, storage.vector(n)),
+                        slot: n,
+                    })
+                    .collect();
+                pool.sort_unstable();
+                pool.dedup_by_key(|c| c.slot);
+                if pool.is_empty() {
+                    continue;
+                }
+                let mut selected = Vec::with_capacity(pool.len());
+                select_neighbors(
+                    storage,
+                    &self.distance,
+                    &pool,
+                    storage.max_links(level),
+                    &mut selected,
+                );
+                let slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
+                storage.set_neighbors(node, level, &slots);
+            }
+        }
+    }
+}
