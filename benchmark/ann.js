@@ -94,9 +94,9 @@ async function main() {
 
   const dataset = await prepareDataset(opts)
   log(`Dataset: ${dataset.desc}`)
-  log(`M=16, efConstruction=200, k=${opts.k}, efSearch ${opts.efs.join('/')}, ${opts.runs} runs (median), warm-up ${opts.warmup} queries`)
+  log(`M=16, efConstruction=200, k=${opts.k}, efSearch ${opts.efs.join('/')}, untimed recall/warm-up pass + ${opts.runs} timed runs (median)`)
 
-  const cfg = { dir: dataset.dir, gtFile: 'gt.i32', efs: opts.efs, ruvectorEfs: opts.ruvectorEfs, runs: opts.runs, warmup: opts.warmup, k: opts.k }
+  const cfg = { dir: dataset.dir, gtFile: 'gt.i32', efs: opts.efs, ruvectorEfs: opts.ruvectorEfs, runs: opts.runs, k: opts.k }
   const results = []
   const skipped = []
   const notes = []

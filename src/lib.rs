@@ -3,14 +3,21 @@
 //! The Rust core is usable on its own; the Node bindings (feature `napi`, on
 //! by default) are a thin layer over it.
 
+pub mod db;
 pub mod distance;
 pub mod error;
 pub mod filter;
 pub mod hnsw;
 pub mod rng;
 
+pub use db::{DbOptions, Hit, Item, Metadata, NewItem, SearchOptions, SearchResults, VectorDb};
 pub use distance::{Kernels, Metric, SimdPath};
 pub use error::{Error, Result};
+pub use filter::Filter;
+pub use hnsw::{HnswParams, Index};
 
 #[cfg(test)]
 pub(crate) mod testdata;
+
+#[cfg(feature = "napi")]
+mod bindings;

@@ -16,7 +16,9 @@ const path = require('node:path')
 
 const M = 16
 const EF_CONSTRUCTION = 200
-const PROJECT_ROOT = path.join(__dirname, '..', '..')
+// hnsw-gnn is loaded from the project root (require('..') from benchmark/);
+// HNSW_GNN_MODULE points it at another build, e.g. an installed package.
+const PROJECT_ROOT = process.env.HNSW_GNN_MODULE ? path.resolve(process.env.HNSW_GNN_MODULE) : path.join(__dirname, '..', '..')
 
 function tmpFile(tag) {
   return path.join(os.tmpdir(), `ann-bench-${tag}-${process.pid}-${Date.now()}`)
@@ -46,6 +48,15 @@ function pkgVersion(name) {
   } catch {
     return '?'
   }
+}
+
+// Drops native objects that are no longer referenced. N-API finalizers run
+// after the GC pass (deferred to the event loop), hence gc, yield, gc.
+async function releaseNative() {
+  if (typeof global.gc !== 'function') return
+  global.gc()
+  await new Promise((resolve) => setImmediate(resolve))
+  global.gc()
 }
 
 // Thrown when a library cannot be loaded: the parent prints it as "skipped".
@@ -117,7 +128,7 @@ function usearch(ds, { k }) {
     },
     async at(ef) {
       index = null
-      if (typeof global.gc === 'function') global.gc() // free the previous copy first
+      await releaseNative() // free the previous efSearch's copy before loading another
       index = new Index(config(ef))
       index.load(file)
       const idx = index
@@ -187,6 +198,7 @@ function ruvector(ds, { k, efs }) {
   const extraBuilds = []
   async function buildFor(ef) {
     db = null
+    await releaseNative()
     if (file) fs.rmSync(file, { recursive: true, force: true })
     file = tmpFile('ruvector') + '.db' // it persists to disk; keep that off the repo
     db = new Native({

@@ -21,7 +21,6 @@ Options:
   --runs N           timed query passes per point; the median is reported
                                                             (default 5)
   --efs LIST         efSearch values                        (default 16,32,64,128,256)
-  --warmup N         untimed queries before each timed point (default 500)
   --libs LIST        subset of ${ALL_LIBS.join(',')}
   --no-ruvector      skip the optional ruvector peer
   --ruvector-efs L   efSearch values for ruvector; it builds one index per
@@ -30,6 +29,9 @@ Options:
   --out FILE         Markdown report          (default benchmark/results/ann.md)
   --no-md            do not write the Markdown report
   -h, --help         show this help
+
+Environment: HNSW_GNN_MODULE=DIR loads hnsw-gnn from DIR instead of the
+project root; NODE_PATH can point at a ruvector install outside the project.
 
 Examples:
   node benchmark/ann.js                                  # full default run
@@ -45,7 +47,6 @@ const DEFAULTS = {
   seed: 42,
   runs: 5,
   efs: [16, 32, 64, 128, 256],
-  warmup: 500,
   libs: ALL_LIBS.slice(),
   ruvector: true,
   ruvectorEfs: [64, 128],
@@ -58,7 +59,7 @@ const DEFAULTS = {
   workerConfig: null, // internal: JSON config for the worker
 }
 
-const INT_FLAGS = { n: 'n', nq: 'nq', dim: 'dim', seed: 'seed', runs: 'runs', warmup: 'warmup', 'gt-threads': 'gtThreads' }
+const INT_FLAGS = { n: 'n', nq: 'nq', dim: 'dim', seed: 'seed', runs: 'runs', 'gt-threads': 'gtThreads' }
 const LIST_FLAGS = { efs: 'efs', 'ruvector-efs': 'ruvectorEfs' }
 
 function parseIntStrict(flag, v) {

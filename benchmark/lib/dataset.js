@@ -22,13 +22,26 @@ const GT_WIDTH = 100 // store more than 10 columns: cheap, and allows recall@100
 
 if (os.endianness() !== 'LE') throw new Error('dataset files are little-endian; big-endian hosts are not supported')
 
+// Reads a whole file straight into a typed array (no intermediate Buffer,
+// so loading does not transiently double RSS, which would blur the
+// per-library peak-RSS numbers).
 function readTyped(file, Ctor) {
-  const buf = fs.readFileSync(file)
-  if (buf.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) throw new Error(`${file}: size is not a multiple of ${Ctor.BYTES_PER_ELEMENT}`)
-  // Copy into a fresh, aligned ArrayBuffer (Buffers may be pooled/unaligned).
-  const out = new Ctor(buf.byteLength / Ctor.BYTES_PER_ELEMENT)
-  new Uint8Array(out.buffer).set(buf)
-  return out
+  const fd = fs.openSync(file, 'r')
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size % Ctor.BYTES_PER_ELEMENT !== 0) throw new Error(`${file}: size is not a multiple of ${Ctor.BYTES_PER_ELEMENT}`)
+    const out = new Ctor(size / Ctor.BYTES_PER_ELEMENT)
+    const bytes = new Uint8Array(out.buffer)
+    let off = 0
+    while (off < size) {
+      const got = fs.readSync(fd, bytes, off, Math.min(size - off, 1 << 26), off)
+      if (got === 0) throw new Error(`${file}: unexpected end of file`)
+      off += got
+    }
+    return out
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 function writeTyped(file, arr) {

@@ -2,9 +2,12 @@
 // Timing passes and the statistics derived from them.
 //
 // Every query is timed individually with process.hrtime.bigint() so we get
-// latency percentiles; QPS comes from the wall time of the whole pass. Raw
-// results are kept and scored for recall only after the clock stops, so
-// recall bookkeeping never pollutes the timings.
+// latency percentiles; QPS comes from the wall time of the whole pass.
+// Timed passes drop each result right away, as an application would:
+// retaining thousands of result objects (and, for usearch, their native
+// ArrayBuffers) made the GC add millisecond stalls to whichever library
+// allocates most. Recall comes from a separate untimed pass (collect*),
+// which also serves as warm-up; all libraries' searches are deterministic.
 
 const now = process.hrtime.bigint
 
@@ -34,36 +37,52 @@ function summarize(latNs, totalNs) {
 // One query per call, on this thread.
 function passSync(queries, fn) {
   const lat = new Float64Array(queries.length)
-  const raw = new Array(queries.length)
+  let sink = null
   const t0 = now()
   for (let i = 0; i < queries.length; i++) {
     const s = now()
-    raw[i] = fn(queries[i])
+    sink = fn(queries[i])
     lat[i] = Number(now() - s)
   }
-  return { raw, ...summarize(lat, now() - t0) }
+  const total = now() - t0
+  if (sink == null) throw new Error('search returned nothing')
+  return summarize(lat, total)
 }
 
 // One query per call, awaited before the next one is issued: measures the
 // per-call cost of the Promise path (thread-pool hop + resolve).
 async function passAsync(queries, fn) {
   const lat = new Float64Array(queries.length)
-  const raw = new Array(queries.length)
+  let sink = null
   const t0 = now()
   for (let i = 0; i < queries.length; i++) {
     const s = now()
-    raw[i] = await fn(queries[i])
+    sink = await fn(queries[i])
     lat[i] = Number(now() - s)
   }
-  return { raw, ...summarize(lat, now() - t0) }
+  const total = now() - t0
+  if (sink == null) throw new Error('search returned nothing')
+  return summarize(lat, total)
 }
 
 // All queries in one call (library parallelises internally): throughput only.
 async function passBatch(queries, fn) {
   const t0 = now()
-  const raw = await fn(queries)
+  const sink = await fn(queries)
   const totalNs = now() - t0
-  return { raw, qps: queries.length / (Number(totalNs) / 1e9), meanUs: Number(totalNs) / 1e3 / queries.length }
+  if (sink == null) throw new Error('batch search returned nothing')
+  return { qps: queries.length / (Number(totalNs) / 1e9), meanUs: Number(totalNs) / 1e3 / queries.length }
+}
+
+// Untimed passes that keep the returned ids, for recall.
+function collectSync(queries, fn, toIds) {
+  return queries.map((q) => toIds(fn(q)))
+}
+
+async function collectAsync(queries, fn, toIds) {
+  const out = []
+  for (const q of queries) out.push(toIds(await fn(q)))
+  return out
 }
 
 // recall@k: fraction of the true k nearest that the library returned in its
@@ -92,4 +111,4 @@ function gc() {
   if (typeof global.gc === 'function') global.gc()
 }
 
-module.exports = { median, percentile, passSync, passAsync, passBatch, recallAtK, gc }
+module.exports = { median, percentile, passSync, passAsync, passBatch, collectSync, collectAsync, recallAtK, gc }

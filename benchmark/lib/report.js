@@ -46,11 +46,15 @@ function textTable(header, rows) {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
+// Numbers right-aligned, text left-aligned.
+const isNumeric = (c) => /^(-|n\/a|[\d.,]+( ?µs|x)?)$/.test(String(c))
+
 function mdTable(header, rows) {
   const esc = (c) => String(c).replace(/\|/g, '\\|')
+  const right = header.map((_, i) => i > 0 && rows.every((r) => isNumeric(r[i])))
   return [
     `| ${header.map(esc).join(' | ')} |`,
-    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    `| ${right.map((r) => (r ? '---:' : '---')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n')
 }
@@ -169,7 +173,7 @@ function markdown({ env, command, dataset, opts, results, skipped, crit, notes }
   out.push(`- Node ${env.node}`)
   out.push(`- Dataset: ${dataset.desc}`)
   out.push(`- All indexes: M=16, efConstruction=200, squared L2 (ruvector: cosine on unit-normalised data, own exact ground truth); k=10`)
-  out.push(`- Query timings: median of ${opts.runs} timed passes over all ${dataset.nq} queries after ${opts.warmup} warm-up queries; latency = one call, timed with process.hrtime.bigint(). Each library runs in its own child process (peak RSS = that process's maxRSS).`)
+  out.push(`- Query timings: recall@10 from an untimed pass over all ${dataset.nq} queries (which doubles as warm-up); then QPS and latency are the median of ${opts.runs} timed passes over all queries, each call timed with process.hrtime.bigint(), results discarded as an application would. Each library runs in its own child process (peak RSS = that process's maxRSS).`)
   out.push(`- Modes: \`sync\` = one query per call on the JS thread; \`async\` = one awaited Promise per query, issued sequentially; \`batch\` = all queries in one call, parallel on all cores (throughput only).`)
   for (const n of notes) out.push(`- ${n}`)
   out.push('')

@@ -7,7 +7,7 @@
 
 const { loadDataset, normalizeRows } = require('./dataset')
 const { ADAPTERS, NotInstalled } = require('./adapters')
-const { median, passSync, passAsync, passBatch, recallAtK, gc } = require('./measure')
+const { median, passSync, passAsync, passBatch, collectSync, collectAsync, recallAtK, gc } = require('./measure')
 
 const MB = 1024 * 1024
 const maxRssMB = () => process.resourceUsage().maxRSS / 1024 // maxRSS is in KiB
@@ -25,17 +25,21 @@ function loadFor(lib, cfg) {
   return ds
 }
 
-async function warmup(fns, queries, count) {
-  const w = queries.slice(0, Math.min(count, queries.length))
-  if (fns.sync) for (const q of w) fns.sync(q)
-  if (fns.async) for (const q of w) await fns.async(q)
-  if (fns.batch) await fns.batch(w)
+// Untimed pass over all queries in every mode: gives recall@k per mode and
+// warms caches, branch predictors and lazily initialised native state.
+async function recallPass(fns, queries, ds, k) {
+  const recall = {}
+  const r = (ids) => recallAtK(ids, ds.gt, ds.gtWidth, k)
+  if (fns.sync) recall.sync = r(collectSync(queries, fns.sync, fns.ids))
+  if (fns.async) recall.async = r(await collectAsync(queries, fns.async, fns.ids))
+  if (fns.batch) recall.batch = r(fns.batchIds(await fns.batch(queries)))
+  return recall
 }
 
 // Runs `runs` timed passes of every mode the library offers at one
 // efSearch. Modes are interleaved within a run so the async-minus-sync
 // difference is taken between passes that saw the same machine load.
-async function measureEf(fns, queries, ds, cfg) {
+async function measureEf(fns, queries, cfg) {
   const samples = { sync: [], async: [], batch: [] }
   const overheadUs = []
   for (let r = 0; r < cfg.runs; r++) {
@@ -43,34 +47,26 @@ async function measureEf(fns, queries, ds, cfg) {
     if (fns.sync) {
       gc()
       sync = passSync(queries, fns.sync)
-      samples.sync.push(score(sync, fns.ids, ds, cfg.k))
+      samples.sync.push(sync)
     }
     if (fns.async) {
       gc()
       const a = await passAsync(queries, fns.async)
-      samples.async.push(score(a, fns.ids, ds, cfg.k))
+      samples.async.push(a)
       if (sync) overheadUs.push(a.meanUs - sync.meanUs)
     }
     if (fns.batch) {
       gc()
-      const b = await passBatch(queries, fns.batch)
-      samples.batch.push(score({ ...b, raw: fns.batchIds(b.raw) }, (x) => x, ds, cfg.k))
+      samples.batch.push(await passBatch(queries, fns.batch))
     }
   }
-  const points = []
-  for (const mode of ['sync', 'async', 'batch']) {
-    const s = samples[mode]
+  const timings = {}
+  for (const [mode, s] of Object.entries(samples)) {
     if (!s.length) continue
-    const pick = (key) => (s[0][key] === undefined ? null : median(s.map((x) => x[key])))
-    points.push({ mode, recall: pick('recall'), qps: pick('qps'), meanUs: pick('meanUs'), p50Us: pick('p50Us'), p99Us: pick('p99Us') })
+    const med = (key) => (s[0][key] === undefined ? null : median(s.map((x) => x[key])))
+    timings[mode] = { qps: med('qps'), meanUs: med('meanUs'), p50Us: med('p50Us'), p99Us: med('p99Us') }
   }
-  return { points, asyncOverheadUs: overheadUs.length ? median(overheadUs) : null }
-}
-
-function score(pass, toIds, ds, k) {
-  const ids = pass.raw.map(toIds)
-  const { raw, ...timing } = pass
-  return { ...timing, recall: recallAtK(ids, ds.gt, ds.gtWidth, k) }
+  return { timings, asyncOverheadUs: overheadUs.length ? median(overheadUs) : null }
 }
 
 async function runLibrary(lib, cfg) {
@@ -81,18 +77,20 @@ async function runLibrary(lib, cfg) {
   gc()
   const baselineMB = rssMB() // data + runtime, before any index exists
 
-  const t0 = process.hrtime.bigint()
-  await adapter.build()
-  const buildSec = seconds(t0)
-  const buildPeakMB = maxRssMB()
-  console.error(`  [${lib}] built ${ds.n} x ${ds.dim} in ${buildSec.toFixed(1)} s (peak RSS ${buildPeakMB.toFixed(0)} MB)`)
-
   const perEf = []
+  let buildSec, buildPeakMB
   try {
+    const t0 = process.hrtime.bigint()
+    await adapter.build()
+    buildSec = seconds(t0)
+    buildPeakMB = maxRssMB()
+    console.error(`  [${lib}] built ${ds.n} x ${ds.dim} in ${buildSec.toFixed(1)} s (peak RSS ${buildPeakMB.toFixed(0)} MB)`)
+
     for (const ef of efs) {
       const fns = await adapter.at(ef)
-      await warmup(fns, queries, cfg.warmup)
-      const { points, asyncOverheadUs } = await measureEf(fns, queries, ds, cfg)
+      const recall = await recallPass(fns, queries, ds, cfg.k)
+      const { timings, asyncOverheadUs } = await measureEf(fns, queries, cfg)
+      const points = Object.keys(timings).map((mode) => ({ mode, recall: recall[mode], ...timings[mode] }))
       perEf.push({ ef, points, asyncOverheadUs })
       const main = points[0]
       console.error(`  [${lib}] ef=${ef}: recall@${cfg.k} ${main.recall.toFixed(4)}, ${main.mode} ${Math.round(main.qps)} QPS`)

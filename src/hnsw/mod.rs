@@ -276,13 +276,31 @@ impl Index {
     /// Deletes `slot` and re-links its neighbours; false if it was already
     /// deleted or never existed.
     pub fn delete(&self, slot: u32) -> bool {
+        let deleted = self.tombstone(slot);
+        if deleted {
+            self.repair(slot);
+        }
+        deleted
+    }
+
+    /// The first half of [`Index::delete`]: from now on `slot` is never
+    /// returned. Cheap, so callers can do it under their own locks.
+    pub fn tombstone(&self, slot: u32) -> bool {
         let storage = self.read();
         if slot as usize >= storage.len() || !storage.mark_deleted(slot) {
             return false;
         }
         self.live.fetch_sub(1, Ordering::AcqRel);
-        self.repair_around(&storage, slot);
         true
+    }
+
+    /// The second half of [`Index::delete`]: re-links the live neighbours of
+    /// a tombstoned slot around it.
+    pub fn repair(&self, slot: u32) {
+        let storage = self.read();
+        if (slot as usize) < storage.len() && storage.is_deleted(slot) {
+            self.repair_around(&storage, slot);
+        }
     }
 
     pub fn is_deleted(&self, slot: u32) -> bool {

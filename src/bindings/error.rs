@@ -1,0 +1,52 @@
+//! The one place where core errors become JS errors: `error.code` is
+//! [`crate::Error::code`], and panics become `ERR_INTERNAL`.
+
+use napi::bindgen_prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The `code` of a thrown JS error.
+pub struct ErrorCode(String);
+
+impl AsRef<str> for ErrorCode {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Status> for ErrorCode {
+    fn from(status: Status) -> Self {
+        ErrorCode(status.as_ref().to_string())
+    }
+}
+
+pub type JsResult<T> = std::result::Result<T, napi::Error<ErrorCode>>;
+
+pub fn to_js_error(error: crate::Error) -> napi::Error<ErrorCode> {
+    napi::Error::new(ErrorCode(error.code().to_string()), error.to_string())
+}
+
+/// Runs core code, turning a panic into `ERR_INTERNAL` instead of letting it
+/// unwind into Node (which would abort the process).
+pub fn guard<T>(work: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        Err(crate::Error::Internal(format!("panic: {message}")))
+    })
+}
+
+/// [`guard`] for synchronous methods.
+pub fn call<T>(work: impl FnOnce() -> crate::Result<T>) -> JsResult<T> {
+    guard(work).map_err(to_js_error)
+}
+
+/// A rejection that keeps its `code`: async tasks can only reject with
+/// `napi::Error<Status>`, so the JS error object is built here, on the JS
+/// thread, and carried inside.
+pub fn to_js_rejection(env: Env, error: crate::Error) -> napi::Error {
+    let js = JsError::from(to_js_error(error)).into_unknown(env);
+    napi::Error::from(js)
+}

@@ -1,0 +1,468 @@
+//! `VectorDb`: string ids, metadata and search ids over an [`Index`].
+//!
+//! # Locking
+//!
+//! `catalog` (ids ↔ slots, metadata) is taken **before** the index's own
+//! lock, always: searches hold `catalog.read()` for the whole query (filters
+//! read metadata, hits read ids); writers hold `catalog.write()` only to
+//! check ids, append vectors and tombstone replaced slots. Linking appended
+//! slots and repairing around deleted ones happen after the catalog lock is
+//! released, so a batch insert does not block searches while it links.
+//!
+//! The catalog is the source of truth for liveness: an id resolves to
+//! exactly one slot, and a slot without an id is never returned.
+
+use crate::distance::Metric;
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::hnsw::{HnswParams, Index};
+use crate::rng::SplitMix64;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// An item's metadata: a plain JSON object.
+pub type Metadata = Map<String, Value>;
+
+/// Longest accepted id, in bytes.
+pub const MAX_ID_BYTES: usize = 4_096;
+
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    pub dimensions: usize,
+    pub metric: Metric,
+    pub hnsw: HnswParams,
+    /// How many recent searches are remembered for feedback.
+    pub recent_searches: usize,
+}
+
+impl DbOptions {
+    pub fn new(dimensions: usize, metric: Metric) -> DbOptions {
+        DbOptions {
+            dimensions,
+            metric,
+            hnsw: HnswParams::default(),
+            recent_searches: 10_000,
+        }
+    }
+}
+
+/// An item to insert; `id: None` generates a UUID v4.
+#[derive(Clone, Debug)]
+pub struct NewItem {
+    pub id: Option<String>,
+    pub vector: Vec<f32>,
+    pub metadata: Option<Metadata>,
+}
+
+/// A stored item. `vector` is in stored form: unit length under cosine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub id: Arc<str>,
+    pub vector: Vec<f32>,
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SearchOptions {
+    pub k: usize,
+    /// Beam width; `None` uses the database default.
+    pub ef_search: Option<usize>,
+    pub filter: Option<Filter>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub id: Arc<str>,
+    /// Higher is closer (cosine similarity, dot product, or −squared L2).
+    pub score: f32,
+    /// Lower is closer (see `distance` module for each metric).
+    pub distance: f32,
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResults {
+    pub search_id: String,
+    pub hits: Vec<Hit>,
+}
+
+/// What a search showed, kept so later feedback can refer to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecentSearch {
+    pub search_id: String,
+    pub query: Vec<f32>,
+    pub shown: Vec<Arc<str>>,
+}
+
+pub struct VectorDb {
+    index: Index,
+    catalog: RwLock<Catalog>,
+    recent: Mutex<RecentSearches>,
+    id_rng: Mutex<SplitMix64>,
+}
+
+#[derive(Default)]
+struct Catalog {
+    slot_of: HashMap<Arc<str>, u32>,
+    /// Per slot: its id while live, `None` once deleted or replaced.
+    ids: Vec<Option<Arc<str>>>,
+    metadata: Vec<Option<Arc<Metadata>>>,
+}
+
+impl VectorDb {
+    pub fn new(options: DbOptions) -> Result<VectorDb> {
+        if !(1..=10_000_000).contains(&options.recent_searches) {
+            return Err(Error::invalid_argument(format!(
+                "recentSearches must be between 1 and 10000000, got {}",
+                options.recent_searches
+            )));
+        }
+        let mut id_rng = SplitMix64::from_entropy();
+        let nonce = id_rng.next_u64() as u32;
+        Ok(VectorDb {
+            index: Index::new(options.dimensions, options.metric, options.hnsw)?,
+            catalog: RwLock::new(Catalog::default()),
+            recent: Mutex::new(RecentSearches::new(options.recent_searches, nonce)),
+            id_rng: Mutex::new(id_rng),
+        })
+    }
+
+    pub fn dimensions(&self) -> usize {
+        self.index.dimensions()
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.index.metric()
+    }
+
+    pub fn params(&self) -> HnswParams {
+        self.index.params()
+    }
+
+    /// Number of live items.
+    pub fn len(&self) -> usize {
+        self.read_catalog().slot_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The underlying graph (for the GNN layers and for tests).
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Inserts one item; `DuplicateId` if its id exists. Returns the id.
+    pub fn insert(&self, item: NewItem) -> Result<String> {
+        self.insert_batch(vec![item], &|_, _| {})
+            .map(|mut ids| ids.remove(0))
+    }
+
+    /// Inserts many items, linking them in parallel on all cores. All or
+    /// nothing: a bad vector or a duplicate id (in the batch or the
+    /// database) rejects the whole batch before anything is stored.
+    pub fn insert_batch(
+        &self,
+        items: Vec<NewItem>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Vec<String>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let slots = {
+            let mut catalog = self.write_catalog();
+            let ids = self.assign_ids(&catalog, &items)?;
+            let vectors: Vec<&[f32]> = items.iter().map(|item| item.vector.as_slice()).collect();
+            let slots = self.index.append_batch(&vectors)?;
+            for (id, item) in ids.iter().zip(items) {
+                catalog.push(id.clone(), item.metadata.map(Arc::new));
+            }
+            debug_assert_eq!(catalog.ids.len(), slots.end as usize);
+            (slots, ids)
+        };
+        let (range, ids) = slots;
+        if range.len() == 1 {
+            self.index.link_one(range.start);
+        } else {
+            self.index.link_batch(range, progress);
+        }
+        Ok(ids.iter().map(|id| id.to_string()).collect())
+    }
+
+    /// Inserts the item, or replaces the vector and metadata of an existing
+    /// one with that id. Returns the id.
+    pub fn upsert(&self, item: NewItem) -> Result<String> {
+        let Some(id) = item.id.clone() else {
+            return self.insert(item);
+        };
+        self.replace(&id, Some(item.vector), Some(item.metadata), true)
+            .map(|_| id)
+    }
+
+    /// Changes an existing item: a new vector, new metadata (`Some(None)`
+    /// clears it), or both. `NotFound` if the id is unknown.
+    pub fn update(
+        &self,
+        id: &str,
+        vector: Option<Vec<f32>>,
+        metadata: Option<Option<Metadata>>,
+    ) -> Result<()> {
+        self.replace(id, vector, metadata, false)
+    }
+
+    fn replace(
+        &self,
+        id: &str,
+        vector: Option<Vec<f32>>,
+        metadata: Option<Option<Metadata>>,
+        create: bool,
+    ) -> Result<()> {
+        validate_id(id)?;
+        let (new_slot, old_slot) = {
+            let mut catalog = self.write_catalog();
+            let old_slot = catalog.slot_of.get(id).copied();
+            let Some(old) = old_slot else {
+                if !create {
+                    return Err(Error::NotFound(id.to_string()));
+                }
+                drop(catalog);
+                let new_vector = vector
+                    .clone()
+                    .ok_or_else(|| Error::invalid_argument("a new item needs a vector"))?;
+                let item = NewItem {
+                    id: Some(id.to_string()),
+                    vector: new_vector,
+                    metadata: metadata.clone().flatten(),
+                };
+                return match self.insert(item) {
+                    // Another writer created it between our check and insert.
+                    Err(Error::DuplicateId(_)) => self.replace(id, vector, metadata, create),
+                    other => other.map(|_| ()),
+                };
+            };
+            let metadata = match metadata {
+                Some(new) => new.map(Arc::new),
+                None => catalog.metadata[old as usize].clone(),
+            };
+            match vector {
+                None => {
+                    catalog.metadata[old as usize] = metadata;
+                    return Ok(());
+                }
+                Some(vector) => {
+                    let slot = self.index.append_batch(&[&vector])?.start;
+                    let id = catalog.ids[old as usize]
+                        .take()
+                        .expect("live slot has an id");
+                    catalog.metadata[old as usize] = None;
+                    catalog.slot_of.insert(id.clone(), slot);
+                    catalog.ids.push(Some(id));
+                    catalog.metadata.push(metadata);
+                    self.index.tombstone(old);
+                    (slot, old)
+                }
+            }
+        };
+        self.index.link_one(new_slot);
+        self.index.repair(old_slot);
+        Ok(())
+    }
+
+    /// Deletes an item; false if the id is unknown.
+    pub fn delete(&self, id: &str) -> bool {
+        let slot = {
+            let mut catalog = self.write_catalog();
+            let Some(slot) = catalog.slot_of.remove(id) else {
+                return false;
+            };
+            catalog.ids[slot as usize] = None;
+            catalog.metadata[slot as usize] = None;
+            self.index.tombstone(slot);
+            slot
+        };
+        self.index.repair(slot);
+        true
+    }
+
+    pub fn get(&self, id: &str) -> Option<Item> {
+        let catalog = self.read_catalog();
+        let slot = *catalog.slot_of.get(id)?;
+        Some(Item {
+            id: catalog.ids[slot as usize].clone()?,
+            vector: self.index.vector(slot)?,
+            metadata: catalog.metadata[slot as usize].clone(),
+        })
+    }
+
+    /// The `k` nearest items to `query`, recorded under a fresh search id.
+    pub fn search(&self, query: &[f32], options: &SearchOptions) -> Result<SearchResults> {
+        let hits = {
+            let catalog = self.read_catalog();
+            let metadata = &catalog.metadata;
+            let filter = options
+                .filter
+                .as_ref()
+                .map(|filter| move |slot: u32| filter.matches(metadata[slot as usize].as_deref()));
+            let slot_filter = filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
+            let found = self
+                .index
+                .search(query, options.k, options.ef_search, slot_filter)?;
+            let metric = self.index.metric();
+            found
+                .into_iter()
+                .filter_map(|n| {
+                    let id = catalog.ids[n.slot as usize].clone()?;
+                    let metadata = catalog.metadata[n.slot as usize].clone();
+                    Some(Hit {
+                        id,
+                        score: metric.score(n.distance),
+                        distance: n.distance,
+                        metadata,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let shown = hits.iter().map(|h| h.id.clone()).collect();
+        let search_id = self.lock_recent().record(query, shown);
+        Ok(SearchResults { search_id, hits })
+    }
+
+    /// Many searches in parallel on all cores; fails on the first bad query.
+    pub fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        options: &SearchOptions,
+    ) -> Result<Vec<SearchResults>> {
+        queries
+            .par_iter()
+            .map(|q| self.search(q, options))
+            .collect()
+    }
+
+    /// A search recorded by [`VectorDb::search`], while it is among the most
+    /// recent `recent_searches`.
+    pub fn recent_search(&self, search_id: &str) -> Option<RecentSearch> {
+        self.lock_recent().get(search_id)
+    }
+
+    fn assign_ids(&self, catalog: &Catalog, items: &[NewItem]) -> Result<Vec<Arc<str>>> {
+        let mut fresh: HashMap<&str, ()> = HashMap::with_capacity(items.len());
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            let id: Arc<str> = match &item.id {
+                Some(id) => {
+                    validate_id(id)?;
+                    if catalog.slot_of.contains_key(id.as_str()) || fresh.insert(id, ()).is_some() {
+                        return Err(Error::DuplicateId(id.clone()));
+                    }
+                    Arc::from(id.as_str())
+                }
+                None => Arc::from(self.generate_id()),
+            };
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    fn generate_id(&self) -> String {
+        let mut rng = self.id_rng.lock().unwrap_or_else(|e| e.into_inner());
+        let (hi, lo) = (rng.next_u64(), rng.next_u64());
+        // UUID v4: version nibble 4, variant bits 10.
+        let hi = (hi & !0xF000) | 0x4000;
+        let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xFFFF,
+            hi & 0xFFFF,
+            lo >> 48,
+            lo & 0xFFFF_FFFF_FFFF
+        )
+    }
+
+    fn read_catalog(&self) -> RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_catalog(&self) -> RwLockWriteGuard<'_, Catalog> {
+        self.catalog.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, RecentSearches> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Catalog {
+    fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) {
+        let slot = self.ids.len() as u32;
+        self.slot_of.insert(id.clone(), slot);
+        self.ids.push(Some(id));
+        self.metadata.push(metadata);
+    }
+}
+
+fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid_argument("id must be a non-empty string"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "id is {} bytes long; the limit is {MAX_ID_BYTES}",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A ring of the last `capacity` searches. A search id encodes its sequence
+/// number, so lookup is an index into the ring, not a hash of strings.
+struct RecentSearches {
+    nonce: u32,
+    next: u64,
+    ring: Vec<Option<(u64, RecentSearch)>>,
+}
+
+impl RecentSearches {
+    fn new(capacity: usize, nonce: u32) -> RecentSearches {
+        RecentSearches {
+            nonce,
+            next: 0,
+            ring: (0..capacity).map(|_| None).collect(),
+        }
+    }
+
+    fn record(&mut self, query: &[f32], shown: Vec<Arc<str>>) -> String {
+        let sequence = self.next;
+        self.next += 1;
+        // The nonce differs per database instance, so ids from two databases
+        // (or two runs) do not collide.
+        let search_id = format!("{:08x}-{sequence:x}", self.nonce);
+        let slot = (sequence % self.ring.len() as u64) as usize;
+        let entry = RecentSearch {
+            search_id: search_id.clone(),
+            query: query.to_vec(),
+            shown,
+        };
+        self.ring[slot] = Some((sequence, entry));
+        search_id
+    }
+
+    fn get(&self, search_id: &str) -> Option<RecentSearch> {
+        let (nonce, sequence) = search_id.split_once('-')?;
+        if u32::from_str_radix(nonce, 16).ok()? != self.nonce {
+            return None;
+        }
+        let sequence = u64::from_str_radix(sequence, 16).ok()?;
+        match &self.ring[(sequence % self.ring.len() as u64) as usize] {
+            Some((stored, entry)) if *stored == sequence => Some(entry.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

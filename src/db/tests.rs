@@ -1,0 +1,283 @@
+use super::*;
+use crate::testdata::{brute_force_top_k, clustered, clustered_split, recall};
+use serde_json::json;
+
+fn metadata(value: Value) -> Option<Metadata> {
+    value.as_object().cloned()
+}
+
+fn db_with(base: &[Vec<f32>], metric: Metric) -> VectorDb {
+    let db = VectorDb::new(DbOptions::new(base[0].len(), metric)).unwrap();
+    let items = base
+        .iter()
+        .enumerate()
+        .map(|(i, v)| NewItem {
+            id: Some(format!("item-{i}")),
+            vector: v.clone(),
+            metadata: metadata(json!({ "bucket": i % 10, "parity": if i % 2 == 0 { "even" } else { "odd" }, "rank": i })),
+        })
+        .collect();
+    db.insert_batch(items, &|_, _| {}).unwrap();
+    db
+}
+
+fn options(k: usize) -> SearchOptions {
+    SearchOptions {
+        k,
+        ..SearchOptions::default()
+    }
+}
+
+fn index_of(id: &str) -> usize {
+    id.trim_start_matches("item-").parse().unwrap()
+}
+
+#[test]
+fn search_finds_items_by_string_id_with_metadata_and_scores() {
+    let base = clustered(2_000, 16, 10, 1);
+    let db = db_with(&base, Metric::Euclidean);
+    assert_eq!(db.len(), 2_000);
+    let results = db.search(&base[42], &options(5)).unwrap();
+    assert_eq!(&*results.hits[0].id, "item-42");
+    assert_eq!(results.hits[0].distance, 0.0);
+    assert_eq!(results.hits[0].score, 0.0);
+    assert_eq!(
+        results.hits[0].metadata.as_deref().unwrap()["rank"],
+        json!(42)
+    );
+    assert!(results.hits.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn filtered_search_equals_brute_force_filtered_top_k() {
+    let (base, queries) = clustered_split(6_000, 40, 24, 30, 2);
+    let db = db_with(&base, Metric::Cosine);
+    let cases = [
+        (
+            json!({ "parity": "even" }),
+            Box::new(|i: usize| i % 2 == 0) as Box<dyn Fn(usize) -> bool>,
+        ),
+        (
+            json!({ "bucket": { "$in": [1, 2, 3] }, "rank": { "$gte": 100 } }),
+            Box::new(|i: usize| (1..=3).contains(&(i % 10)) && i >= 100),
+        ),
+        // Selective (~0.3%): exact scan, so the result must equal brute force.
+        (
+            json!({ "$or": [{ "rank": { "$lt": 10 } }, { "rank": { "$gt": 5_990 } }] }),
+            Box::new(|i: usize| !(10..=5_990).contains(&i)),
+        ),
+    ];
+    for (filter, keep) in &cases {
+        let opts = SearchOptions {
+            k: 10,
+            ef_search: Some(64),
+            filter: Some(Filter::parse(filter).unwrap()),
+        };
+        let mut total = 0.0;
+        for q in &queries {
+            let hits = db.search(q, &opts).unwrap().hits;
+            let found: Vec<usize> = hits.iter().map(|h| index_of(&h.id)).collect();
+            assert!(
+                found.iter().all(|&i| keep(i)),
+                "filter {filter} let through a non-match"
+            );
+            let truth = brute_force_top_k(&base, q, 10, Metric::Cosine, keep);
+            assert_eq!(found.len(), truth.len());
+            total += recall(&found, &truth);
+        }
+        let r = total / queries.len() as f64;
+        println!("filter {filter}: recall {r:.4}");
+        assert!(r >= 0.97, "filter {filter} recall {r}");
+    }
+    let selective = SearchOptions {
+        k: 10,
+        ef_search: Some(64),
+        filter: Some(Filter::parse(&cases[2].0).unwrap()),
+    };
+    for q in &queries {
+        let found: Vec<usize> = db
+            .search(q, &selective)
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| index_of(&h.id))
+            .collect();
+        assert_eq!(
+            found,
+            brute_force_top_k(&base, q, 10, Metric::Cosine, &cases[2].1)
+        );
+    }
+}
+
+#[test]
+fn duplicate_ids_reject_the_whole_batch() {
+    let db = VectorDb::new(DbOptions::new(2, Metric::Euclidean)).unwrap();
+    db.insert(NewItem {
+        id: Some("a".into()),
+        vector: vec![1.0, 0.0],
+        metadata: None,
+    })
+    .unwrap();
+    let err = db
+        .insert(NewItem {
+            id: Some("a".into()),
+            vector: vec![0.0, 1.0],
+            metadata: None,
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_DUPLICATE_ID");
+    let batch = vec![
+        NewItem {
+            id: Some("b".into()),
+            vector: vec![1.0, 1.0],
+            metadata: None,
+        },
+        NewItem {
+            id: Some("b".into()),
+            vector: vec![2.0, 1.0],
+            metadata: None,
+        },
+    ];
+    assert_eq!(
+        db.insert_batch(batch, &|_, _| {}).unwrap_err().code(),
+        "ERR_DUPLICATE_ID"
+    );
+    let bad_vector = vec![
+        NewItem {
+            id: Some("c".into()),
+            vector: vec![1.0, 1.0],
+            metadata: None,
+        },
+        NewItem {
+            id: Some("d".into()),
+            vector: vec![f32::NAN, 1.0],
+            metadata: None,
+        },
+    ];
+    assert_eq!(
+        db.insert_batch(bad_vector, &|_, _| {}).unwrap_err().code(),
+        "ERR_INVALID_VECTOR"
+    );
+    assert_eq!(db.len(), 1);
+    assert!(db.get("c").is_none());
+}
+
+#[test]
+fn generated_ids_are_unique_uuids() {
+    let db = VectorDb::new(DbOptions::new(2, Metric::Euclidean)).unwrap();
+    let items = (0..1_000)
+        .map(|i| NewItem {
+            id: None,
+            vector: vec![i as f32, 1.0],
+            metadata: None,
+        })
+        .collect();
+    let ids = db.insert_batch(items, &|_, _| {}).unwrap();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 1_000);
+    for id in &ids {
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(db.get(id).is_some());
+    }
+}
+
+#[test]
+fn upsert_replaces_and_update_requires_an_existing_item() {
+    let db = VectorDb::new(DbOptions::new(2, Metric::Euclidean)).unwrap();
+    db.upsert(NewItem {
+        id: Some("x".into()),
+        vector: vec![1.0, 0.0],
+        metadata: metadata(json!({"v": 1})),
+    })
+    .unwrap();
+    db.upsert(NewItem {
+        id: Some("x".into()),
+        vector: vec![0.0, 5.0],
+        metadata: metadata(json!({"v": 2})),
+    })
+    .unwrap();
+    assert_eq!(db.len(), 1);
+    let item = db.get("x").unwrap();
+    assert_eq!(item.vector, vec![0.0, 5.0]);
+    assert_eq!(item.metadata.unwrap()["v"], json!(2));
+    let hits = db.search(&[1.0, 0.0], &options(10)).unwrap().hits;
+    assert_eq!(hits.len(), 1, "the replaced vector must not come back");
+    assert_eq!(hits[0].distance, 26.0);
+
+    db.update("x", None, Some(metadata(json!({"v": 3}))))
+        .unwrap();
+    assert_eq!(db.get("x").unwrap().metadata.unwrap()["v"], json!(3));
+    assert_eq!(db.get("x").unwrap().vector, vec![0.0, 5.0]);
+    db.update("x", None, Some(None)).unwrap();
+    assert!(db.get("x").unwrap().metadata.is_none());
+    assert_eq!(
+        db.update("nope", None, None).unwrap_err().code(),
+        "ERR_NOT_FOUND"
+    );
+}
+
+#[test]
+fn delete_then_reinsert_same_id() {
+    let base = clustered(3_000, 16, 10, 3);
+    let db = db_with(&base, Metric::Euclidean);
+    for i in 0..600 {
+        assert!(db.delete(&format!("item-{i}")));
+    }
+    assert!(!db.delete("item-0"));
+    assert_eq!(db.len(), 2_400);
+    for i in 0..600 {
+        let hits = db.search(&base[i], &options(10)).unwrap().hits;
+        assert!(hits.iter().all(|h| index_of(&h.id) >= 600));
+    }
+    for i in 0..600 {
+        db.insert(NewItem {
+            id: Some(format!("item-{i}")),
+            vector: base[i].clone(),
+            metadata: None,
+        })
+        .unwrap();
+    }
+    assert_eq!(db.len(), 3_000);
+    let hits = db.search(&base[7], &options(1)).unwrap().hits;
+    assert_eq!(&*hits[0].id, "item-7");
+}
+
+#[test]
+fn search_ids_are_unique_and_recent_ones_are_remembered() {
+    let mut opts = DbOptions::new(2, Metric::Euclidean);
+    opts.recent_searches = 3;
+    let db = VectorDb::new(opts).unwrap();
+    db.insert(NewItem {
+        id: Some("a".into()),
+        vector: vec![1.0, 0.0],
+        metadata: None,
+    })
+    .unwrap();
+    let ids: Vec<String> = (0..5)
+        .map(|_| db.search(&[1.0, 0.0], &options(1)).unwrap().search_id)
+        .collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 5);
+    assert!(db.recent_search(&ids[0]).is_none(), "oldest evicted");
+    let last = db.recent_search(&ids[4]).unwrap();
+    assert_eq!(last.query, vec![1.0, 0.0]);
+    assert_eq!(&*last.shown[0], "a");
+    assert!(db.recent_search("not-an-id").is_none());
+}
+
+#[test]
+fn search_batch_matches_single_searches() {
+    let (base, queries) = clustered_split(2_000, 20, 8, 10, 4);
+    let db = db_with(&base, Metric::Dot);
+    let refs: Vec<&[f32]> = queries.iter().map(|q| q.as_slice()).collect();
+    let batch = db.search_batch(&refs, &options(5)).unwrap();
+    for (q, result) in queries.iter().zip(&batch) {
+        assert_eq!(db.search(q, &options(5)).unwrap().hits, result.hits);
+    }
+    let bad: Vec<&[f32]> = vec![&[1.0; 8], &[1.0; 7]];
+    assert_eq!(
+        db.search_batch(&bad, &options(5)).unwrap_err().code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+}
