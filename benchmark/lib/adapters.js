@@ -174,7 +174,9 @@ function hnswGnn(ds, { k }) {
       return {
         sync: (q) => db.searchSync(q, opts),
         async: (q) => db.search(q, opts),
-        batch: (qs) => db.searchBatch(qs, opts),
+        // The full pass hands over one flat Float32Array (documented form,
+        // no per-query objects to convert), as usearch gets.
+        batch: (qs) => db.searchBatch(qs.length === ds.nq ? ds.queries : qs, opts),
         ids: toIds,
         batchIds: (rs) => rs.map(toIds),
       }

@@ -14,7 +14,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const crypto = require('node:crypto')
-const { generate, GENERATOR_VERSION } = require('./synth')
+const { generate, GENERATOR_VERSION, DEFAULTS: SYNTH_DEFAULTS } = require('./synth')
 const { computeGroundTruth } = require('./groundtruth')
 
 const DATA_ROOT = path.join(__dirname, '..', 'data')
@@ -77,8 +77,11 @@ function saveDataset(dir, { base, queries, gt, meta }) {
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2))
 }
 
+// The generator's parameters are hashed into the key too, so retuning
+// lib/synth.js can never reuse stale cached data.
 function synthKey({ n, nq, dim, seed }) {
-  return `synth-v${GENERATOR_VERSION}-n${n}-nq${nq}-d${dim}-s${seed}`
+  const h = crypto.createHash('sha1').update(JSON.stringify(SYNTH_DEFAULTS)).digest('hex').slice(0, 6)
+  return `synth-v${GENERATOR_VERSION}-${h}-n${n}-nq${nq}-d${dim}-s${seed}`
 }
 
 // Returns the directory of the synthetic dataset, generating it (and its

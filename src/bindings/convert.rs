@@ -1,7 +1,7 @@
 //! JS values ↔ core types. Every check here is about the *shape* of JS input;
 //! semantic validation (dimensions, NaN, ranges) lives in the core.
 
-use crate::db::{Hit, Item, Metadata, NewItem, SearchOptions, SearchResults};
+use crate::db::{Item, Metadata, NewItem, SearchResults};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use napi::bindgen_prelude::*;
@@ -73,82 +73,113 @@ impl ItemInput {
 }
 
 /// Options of `search`, `searchSync` and `searchBatch`.
+// Declares the TS type only: index.js reads the fields and passes them
+// positionally (see `search_options`).
+#[allow(dead_code)]
 #[napi(object)]
-pub struct SearchOptionsInput {
+pub struct SearchOptions {
     /// How many hits to return (default 10, at most 100000).
     pub k: Option<f64>,
     /// Beam width for this query (default: the database's `efSearch`).
     /// Larger is slower and more accurate; it is raised to `k` if smaller.
     pub ef_search: Option<f64>,
     /// A metadata filter, e.g. `{ color: 'red', price: { $lt: 20 } }`.
-    /// Operators: `$eq $ne $gt $gte $lt $lte $in $nin $and $or`.
+    /// Operators: `$eq $ne $gt $gte $lt $lte $in $nin $and $or`; a bare
+    /// value means `$eq`; dotted names reach into nested objects.
     #[napi(ts_type = "Record<string, unknown>")]
     pub filter: Option<Value>,
 }
 
-pub fn search_options(input: Option<SearchOptionsInput>) -> Result<SearchOptions> {
-    let Some(input) = input else {
-        return Ok(SearchOptions {
-            k: 10,
-            ..SearchOptions::default()
-        });
-    };
-    Ok(SearchOptions {
-        k: count("k", input.k, 10)?,
-        ef_search: input
-            .ef_search
+/// Search options as `index.js` passes them: positionally, because reading
+/// named properties through Node-API costs more than the search options are
+/// worth.
+pub fn search_options(
+    k: Option<f64>,
+    ef_search: Option<f64>,
+    filter: Option<Value>,
+) -> Result<crate::db::SearchOptions> {
+    Ok(crate::db::SearchOptions {
+        k: count("k", k, 10)?,
+        ef_search: ef_search
             .map(|ef| count("efSearch", Some(ef), 0))
             .transpose()?,
-        filter: input.filter.as_ref().map(Filter::parse).transpose()?,
+        filter: filter
+            .as_ref()
+            .filter(|f| !f.is_null())
+            .map(Filter::parse)
+            .transpose()?,
     })
 }
 
-/// One search hit.
-#[napi(object, object_from_js = false)]
-pub struct SearchHit {
-    pub id: String,
-    /// Higher is closer: cosine similarity, dot product, or the negated
-    /// squared euclidean distance.
-    pub score: f64,
-    /// Lower is closer: `1 - cosine`, `-dot`, or the squared euclidean
-    /// distance.
-    pub distance: f64,
-    /// The item's metadata, or `null`.
-    #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metadata: Value,
+/// Search results cross into JS in packed form: building `{ id, score,
+/// distance, metadata }` objects through Node-API costs about a microsecond
+/// each (every property name is re-internalised, every element set through
+/// the generic path), while `index.js` builds them in nanoseconds. So the
+/// native side writes numbers into a `Float64Array` and all id text into one
+/// string, and `index.js` slices them apart.
+///
+/// Numbers, per result, in a block of `block_len(k)` slots:
+/// `[hits n, searchId length, id lengths × k, scores × k, distances × k]`
+/// (lengths in UTF-16 code units, as JS strings count them). Text, per
+/// result: the search id followed by the hit ids. When any hit has
+/// metadata, the native call returns `[text, metadata[]]` instead of `text`.
+pub fn block_len(k: usize) -> usize {
+    2 + 3 * k
 }
 
-/// What a search returns.
-#[napi(object, object_from_js = false)]
-pub struct SearchResult {
-    /// Names this search for later feedback; unique per search.
-    pub search_id: String,
-    /// Closest first.
-    pub hits: Vec<SearchHit>,
+pub type PackedText = Either<String, Vec<Value>>;
+
+fn utf16_len(text: &str) -> f64 {
+    if text.is_ascii() {
+        text.len() as f64
+    } else {
+        text.encode_utf16().count() as f64
+    }
+}
+
+/// Writes `results` into `numbers` (one block for `k`) and returns the text.
+pub fn pack(results: SearchResults, k: usize, numbers: &mut [f64]) -> Result<PackedText> {
+    let n = results.hits.len();
+    if numbers.len() < block_len(k) || n > k {
+        return Err(Error::Internal(format!(
+            "result buffer of {} slots is too small for k = {k}",
+            numbers.len()
+        )));
+    }
+    numbers[0] = n as f64;
+    numbers[1] = utf16_len(&results.search_id);
+    let mut text = results.search_id;
+    let any_metadata = results.hits.iter().any(|hit| hit.metadata.is_some());
+    let mut metadata = Vec::with_capacity(if any_metadata { n } else { 0 });
+    for (i, hit) in results.hits.into_iter().enumerate() {
+        numbers[2 + i] = utf16_len(&hit.id);
+        numbers[2 + k + i] = hit.score as f64;
+        numbers[2 + 2 * k + i] = hit.distance as f64;
+        text.push_str(&hit.id);
+        if any_metadata {
+            metadata.push(metadata_value(hit.metadata));
+        }
+    }
+    Ok(if any_metadata {
+        Either::B(vec![Value::String(text), Value::Array(metadata)])
+    } else {
+        Either::A(text)
+    })
 }
 
 fn metadata_value(metadata: Option<std::sync::Arc<Metadata>>) -> Value {
     metadata.map_or(Value::Null, |m| Value::Object((*m).clone()))
 }
 
-pub fn search_result(results: SearchResults) -> SearchResult {
-    SearchResult {
-        search_id: results.search_id,
-        hits: results.hits.into_iter().map(search_hit).collect(),
-    }
-}
-
-fn search_hit(hit: Hit) -> SearchHit {
-    SearchHit {
-        id: hit.id.to_string(),
-        score: hit.score as f64,
-        distance: hit.distance as f64,
-        metadata: metadata_value(hit.metadata),
-    }
-}
-
-pub fn search_results(results: Vec<SearchResults>) -> Vec<SearchResult> {
-    results.into_iter().map(search_result).collect()
+/// Packed results of several searches: blocks laid end to end.
+pub fn pack_all(results: Vec<SearchResults>, k: usize) -> Result<(Vec<PackedText>, Vec<f64>)> {
+    let mut numbers = vec![0.0; results.len() * block_len(k)];
+    let texts = results
+        .into_iter()
+        .zip(numbers.chunks_mut(block_len(k)))
+        .map(|(result, block)| pack(result, k, block))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((texts, numbers))
 }
 
 /// A stored item as returned by `get`.

@@ -1,6 +1,6 @@
 //! The `VectorDB` class.
 
-use super::convert::{self, ItemInput, SearchOptionsInput, SearchResult, StoredItem, VectorArg};
+use super::convert::{self, ItemInput, PackedText, StoredItem, VectorArg};
 use super::error::{call, ErrorCode};
 use super::task::Job;
 use crate::db::{DbOptions, VectorDb};
@@ -54,6 +54,11 @@ pub struct ItemUpdate {
     #[napi(ts_type = "Record<string, unknown> | null")]
     pub metadata: Option<serde_json::Value>,
 }
+
+/// A JS `Float64Array` that a sync call fills in place. (Spelled as an alias:
+/// napi-rs converts `&mut [f64]` through `FromNapiValue` only when it does
+/// not see the reference in the parameter list.)
+type NumbersOut<'a> = &'a mut [f64];
 
 /// An embedded vector database: an HNSW index with string ids, metadata and
 /// filters. Methods returning a Promise run on the libuv thread pool (batch
@@ -203,52 +208,63 @@ impl JsVectorDb {
         Job::spawn(move || Ok(core.delete(&id)), |deleted| deleted)
     }
 
-    /// The `k` nearest items to `query`, on the thread pool.
-    #[napi(ts_return_type = "Promise<SearchResult>")]
+    // The three searches return packed results (see `convert::pack`);
+    // index.js turns them into `{ searchId, hits }` and declares the public
+    // `search`, `searchSync` and `searchBatch`.
+
+    #[napi(js_name = "_search", skip_typescript)]
     pub fn search(
         &self,
         query: Either<Float32Array, Vec<f64>>,
-        options: Option<SearchOptionsInput>,
-    ) -> Result<AsyncTask<Job<crate::db::SearchResults, SearchResult>>, ErrorCode> {
-        let options = call(|| convert::search_options(options))?;
+        k: Option<f64>,
+        ef_search: Option<f64>,
+        filter: Option<serde_json::Value>,
+    ) -> Result<
+        AsyncTask<Job<(Vec<PackedText>, Vec<f64>), Vec<Either<Vec<PackedText>, Float64Array>>>>,
+        ErrorCode,
+    > {
+        let options = call(|| convert::search_options(k, ef_search, filter))?;
         let query = convert::vector_owned(&query);
         let core = self.core.clone();
         Ok(Job::spawn(
-            move || core.search(&query, &options),
-            convert::search_result,
+            move || {
+                let k = options.k;
+                convert::pack_all(vec![core.search(&query, &options)?], k)
+            },
+            |(texts, numbers)| vec![Either::A(texts), Either::B(Float64Array::new(numbers))],
         ))
     }
 
-    /// The `k` nearest items to `query`, on the calling thread: the lowest
-    /// latency, but it blocks the event loop for the duration of the search.
-    #[napi]
+    #[napi(js_name = "_searchSync", skip_typescript)]
     pub fn search_sync(
         &self,
         query: VectorArg,
-        options: Option<SearchOptionsInput>,
-    ) -> Result<SearchResult, ErrorCode> {
+        k: Option<f64>,
+        ef_search: Option<f64>,
+        filter: Option<serde_json::Value>,
+        numbers: NumbersOut,
+    ) -> Result<PackedText, ErrorCode> {
         call(|| {
-            let options = convert::search_options(options)?;
+            let options = convert::search_options(k, ef_search, filter)?;
             let mut owned = Vec::new();
             let query = convert::vector_slice(&query, &mut owned);
-            self.core
-                .search(query, &options)
-                .map(convert::search_result)
+            let results = self.core.search(query, &options)?;
+            convert::pack(results, options.k, numbers)
         })
     }
 
-    /// Many searches in parallel on all cores. `queries` is an array of
-    /// vectors or one flat `Float32Array` of `n * dimensions` numbers.
-    #[napi(ts_return_type = "Promise<SearchResult[]>")]
+    #[napi(js_name = "_searchBatch", skip_typescript)]
     pub fn search_batch(
         &self,
-        #[napi(ts_arg_type = "Array<Float32Array | number[]> | Float32Array")] queries: Either<
-            Float32Array,
-            Vec<Either<Float32Array, Vec<f64>>>,
-        >,
-        options: Option<SearchOptionsInput>,
-    ) -> Result<AsyncTask<Job<Vec<crate::db::SearchResults>, Vec<SearchResult>>>, ErrorCode> {
-        let options = call(|| convert::search_options(options))?;
+        queries: Either<Float32Array, Vec<Either<Float32Array, Vec<f64>>>>,
+        k: Option<f64>,
+        ef_search: Option<f64>,
+        filter: Option<serde_json::Value>,
+    ) -> Result<
+        AsyncTask<Job<(Vec<PackedText>, Vec<f64>), Vec<Either<Vec<PackedText>, Float64Array>>>>,
+        ErrorCode,
+    > {
+        let options = call(|| convert::search_options(k, ef_search, filter))?;
         let dimensions = self.core.dimensions();
         let queries: Vec<Vec<f32>> = match &queries {
             Either::A(flat) => {
@@ -266,9 +282,10 @@ impl JsVectorDb {
         Ok(Job::spawn(
             move || {
                 let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
-                core.search_batch(&refs, &options)
+                let k = options.k;
+                convert::pack_all(core.search_batch(&refs, &options)?, k)
             },
-            convert::search_results,
+            |(texts, numbers)| vec![Either::A(texts), Either::B(Float64Array::new(numbers))],
         ))
     }
 }
