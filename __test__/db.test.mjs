@@ -282,7 +282,7 @@ describe('insertBatch', () => {
       const items = randomItems(n, 16, 500 + round, false)
       await build(db, items)
       for (const item of items) {
-        const hit = db.searchSync(item.vector, { k: 1, efSearch: 10 * n }).hits[0]
+        const hit = db.searchSync(item.vector, { k: 1, efSearch: n + 1 }).hits[0]
         if (hit.id !== item.id) lost.push(`round ${round}: ${item.id}`)
       }
     }
@@ -300,11 +300,11 @@ describe('insertBatch', () => {
     'every item of an insertBatch is reachable: an exhaustive search finds it as its own nearest neighbour',
     {
       todo:
-        'BUG: parallel linking in insertBatch sometimes leaves an item with no in-links (about 1 item in ' +
-        'every third 1000-item batch on 2 cores; never with RAYON_NUM_THREADS=1 or sequential inserts)',
+        'BUG: parallel linking in insertBatch leaves some items unreachable (0 to ~20 per 1000-item batch ' +
+        'on 2 cores; none with RAYON_NUM_THREADS=1 or one-by-one inserts)',
     },
     async () => {
-      const lost = await unreachableItems((db, items) => db.insertBatch(items), 10, 1000)
+      const lost = await unreachableItems((db, items) => db.insertBatch(items), 5, 1000)
       assert.deepEqual(lost, [])
     },
   )

@@ -95,26 +95,12 @@ impl Index {
         if current.iter().any(|n| n == new) || storage.try_push_neighbor(node, level, new) {
             return;
         }
-        let base = storage.vector(node);
-        let mut pool: Vec<Candidate> = current
-            .iter()
-            .chain(std::iter::once(new))
-            .map(|n| Candidate {
-                distance: self.distance.distance(base, storage.vector(n)),
-                slot: n,
-            })
-            .collect();
-        pool.sort_unstable();
-        let mut selected = Vec::with_capacity(pool.len());
-        select_neighbors(
+        self.reselect(
             storage,
-            &self.distance,
-            &pool,
-            storage.max_links(level),
-            &mut selected,
+            node,
+            level,
+            current.iter().chain(std::iter::once(new)),
         );
-        let slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
-        storage.set_neighbors(node, level, &slots);
     }
 
     /// Reconnects the neighbours of a deleted node: each live neighbour that
@@ -134,32 +120,47 @@ impl Index {
                 if !current.iter().any(|n| n == deleted) {
                     continue;
                 }
-                let base = storage.vector(node);
-                let mut pool: Vec<Candidate> = current
+                let live = current
                     .iter()
                     .chain(orphaned_from.iter().copied())
-                    .filter(|&n| n != node && !storage.is_deleted(n))
-                    .map(|n| Candidate {
-                        distance: self.distance.distance(base, storage.vector(n)),
-                        slot: n,
-                    })
-                    .collect();
-                pool.sort_unstable();
-                pool.dedup_by_key(|c| c.slot);
-                if pool.is_empty() {
-                    continue;
-                }
-                let mut selected = Vec::with_capacity(pool.len());
-                select_neighbors(
-                    storage,
-                    &self.distance,
-                    &pool,
-                    storage.max_links(level),
-                    &mut selected,
-                );
-                let slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
-                storage.set_neighbors(node, level, &slots);
+                    .filter(|&n| n != node && !storage.is_deleted(n));
+                self.reselect(storage, node, level, live);
             }
         }
+    }
+
+    /// Replaces the list of `node` at `level` with the heuristic's choice
+    /// among `candidates` (duplicates allowed). The caller holds the node's
+    /// link lock. An empty candidate set leaves the list as it is.
+    fn reselect(
+        &self,
+        storage: &Storage,
+        node: u32,
+        level: usize,
+        candidates: impl Iterator<Item = u32>,
+    ) {
+        let base = storage.vector(node);
+        let mut pool: Vec<Candidate> = candidates
+            .map(|n| Candidate {
+                distance: self.distance.distance(base, storage.vector(n)),
+                slot: n,
+            })
+            .collect();
+        if pool.is_empty() {
+            return;
+        }
+        // Sorted by (distance, slot), so duplicates are adjacent.
+        pool.sort_unstable();
+        pool.dedup_by_key(|c| c.slot);
+        let mut selected = Vec::with_capacity(pool.len());
+        select_neighbors(
+            storage,
+            &self.distance,
+            &pool,
+            storage.max_links(level),
+            &mut selected,
+        );
+        let slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
+        storage.set_neighbors(node, level, &slots);
     }
 }
