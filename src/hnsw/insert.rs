@@ -72,10 +72,7 @@ impl Index {
             );
             neighbor_slots.clear();
             neighbor_slots.extend(selected.iter().map(|c| c.slot));
-            {
-                let _node = self.lock_node(slot);
-                storage.set_neighbors(slot, lc, &neighbor_slots);
-            }
+            self.set_own_links(storage, slot, lc, &neighbor_slots);
             for &neighbor in &neighbor_slots {
                 self.add_link(storage, neighbor, slot, lc);
             }
@@ -84,6 +81,26 @@ impl Index {
 
         if entry_guard.is_some() && level > top_level {
             self.set_entry_point(slot, level);
+        }
+    }
+
+    /// Writes the list a new node chose for itself at `level`. Concurrent
+    /// inserts may already have linked back to it (they can reach it through
+    /// a level it finished earlier); those links are kept, or the newcomer
+    /// could be left without any way in.
+    fn set_own_links(&self, storage: &Storage, slot: u32, level: usize, chosen: &[u32]) {
+        let _node = self.lock_node(slot);
+        let already = storage.neighbors(slot, level);
+        if already.len() == 0 {
+            storage.set_neighbors(slot, level, chosen);
+            return;
+        }
+        let mut merged = chosen.to_vec();
+        merged.extend(already.iter().filter(|n| !chosen.contains(n)));
+        if merged.len() <= storage.max_links(level) {
+            storage.set_neighbors(slot, level, &merged);
+        } else {
+            self.reselect(storage, slot, level, merged.into_iter());
         }
     }
 

@@ -231,3 +231,34 @@ fn level0_csr_lists_every_node_with_bounded_degree() {
     }
     assert!(csr.targets.iter().all(|&t| t < 1_000));
 }
+
+/// Nodes not reachable from the entry point by following links at any level.
+fn unreachable_count(index: &Index) -> usize {
+    let storage = index.read();
+    let Some((entry, _)) = index.entry_point() else {
+        return 0;
+    };
+    let mut seen = vec![false; storage.len()];
+    let mut stack = vec![entry];
+    seen[entry as usize] = true;
+    while let Some(node) = stack.pop() {
+        for level in 0..=storage.level(node) {
+            for n in storage.neighbors(node, level).iter() {
+                if !seen[n as usize] {
+                    seen[n as usize] = true;
+                    stack.push(n);
+                }
+            }
+        }
+    }
+    seen.iter().filter(|s| !**s).count()
+}
+
+#[test]
+fn parallel_batch_insert_leaves_every_node_reachable() {
+    for seed in 0..40 {
+        let base = clustered(1_000 + 100 * seed as usize, 8, 5, 100 + seed);
+        let index = build(&base, Metric::Euclidean);
+        assert_eq!(unreachable_count(&index), 0, "seed {seed}");
+    }
+}
