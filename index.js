@@ -10,8 +10,6 @@
 
 const native = require('./native.js')
 
-const { VectorDB } = native
-const proto = VectorDB.prototype
 
 function withStableCode(error) {
   if (error && typeof error.code === 'string' && !error.code.startsWith('ERR_')) {
@@ -60,52 +58,82 @@ function unpack(packed, numbers, offset, k) {
 // and unpack copies everything out before the next call.
 let syncNumbers = new Float64Array(blockLength(10))
 
-function syncMethod(fn) {
-  return function (...args) {
-    try {
-      return fn.apply(this, args)
-    } catch (error) {
-      throw withStableCode(error)
-    }
+function sync(call) {
+  try {
+    return call()
+  } catch (error) {
+    throw withStableCode(error)
   }
 }
 
-function asyncMethod(fn) {
-  return function (...args) {
-    try {
-      return fn.apply(this, args).catch((error) => Promise.reject(withStableCode(error)))
-    } catch (error) {
-      return Promise.reject(withStableCode(error))
-    }
+function async(call) {
+  try {
+    return call().catch((error) => Promise.reject(withStableCode(error)))
+  } catch (error) {
+    return Promise.reject(withStableCode(error))
   }
 }
 
-const nativeSearch = proto._search
-const nativeSearchSync = proto._searchSync
-const nativeSearchBatch = proto._searchBatch
-
-proto.search = asyncMethod(function search(query, options) {
-  const k = requestedK(options)
+function packedOptions(options) {
   const o = options == null ? {} : options
-  return nativeSearch.call(this, query, o.k, o.efSearch, o.filter).then(([texts, numbers]) => unpack(texts[0], numbers, 0, k))
-})
-proto.searchSync = syncMethod(function searchSync(query, options) {
-  const k = requestedK(options)
-  const o = options == null ? {} : options
-  if (syncNumbers.length < blockLength(k)) syncNumbers = new Float64Array(blockLength(k))
-  const packed = nativeSearchSync.call(this, query, o.k, o.efSearch, o.filter, syncNumbers)
-  return unpack(packed, syncNumbers, 0, k)
-})
-proto.searchBatch = asyncMethod(function searchBatch(queries, options) {
-  const k = requestedK(options)
-  const o = options == null ? {} : options
-  return nativeSearchBatch.call(this, queries, o.k, o.efSearch, o.filter).then(([texts, numbers]) =>
-    texts.map((packed, i) => unpack(packed, numbers, i * blockLength(k), k)),
-  )
-})
-for (const name of ['insert', 'insertBatch', 'upsert', 'update', 'get', 'delete']) {
-  proto[name] = asyncMethod(proto[name])
+  return [o.k, o.efSearch, o.filter]
 }
-proto.getSync = syncMethod(proto.getSync)
 
-module.exports = native
+class VectorDB extends native.VectorDB {
+  constructor(options) {
+    sync(() => super(options))
+  }
+
+  search(query, options) {
+    const k = requestedK(options)
+    return async(() => super._search(query, ...packedOptions(options))).then(([texts, numbers]) => unpack(texts[0], numbers, 0, k))
+  }
+
+  searchSync(query, options) {
+    const k = requestedK(options)
+    if (syncNumbers.length < blockLength(k)) syncNumbers = new Float64Array(blockLength(k))
+    const packed = sync(() => super._searchSync(query, ...packedOptions(options), syncNumbers))
+    return unpack(packed, syncNumbers, 0, k)
+  }
+
+  searchBatch(queries, options) {
+    const k = requestedK(options)
+    return async(() => super._searchBatch(queries, ...packedOptions(options))).then(([texts, numbers]) =>
+      texts.map((packed, i) => unpack(packed, numbers, i * blockLength(k), k)),
+    )
+  }
+
+  insert(item) {
+    return async(() => super.insert(item))
+  }
+
+  insertBatch(items, options) {
+    return async(() => super.insertBatch(items, options))
+  }
+
+  upsert(item) {
+    return async(() => super.upsert(item))
+  }
+
+  update(id, changes) {
+    return async(() => super.update(id, changes))
+  }
+
+  get(id) {
+    return async(() => super.get(id))
+  }
+
+  getSync(id) {
+    return sync(() => super.getSync(id))
+  }
+
+  delete(id) {
+    return async(() => super.delete(id))
+  }
+}
+
+// Named exports spelled out so that Node's ESM loader can see them
+// (`import { VectorDB } from 'hnsw-gnn'`).
+module.exports.VectorDB = VectorDB
+module.exports.simdInfo = native.simdInfo
+module.exports.__napiBindingTarget = native.__napiBindingTarget

@@ -251,7 +251,6 @@ describe('constructor', () => {
 
   test(
     'missing dimensions throws ERR_INVALID_ARGUMENT',
-    { todo: "BUG: the constructor is not wrapped by index.js, so Node-API's error keeps code 'InvalidArg'" },
     () => {
       assertThrows(() => new VectorDB({}), 'ERR_INVALID_ARGUMENT', 'new VectorDB({})')
       assertThrows(() => new VectorDB({ dimensions: '4' }), 'ERR_INVALID_ARGUMENT', "new VectorDB({ dimensions: '4' })")

@@ -185,7 +185,9 @@ impl VectorDb {
         };
         let (range, ids) = slots;
         if range.len() == 1 {
+            // One item: link on this thread, skipping the Rayon hand-off.
             self.index.link_one(range.start);
+            progress(1, 1);
         } else {
             self.index.link_batch(range, progress);
         }

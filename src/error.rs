@@ -11,6 +11,9 @@ use std::fmt;
 pub enum Error {
     /// A vector's length differs from the index's dimensions.
     DimensionMismatch { expected: usize, actual: usize },
+    /// A flat batch of vectors whose length is not a multiple of the
+    /// dimensions.
+    BatchShape { dimensions: usize, len: usize },
     /// A vector is empty or holds NaN / ±Inf, or is all zeros under cosine.
     InvalidVector(String),
     /// An option or argument is out of range (k ≤ 0, m = 1, ...).
@@ -32,7 +35,7 @@ impl Error {
     /// The stable code exposed to JavaScript as `error.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::DimensionMismatch { .. } => "ERR_DIMENSION_MISMATCH",
+            Error::DimensionMismatch { .. } | Error::BatchShape { .. } => "ERR_DIMENSION_MISMATCH",
             Error::InvalidVector(_) => "ERR_INVALID_VECTOR",
             Error::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
             Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
@@ -57,6 +60,10 @@ impl fmt::Display for Error {
             Error::DimensionMismatch { expected, actual } => write!(
                 f,
                 "vector has {actual} dimensions, index expects {expected}"
+            ),
+            Error::BatchShape { dimensions, len } => write!(
+                f,
+                "flat batch has {len} numbers, which is not a multiple of {dimensions} dimensions"
             ),
             Error::InvalidVector(why) => write!(f, "invalid vector: {why}"),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),

@@ -45,7 +45,7 @@
 //!   `{field: null}` does not match a missing field; it matches only a
 //!   stored `null`.
 //!
-//! `$and`/`$or` nesting and operand values are limited to 64 levels, so a
+//! `$and`/`$or` nesting and operand values are limited to 32 levels, so a
 //! hostile filter cannot overflow the stack during parsing or evaluation.
 
 use std::cmp::Ordering;
@@ -56,7 +56,9 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 
 /// Deepest `$and`/`$or` nesting and deepest operand value accepted.
-const MAX_DEPTH: usize = 64;
+// 32 rather than more: a filter nested 64 `$and` levels deep is 128 JSON
+// levels, where the Node-API conversion refuses it before it gets here.
+const MAX_DEPTH: usize = 32;
 
 /// From this many strings on, `$in`/`$nin` look strings up in a hash set;
 /// below it a linear scan of short strings beats hashing the probe.

@@ -37,9 +37,11 @@ pub struct VectorDbOptions {
 /// Options of `insertBatch`.
 #[napi(object, object_to_js = false)]
 pub struct InsertBatchOptions {
-    /// Called about every 1% with the number of items linked so far. Calls
-    /// come from worker threads through the event loop, so the last one may
-    /// arrive just after the promise resolves.
+    /// Called with the number of items linked so far, every 1% of the batch
+    /// (at least every 256 items) and once at the end with
+    /// `done === total`. Counts only increase. Calls come from worker
+    /// threads through the event loop, so the last one may arrive just
+    /// after the promise resolves.
     #[napi(ts_type = "(done: number, total: number) => void")]
     pub on_progress:
         Option<ThreadsafeFunction<FnArgs<(u32, u32)>, (), FnArgs<(u32, u32)>, Status, false, true>>,
@@ -269,9 +271,9 @@ impl JsVectorDb {
         let queries: Vec<Vec<f32>> = match &queries {
             Either::A(flat) => {
                 if flat.len() % dimensions != 0 {
-                    return Err(super::error::to_js_error(crate::Error::DimensionMismatch {
-                        expected: dimensions,
-                        actual: flat.len() % dimensions,
+                    return Err(super::error::to_js_error(crate::Error::BatchShape {
+                        dimensions,
+                        len: flat.len(),
                     }));
                 }
                 flat.chunks(dimensions).map(<[f32]>::to_vec).collect()

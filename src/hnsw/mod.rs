@@ -230,22 +230,34 @@ impl Index {
     }
 
     /// Links appended slots into the graph, in parallel on the Rayon pool.
-    /// `progress(done, total)` is called from worker threads about every 1%.
+    /// `progress(done, total)` is called every 1% of the batch (at least
+    /// every 256 items) with increasing `done`, ending with `(total, total)`.
     pub fn link_batch(&self, slots: Range<u32>, progress: &(dyn Fn(usize, usize) + Sync)) {
         let storage = self.read();
         let total = slots.len();
         let done = AtomicUsize::new(0);
         let report_every = (total / 100).max(256);
+        // Workers finish out of order; reporting under a lock that remembers
+        // the last value keeps the reported counts increasing.
+        let last_reported = Mutex::new(0);
+        let report = |finished: usize| {
+            let mut last = last_reported.lock().unwrap_or_else(|e| e.into_inner());
+            if finished > *last {
+                *last = finished;
+                progress(finished, total);
+            }
+        };
         slots.into_par_iter().for_each_init(
             || self.scratch_pool.take(storage.len()),
             |scratch, slot| {
                 self.link(&storage, slot, scratch);
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if finished % report_every == 0 || finished == total {
-                    progress(finished, total);
+                if finished % report_every == 0 && finished < total {
+                    report(finished);
                 }
             },
         );
+        report(total);
     }
 
     /// Appends and links one vector; returns its slot.

@@ -1,0 +1,146 @@
+// Type-level usage of the public API: every exported type and method, and a
+// few misuses that the declarations must reject. Checked (never run) by
+//   npx tsc --noEmit -p __test__/tsconfig.json
+import {
+  VectorDB,
+  simdInfo,
+  __napiBindingTarget,
+  type JsVectorDb,
+  type VectorDbOptions,
+  type ItemInput,
+  type ItemUpdate,
+  type InsertBatchOptions,
+  type SearchOptions,
+  type SearchHit,
+  type SearchResult,
+  type StoredItem,
+  type SimdInfo,
+} from '../index.js'
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+function assertType<T extends true>(): T | void {}
+
+async function main(): Promise<void> {
+  // ---------------------------------------------------------- construction --
+  const options: VectorDbOptions = {
+    dimensions: 4,
+    metric: 'euclidean',
+    m: 16,
+    efConstruction: 200,
+    efSearch: 64,
+    recentSearches: 10_000,
+  }
+  const db = new VectorDB(options)
+  const minimal = new VectorDB({ dimensions: 4 })
+  const alias: JsVectorDb = minimal
+
+  const size: number = db.size
+  const dimensions: number = db.dimensions
+  const metric: 'cosine' | 'euclidean' | 'dot' = alias.metric
+  assertType<Equal<typeof db.metric, 'cosine' | 'euclidean' | 'dot'>>()
+
+  // ----------------------------------------------------------------- writes --
+  const item: ItemInput = { id: 'a', vector: new Float32Array(4), metadata: { color: 'red', nested: { n: 1 }, tags: ['x'] } }
+  const id: string = await db.insert(item)
+  await db.insert({ vector: [1, 2, 3, 4] })
+  await db.insert({ vector: [1, 2, 3, 4], metadata: null })
+
+  const progress: InsertBatchOptions = {
+    onProgress: (done: number, total: number): void => {
+      console.log(done / total)
+    },
+  }
+  const ids: string[] = await db.insertBatch([item, { vector: [0, 0, 0, 1] }], progress)
+  await db.insertBatch([{ vector: [1, 1, 1, 1] }])
+  await db.insertBatch([{ vector: [1, 1, 1, 1] }], null)
+  await db.insertBatch([{ vector: [1, 1, 1, 1] }], { onProgress: () => undefined })
+
+  const upserted: string = await db.upsert({ id: 'a', vector: [4, 3, 2, 1] })
+
+  const change: ItemUpdate = { vector: [1, 2, 3, 4] }
+  const updated: void = await db.update('a', change)
+  await db.update('a', { metadata: { color: 'blue' } })
+  await db.update('a', { metadata: null })
+  await db.update('a', {})
+
+  const deleted: boolean = await db.delete('a')
+
+  // ------------------------------------------------------------------ reads --
+  const stored: StoredItem | null = await db.get(id)
+  const storedSync: StoredItem | null = db.getSync(id)
+  if (stored !== null) {
+    const vector: Float32Array = stored.vector
+    const metadata: Record<string, unknown> | null = stored.metadata
+    const storedId: string = stored.id
+    console.log(vector, metadata, storedId)
+  }
+
+  // ---------------------------------------------------------------- search --
+  const searchOptions: SearchOptions = { k: 5, efSearch: 100, filter: { color: 'red', price: { $lt: 20 } } }
+  const result: SearchResult = await db.search(new Float32Array(4), searchOptions)
+  const resultFromArray: SearchResult = await db.search([1, 2, 3, 4])
+  const sync: SearchResult = db.searchSync([1, 2, 3, 4], { k: 1 })
+  const syncF32: SearchResult = db.searchSync(new Float32Array(4))
+  const batch: SearchResult[] = await db.searchBatch([new Float32Array(4), [1, 2, 3, 4]], { k: 3 })
+  const flatBatch: SearchResult[] = await db.searchBatch(new Float32Array(8))
+
+  const searchId: string = result.searchId
+  const hit: SearchHit | undefined = result.hits[0]
+  if (hit) {
+    const hitId: string = hit.id
+    const score: number = hit.score
+    const distance: number = hit.distance
+    const hitMetadata: Record<string, unknown> | null = hit.metadata
+    console.log(hitId, score, distance, hitMetadata)
+  }
+
+  // ------------------------------------------------------------------- misc --
+  const info: SimdInfo = simdInfo()
+  const active: string = info.active
+  const available: string[] = info.available
+  const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
+
+  console.log(size, dimensions, metric, ids, upserted, updated, deleted, storedSync, resultFromArray, sync, syncF32)
+  console.log(batch, flatBatch, searchId, active, available, target)
+
+  // --------------------------------------------- misuse the types must reject --
+  // @ts-expect-error: unknown metric
+  new VectorDB({ dimensions: 4, metric: 'manhattan' })
+  // @ts-expect-error: dimensions is required
+  new VectorDB({ metric: 'cosine' })
+  // @ts-expect-error: options are required
+  new VectorDB()
+  // @ts-expect-error: a string is not a vector
+  await db.insert({ vector: 'abcd' })
+  // @ts-expect-error: the vector is required
+  await db.insert({ id: 'x' })
+  // @ts-expect-error: metadata must be an object
+  await db.insert({ vector: [1, 2, 3, 4], metadata: 'red' })
+  // @ts-expect-error: ids are strings
+  await db.insert({ id: 7, vector: [1, 2, 3, 4] })
+  // @ts-expect-error: a string is not a query vector
+  db.searchSync('abcd')
+  // @ts-expect-error: a string is not a query vector
+  await db.search('abcd')
+  // @ts-expect-error: k is a number
+  db.searchSync([1, 2, 3, 4], { k: '5' })
+  // @ts-expect-error: a flat number[] is not accepted by searchBatch (use Float32Array)
+  await db.searchBatch([1, 2, 3, 4])
+  // @ts-expect-error: update needs a change set
+  await db.update('a')
+  // @ts-expect-error: update's vector must be a vector
+  await db.update('a', { vector: 'abcd' })
+  // @ts-expect-error: onProgress receives numbers
+  await db.insertBatch([], { onProgress: (done: string) => console.log(done) })
+  // @ts-expect-error: size is read-only
+  db.size = 3
+  // @ts-expect-error: search resolves to a SearchResult, not an array
+  const wrong: SearchHit[] = await db.search([1, 2, 3, 4])
+  // @ts-expect-error: get may resolve to null
+  const notNull: StoredItem = await db.get('a')
+  // @ts-expect-error: scores are numbers
+  const scoreText: string = result.hits[0]!.score
+  console.log(wrong, notNull, scoreText)
+}
+
+void main()
