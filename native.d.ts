@@ -57,9 +57,11 @@ export type JsVectorDb = VectorDB
 /** Options of `insertBatch`. */
 export interface InsertBatchOptions {
   /**
-   * Called about every 1% with the number of items linked so far. Calls
-   * come from worker threads through the event loop, so the last one may
-   * arrive just after the promise resolves.
+   * Called with the number of items linked so far, every 1% of the batch
+   * (at least every 256 items) and once at the end with
+   * `done === total`. Counts only increase. Calls come from worker
+   * threads through the event loop, so the last one may arrive just
+   * after the promise resolves.
    */
   onProgress?: (done: number, total: number) => void
 }
