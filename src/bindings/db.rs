@@ -2,7 +2,7 @@
 
 use super::convert::{self, ItemInput, PackedText, StoredItem, VectorArg};
 use super::error::{call, ErrorCode};
-use super::task::Job;
+use super::task::{spawn_search, Job};
 use crate::db::{DbOptions, VectorDb};
 use crate::distance::Metric;
 use crate::hnsw::HnswParams;
@@ -210,31 +210,31 @@ impl JsVectorDb {
         Job::spawn(move || Ok(core.delete(&id)), |deleted| deleted)
     }
 
-    // The three searches return packed results (see `convert::pack`);
+    // The three searches return packed results (the async two on a pool of
+    // their own, see `task::spawn_search`) (see `convert::pack`);
     // index.js turns them into `{ searchId, hits }` and declares the public
     // `search`, `searchSync` and `searchBatch`.
 
     #[napi(js_name = "_search", skip_typescript)]
-    pub fn search(
+    pub fn search<'env>(
         &self,
+        env: &'env Env,
         query: Either<Float32Array, Vec<f64>>,
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<serde_json::Value>,
-    ) -> Result<
-        AsyncTask<Job<(Vec<PackedText>, Vec<f64>), Vec<Either<Vec<PackedText>, Float64Array>>>>,
-        ErrorCode,
-    > {
+    ) -> Result<Object<'env>, ErrorCode> {
         let options = call(|| convert::search_options(k, ef_search, filter))?;
         let query = convert::vector_owned(&query);
         let core = self.core.clone();
-        Ok(Job::spawn(
+        spawn_search(
+            env,
             move || {
                 let k = options.k;
                 convert::pack_all(vec![core.search(&query, &options)?], k)
             },
-            |(texts, numbers)| vec![Either::A(texts), Either::B(Float64Array::new(numbers))],
-        ))
+            packed_to_js,
+        )
     }
 
     #[napi(js_name = "_searchSync", skip_typescript)]
@@ -256,16 +256,14 @@ impl JsVectorDb {
     }
 
     #[napi(js_name = "_searchBatch", skip_typescript)]
-    pub fn search_batch(
+    pub fn search_batch<'env>(
         &self,
+        env: &'env Env,
         queries: Either<Float32Array, Vec<Either<Float32Array, Vec<f64>>>>,
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<serde_json::Value>,
-    ) -> Result<
-        AsyncTask<Job<(Vec<PackedText>, Vec<f64>), Vec<Either<Vec<PackedText>, Float64Array>>>>,
-        ErrorCode,
-    > {
+    ) -> Result<Object<'env>, ErrorCode> {
         let options = call(|| convert::search_options(k, ef_search, filter))?;
         let dimensions = self.core.dimensions();
         let queries: Vec<Vec<f32>> = match &queries {
@@ -281,13 +279,20 @@ impl JsVectorDb {
             Either::B(list) => list.iter().map(convert::vector_owned).collect(),
         };
         let core = self.core.clone();
-        Ok(Job::spawn(
+        spawn_search(
+            env,
             move || {
                 let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
                 let k = options.k;
                 convert::pack_all(core.search_batch(&refs, &options)?, k)
             },
-            |(texts, numbers)| vec![Either::A(texts), Either::B(Float64Array::new(numbers))],
-        ))
+            packed_to_js,
+        )
     }
+}
+
+type PackedJs = Vec<Either<Vec<PackedText>, Float64Array>>;
+
+fn packed_to_js((texts, numbers): (Vec<PackedText>, Vec<f64>)) -> PackedJs {
+    vec![Either::A(texts), Either::B(Float64Array::new(numbers))]
 }

@@ -1,7 +1,8 @@
-//! One generic async task: run a core closure on the libuv pool, convert its
-//! output on the JS thread, reject with the error's `code`.
+//! Async plumbing: a generic libuv task for writes and lookups, and a pool
+//! of its own for searches. Both convert the output on the JS thread and
+//! reject with the error's `code`.
 
-use super::error::{guard, to_js_rejection};
+use super::error::{guard, to_js_rejection, ErrorCode};
 use napi::bindgen_prelude::*;
 
 type Work<T> = Box<dyn FnOnce() -> crate::Result<T> + Send>;
@@ -43,4 +44,47 @@ impl<T: Send + 'static, J: ToNapiValue + TypeName> Task for Job<T, J> {
             .map(self.to_js)
             .map_err(|error| to_js_rejection(env, error))
     }
+}
+
+/// Threads reserved for async searches. Searches are short (tens to hundreds
+/// of microseconds), so the hand-off dominates their async cost: Rayon
+/// workers spin briefly before sleeping, so back-to-back searches skip the
+/// wake-up a libuv pool thread needs; and a separate pool keeps searches from
+/// queueing behind a batch insert running on the global Rayon pool.
+fn search_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("hnsw-gnn-search-{i}"))
+            .build()
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .expect("a one-thread pool can always be built")
+    })
+}
+
+/// Runs `work` on the search pool and settles the returned promise with
+/// `to_js` of its output, or rejects with the error's `code`.
+pub fn spawn_search<'env, T, J>(
+    env: &'env Env,
+    work: impl FnOnce() -> crate::Result<T> + Send + 'static,
+    to_js: fn(T) -> J,
+) -> Result<Object<'env>, ErrorCode>
+where
+    T: Send + 'static,
+    J: ToNapiValue + 'static,
+{
+    let (deferred, promise) = env
+        .create_deferred()
+        .map_err(|e| napi::Error::new(ErrorCode::from(e.status), e.reason))?;
+    search_pool().spawn(move || {
+        let output = guard(work);
+        deferred.resolve(move |env| {
+            output
+                .map(to_js)
+                .map_err(|error| to_js_rejection(env, error))
+        });
+    });
+    Ok(promise)
 }
