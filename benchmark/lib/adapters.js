@@ -6,6 +6,9 @@
 //   at(ef)         -> query functions for that efSearch:
 //                     { sync?(q), async?(q), batch?(qs), ids(raw), batchIds(raw) }
 //   buildNote      -> how the index was built, printed in the report
+//   queries        -> the queries in the form its search takes
+//   extraBuilds?   -> further builds (ruvector: one index per efSearch)
+//   hopProbe?      -> trivial sync/async call pair, reference for async cost
 //   cleanup()      -> removes temp files
 // Queries arrive pre-sliced as Float32Array views (or number[] for
 // hnswlib, converted before timing), so no conversion is timed.
@@ -181,16 +184,26 @@ function hnswGnn(ds, { k }) {
         batchIds: (rs) => rs.map(toIds),
       }
     },
+    // Reference for the async overhead: the same thread-pool round trip
+    // around a trivial lookup (await get() vs getSync()), if the API has it.
+    hopProbe:
+      typeof db.get === 'function' && typeof db.getSync === 'function'
+        ? { sync: () => db.getSync('0'), async: () => db.get('0') }
+        : null,
     cleanup() {},
   }
 }
 
 // --------------------------------------------------------------- ruvector
-// Optional peer. Its per-query efSearch is ignored and its dot metric is
-// unreliable, so it runs cosine on unit-normalised copies of the data (the
-// worker passes those in, with the matching exact ground truth) and gets a
-// fresh index per efSearch, with efSearch set in hnswConfig.
-function ruvector(ds, { k, efs }) {
+// Optional peer. Its per-query efSearch is ignored (checked: recall does not
+// move), so it gets a fresh index per efSearch, set in hnswConfig. Its dot
+// metric is unreliable, so by default it runs cosine on unit-normalised
+// copies of the data (the worker passes those in, with the matching exact
+// ground truth). Caveat: that copy is far easier than the raw data, so
+// --ruvector-metric euclidean (same data and ground truth as the others;
+// its score is plain, not squared, L2: same ranking) is the fairer match.
+function ruvector(ds, { k, efs, ruvectorMetric }) {
+  const cosine = ruvectorMetric === 'cosine'
   const rv = requireOrSkip('ruvector', 'ruvector not installed, skipped')
   const Native = rv.NativeVectorDb || rv.VectorDb // raw binding: skips the wrapper's JSON/metadata mapping
   const items = rowViews(ds.base, ds.dim).map((vector, i) => ({ id: String(i), vector }))
@@ -205,7 +218,7 @@ function ruvector(ds, { k, efs }) {
     file = tmpFile('ruvector') + '.db' // it persists to disk; keep that off the repo
     db = new Native({
       dimensions: ds.dim,
-      distanceMetric: 'Cosine',
+      distanceMetric: cosine ? 'Cosine' : 'Euclidean',
       storagePath: file,
       hnswConfig: { m: M, efConstruction: EF_CONSTRUCTION, efSearch: ef, maxElements: ds.n },
     })
@@ -215,7 +228,7 @@ function ruvector(ds, { k, efs }) {
   return {
     label: 'ruvector',
     version: pkgVersion('ruvector'),
-    buildNote: 'insertBatch(all items), cosine on unit-normalised data, one index per efSearch',
+    buildNote: `insertBatch(all items), ${cosine ? 'cosine on unit-normalised data' : 'euclidean'}, one index per efSearch`,
     queries: rowViews(ds.queries, ds.dim),
     extraBuilds,
     async build() {

@@ -1,9 +1,17 @@
 'use strict'
-// Child-process side: benchmarks ONE library and reports JSON to the parent.
+// Child-process side: holds ONE library's index and runs what the parent
+// asks for, one message at a time.
 //
-// Each library runs in its own process so that peak RSS (maxRSS) belongs to
-// that library alone, and so that one library's heap, threads or crashes
-// cannot disturb the next one's timings.
+// Each library lives in its own process so that peak RSS (maxRSS) belongs to
+// that library alone, and so one library's heap, threads or crash cannot
+// disturb another's timings. The processes stay alive after building so the
+// parent can interleave the libraries' timed passes (see orchestrate.js).
+//
+// Protocol (parent -> child, child replies once to each):
+//   (on start)          -> { type: 'built', info } | { type: 'skipped', reason } | { type: 'error', error }
+//   { cmd: 'prepare', ef } -> { type: 'prepared', recall: { mode: recall@k } }
+//   { cmd: 'run' }         -> { type: 'ran', timing: { mode: { qps, meanUs, p50Us, p99Us } } }
+//   { cmd: 'finish' }      -> { type: 'finished', info }   (then exits)
 
 const { loadDataset, normalizeRows } = require('./dataset')
 const { ADAPTERS, NotInstalled } = require('./adapters')
@@ -16,7 +24,7 @@ const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9
 
 function loadFor(lib, cfg) {
   const ds = loadDataset(cfg.dir, { gtFile: cfg.gtFile })
-  if (lib === 'ruvector') {
+  if (lib === 'ruvector' && cfg.ruvectorMetric === 'cosine') {
     // ruvector gets cosine on unit vectors (see adapters.js); cfg.gtFile is
     // the matching unit-norm ground truth.
     ds.base = normalizeRows(ds.base, ds.dim)
@@ -25,100 +33,118 @@ function loadFor(lib, cfg) {
   return ds
 }
 
-// Untimed pass over all queries in every mode: gives recall@k per mode and
-// warms caches, branch predictors and lazily initialised native state.
-async function recallPass(fns, queries, ds, k) {
-  const recall = {}
-  const r = (ids) => recallAtK(ids, ds.gt, ds.gtWidth, k)
-  if (fns.sync) recall.sync = r(collectSync(queries, fns.sync, fns.ids))
-  if (fns.async) recall.async = r(await collectAsync(queries, fns.async, fns.ids))
-  if (fns.batch) recall.batch = r(fns.batchIds(await fns.batch(queries)))
-  return recall
-}
+class Session {
+  constructor(lib, cfg) {
+    this.lib = lib
+    this.cfg = cfg
+    this.fns = null // query functions at the current efSearch
+  }
 
-// Runs `runs` timed passes of every mode the library offers at one
-// efSearch. Modes are interleaved within a run so the async-minus-sync
-// difference is taken between passes that saw the same machine load.
-async function measureEf(fns, queries, cfg) {
-  const samples = { sync: [], async: [], batch: [] }
-  const overheadUs = []
-  for (let r = 0; r < cfg.runs; r++) {
-    let sync = null
+  async build() {
+    const { lib, cfg } = this
+    this.ds = loadFor(lib, cfg)
+    const efs = lib === 'ruvector' ? cfg.ruvectorEfs : cfg.efs
+    this.adapter = ADAPTERS[lib](this.ds, { ...cfg, efs })
+    gc()
+    const baselineMB = rssMB() // data + runtime, before any index exists
+    const t0 = process.hrtime.bigint()
+    await this.adapter.build()
+    const buildSec = seconds(t0)
+    const buildPeakMB = maxRssMB()
+    console.error(`  [${lib}] built ${this.ds.n} x ${this.ds.dim} in ${buildSec.toFixed(1)} s (peak RSS ${buildPeakMB.toFixed(0)} MB)`)
+    const { label, version, buildNote } = this.adapter
+    return { lib, label, version, buildNote, buildSec, n: this.ds.n, rss: { baselineMB, buildPeakMB } }
+  }
+
+  // Switches to efSearch `ef` and runs an untimed pass over all queries in
+  // every mode: gives recall@k per mode and warms caches, branch predictors
+  // and lazily initialised native state.
+  async prepare(ef) {
+    const { ds, cfg, adapter } = this
+    const fns = (this.fns = await adapter.at(ef))
+    const queries = adapter.queries
+    const r = (ids) => recallAtK(ids, ds.gt, ds.gtWidth, cfg.k)
+    const recall = {}
+    if (fns.sync) recall.sync = r(collectSync(queries, fns.sync, fns.ids))
+    if (fns.async) recall.async = r(await collectAsync(queries, fns.async, fns.ids))
+    if (fns.batch) recall.batch = r(fns.batchIds(await fns.batch(queries)))
+    return recall
+  }
+
+  // One timed pass over all queries in each mode. Sync and async passes run
+  // back to back so their difference (the async overhead) is taken between
+  // passes that saw the same machine load.
+  async run() {
+    const { fns } = this
+    const queries = this.adapter.queries
+    const timing = {}
     if (fns.sync) {
       gc()
-      sync = passSync(queries, fns.sync)
-      samples.sync.push(sync)
+      timing.sync = passSync(queries, fns.sync)
     }
     if (fns.async) {
       gc()
-      const a = await passAsync(queries, fns.async)
-      samples.async.push(a)
-      if (sync) overheadUs.push(a.meanUs - sync.meanUs)
+      timing.async = await passAsync(queries, fns.async)
     }
     if (fns.batch) {
       gc()
-      samples.batch.push(await passBatch(queries, fns.batch))
+      timing.batch = await passBatch(queries, fns.batch)
+    }
+    return timing
+  }
+
+  async finish() {
+    const { adapter } = this
+    try {
+      const hopFloorUs = adapter.hopProbe ? await measureHop(adapter.hopProbe, adapter.queries.length, this.cfg.runs) : null
+      return { endPeakMB: maxRssMB(), hopFloorUs, extraBuilds: adapter.extraBuilds || [] }
+    } finally {
+      adapter.cleanup()
     }
   }
-  const timings = {}
-  for (const [mode, s] of Object.entries(samples)) {
-    if (!s.length) continue
-    const med = (key) => (s[0][key] === undefined ? null : median(s.map((x) => x[key])))
-    timings[mode] = { qps: med('qps'), meanUs: med('meanUs'), p50Us: med('p50Us'), p99Us: med('p99Us') }
-  }
-  return { timings, asyncOverheadUs: overheadUs.length ? median(overheadUs) : null }
 }
 
-async function runLibrary(lib, cfg) {
-  const ds = loadFor(lib, cfg)
-  const efs = lib === 'ruvector' ? cfg.ruvectorEfs : cfg.efs
-  const adapter = ADAPTERS[lib](ds, { ...cfg, efs })
-  const queries = adapter.queries
-  gc()
-  const baselineMB = rssMB() // data + runtime, before any index exists
-
-  const perEf = []
-  let buildSec, buildPeakMB
-  try {
-    const t0 = process.hrtime.bigint()
-    await adapter.build()
-    buildSec = seconds(t0)
-    buildPeakMB = maxRssMB()
-    console.error(`  [${lib}] built ${ds.n} x ${ds.dim} in ${buildSec.toFixed(1)} s (peak RSS ${buildPeakMB.toFixed(0)} MB)`)
-
-    for (const ef of efs) {
-      const fns = await adapter.at(ef)
-      const recall = await recallPass(fns, queries, ds, cfg.k)
-      const { timings, asyncOverheadUs } = await measureEf(fns, queries, cfg)
-      const points = Object.keys(timings).map((mode) => ({ mode, recall: recall[mode], ...timings[mode] }))
-      perEf.push({ ef, points, asyncOverheadUs })
-      const main = points[0]
-      console.error(`  [${lib}] ef=${ef}: recall@${cfg.k} ${main.recall.toFixed(4)}, ${main.mode} ${Math.round(main.qps)} QPS`)
-    }
-  } finally {
-    adapter.cleanup()
+// Median over runs of (p50 of await probe.async() - p50 of probe.sync()), µs.
+async function measureHop(probe, calls, runs) {
+  const slots = new Array(calls).fill(0)
+  const diffs = []
+  for (let r = 0; r < runs; r++) {
+    gc()
+    const s = passSync(slots, probe.sync)
+    const a = await passAsync(slots, probe.async)
+    diffs.push(a.p50Us - s.p50Us)
   }
-  return {
-    lib,
-    label: adapter.label,
-    version: adapter.version,
-    buildNote: adapter.buildNote,
-    buildSec,
-    extraBuilds: adapter.extraBuilds || [],
-    rss: { baselineMB, buildPeakMB, endPeakMB: maxRssMB() },
-    perEf,
-  }
+  return median(diffs)
+}
+
+function failure(e) {
+  return e instanceof NotInstalled ? { type: 'skipped', reason: e.message } : { type: 'error', error: (e && e.stack) || String(e) }
 }
 
 // Entry point for `ann.js --worker LIB --worker-config JSON`.
 async function workerMain(lib, cfg) {
-  let msg
+  const session = new Session(lib, cfg)
+  const reply = (msg, then) => process.send(msg, then)
   try {
-    msg = { ok: true, result: await runLibrary(lib, cfg) }
+    reply({ type: 'built', info: await session.build() })
   } catch (e) {
-    msg = e instanceof NotInstalled ? { skipped: e.message } : { error: (e && e.stack) || String(e) }
+    if (session.adapter) session.adapter.cleanup()
+    return reply(failure(e), () => process.exit(0))
   }
-  process.send(msg, () => process.exit(0))
+  // The parent awaits each reply before sending the next command, so
+  // commands never overlap.
+  process.on('message', async (m) => {
+    try {
+      if (m.cmd === 'prepare') reply({ type: 'prepared', recall: await session.prepare(m.ef) })
+      else if (m.cmd === 'run') reply({ type: 'ran', timing: await session.run() })
+      else if (m.cmd === 'finish') reply({ type: 'finished', info: await session.finish() }, () => process.exit(0))
+      else throw new Error(`unknown command ${JSON.stringify(m)}`)
+    } catch (e) {
+      reply(failure(e), () => process.exit(1))
+    }
+  })
+  // The parent going away (Ctrl-C, crash) must not leave us running.
+  process.on('disconnect', () => process.exit(0))
 }
 
 module.exports = { workerMain }
