@@ -103,6 +103,6 @@ test('the README starts with its two commands: build + demo, and the tests', asy
   const { readFileSync } = await import('node:fs')
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
   const commands = readme.split('```sh\n')[1].split('```')[0]
-  assert.match(commands, /^npm ci && npm run demo/m)
-  assert.match(commands, /^npm ci && npm test/m)
+  assert.match(commands, /^npm install && npm run demo/m)
+  assert.match(commands, /^npm install && npm test/m)
 })
