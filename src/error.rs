@@ -76,3 +76,37 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Runs `work`, turning a panic into [`Error::Internal`]: the bindings call
+/// every core function through this, so a bug never unwinds into Node
+/// (which would abort the process).
+pub fn catch_panics<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        Err(Error::Internal(format!("panic: {message}")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_err_internal_with_its_message() {
+        let result: Result<()> = catch_panics(|| panic!("slot {} out of range", 7));
+        let error = result.unwrap_err();
+        assert_eq!(error.code(), "ERR_INTERNAL");
+        assert!(error.to_string().contains("slot 7 out of range"), "{error}");
+        assert_eq!(catch_panics(|| Ok(3)), Ok(3));
+        assert_eq!(
+            catch_panics::<()>(|| Err(Error::NotFound("x".into())))
+                .unwrap_err()
+                .code(),
+            "ERR_NOT_FOUND"
+        );
+    }
+}

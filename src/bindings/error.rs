@@ -2,7 +2,6 @@
 //! [`crate::Error::code`], and panics become `ERR_INTERNAL`.
 
 use napi::bindgen_prelude::*;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The `code` of a thrown JS error.
 pub struct ErrorCode(String);
@@ -25,18 +24,7 @@ pub fn to_js_error(error: crate::Error) -> napi::Error<ErrorCode> {
     napi::Error::new(ErrorCode(error.code().to_string()), error.to_string())
 }
 
-/// Runs core code, turning a panic into `ERR_INTERNAL` instead of letting it
-/// unwind into Node (which would abort the process).
-pub fn guard<T>(work: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
-    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown panic");
-        Err(crate::Error::Internal(format!("panic: {message}")))
-    })
-}
+pub use crate::error::catch_panics as guard;
 
 /// [`guard`] for synchronous methods.
 pub fn call<T>(work: impl FnOnce() -> crate::Result<T>) -> JsResult<T> {
