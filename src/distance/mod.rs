@@ -299,7 +299,9 @@ mod tests {
             .filter(|p| !all.iter().any(|k| k.path == **p))
             .map(|p| p.name())
             .collect();
-        println!("SIMD paths tested: {ran:?}; skipped (CPU lacks them): {skipped:?}");
+        // Written past the test harness's capture so every run shows it.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SIMD kernels tested against the reference: {ran:?}; skipped, the CPU lacks them: {skipped:?}");
         for kernels in &all {
             for (seed, &len) in LENGTHS.iter().enumerate() {
                 let a = seeded(len, seed as u64);
@@ -391,7 +393,13 @@ mod tests {
     #[test]
     fn forced_path_env_var_is_honoured_when_supported() {
         let active = Kernels::active();
-        println!("active SIMD path: {}", active.path.name());
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "active SIMD path: {} (HNSW_GNN_SIMD={:?})",
+            active.path.name(),
+            std::env::var("HNSW_GNN_SIMD").ok()
+        );
         if let Ok(forced) = std::env::var("HNSW_GNN_SIMD") {
             if let Some(path) = SimdPath::parse(&forced) {
                 if Kernels::for_path(path).is_some() {

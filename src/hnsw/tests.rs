@@ -40,7 +40,11 @@ fn recall_at_10_reaches_095_at_ef_64_on_clustered_20k_x_96() {
         let index = build(&base, metric);
         assert_eq!(index.len(), 20_000);
         let r = mean_recall(&index, &base, &queries, 10, 64, |_| true);
-        println!("{metric:?}: recall@10 at ef 64 = {r:.4}");
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{metric:?}: recall@10 at ef 64 on clustered 20k x 96 = {r:.4}"
+        );
         assert!(r >= 0.95, "{metric:?} recall {r}");
     }
 }
