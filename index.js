@@ -4,16 +4,19 @@
 //   * assembles search hits from the packed numbers and text the native side
 //     returns (objects are far cheaper to build here than through Node-API),
 //   * makes every Promise-returning method reject instead of throwing, and
-//   * gives argument-type errors raised by Node-API itself the stable code
-//     ERR_INVALID_ARGUMENT (errors from the Rust core already carry theirs).
+//   * gives errors raised by Node-API itself stable codes: ERR_INVALID_ARGUMENT
+//     for argument conversions, ERR_INTERNAL otherwise (errors from the Rust
+//     core already carry theirs).
 // Types and docs: index.d.ts (which re-exports native.d.ts).
 
 const native = require('./native.js')
 
-
+// Node-API's own statuses: argument conversions fail with `InvalidArg` or
+// `<Type>Expected`; anything else is a failure inside the binding.
 function withStableCode(error) {
   if (error && typeof error.code === 'string' && !error.code.startsWith('ERR_')) {
-    error.code = 'ERR_INVALID_ARGUMENT'
+    const badArgument = error.code === 'InvalidArg' || error.code.endsWith('Expected')
+    error.code = badArgument ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL'
   }
   return error
 }
