@@ -3,17 +3,10 @@
 // name does not match node --test's patterns).
 import assert from 'node:assert/strict'
 
-/** mulberry32: a tiny, fast, seeded 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed) {
-  let a = seed >>> 0
-  return function next() {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { createRequire } from 'node:module'
+
+/** mulberry32: a tiny, fast, seeded 32-bit PRNG (shared with the benchmark). */
+export const { mulberry32 } = createRequire(import.meta.url)('../benchmark/lib/rng.js')
 
 /** A seeded random source with a few convenience draws. */
 export function makeRng(seed) {
