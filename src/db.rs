@@ -11,16 +11,25 @@
 //!
 //! The catalog is the source of truth for liveness: an id resolves to
 //! exactly one slot, and a slot without an id is never returned.
+//!
+//! A database created or opened with a path logs every change to its
+//! write-ahead log and acknowledges it once durable; see `persist`.
 
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::hnsw::{HnswParams, Index};
 use crate::rng::SplitMix64;
+use persist::Persistence;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+mod persist;
+pub use crate::store::wal::Durability;
+pub use persist::{DbStats, OpenOptions};
 
 /// An item's metadata: a plain JSON object.
 pub type Metadata = Map<String, Value>;
@@ -49,7 +58,7 @@ impl DbOptions {
 }
 
 /// An item to insert; `id: None` generates a UUID v4.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewItem {
     pub id: Option<String>,
     pub vector: Vec<f32>,
@@ -101,6 +110,11 @@ pub struct VectorDb {
     catalog: RwLock<Catalog>,
     recent: Mutex<RecentSearches>,
     id_rng: Mutex<SplitMix64>,
+    /// Writes hold it shared until acknowledged; save and close hold it
+    /// exclusively (see `persist`).
+    gate: RwLock<()>,
+    closed: AtomicBool,
+    persistence: Option<Persistence>,
 }
 
 #[derive(Default)]
@@ -112,20 +126,29 @@ struct Catalog {
 }
 
 impl VectorDb {
+    /// A database in memory only; see [`VectorDb::create_or_open`] and
+    /// [`VectorDb::open`] for one backed by a file.
     pub fn new(options: DbOptions) -> Result<VectorDb> {
-        if !(1..=10_000_000).contains(&options.recent_searches) {
+        let index = Index::new(options.dimensions, options.metric, options.hnsw)?;
+        VectorDb::with_index(index, Catalog::default(), options.recent_searches)
+    }
+
+    fn with_index(index: Index, catalog: Catalog, recent_searches: usize) -> Result<VectorDb> {
+        if !(1..=10_000_000).contains(&recent_searches) {
             return Err(Error::invalid_argument(format!(
-                "recentSearches must be between 1 and 10000000, got {}",
-                options.recent_searches
+                "recentSearches must be between 1 and 10000000, got {recent_searches}"
             )));
         }
         let mut id_rng = SplitMix64::from_entropy();
         let nonce = id_rng.next_u64() as u32;
         Ok(VectorDb {
-            index: Index::new(options.dimensions, options.metric, options.hnsw)?,
-            catalog: RwLock::new(Catalog::default()),
-            recent: Mutex::new(RecentSearches::new(options.recent_searches, nonce)),
+            index,
+            catalog: RwLock::new(catalog),
+            recent: Mutex::new(RecentSearches::new(recent_searches, nonce)),
             id_rng: Mutex::new(id_rng),
+            gate: RwLock::new(()),
+            closed: AtomicBool::new(false),
+            persistence: None,
         })
     }
 
@@ -161,6 +184,50 @@ impl VectorDb {
             .map(|mut ids| ids.remove(0))
     }
 
+    /// Errors once the database is closed.
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// Admits one write: shared hold of the gate, open, not read-only.
+    fn begin_write(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        let gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        if self.persistence.as_ref().is_some_and(|p| p.wal().is_none()) {
+            return Err(Error::ReadOnly);
+        }
+        Ok(gate)
+    }
+
+    /// Appends records to the log (if there is one and `log` is set);
+    /// returns the sequence number to commit.
+    fn log(&self, log: bool, records: impl FnOnce() -> Vec<Vec<u8>>) -> Result<Option<u64>> {
+        let Some(wal) = self
+            .persistence
+            .as_ref()
+            .and_then(|p| p.wal())
+            .filter(|_| log)
+        else {
+            return Ok(None);
+        };
+        let mut sequence = None;
+        for record in records() {
+            sequence = Some(wal.append(&record)?);
+        }
+        Ok(sequence)
+    }
+
+    /// Waits until the logged change `sequence` is durable.
+    fn commit(&self, sequence: Option<u64>) -> Result<()> {
+        match (sequence, self.persistence.as_ref().and_then(|p| p.wal())) {
+            (Some(sequence), Some(wal)) => wal.commit(sequence),
+            _ => Ok(()),
+        }
+    }
+
     /// Inserts many items, linking them in parallel on all cores. All or
     /// nothing: a bad vector or a duplicate id (in the batch or the
     /// database) rejects the whole batch before anything is stored.
@@ -169,21 +236,35 @@ impl VectorDb {
         items: Vec<NewItem>,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Vec<String>> {
+        let _gate = self.begin_write()?;
+        let (ids, sequence) = self.insert_batch_logged(items, progress, true)?;
+        self.commit(sequence)?;
+        Ok(ids)
+    }
+
+    fn insert_batch_logged(
+        &self,
+        items: Vec<NewItem>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        log: bool,
+    ) -> Result<(Vec<String>, Option<u64>)> {
         if items.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
-        let slots = {
+        let (range, ids, sequence) = {
             let mut catalog = self.write_catalog();
             let ids = self.assign_ids(&catalog, &items)?;
             let vectors: Vec<&[f32]> = items.iter().map(|item| item.vector.as_slice()).collect();
             let slots = self.index.append_batch(&vectors)?;
+            // A failed log append still leaves the change applied (slots and
+            // catalog must line up); the caller gets the error.
+            let sequence = self.log(log, || persist::encode_insert(&ids, &items));
             for (id, item) in ids.iter().zip(items) {
                 catalog.push(id.clone(), item.metadata.map(Arc::new));
             }
             debug_assert_eq!(catalog.ids.len(), slots.end as usize);
-            (slots, ids)
+            (slots, ids, sequence)
         };
-        let (range, ids) = slots;
         if range.len() == 1 {
             // One item: link on this thread, skipping the Rayon hand-off.
             self.index.link_one(range.start);
@@ -191,7 +272,7 @@ impl VectorDb {
         } else {
             self.index.link_batch(range, progress);
         }
-        Ok(ids.iter().map(|id| id.to_string()).collect())
+        Ok((ids.iter().map(|id| id.to_string()).collect(), sequence?))
     }
 
     /// Inserts the item, or replaces the vector and metadata of an existing
@@ -200,8 +281,11 @@ impl VectorDb {
         let Some(id) = item.id.clone() else {
             return self.insert(item);
         };
-        self.replace(&id, Some(item.vector), Some(item.metadata), true)
-            .map(|_| id)
+        let _gate = self.begin_write()?;
+        let sequence =
+            self.replace_logged(&id, Some(item.vector), Some(item.metadata), true, true)?;
+        self.commit(sequence)?;
+        Ok(id)
     }
 
     /// Changes an existing item: a new vector, new metadata (`Some(None)`
@@ -212,18 +296,22 @@ impl VectorDb {
         vector: Option<Vec<f32>>,
         metadata: Option<Option<Metadata>>,
     ) -> Result<()> {
-        self.replace(id, vector, metadata, false)
+        let _gate = self.begin_write()?;
+        let sequence = self.replace_logged(id, vector, metadata, false, true)?;
+        self.commit(sequence)
     }
 
-    fn replace(
+    /// Returns the log sequence number of the change.
+    fn replace_logged(
         &self,
         id: &str,
         vector: Option<Vec<f32>>,
         metadata: Option<Option<Metadata>>,
         create: bool,
-    ) -> Result<()> {
+        log: bool,
+    ) -> Result<Option<u64>> {
         validate_id(id)?;
-        let (new_slot, old_slot) = {
+        let (new_slot, old_slot, sequence) = {
             let mut catalog = self.write_catalog();
             let old_slot = catalog.slot_of.get(id).copied();
             let Some(old) = old_slot else {
@@ -239,10 +327,12 @@ impl VectorDb {
                     vector: new_vector,
                     metadata: metadata.clone().flatten(),
                 };
-                return match self.insert(item) {
+                return match self.insert_batch_logged(vec![item], &|_, _| {}, log) {
                     // Another writer created it between our check and insert.
-                    Err(Error::DuplicateId(_)) => self.replace(id, vector, metadata, create),
-                    other => other.map(|_| ()),
+                    Err(Error::DuplicateId(_)) => {
+                        self.replace_logged(id, vector, metadata, create, log)
+                    }
+                    other => other.map(|(_, sequence)| sequence),
                 };
             };
             let metadata = match metadata {
@@ -251,11 +341,21 @@ impl VectorDb {
             };
             match vector {
                 None => {
+                    let sequence = self.log(log, || {
+                        vec![persist::encode_update(id, None, metadata.as_deref())]
+                    });
                     catalog.metadata[old as usize] = metadata;
-                    return Ok(());
+                    return sequence;
                 }
                 Some(vector) => {
                     let slot = self.index.append_batch(&[&vector])?.start;
+                    let sequence = self.log(log, || {
+                        vec![persist::encode_update(
+                            id,
+                            Some(&vector),
+                            metadata.as_deref(),
+                        )]
+                    });
                     let id = catalog.ids[old as usize]
                         .take()
                         .expect("live slot has an id");
@@ -264,43 +364,58 @@ impl VectorDb {
                     catalog.ids.push(Some(id));
                     catalog.metadata.push(metadata);
                     self.index.tombstone(old);
-                    (slot, old)
+                    (slot, old, sequence)
                 }
             }
         };
         self.index.link_one(new_slot);
         self.index.repair(old_slot);
-        Ok(())
+        sequence
     }
 
     /// Deletes an item; false if the id is unknown.
-    pub fn delete(&self, id: &str) -> bool {
-        let slot = {
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        let _gate = self.begin_write()?;
+        let (deleted, sequence) = self.delete_logged(id, true)?;
+        self.commit(sequence)?;
+        Ok(deleted)
+    }
+
+    fn delete_logged(&self, id: &str, log: bool) -> Result<(bool, Option<u64>)> {
+        let (slot, sequence) = {
             let mut catalog = self.write_catalog();
-            let Some(slot) = catalog.slot_of.remove(id) else {
-                return false;
+            let Some(&slot) = catalog.slot_of.get(id) else {
+                return Ok((false, None));
             };
+            let sequence = self.log(log, || vec![persist::encode_delete(id)]);
+            catalog.slot_of.remove(id);
             catalog.ids[slot as usize] = None;
             catalog.metadata[slot as usize] = None;
             self.index.tombstone(slot);
-            slot
+            (slot, sequence)
         };
         self.index.repair(slot);
-        true
+        Ok((true, sequence?))
     }
 
-    pub fn get(&self, id: &str) -> Option<Item> {
+    pub fn get(&self, id: &str) -> Result<Option<Item>> {
+        self.check_open()?;
         let catalog = self.read_catalog();
-        let slot = *catalog.slot_of.get(id)?;
-        Some(Item {
-            id: catalog.ids[slot as usize].clone()?,
-            vector: self.index.vector(slot)?,
-            metadata: catalog.metadata[slot as usize].clone(),
-        })
+        let Some(&slot) = catalog.slot_of.get(id) else {
+            return Ok(None);
+        };
+        Ok((|| {
+            Some(Item {
+                id: catalog.ids[slot as usize].clone()?,
+                vector: self.index.vector(slot)?,
+                metadata: catalog.metadata[slot as usize].clone(),
+            })
+        })())
     }
 
     /// The `k` nearest items to `query`, recorded under a fresh search id.
     pub fn search(&self, query: &[f32], options: &SearchOptions) -> Result<SearchResults> {
+        self.check_open()?;
         let hits = {
             let catalog = self.read_catalog();
             let metadata = &catalog.metadata;

@@ -24,6 +24,20 @@ pub enum Error {
     NotFound(String),
     /// `insert` of an id that already exists.
     DuplicateId(String),
+    /// A database file or its write-ahead log fails validation: `section`
+    /// names the part (header, vectors, graph level 2, wal record 17, ...).
+    CorruptFile { section: String, why: String },
+    /// A file written by a newer hnsw-gnn (or not a database file at all).
+    UnsupportedFormat(String),
+    /// Reading or writing a file failed (disk full, permission denied, ...).
+    Io(String),
+    /// Another `VectorDB` (in this or another process) has the file open
+    /// for writing.
+    Locked(String),
+    /// The database was closed.
+    Closed,
+    /// A write to a database opened with `readOnly: true`.
+    ReadOnly,
     /// A bug: a caught panic or a broken invariant.
     Internal(String),
 }
@@ -41,8 +55,26 @@ impl Error {
             Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
             Error::NotFound(_) => "ERR_NOT_FOUND",
             Error::DuplicateId(_) => "ERR_DUPLICATE_ID",
+            Error::CorruptFile { .. } => "ERR_CORRUPT_FILE",
+            Error::UnsupportedFormat(_) => "ERR_UNSUPPORTED_FORMAT",
+            Error::Io(_) => "ERR_IO",
+            Error::Locked(_) => "ERR_LOCKED",
+            Error::Closed => "ERR_CLOSED",
+            Error::ReadOnly => "ERR_READ_ONLY",
             Error::Internal(_) => "ERR_INTERNAL",
         }
+    }
+
+    pub(crate) fn corrupt(section: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::CorruptFile {
+            section: section.into(),
+            why: why.into(),
+        }
+    }
+
+    /// An I/O failure on `path` while doing `what`.
+    pub(crate) fn io(what: &str, path: &std::path::Path, error: std::io::Error) -> Self {
+        Error::Io(format!("{what} {}: {error}", path.display()))
     }
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
@@ -70,6 +102,17 @@ impl fmt::Display for Error {
             Error::InvalidFilter(why) => write!(f, "invalid filter: {why}"),
             Error::NotFound(id) => write!(f, "no item with id {id:?}"),
             Error::DuplicateId(id) => write!(f, "an item with id {id:?} already exists"),
+            Error::CorruptFile { section, why } => {
+                write!(f, "corrupt database file: {section}: {why}")
+            }
+            Error::UnsupportedFormat(why) => write!(f, "unsupported file format: {why}"),
+            Error::Io(why) => write!(f, "I/O error: {why}"),
+            Error::Locked(path) => write!(
+                f,
+                "{path} is open for writing by another VectorDB (in this or another process); open it with readOnly: true to read it"
+            ),
+            Error::Closed => write!(f, "the database is closed"),
+            Error::ReadOnly => write!(f, "the database was opened read-only"),
             Error::Internal(why) => write!(f, "internal error: {why}"),
         }
     }

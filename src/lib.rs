@@ -9,6 +9,7 @@ pub mod error;
 pub mod filter;
 pub mod hnsw;
 pub mod rng;
+pub mod store;
 
 pub use db::{DbOptions, Hit, Item, Metadata, NewItem, SearchOptions, SearchResults, VectorDb};
 pub use distance::{Kernels, Metric, SimdPath};

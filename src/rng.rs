@@ -12,6 +12,12 @@ impl SplitMix64 {
         SplitMix64 { state: seed }
     }
 
+    /// The generator's whole state: `SplitMix64::new(g.state())` continues
+    /// exactly where `g` is.
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
     /// Seeded from the process's hash randomness and the clock.
     pub fn from_entropy() -> Self {
         use std::hash::{BuildHasher, Hasher};

@@ -159,7 +159,7 @@ fn duplicate_ids_reject_the_whole_batch() {
         "ERR_INVALID_VECTOR"
     );
     assert_eq!(db.len(), 1);
-    assert!(db.get("c").is_none());
+    assert!(db.get("c").unwrap().is_none());
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn generated_ids_are_unique_uuids() {
     for id in &ids {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
-        assert!(db.get(id).is_some());
+        assert!(db.get(id).unwrap().is_some());
     }
 }
 
@@ -198,7 +198,7 @@ fn upsert_replaces_and_update_requires_an_existing_item() {
     })
     .unwrap();
     assert_eq!(db.len(), 1);
-    let item = db.get("x").unwrap();
+    let item = db.get("x").unwrap().unwrap();
     assert_eq!(item.vector, vec![0.0, 5.0]);
     assert_eq!(item.metadata.unwrap()["v"], json!(2));
     let hits = db.search(&[1.0, 0.0], &options(10)).unwrap().hits;
@@ -207,10 +207,13 @@ fn upsert_replaces_and_update_requires_an_existing_item() {
 
     db.update("x", None, Some(metadata(json!({"v": 3}))))
         .unwrap();
-    assert_eq!(db.get("x").unwrap().metadata.unwrap()["v"], json!(3));
-    assert_eq!(db.get("x").unwrap().vector, vec![0.0, 5.0]);
+    assert_eq!(
+        db.get("x").unwrap().unwrap().metadata.unwrap()["v"],
+        json!(3)
+    );
+    assert_eq!(db.get("x").unwrap().unwrap().vector, vec![0.0, 5.0]);
     db.update("x", None, Some(None)).unwrap();
-    assert!(db.get("x").unwrap().metadata.is_none());
+    assert!(db.get("x").unwrap().unwrap().metadata.is_none());
     assert_eq!(
         db.update("nope", None, None).unwrap_err().code(),
         "ERR_NOT_FOUND"
@@ -222,9 +225,9 @@ fn delete_then_reinsert_same_id() {
     let base = clustered(3_000, 16, 10, 3);
     let db = db_with(&base, Metric::Euclidean);
     for i in 0..600 {
-        assert!(db.delete(&format!("item-{i}")));
+        assert!(db.delete(&format!("item-{i}")).unwrap());
     }
-    assert!(!db.delete("item-0"));
+    assert!(!db.delete("item-0").unwrap());
     assert_eq!(db.len(), 2_400);
     for i in 0..600 {
         let hits = db.search(&base[i], &options(10)).unwrap().hits;

@@ -9,6 +9,7 @@
 //! every one of them is a node whose vector is already stored, which is all a
 //! beam search needs.
 
+use crate::store::MappedF32;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 pub(crate) struct Storage {
@@ -16,7 +17,10 @@ pub(crate) struct Storage {
     /// Max neighbours per node above level 0 (`m`) and at level 0 (`2m`).
     max_links: usize,
     max_links0: usize,
-    vectors: Vec<f32>,
+    /// Rows `0..mapped.len() / dimensions` live in a mapped database file;
+    /// the rest, appended since, in `owned`.
+    mapped: MappedF32,
+    owned: Vec<f32>,
     levels: Vec<u8>,
     deleted: Vec<AtomicBool>,
     /// Level 0 lists, one row of `1 + max_links0` per node.
@@ -32,12 +36,71 @@ impl Storage {
             dimensions,
             max_links,
             max_links0: 2 * max_links,
-            vectors: Vec::new(),
+            mapped: MappedF32::empty(),
+            owned: Vec::new(),
             levels: Vec::new(),
             deleted: Vec::new(),
             links0: Vec::new(),
             upper_links: Vec::new(),
         }
+    }
+
+    /// Nodes with the given levels and deletion marks, vectors from a mapped
+    /// file, and empty adjacency (filled with [`Storage::set_neighbors`]).
+    pub fn from_parts(
+        dimensions: usize,
+        max_links: usize,
+        mapped: MappedF32,
+        levels: Vec<u8>,
+        deleted: Vec<bool>,
+    ) -> Storage {
+        debug_assert_eq!(mapped.as_slice().len(), levels.len() * dimensions);
+        let max_links0 = 2 * max_links;
+        let upper_links = levels
+            .iter()
+            .map(|&level| {
+                (0..level as usize * (1 + max_links))
+                    .map(|_| AtomicU32::new(0))
+                    .collect()
+            })
+            .collect();
+        Storage {
+            dimensions,
+            max_links,
+            max_links0,
+            mapped,
+            owned: Vec::new(),
+            links0: (0..levels.len() * (1 + max_links0))
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            levels,
+            deleted: deleted.into_iter().map(AtomicBool::new).collect(),
+            upper_links,
+        }
+    }
+
+    /// Heap bytes the adjacency of `levels` will take: what
+    /// [`Storage::from_parts`] allocates besides the levels themselves.
+    pub fn link_bytes(max_links: usize, levels: &[u8]) -> u128 {
+        let upper: u128 = levels.iter().map(|&l| l as u128).sum();
+        (levels.len() as u128 * (1 + 2 * max_links as u128) + upper * (1 + max_links as u128)) * 4
+    }
+
+    /// All vectors in slot order, as the mapped rows then the owned ones.
+    pub fn vector_blocks(&self) -> [&[f32]; 2] {
+        [self.mapped.as_slice(), &self.owned]
+    }
+
+    /// Swaps the vectors for `mapped`, which must hold the same rows (a file
+    /// just saved from this storage), freeing the owned copies.
+    pub fn adopt_mapping(&mut self, mapped: MappedF32) {
+        assert_eq!(mapped.as_slice().len(), self.len() * self.dimensions);
+        self.mapped = mapped;
+        self.owned = Vec::new();
+    }
+
+    pub fn mapped_bytes(&self) -> usize {
+        self.mapped.mapped_bytes()
     }
 
     /// Number of stored nodes, deleted ones included.
@@ -47,7 +110,7 @@ impl Storage {
     }
 
     pub fn reserve(&mut self, additional: usize) {
-        self.vectors.reserve(additional * self.dimensions);
+        self.owned.reserve(additional * self.dimensions);
         self.levels.reserve(additional);
         self.deleted.reserve(additional);
         self.links0.reserve(additional * (1 + self.max_links0));
@@ -58,7 +121,7 @@ impl Storage {
     pub fn push(&mut self, vector: &[f32], level: u8) -> u32 {
         debug_assert_eq!(vector.len(), self.dimensions);
         let slot = self.len() as u32;
-        self.vectors.extend_from_slice(vector);
+        self.owned.extend_from_slice(vector);
         self.levels.push(level);
         self.deleted.push(AtomicBool::new(false));
         self.links0
@@ -73,7 +136,13 @@ impl Storage {
     #[inline(always)]
     pub fn vector(&self, slot: u32) -> &[f32] {
         let start = slot as usize * self.dimensions;
-        &self.vectors[start..start + self.dimensions]
+        let mapped = self.mapped.as_slice();
+        if start < mapped.len() {
+            &mapped[start..start + self.dimensions]
+        } else {
+            let start = start - mapped.len();
+            &self.owned[start..start + self.dimensions]
+        }
     }
 
     #[inline]
@@ -148,7 +217,7 @@ impl Storage {
 
     pub fn memory_bytes(&self) -> usize {
         let upper: usize = self.upper_links.iter().map(|r| r.len() * 4).sum();
-        self.vectors.capacity() * 4
+        self.owned.capacity() * 4
             + self.levels.capacity()
             + self.deleted.capacity()
             + self.links0.capacity() * 4

@@ -25,10 +25,12 @@
 
 mod graph;
 mod insert;
+mod persist;
 mod search;
 mod select;
 mod visited;
 
+pub use persist::IndexSnapshot;
 pub use search::{SlotFilter, EXACT_SCAN_MAX_MATCHES};
 pub use visited::Candidate;
 

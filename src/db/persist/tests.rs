@@ -1,0 +1,513 @@
+use super::*;
+use crate::db::{DbOptions, Item, SearchOptions};
+use crate::distance::Metric;
+use crate::testdata::{clustered_split, TempDir};
+use serde_json::json;
+use std::fs;
+
+fn options(dimensions: usize) -> DbOptions {
+    DbOptions::new(dimensions, Metric::Cosine)
+}
+
+fn item(i: usize, vector: &[f32]) -> NewItem {
+    NewItem {
+        id: Some(format!("item-{i}")),
+        vector: vector.to_vec(),
+        metadata: json!({ "i": i, "even": i % 2 == 0 }).as_object().cloned(),
+    }
+}
+
+type Results = Vec<Vec<(String, f32, Option<Metadata>)>>;
+
+fn search_all(db: &VectorDb, queries: &[Vec<f32>]) -> Results {
+    let options = SearchOptions {
+        k: 10,
+        ef_search: Some(80),
+        filter: None,
+    };
+    queries
+        .iter()
+        .map(|q| {
+            db.search(q, &options)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| {
+                    (
+                        h.id.to_string(),
+                        h.distance,
+                        h.metadata.map(|m| (*m).clone()),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn all_items(db: &VectorDb, n: usize) -> Vec<Option<Item>> {
+    (0..n)
+        .map(|i| db.get(&format!("item-{i}")).unwrap())
+        .collect()
+}
+
+/// Inserts, deletes, re-vectors and edits metadata, so every kind of change
+/// is in the file or the log.
+fn populate(db: &VectorDb, base: &[Vec<f32>]) {
+    let items = base.iter().enumerate().map(|(i, v)| item(i, v)).collect();
+    db.insert_batch(items, &|_, _| {}).unwrap();
+    for i in (0..base.len()).step_by(7) {
+        assert!(db.delete(&format!("item-{i}")).unwrap());
+    }
+    for i in (1..base.len()).step_by(11).filter(|i| i % 7 != 0) {
+        let vector = base[(i * 31) % base.len()].clone();
+        db.update(&format!("item-{i}"), Some(vector), None).unwrap();
+    }
+    for i in (2..base.len()).step_by(13).filter(|i| i % 7 != 0) {
+        let metadata = json!({ "edited": i }).as_object().cloned();
+        db.update(&format!("item-{i}"), None, Some(metadata))
+            .unwrap();
+    }
+    db.update("item-3", None, Some(None)).unwrap();
+    db.upsert(item(base.len() + 1, &base[5])).unwrap();
+}
+
+#[test]
+fn save_and_reopen_gives_identical_results_items_and_mapped_vectors() {
+    let dir = TempDir::new("round-trip");
+    let path = dir.path().join("db.hgnn");
+    let (base, queries) = clustered_split(3_000, 200, 24, 12, 5);
+    let db = VectorDb::create_or_open(&path, options(24), Durability::Batch).unwrap();
+    populate(&db, &base);
+    db.save().unwrap();
+    let expected = search_all(&db, &queries);
+    let items = all_items(&db, base.len() + 2);
+    let stats = db.stats();
+    assert_eq!(stats.generation, 1);
+    assert_eq!(stats.wal_bytes, wal::HEADER_BYTES, "save empties the log");
+    assert_eq!(
+        stats.mapped_bytes as usize,
+        stats.slots * 24 * 4,
+        "after a save every vector is served from the file"
+    );
+    db.close().unwrap();
+    assert_eq!(db.insert(item(9_999, &base[0])).unwrap_err(), Error::Closed);
+    assert_eq!(
+        db.search(
+            &base[0],
+            &SearchOptions {
+                k: 1,
+                ..Default::default()
+            }
+        )
+        .unwrap_err(),
+        Error::Closed
+    );
+    db.close().unwrap();
+
+    let reopened = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(search_all(&reopened, &queries), expected);
+    assert_eq!(all_items(&reopened, base.len() + 2), items);
+    assert!(items[0].is_none() && items[3].as_ref().unwrap().metadata.is_none());
+    let stats = reopened.stats();
+    assert_eq!(stats.items, items.iter().flatten().count());
+    assert_eq!(stats.mapped_bytes as usize, stats.slots * 24 * 4);
+    // The reopened database keeps working: inserts land in memory and log.
+    reopened.insert(item(10_000, &base[9])).unwrap();
+    assert_eq!(
+        reopened
+            .search(
+                &base[9],
+                &SearchOptions {
+                    k: 2,
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+            .hits
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn acknowledged_writes_survive_without_save_or_close_in_every_durable_mode() {
+    for durability in [Durability::Fsync, Durability::Batch, Durability::None] {
+        let dir = TempDir::new("replay");
+        let path = dir.path().join("db.hgnn");
+        let (base, queries) = clustered_split(1_500, 50, 16, 8, 6);
+        let db = VectorDb::create_or_open(&path, options(16), durability).unwrap();
+        populate(&db, &base);
+        let items = all_items(&db, base.len() + 2);
+        if durability == Durability::None {
+            // Unsynced writes reach the log on close (not on a crash).
+            db.close().unwrap();
+        }
+        drop(db); // no save; fsync/batch: not even a close
+        let reopened = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(
+            all_items(&reopened, base.len() + 2),
+            items,
+            "{durability:?}"
+        );
+        assert_eq!(reopened.stats().generation, 0);
+        assert!(search_all(&reopened, &queries)
+            .iter()
+            .all(|hits| hits.len() == 10));
+        // Replayed changes stay in the log until a save folds them in.
+        assert!(reopened.stats().wal_bytes > wal::HEADER_BYTES);
+        reopened.save().unwrap();
+        drop(reopened);
+        let again = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(
+            all_items(&again, base.len() + 2),
+            items,
+            "{durability:?} after save"
+        );
+    }
+}
+
+fn single_inserts(path: &Path, count: usize) -> Vec<Vec<f32>> {
+    let (base, _) = clustered_split(count, 0, 8, 4, 7);
+    let db = VectorDb::create_or_open(path, options(8), Durability::Fsync).unwrap();
+    for (i, v) in base.iter().enumerate() {
+        db.insert(item(i, v)).unwrap();
+    }
+    base
+}
+
+#[test]
+fn a_torn_log_tail_is_truncated_and_everything_before_it_kept() {
+    let dir = TempDir::new("torn");
+    let path = dir.path().join("db.hgnn");
+    single_inserts(&path, 10);
+    let log_path = wal::wal_path(&path);
+    let full = fs::read(&log_path).unwrap();
+    let contents = wal::parse(&full).unwrap().unwrap();
+    assert_eq!(contents.records.len(), 10);
+    let last_record = contents.records[9].len() + 8;
+    for cut in [1, 7, 8, 9, last_record / 2, last_record - 1] {
+        fs::write(&log_path, &full[..full.len() - cut]).unwrap();
+        let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(db.len(), 9, "cut {cut} bytes");
+        assert!(db.get("item-9").unwrap().is_none());
+        assert_eq!(
+            fs::metadata(&log_path).unwrap().len(),
+            (full.len() - last_record) as u64
+        );
+    }
+    let mut garbage = full.clone();
+    garbage.extend_from_slice(&[0xAB; 100]);
+    fs::write(&log_path, &garbage).unwrap();
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(db.len(), 10);
+    assert_eq!(fs::metadata(&log_path).unwrap().len(), full.len() as u64);
+}
+
+#[test]
+fn a_log_already_folded_into_the_file_is_not_replayed_again() {
+    let dir = TempDir::new("folded");
+    let path = dir.path().join("db.hgnn");
+    single_inserts(&path, 5);
+    let log_path = wal::wal_path(&path);
+    let old_log = fs::read(&log_path).unwrap();
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    db.save().unwrap();
+    drop(db);
+    // A crash between the rename and the log reset leaves the old log.
+    fs::write(&log_path, &old_log).unwrap();
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(db.len(), 5);
+    assert_eq!(
+        db.stats().wal_bytes,
+        wal::HEADER_BYTES,
+        "the stale log was reset"
+    );
+}
+
+#[test]
+fn a_log_of_another_database_is_refused() {
+    let dir = TempDir::new("foreign");
+    let (a, b) = (dir.path().join("a.hgnn"), dir.path().join("b.hgnn"));
+    single_inserts(&a, 3);
+    single_inserts(&b, 4);
+    fs::copy(wal::wal_path(&a), wal::wal_path(&b)).unwrap();
+    let error = VectorDb::open(&b, &OpenOptions::default()).err().unwrap();
+    assert_eq!(error.code(), "ERR_CORRUPT_FILE");
+    assert!(error.to_string().contains("write-ahead log"), "{error}");
+}
+
+#[test]
+fn one_writer_at_a_time_while_readers_may_open() {
+    let dir = TempDir::new("lock");
+    let path = dir.path().join("db.hgnn");
+    let (base, _) = clustered_split(100, 0, 8, 2, 8);
+    let writer = VectorDb::create_or_open(&path, options(8), Durability::Batch).unwrap();
+    writer.insert(item(0, &base[0])).unwrap();
+    writer.save().unwrap();
+    writer.insert(item(1, &base[1])).unwrap();
+    let error = VectorDb::open(&path, &OpenOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(error.code(), "ERR_LOCKED");
+    let error = VectorDb::create_or_open(&path, options(8), Durability::Batch)
+        .err()
+        .unwrap();
+    assert_eq!(error.code(), "ERR_LOCKED");
+
+    let reader = VectorDb::open(
+        &path,
+        &OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(reader.len(), 2, "the saved item and the logged one");
+    assert!(reader.stats().read_only);
+    assert_eq!(
+        reader.insert(item(2, &base[2])).unwrap_err(),
+        Error::ReadOnly
+    );
+    assert_eq!(reader.delete("item-0").unwrap_err(), Error::ReadOnly);
+    assert_eq!(reader.save().unwrap_err(), Error::ReadOnly);
+
+    writer.close().unwrap();
+    let next = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(next.len(), 2);
+}
+
+#[test]
+fn a_failed_save_leaves_the_previous_file_and_log_intact() {
+    let dir = TempDir::new("failed-save");
+    let path = dir.path().join("db.hgnn");
+    let base = single_inserts(&path, 20);
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    db.save().unwrap();
+    db.insert(item(20, &base[0])).unwrap();
+    let before = fs::read(&path).unwrap();
+    // A directory where the temp file goes makes the save fail part way.
+    let temp = store::temp_path(&path);
+    fs::create_dir(&temp).unwrap();
+    let error = db.save().unwrap_err();
+    assert_eq!(error.code(), "ERR_IO", "{error}");
+    assert_eq!(fs::read(&path).unwrap(), before, "old file untouched");
+    assert_eq!(db.stats().generation, 1);
+    drop(db);
+    let reopened = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(reopened.len(), 21, "the log still holds the unsaved insert");
+    fs::remove_dir(&temp).unwrap();
+    reopened.save().unwrap();
+    assert_eq!(reopened.stats().generation, 2);
+}
+
+#[test]
+fn opening_checks_the_arguments_against_the_file() {
+    let dir = TempDir::new("mismatch");
+    let path = dir.path().join("db.hgnn");
+    single_inserts(&path, 3);
+    let error = VectorDb::create_or_open(&path, options(9), Durability::Batch)
+        .err()
+        .unwrap();
+    assert_eq!(error.code(), "ERR_INVALID_ARGUMENT");
+    assert!(error.to_string().contains("8-dimensional"), "{error}");
+    let missing = dir.path().join("missing.hgnn");
+    let error = VectorDb::open(
+        &missing,
+        &OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(error.code(), "ERR_IO", "{error}");
+    let memory = VectorDb::new(options(4)).unwrap();
+    assert_eq!(memory.save().unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+}
+
+/// A small database with every kind of change, saved, plus unsaved changes
+/// in its log: the images the mutation tests start from.
+fn sample_images() -> (Vec<u8>, Vec<u8>) {
+    let dir = TempDir::new("images");
+    let path = dir.path().join("db.hgnn");
+    let (base, _) = clustered_split(400, 0, 8, 4, 9);
+    let db = VectorDb::create_or_open(&path, options(8), Durability::Fsync).unwrap();
+    populate(&db, &base[..300]);
+    db.save().unwrap();
+    let items = base[300..]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| item(1_000 + i, v))
+        .collect();
+    db.insert_batch(items, &|_, _| {}).unwrap();
+    db.delete("item-10").unwrap();
+    db.update(
+        "item-20",
+        Some(base[7].clone()),
+        Some(json!({"x": [1, 2]}).as_object().cloned()),
+    )
+    .unwrap();
+    db.close().unwrap();
+    (
+        fs::read(&path).unwrap(),
+        fs::read(wal::wal_path(&path)).unwrap(),
+    )
+}
+
+/// Loads images the way `open` does; panics are the failure under test.
+fn load(file: &[u8], log: &[u8]) -> Result<VectorDb> {
+    let file = MappedFile::from_bytes(file)?;
+    let log = wal::parse(log)?;
+    VectorDb::from_image(&file, log.as_ref(), 16).map(|(db, _)| db)
+}
+
+#[test]
+fn every_flipped_byte_and_every_truncation_is_reported_as_corrupt() {
+    let (file, log) = sample_images();
+    let clean = load(&file, &log).unwrap();
+    assert_eq!(clean.len(), 300 - 43 + 1 + 100 - 1);
+    for at in (0..file.len()).step_by(13) {
+        let mut bad = file.clone();
+        bad[at] ^= 0x10;
+        let error = load(&bad, &log)
+            .err()
+            .unwrap_or_else(|| panic!("flip at {at} went unnoticed"));
+        assert!(
+            matches!(
+                error,
+                Error::CorruptFile { .. } | Error::UnsupportedFormat(_)
+            ),
+            "flip at {at}: {error}"
+        );
+    }
+    for len in (0..file.len()).step_by(11) {
+        let error = load(&file[..len], &log)
+            .err()
+            .unwrap_or_else(|| panic!("truncation to {len} went unnoticed"));
+        assert!(
+            matches!(
+                error,
+                Error::CorruptFile { .. } | Error::UnsupportedFormat(_)
+            ),
+            "{len}: {error}"
+        );
+    }
+}
+
+#[test]
+fn hostile_counts_behind_valid_checksums_are_refused_without_huge_allocations() {
+    let (file, log) = sample_images();
+    // Header fields at fixed offsets (see the store module's layout).
+    let cases: [(usize, &[u8], &str); 6] = [
+        (48, &(u32::MAX as u64 - 2).to_le_bytes(), "slot count"),
+        (56, &u64::MAX.to_le_bytes(), "live count"),
+        (16, &4_000u32.to_le_bytes(), "section count"),
+        (24, &65_536u32.to_le_bytes(), "dimensions"),
+        (32, &0u32.to_le_bytes(), "efConstruction"),
+        (64, &7u32.to_le_bytes(), "entry slot"),
+    ];
+    for (at, value, what) in cases {
+        let mut bad = file.clone();
+        bad[at..at + value.len()].copy_from_slice(value);
+        store::refresh_checksums(&mut bad);
+        let error = load(&bad, &log)
+            .err()
+            .unwrap_or_else(|| panic!("{what} went unnoticed"));
+        assert_eq!(error.code(), "ERR_CORRUPT_FILE", "{what}: {error}");
+    }
+    let mut newer = file.clone();
+    newer[8..12].copy_from_slice(&(store::FORMAT_VERSION + 1).to_le_bytes());
+    store::refresh_checksums(&mut newer);
+    let error = load(&newer, &log).err().unwrap();
+    assert_eq!(error.code(), "ERR_UNSUPPORTED_FORMAT");
+    assert!(error.to_string().contains("upgrade"), "{error}");
+    // A log record claiming a billion items in a few bytes.
+    let mut record = vec![OP_INSERT];
+    record.put_u32(1_000_000_000);
+    let header = wal::parse(&log).unwrap().unwrap();
+    let hostile = wal::image(header.file_id, header.generation, &[&record]);
+    let error = load(&file, &hostile).err().unwrap();
+    assert_eq!(error.code(), "ERR_CORRUPT_FILE");
+    assert!(error.to_string().contains("record 1"), "{error}");
+}
+
+/// Random mutations of both images, with checksums refreshed so the
+/// parsers behind them see the damage. Nothing may panic; damage may be
+/// accepted only if the result still works. Runs for
+/// `HNSW_GNN_MUTATION_SECONDS` (default 5) — the long local run behind the
+/// issue's fuzzing requirement used 600.
+#[test]
+fn random_mutations_behind_valid_checksums_never_panic() {
+    let (file, log) = sample_images();
+    let seconds: f64 = std::env::var("HNSW_GNN_MUTATION_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let header = wal::parse(&log).unwrap().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let mut rng = crate::rng::SplitMix64::new(42);
+    let (mut runs, mut accepted) = (0u64, 0u64);
+    while runs < 200 || std::time::Instant::now() < deadline {
+        let mut bad_file = file.clone();
+        let mut records = header.records.clone();
+        for _ in 0..1 + rng.below(4) {
+            if rng.below(3) == 0 && !records.is_empty() {
+                let record = rng.below(records.len());
+                mutate(&mut records[record], &mut rng);
+            } else {
+                mutate(&mut bad_file, &mut rng);
+            }
+        }
+        store::refresh_checksums(&mut bad_file);
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let bad_log = wal::image(header.file_id, header.generation, &refs);
+        let outcome = std::panic::catch_unwind(|| {
+            if let Ok(db) = load(&bad_file, &bad_log) {
+                // Whatever was accepted must be usable.
+                let query = vec![0.5; db.dimensions()];
+                let _ = db.search(
+                    &query,
+                    &SearchOptions {
+                        k: 5,
+                        ..Default::default()
+                    },
+                );
+                let _ = db.insert(item(77_777, &query));
+                return true;
+            }
+            false
+        });
+        match outcome {
+            Ok(ok) => accepted += ok as u64,
+            Err(_) => panic!("mutation run {runs} panicked"),
+        }
+        runs += 1;
+    }
+    eprintln!("mutation test: {runs} mutated images, {accepted} accepted, no panic");
+}
+
+fn mutate(bytes: &mut Vec<u8>, rng: &mut crate::rng::SplitMix64) {
+    if bytes.is_empty() {
+        bytes.push(rng.next_u64() as u8);
+        return;
+    }
+    let at = rng.below(bytes.len());
+    match rng.below(5) {
+        0 => bytes[at] ^= 1 << rng.below(8),
+        1 => bytes[at] = rng.next_u64() as u8,
+        // Interesting integers where counts and lengths live.
+        2 => {
+            let value = [0u64, 1, 0xFF, 0xFFFF, u32::MAX as u64, u64::MAX, 1 << 31][rng.below(7)];
+            let width = [1, 4, 8][rng.below(3)];
+            let end = (at + width).min(bytes.len());
+            bytes[at..end].copy_from_slice(&value.to_le_bytes()[..end - at]);
+        }
+        3 => bytes.truncate(at),
+        _ => {
+            let len = 1 + rng.below(16).min(bytes.len() - at);
+            let chunk = bytes[at..at + len.min(bytes.len() - at)].to_vec();
+            let to = rng.below(bytes.len());
+            bytes.splice(to..to, chunk);
+        }
+    }
+}

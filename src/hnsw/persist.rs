@@ -1,0 +1,302 @@
+//! The index's part of the database file: vectors (used in place from the
+//! mapping), a level byte per slot, and one CSR section per graph level.
+//!
+//! Levels: bits 0–4 hold the node's top level, bit 7 marks it deleted.
+//! Graph level `l` lists the slots whose level is at least `l`, in slot
+//! order: `node count u64 · edge count u64 · offsets u64 × (nodes + 1) ·
+//! targets u32 × edges`.
+
+use super::graph::Storage;
+use super::{Index, MAX_LEVEL};
+use crate::error::{Error, Result};
+use crate::rng::SplitMix64;
+use crate::store::{ByteReader, FileHeader, MappedF32, MappedFile, SectionKind, SectionSource};
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+
+const DELETED_BIT: u8 = 0x80;
+const LEVEL_MASK: u8 = 0x1F;
+/// Adjacency is allocated at full width per node, so a file may ask for
+/// more memory than its own size; beyond this multiple (and 64 MiB) the
+/// file is refused as corrupt rather than trusted with a huge allocation.
+const MAX_LINK_BYTES_PER_FILE_BYTE: u128 = 16;
+const LINK_BYTES_ALWAYS_ALLOWED: u128 = 64 << 20;
+
+/// A consistent view of the index for saving: holds the storage read lock,
+/// so nothing is appended while it lives. (Callers also keep linkers and
+/// repairs out, see `VectorDb::save`.)
+pub struct IndexSnapshot<'a> {
+    storage: RwLockReadGuard<'a, Storage>,
+    pub entry: Option<(u32, u32)>,
+    pub level_rng_state: u64,
+    pub live_count: u64,
+}
+
+impl Index {
+    pub fn snapshot(&self) -> IndexSnapshot<'_> {
+        let storage = self.read();
+        IndexSnapshot {
+            entry: self.entry_point().map(|(slot, level)| (slot, level as u32)),
+            level_rng_state: self
+                .level_rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .state(),
+            live_count: self.len() as u64,
+            storage,
+        }
+    }
+
+    /// Rebuilds an index from a validated, mapped file; vectors stay in the
+    /// mapping.
+    pub fn from_file(file: &MappedFile) -> Result<Index> {
+        let header = &file.header;
+        let mut index = Index::new(header.dimensions, header.metric, header.params)
+            .map_err(|e| Error::corrupt("header", e.to_string()))?;
+        let slot_count = header.slot_count as usize;
+        let (levels, deleted) = decode_levels(file.section(SectionKind::Levels, 0)?, slot_count)?;
+        let link_bytes = Storage::link_bytes(header.params.m, &levels);
+        let budget =
+            LINK_BYTES_ALWAYS_ALLOWED.max(file.len() as u128 * MAX_LINK_BYTES_PER_FILE_BYTE);
+        if link_bytes > budget {
+            return Err(Error::corrupt(
+                "levels section",
+                format!("the graph would need {link_bytes} bytes of memory, far more than a {}-byte file holds", file.len()),
+            ));
+        }
+        let top = levels.iter().copied().max();
+        check_entry(header, top.map(usize::from), &levels)?;
+        let live = deleted.iter().filter(|&&d| !d).count();
+        if live as u64 != header.live_count {
+            return Err(Error::corrupt(
+                "levels section",
+                format!("{live} live slots, the header says {}", header.live_count),
+            ));
+        }
+        let vectors = file.vectors()?;
+        let storage =
+            Storage::from_parts(header.dimensions, header.params.m, vectors, levels, deleted);
+        for level in 0..=top.map_or(0, usize::from) {
+            let bytes = file.section(SectionKind::Graph, level as u32)?;
+            decode_level(&storage, level, bytes)?;
+        }
+        if let Some((slot, level)) = header.entry {
+            index.set_entry_point(slot, level as usize);
+        }
+        index.storage = RwLock::new(storage);
+        index.live.store(live, Ordering::Release);
+        index.level_rng = Mutex::new(SplitMix64::new(header.level_rng_state));
+        Ok(index)
+    }
+
+    /// Serves vectors from `mapped` (the file just saved) instead of memory.
+    /// Returns false, changing nothing, if it does not hold every row.
+    pub fn adopt_mapping(&self, mapped: MappedF32) -> bool {
+        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
+        if mapped.as_slice().len() != storage.len() * self.dimensions {
+            return false;
+        }
+        storage.adopt_mapping(mapped);
+        true
+    }
+
+    /// Bytes of vectors served from a mapped file.
+    pub fn mapped_bytes(&self) -> usize {
+        self.read().mapped_bytes()
+    }
+}
+
+fn check_entry(header: &FileHeader, top: Option<usize>, levels: &[u8]) -> Result<()> {
+    let consistent = match (header.entry, top) {
+        (None, None) => true,
+        (Some((slot, level)), Some(top)) => {
+            levels[slot as usize] & LEVEL_MASK == level as u8 && level as usize == top
+        }
+        _ => false,
+    };
+    if !consistent {
+        return Err(Error::corrupt(
+            "header",
+            format!(
+                "entry point {:?} does not match the levels (top level {top:?})",
+                header.entry
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn decode_levels(bytes: &[u8], slot_count: usize) -> Result<(Vec<u8>, Vec<bool>)> {
+    if bytes.len() != slot_count {
+        return Err(Error::corrupt(
+            "levels section",
+            format!("{} bytes for {slot_count} slots", bytes.len()),
+        ));
+    }
+    let mut levels = Vec::with_capacity(slot_count);
+    let mut deleted = Vec::with_capacity(slot_count);
+    for (slot, &byte) in bytes.iter().enumerate() {
+        let level = byte & LEVEL_MASK;
+        if byte & !(LEVEL_MASK | DELETED_BIT) != 0 || level as usize > MAX_LEVEL {
+            return Err(Error::corrupt(
+                "levels section",
+                format!("slot {slot} has level byte {byte:#x}"),
+            ));
+        }
+        levels.push(level);
+        deleted.push(byte & DELETED_BIT != 0);
+    }
+    Ok((levels, deleted))
+}
+
+fn decode_level(storage: &Storage, level: usize, bytes: &[u8]) -> Result<()> {
+    let section = SectionKind::Graph.describe(level as u32);
+    let mut reader = ByteReader::new(bytes, &section);
+    let nodes: Vec<u32> = (0..storage.len() as u32)
+        .filter(|&s| storage.level(s) >= level)
+        .collect();
+    let node_count = reader.u64("node count")?;
+    if node_count != nodes.len() as u64 {
+        return Err(reader.corrupt(format!(
+            "{node_count} nodes, but {} slots reach this level",
+            nodes.len()
+        )));
+    }
+    let edge_count = reader.u64("edge count")?;
+    let offsets = reader.take(8 * (nodes.len() + 1), "offsets")?;
+    let edge_bytes = edge_count
+        .checked_mul(4)
+        .filter(|&b| b == reader.remaining() as u64)
+        .ok_or_else(|| {
+            reader.corrupt(format!(
+                "{edge_count} edges in {} bytes",
+                reader.remaining()
+            ))
+        })?;
+    let targets = reader.take(edge_bytes as usize, "targets")?;
+    let offset_at = |i: usize| u64::from_le_bytes(offsets[8 * i..8 * i + 8].try_into().expect("8"));
+    let max_links = storage.max_links(level) as u64;
+    let mut neighbors = Vec::with_capacity(max_links as usize);
+    for (i, &slot) in nodes.iter().enumerate() {
+        let (start, end) = (offset_at(i), offset_at(i + 1));
+        if (i == 0 && start != 0) || end < start || end - start > max_links || end > edge_count {
+            return Err(reader.corrupt(format!("node {slot} has offsets {start}..{end}")));
+        }
+        neighbors.clear();
+        for j in start..end {
+            let j = j as usize * 4;
+            let target = u32::from_le_bytes(targets[j..j + 4].try_into().expect("4"));
+            if target as usize >= storage.len() || storage.level(target) < level {
+                return Err(reader.corrupt(format!(
+                    "node {slot} links to {target}, which is not on this level"
+                )));
+            }
+            neighbors.push(target);
+        }
+        storage.set_neighbors(slot, level, &neighbors);
+    }
+    if offset_at(nodes.len()) != edge_count {
+        return Err(reader.corrupt("the last offset is not the edge count"));
+    }
+    Ok(())
+}
+
+impl IndexSnapshot<'_> {
+    pub fn slot_count(&self) -> u64 {
+        self.storage.len() as u64
+    }
+
+    /// Streams the vectors, levels and graph sections.
+    pub fn sections(&self) -> Vec<SectionSource<'_>> {
+        let storage = &*self.storage;
+        let mut sections = vec![
+            SectionSource {
+                kind: SectionKind::Vectors as u32,
+                param: 0,
+                write: Box::new(move |out: &mut dyn Write| {
+                    for block in storage.vector_blocks() {
+                        write_f32s(out, block)?;
+                    }
+                    Ok(())
+                }),
+            },
+            SectionSource {
+                kind: SectionKind::Levels as u32,
+                param: 0,
+                write: Box::new(move |out: &mut dyn Write| {
+                    let bytes: Vec<u8> = (0..storage.len() as u32)
+                        .map(|s| {
+                            storage.level(s) as u8
+                                | if storage.is_deleted(s) {
+                                    DELETED_BIT
+                                } else {
+                                    0
+                                }
+                        })
+                        .collect();
+                    out.write_all(&bytes)
+                }),
+            },
+        ];
+        let top = (0..storage.len() as u32)
+            .map(|s| storage.level(s))
+            .max()
+            .unwrap_or(0);
+        for level in 0..=top {
+            sections.push(SectionSource {
+                kind: SectionKind::Graph as u32,
+                param: level as u32,
+                write: Box::new(move |out: &mut dyn Write| write_level(out, storage, level)),
+            });
+        }
+        sections
+    }
+}
+
+fn write_level(out: &mut dyn Write, storage: &Storage, level: usize) -> io::Result<()> {
+    let nodes: Vec<u32> = (0..storage.len() as u32)
+        .filter(|&s| storage.level(s) >= level)
+        .collect();
+    // The writer holds the save gate, so no list changes between the passes.
+    let degrees: Vec<u64> = nodes
+        .iter()
+        .map(|&s| storage.neighbors(s, level).len() as u64)
+        .collect();
+    let edges: u64 = degrees.iter().sum();
+    out.write_all(&(nodes.len() as u64).to_le_bytes())?;
+    out.write_all(&edges.to_le_bytes())?;
+    let mut offsets = Vec::with_capacity((nodes.len() + 1) * 8);
+    let mut offset = 0u64;
+    offsets.extend_from_slice(&offset.to_le_bytes());
+    for degree in &degrees {
+        offset += degree;
+        offsets.extend_from_slice(&offset.to_le_bytes());
+    }
+    out.write_all(&offsets)?;
+    drop(offsets);
+    let mut targets = Vec::with_capacity(64 * 1024);
+    for (&slot, &degree) in nodes.iter().zip(&degrees) {
+        let neighbors = storage.neighbors(slot, level);
+        for i in 0..degree as usize {
+            targets.extend_from_slice(&neighbors.get(i).to_le_bytes());
+        }
+        if targets.len() >= 60 * 1024 {
+            out.write_all(&targets)?;
+            targets.clear();
+        }
+    }
+    out.write_all(&targets)
+}
+
+fn write_f32s(out: &mut dyn Write, values: &[f32]) -> io::Result<()> {
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    for chunk in values.chunks(16 * 1024) {
+        buffer.clear();
+        for value in chunk {
+            buffer.extend_from_slice(&value.to_le_bytes());
+        }
+        out.write_all(&buffer)?;
+    }
+    Ok(())
+}
