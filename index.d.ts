@@ -4,7 +4,7 @@
 
 export * from './native'
 
-import type { SearchOptions } from './native'
+import type { SearchOptions, OpenDbOptions } from './native'
 
 /** One search hit. */
 export interface SearchHit {
@@ -33,6 +33,22 @@ export interface SearchResult {
 }
 
 declare module './native' {
+  namespace VectorDB {
+    /**
+     * Opens an existing database file off the JS thread: validates it
+     * (every section's checksum), memory-maps its vectors instead of
+     * reading them into the heap, and replays its write-ahead log.
+     * Rejects with `ERR_IO` (missing or unreadable file),
+     * `ERR_CORRUPT_FILE`, `ERR_UNSUPPORTED_FORMAT` (written by a newer
+     * hnsw-gnn) or `ERR_LOCKED` (another `VectorDB` is writing it; pass
+     * `readOnly: true` to read alongside it).
+     *
+     * @example
+     * const db = await VectorDB.open('shop.hgnn')
+     */
+    function open(path: string, options?: OpenDbOptions): Promise<VectorDB>
+  }
+
   interface VectorDB {
     /**
      * The `k` nearest items to `query`, computed on the libuv thread pool.

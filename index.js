@@ -83,8 +83,26 @@ function packedOptions(options) {
 }
 
 class VectorDB extends native.VectorDB {
-  constructor(options) {
-    sync(() => super(options))
+  constructor(options, opened) {
+    sync(() => super(options, opened))
+  }
+
+  // The file is opened and validated on a worker thread; the constructor
+  // then wraps the result.
+  static open(path, options) {
+    return async(() => native.VectorDB._open(path, options)).then((opened) => new this(undefined, opened))
+  }
+
+  save() {
+    return async(() => super.save())
+  }
+
+  close() {
+    return async(() => super.close())
+  }
+
+  stats() {
+    return sync(() => super.stats())
   }
 
   search(query, options) {

@@ -10,6 +10,12 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * A database opened off the JS thread by `VectorDB.open`, waiting to be
+ * wrapped by the `VectorDB` constructor. Not part of the public API.
+ */
+export declare class OpenedDatabase {}
+
+/**
  * An embedded vector database: an HNSW index with string ids, metadata and
  * filters. Methods returning a Promise run on the libuv thread pool (batch
  * work spreads over all cores); the `Sync` variants run on the calling
@@ -17,6 +23,22 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class VectorDB {
   constructor(options: VectorDbOptions)
+  /**
+   * Writes the whole database to its file atomically (a temp file,
+   * fsynced, renamed over the old one) and empties the write-ahead log.
+   * Writes wait while it runs; searches do not. Rejects with `ERR_IO`
+   * (disk full, permission denied), leaving the previous file intact.
+   */
+  save(): Promise<void>
+  /**
+   * Waits for writes in progress, flushes the write-ahead log and
+   * releases the file and its lock. Unsaved changes stay safe in the log
+   * and are replayed by the next open. Later calls reject with
+   * `ERR_CLOSED`; closing twice is harmless.
+   */
+  close(): Promise<void>
+  /** Counts, file and log sizes, and how much of the index is mapped. */
+  stats(): DatabaseStats
   /** Number of live items. */
   get size(): number
   get dimensions(): number
@@ -54,6 +76,36 @@ export declare class VectorDB {
 }
 export type JsVectorDb = VectorDB
 
+/** What `stats()` reports. */
+export interface DatabaseStats {
+  /** Live items. */
+  items: number
+  /** Stored slots: live items plus deleted ones kept as graph tombstones. */
+  slots: number
+  /** The database file, or `null` for an in-memory database. */
+  path?: string
+  /** Size of the file as last saved. */
+  fileBytes: number
+  /** Size of the write-ahead log (changes since the last save). */
+  walBytes: number
+  /**
+   * Vector bytes read in place from the memory-mapped file (not copied
+   * to the heap).
+   */
+  mappedVectorBytes: number
+  /**
+   * Vector bytes held in memory (inserted since the last save) plus the
+   * graph's links.
+   */
+  indexHeapBytes: number
+  /** Whether vectors are served from the mapped file. */
+  vectorsMapped: boolean
+  durability?: 'batch' | 'fsync' | 'none' | null
+  readOnly: boolean
+  /** Number of saves since the file was created. */
+  generation: number
+}
+
 /** Options of `insertBatch`. */
 export interface InsertBatchOptions {
   /**
@@ -81,6 +133,21 @@ export interface ItemUpdate {
   vector?: Float32Array | Array<number>
   /** New metadata; `null` clears it, omitted keeps it. */
   metadata?: Record<string, unknown> | null
+}
+
+/** Options of `VectorDB.open`. */
+export interface OpenDbOptions {
+  /** As in the constructor (default `'batch'`). */
+  durability?: 'batch' | 'fsync' | 'none'
+  /**
+   * Open without taking the writer's lock, so another process may be
+   * writing: searches and reads only (writes reject with
+   * `ERR_READ_ONLY`). Sees the file as last saved plus the writer's log
+   * at the moment of opening.
+   */
+  readOnly?: boolean
+  /** As in the constructor (default 10000). */
+  recentSearches?: number
 }
 
 /** Options of `search`, `searchSync` and `searchBatch`. */
@@ -149,4 +216,22 @@ export interface VectorDbOptions {
    * them by `searchId` (default 10000).
    */
   recentSearches?: number
+  /**
+   * A database file: opened if it exists (its dimensions and metric must
+   * match; its HNSW parameters are kept), created otherwise. Every
+   * change is then logged to `<path>-wal` before it is acknowledged, and
+   * `save()` folds the log into the file. Without a path the database
+   * lives in memory only.
+   */
+  path?: string
+  /**
+   * When a write's Promise resolves (with a `path`):
+   * - `'batch'` (default): once its log record is fsynced; fsyncs are
+   *   shared by concurrent writes and happen at most every 10 ms.
+   * - `'fsync'`: once its record is fsynced, without waiting to batch.
+   * - `'none'`: at once, with no fsync: for bulk loads. A crash (of the
+   *   process or the machine) can lose every write since the last
+   *   `save()`; `close()` keeps them.
+   */
+  durability?: 'batch' | 'fsync' | 'none'
 }

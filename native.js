@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.OpenedDatabase = nativeBinding.OpenedDatabase
 module.exports.VectorDB = nativeBinding.VectorDB
 module.exports.JsVectorDb = nativeBinding.JsVectorDb
 module.exports.simdInfo = nativeBinding.simdInfo

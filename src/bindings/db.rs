@@ -3,13 +3,14 @@
 use super::convert::{self, ItemInput, PackedText, StoredItem, VectorArg};
 use super::error::{call, ErrorCode};
 use super::task::{spawn_search, Job};
-use crate::db::{DbOptions, VectorDb};
+use crate::db::{DbOptions, DbStats, Durability, OpenOptions, VectorDb};
 use crate::distance::Metric;
 use crate::hnsw::HnswParams;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Options of `new VectorDB(...)`.
 #[napi(object)]
@@ -32,6 +33,89 @@ pub struct VectorDbOptions {
     /// How many recent searches are remembered so feedback can refer to
     /// them by `searchId` (default 10000).
     pub recent_searches: Option<f64>,
+    /// A database file: opened if it exists (its dimensions and metric must
+    /// match; its HNSW parameters are kept), created otherwise. Every
+    /// change is then logged to `<path>-wal` before it is acknowledged, and
+    /// `save()` folds the log into the file. Without a path the database
+    /// lives in memory only.
+    pub path: Option<String>,
+    /// When a write's Promise resolves (with a `path`):
+    /// - `'batch'` (default): once its log record is fsynced; fsyncs are
+    ///   shared by concurrent writes and happen at most every 10 ms.
+    /// - `'fsync'`: once its record is fsynced, without waiting to batch.
+    /// - `'none'`: at once, with no fsync: for bulk loads. A crash (of the
+    ///   process or the machine) can lose every write since the last
+    ///   `save()`; `close()` keeps them.
+    #[napi(ts_type = "'batch' | 'fsync' | 'none'")]
+    pub durability: Option<String>,
+}
+
+/// Options of `VectorDB.open`.
+#[napi(object)]
+pub struct OpenDbOptions {
+    /// As in the constructor (default `'batch'`).
+    #[napi(ts_type = "'batch' | 'fsync' | 'none'")]
+    pub durability: Option<String>,
+    /// Open without taking the writer's lock, so another process may be
+    /// writing: searches and reads only (writes reject with
+    /// `ERR_READ_ONLY`). Sees the file as last saved plus the writer's log
+    /// at the moment of opening.
+    pub read_only: Option<bool>,
+    /// As in the constructor (default 10000).
+    pub recent_searches: Option<f64>,
+}
+
+/// What `stats()` reports.
+#[napi(object)]
+pub struct DatabaseStats {
+    /// Live items.
+    pub items: u32,
+    /// Stored slots: live items plus deleted ones kept as graph tombstones.
+    pub slots: u32,
+    /// The database file, or `null` for an in-memory database.
+    pub path: Option<String>,
+    /// Size of the file as last saved.
+    pub file_bytes: f64,
+    /// Size of the write-ahead log (changes since the last save).
+    pub wal_bytes: f64,
+    /// Vector bytes read in place from the memory-mapped file (not copied
+    /// to the heap).
+    pub mapped_vector_bytes: f64,
+    /// Vector bytes held in memory (inserted since the last save) plus the
+    /// graph's links.
+    pub index_heap_bytes: f64,
+    /// Whether vectors are served from the mapped file.
+    pub vectors_mapped: bool,
+    #[napi(ts_type = "'batch' | 'fsync' | 'none' | null")]
+    pub durability: Option<String>,
+    pub read_only: bool,
+    /// Number of saves since the file was created.
+    pub generation: f64,
+}
+
+impl From<DbStats> for DatabaseStats {
+    fn from(stats: DbStats) -> Self {
+        DatabaseStats {
+            items: stats.items as u32,
+            slots: stats.slots as u32,
+            path: stats.path,
+            file_bytes: stats.file_bytes as f64,
+            wal_bytes: stats.wal_bytes as f64,
+            mapped_vector_bytes: stats.mapped_bytes as f64,
+            index_heap_bytes: stats.index_heap_bytes as f64,
+            vectors_mapped: stats.mapped_bytes > 0,
+            durability: stats.durability.map(|d| d.name().to_string()),
+            read_only: stats.read_only,
+            generation: stats.generation as f64,
+        }
+    }
+}
+
+/// A database opened off the JS thread by `VectorDB.open`, waiting to be
+/// wrapped by the `VectorDB` constructor. Not part of the public API.
+#[napi]
+pub struct OpenedDatabase {
+    core: Mutex<Option<Arc<VectorDb>>>,
 }
 
 /// Options of `insertBatch`.
@@ -73,9 +157,21 @@ pub struct JsVectorDb {
 
 #[napi]
 impl JsVectorDb {
-    #[napi(constructor)]
-    pub fn new(options: VectorDbOptions) -> Result<Self, ErrorCode> {
+    #[napi(constructor, ts_args_type = "options: VectorDbOptions")]
+    pub fn new(
+        options: Option<VectorDbOptions>,
+        opened: Option<&OpenedDatabase>,
+    ) -> Result<Self, ErrorCode> {
         call(|| {
+            if let Some(opened) = opened {
+                let core = opened.core.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let core = core.ok_or_else(|| {
+                    crate::Error::invalid_argument("this opened database was already used")
+                })?;
+                return Ok(JsVectorDb { core });
+            }
+            let options =
+                options.ok_or_else(|| crate::Error::invalid_argument("options are required"))?;
             let defaults = HnswParams::default();
             let dimensions = convert::count("dimensions", Some(options.dimensions), 0)?;
             let metric = Metric::parse(options.metric.as_deref().unwrap_or("cosine"))?;
@@ -95,10 +191,84 @@ impl JsVectorDb {
                 options.recent_searches,
                 db_options.recent_searches,
             )?;
+            let core = match options.path {
+                None => {
+                    if options.durability.is_some() {
+                        return Err(crate::Error::invalid_argument("durability needs a path"));
+                    }
+                    VectorDb::new(db_options)?
+                }
+                Some(path) => VectorDb::create_or_open(
+                    &PathBuf::from(path),
+                    db_options,
+                    durability(options.durability.as_deref())?,
+                )?,
+            };
             Ok(JsVectorDb {
-                core: Arc::new(VectorDb::new(db_options)?),
+                core: Arc::new(core),
             })
         })
+    }
+
+    /// Opens an existing database file off the JS thread, replaying its
+    /// write-ahead log. Vectors are memory-mapped, not read into the heap.
+    /// Rejects with `ERR_IO` (missing, unreadable), `ERR_CORRUPT_FILE`,
+    /// `ERR_UNSUPPORTED_FORMAT` (written by a newer version) or
+    /// `ERR_LOCKED` (another writer has it open).
+    #[napi(js_name = "_open", skip_typescript)]
+    pub fn open(
+        path: String,
+        options: Option<OpenDbOptions>,
+    ) -> Result<AsyncTask<Job<Arc<VectorDb>, OpenedDatabase>>, ErrorCode> {
+        let options = call(|| {
+            let options = options.unwrap_or(OpenDbOptions {
+                durability: None,
+                read_only: None,
+                recent_searches: None,
+            });
+            let defaults = OpenOptions::default();
+            Ok(OpenOptions {
+                durability: durability(options.durability.as_deref())?,
+                read_only: options.read_only.unwrap_or(false),
+                recent_searches: convert::count(
+                    "recentSearches",
+                    options.recent_searches,
+                    defaults.recent_searches,
+                )?,
+            })
+        })?;
+        Ok(Job::spawn(
+            move || VectorDb::open(&PathBuf::from(path), &options).map(Arc::new),
+            |core| OpenedDatabase {
+                core: Mutex::new(Some(core)),
+            },
+        ))
+    }
+
+    /// Writes the whole database to its file atomically (a temp file,
+    /// fsynced, renamed over the old one) and empties the write-ahead log.
+    /// Writes wait while it runs; searches do not. Rejects with `ERR_IO`
+    /// (disk full, permission denied), leaving the previous file intact.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn save(&self) -> AsyncTask<Job<(), ()>> {
+        let core = self.core.clone();
+        Job::spawn(move || core.save(), |()| ())
+    }
+
+    /// Waits for writes in progress, flushes the write-ahead log and
+    /// releases the file and its lock. Unsaved changes stay safe in the log
+    /// and are replayed by the next open. Later calls reject with
+    /// `ERR_CLOSED`; closing twice is harmless.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<Job<(), ()>> {
+        let core = self.core.clone();
+        Job::spawn(move || core.close(), |()| ())
+    }
+
+    /// Counts, file and log sizes, and how much of the index is mapped.
+    #[napi]
+    pub fn stats(&self) -> Result<DatabaseStats, ErrorCode> {
+        call(|| Ok(self.core.stats().into()))
     }
 
     /// Number of live items.
@@ -193,13 +363,13 @@ impl JsVectorDb {
     #[napi(ts_return_type = "Promise<StoredItem | null>")]
     pub fn get(&self, id: String) -> AsyncTask<Job<Option<crate::db::Item>, Option<StoredItem>>> {
         let core = self.core.clone();
-        Job::spawn(move || Ok(core.get(&id)), convert::stored_item)
+        Job::spawn(move || core.get(&id), convert::stored_item)
     }
 
     /// The stored item, or `null` if there is none.
     #[napi]
     pub fn get_sync(&self, id: String) -> Result<Option<StoredItem>, ErrorCode> {
-        call(|| Ok(convert::stored_item(self.core.get(&id))))
+        call(|| Ok(convert::stored_item(self.core.get(&id)?)))
     }
 
     /// Deletes an item; resolves to `false` if the id was unknown. A deleted
@@ -207,7 +377,7 @@ impl JsVectorDb {
     #[napi(js_name = "delete", ts_return_type = "Promise<boolean>")]
     pub fn delete_item(&self, id: String) -> AsyncTask<Job<bool, bool>> {
         let core = self.core.clone();
-        Job::spawn(move || Ok(core.delete(&id)), |deleted| deleted)
+        Job::spawn(move || core.delete(&id), |deleted| deleted)
     }
 
     // The three searches return packed results (the async two on a pool of
@@ -295,4 +465,8 @@ type PackedJs = Vec<Either<Vec<PackedText>, Float64Array>>;
 
 fn packed_to_js((texts, numbers): (Vec<PackedText>, Vec<f64>)) -> PackedJs {
     vec![Either::A(texts), Either::B(Float64Array::new(numbers))]
+}
+
+fn durability(name: Option<&str>) -> crate::Result<Durability> {
+    name.map_or(Ok(Durability::Batch), Durability::parse)
 }

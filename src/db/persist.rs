@@ -280,7 +280,7 @@ impl VectorDb {
         options: super::DbOptions,
         durability: Durability,
     ) -> Result<VectorDb> {
-        let (wal, contents) = Wal::open(&wal::wal_path(path), durability)?;
+        let (wal, contents) = lock_and_read_log(path, durability)?;
         if path.exists() {
             let open = OpenOptions {
                 durability,
@@ -318,11 +318,15 @@ impl VectorDb {
 
     /// Opens an existing database file, replaying its write-ahead log.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<VectorDb> {
+        // Before touching the log, so a mistyped path leaves no file behind.
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(Error::io("cannot open", path, e));
+        }
         if options.read_only {
             let contents = wal::read(&wal::wal_path(path))?;
             return VectorDb::open_with(path, None, contents, options);
         }
-        let (wal, contents) = Wal::open(&wal::wal_path(path), options.durability)?;
+        let (wal, contents) = lock_and_read_log(path, options.durability)?;
         VectorDb::open_with(path, Some(wal), contents, options)
     }
 
@@ -509,6 +513,15 @@ impl VectorDb {
             generation: state.map_or(0, |s| s.1),
         }
     }
+}
+
+/// Opens and locks the log of the database at `path`; a lock held by
+/// another writer is reported against the database's own path.
+fn lock_and_read_log(path: &Path, durability: Durability) -> Result<(Wal, Option<WalContents>)> {
+    Wal::open(&wal::wal_path(path), durability).map_err(|e| match e {
+        Error::Locked(_) => Error::Locked(path.display().to_string()),
+        other => other,
+    })
 }
 
 impl Persistence {
