@@ -15,6 +15,8 @@ import {
   type SearchResult,
   type StoredItem,
   type SimdInfo,
+  type DatabaseStats,
+  type OpenDbOptions,
 } from '../index.js'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -114,6 +116,21 @@ async function main(): Promise<void> {
   await db.insert({ vector: 'abcd' })
   // @ts-expect-error: the vector is required
   await db.insert({ id: 'x' })
+  // ------------------------------------------------------------ persistence --
+  const persistent = new VectorDB({ dimensions: 4, path: '/tmp/types-check.hgnn', durability: 'fsync' })
+  const openOptions: OpenDbOptions = { readOnly: true, durability: 'batch' }
+  const opened: VectorDB = await VectorDB.open('/tmp/types-check.hgnn', openOptions)
+  const saved: void = await persistent.save()
+  const stats: DatabaseStats = opened.stats()
+  const mapped: boolean = stats.vectorsMapped
+  const walBytes: number = stats.walBytes
+  await opened.close()
+  console.log(saved, mapped, walBytes)
+  // @ts-expect-error: durability is one of three names
+  new VectorDB({ dimensions: 4, path: 'x.hgnn', durability: 'sometimes' })
+  // @ts-expect-error: open needs a path
+  await VectorDB.open()
+
   // @ts-expect-error: metadata must be an object
   await db.insert({ vector: [1, 2, 3, 4], metadata: 'red' })
   // @ts-expect-error: ids are strings
