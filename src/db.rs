@@ -57,6 +57,25 @@ impl DbOptions {
     }
 }
 
+/// A change applied in memory — already visible to searches — whose log
+/// record may not be durable yet. [`VectorDb::durable`] waits for it;
+/// [`VectorDb::when_durable`] calls back.
+#[must_use = "a write is acknowledged only once durable"]
+pub struct Applied<T> {
+    value: T,
+    /// The change's last log record; `None` without a log.
+    sequence: Option<u64>,
+}
+
+impl<T> Applied<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Applied<U> {
+        Applied {
+            value: f(self.value),
+            sequence: self.sequence,
+        }
+    }
+}
+
 /// An item to insert; `id: None` generates a UUID v4.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewItem {
@@ -180,8 +199,47 @@ impl VectorDb {
 
     /// Inserts one item; `DuplicateId` if its id exists. Returns the id.
     pub fn insert(&self, item: NewItem) -> Result<String> {
-        self.insert_batch(vec![item], &|_, _| {})
-            .map(|mut ids| ids.remove(0))
+        self.durable(self.insert_applied(item)?)
+    }
+
+    /// [`VectorDb::insert`] without waiting for durability.
+    pub fn insert_applied(&self, item: NewItem) -> Result<Applied<String>> {
+        self.insert_batch_applied(vec![item], &|_, _| {})
+            .map(|applied| applied.map(|mut ids| ids.remove(0)))
+    }
+
+    /// Waits until `applied` is as durable as the database's mode promises
+    /// (at once without a file) and returns its value.
+    pub fn durable<T>(&self, applied: Applied<T>) -> Result<T> {
+        match (applied.sequence, self.wal()) {
+            (Some(sequence), Some(wal)) => wal.commit(sequence).map(|()| applied.value),
+            _ => Ok(applied.value),
+        }
+    }
+
+    /// Calls `done` with `applied`'s value once it is durable, from the
+    /// log's committer thread (or this one, if nothing needs waiting for).
+    /// Never blocks on I/O: the async bindings use it so that no thread
+    /// sits waiting for an fsync.
+    pub fn when_durable<T: Send + 'static>(
+        &self,
+        applied: Applied<T>,
+        done: impl FnOnce(Result<T>) + Send + 'static,
+    ) {
+        match (applied.sequence, self.wal()) {
+            (Some(sequence), Some(wal)) => {
+                let value = applied.value;
+                wal.when_durable(
+                    sequence,
+                    Box::new(move |result| done(result.map(|()| value))),
+                );
+            }
+            _ => done(Ok(applied.value)),
+        }
+    }
+
+    fn wal(&self) -> Option<&crate::store::wal::Wal> {
+        self.persistence.as_ref().and_then(|p| p.wal())
     }
 
     /// Errors once the database is closed.
@@ -205,12 +263,7 @@ impl VectorDb {
     /// Appends records to the log (if there is one and `log` is set);
     /// returns the sequence number to commit.
     fn log(&self, log: bool, records: impl FnOnce() -> Vec<Vec<u8>>) -> Result<Option<u64>> {
-        let Some(wal) = self
-            .persistence
-            .as_ref()
-            .and_then(|p| p.wal())
-            .filter(|_| log)
-        else {
+        let Some(wal) = self.wal().filter(|_| log) else {
             return Ok(None);
         };
         let mut sequence = None;
@@ -218,14 +271,6 @@ impl VectorDb {
             sequence = Some(wal.append(&record)?);
         }
         Ok(sequence)
-    }
-
-    /// Waits until the logged change `sequence` is durable.
-    fn commit(&self, sequence: Option<u64>) -> Result<()> {
-        match (sequence, self.persistence.as_ref().and_then(|p| p.wal())) {
-            (Some(sequence), Some(wal)) => wal.commit(sequence),
-            _ => Ok(()),
-        }
     }
 
     /// Inserts many items, linking them in parallel on all cores. All or
@@ -236,10 +281,18 @@ impl VectorDb {
         items: Vec<NewItem>,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Vec<String>> {
+        self.durable(self.insert_batch_applied(items, progress)?)
+    }
+
+    /// [`VectorDb::insert_batch`] without waiting for durability.
+    pub fn insert_batch_applied(
+        &self,
+        items: Vec<NewItem>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Applied<Vec<String>>> {
         let _gate = self.begin_write()?;
-        let (ids, sequence) = self.insert_batch_logged(items, progress, true)?;
-        self.commit(sequence)?;
-        Ok(ids)
+        let (value, sequence) = self.insert_batch_logged(items, progress, true)?;
+        Ok(Applied { value, sequence })
     }
 
     fn insert_batch_logged(
@@ -278,14 +331,21 @@ impl VectorDb {
     /// Inserts the item, or replaces the vector and metadata of an existing
     /// one with that id. Returns the id.
     pub fn upsert(&self, item: NewItem) -> Result<String> {
+        self.durable(self.upsert_applied(item)?)
+    }
+
+    /// [`VectorDb::upsert`] without waiting for durability.
+    pub fn upsert_applied(&self, item: NewItem) -> Result<Applied<String>> {
         let Some(id) = item.id.clone() else {
-            return self.insert(item);
+            return self.insert_applied(item);
         };
         let _gate = self.begin_write()?;
         let sequence =
             self.replace_logged(&id, Some(item.vector), Some(item.metadata), true, true)?;
-        self.commit(sequence)?;
-        Ok(id)
+        Ok(Applied {
+            value: id,
+            sequence,
+        })
     }
 
     /// Changes an existing item: a new vector, new metadata (`Some(None)`
@@ -296,9 +356,22 @@ impl VectorDb {
         vector: Option<Vec<f32>>,
         metadata: Option<Option<Metadata>>,
     ) -> Result<()> {
+        self.durable(self.update_applied(id, vector, metadata)?)
+    }
+
+    /// [`VectorDb::update`] without waiting for durability.
+    pub fn update_applied(
+        &self,
+        id: &str,
+        vector: Option<Vec<f32>>,
+        metadata: Option<Option<Metadata>>,
+    ) -> Result<Applied<()>> {
         let _gate = self.begin_write()?;
         let sequence = self.replace_logged(id, vector, metadata, false, true)?;
-        self.commit(sequence)
+        Ok(Applied {
+            value: (),
+            sequence,
+        })
     }
 
     /// Returns the log sequence number of the change.
@@ -375,10 +448,14 @@ impl VectorDb {
 
     /// Deletes an item; false if the id is unknown.
     pub fn delete(&self, id: &str) -> Result<bool> {
+        self.durable(self.delete_applied(id)?)
+    }
+
+    /// [`VectorDb::delete`] without waiting for durability.
+    pub fn delete_applied(&self, id: &str) -> Result<Applied<bool>> {
         let _gate = self.begin_write()?;
-        let (deleted, sequence) = self.delete_logged(id, true)?;
-        self.commit(sequence)?;
-        Ok(deleted)
+        let (value, sequence) = self.delete_logged(id, true)?;
+        Ok(Applied { value, sequence })
     }
 
     fn delete_logged(&self, id: &str, log: bool) -> Result<(bool, Option<u64>)> {

@@ -2,7 +2,7 @@
 
 use super::convert::{self, ItemInput, PackedText, StoredItem, VectorArg};
 use super::error::{call, ErrorCode};
-use super::task::{spawn_search, Job};
+use super::task::{spawn_search, spawn_write, Job};
 use crate::db::{DbOptions, DbStats, Durability, OpenOptions, VectorDb};
 use crate::distance::Metric;
 use crate::hnsw::HnswParams;
@@ -290,21 +290,26 @@ impl JsVectorDb {
     /// Inserts one item and resolves to its id. Rejects with
     /// `ERR_DUPLICATE_ID` if the id exists (use `upsert` to replace).
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn insert(&self, item: ItemInput) -> Result<AsyncTask<Job<String, String>>, ErrorCode> {
+    pub fn insert<'env>(&self, env: &'env Env, item: ItemInput) -> Result<Object<'env>, ErrorCode> {
         let item = call(|| item.into_core())?;
-        let core = self.core.clone();
-        Ok(Job::spawn(move || core.insert(item), |id| id))
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.insert_applied(item),
+            |id| id,
+        )
     }
 
     /// Inserts many items, linking them in parallel on all cores; resolves to
     /// their ids in order. All or nothing: one bad vector or duplicate id
     /// rejects the batch before anything is stored.
     #[napi(ts_return_type = "Promise<string[]>")]
-    pub fn insert_batch(
+    pub fn insert_batch<'env>(
         &self,
+        env: &'env Env,
         items: Vec<ItemInput>,
         options: Option<InsertBatchOptions>,
-    ) -> Result<AsyncTask<Job<Vec<String>, Vec<String>>>, ErrorCode> {
+    ) -> Result<Object<'env>, ErrorCode> {
         let items = call(|| {
             items
                 .into_iter()
@@ -312,9 +317,10 @@ impl JsVectorDb {
                 .collect::<crate::Result<Vec<_>>>()
         })?;
         let on_progress = options.and_then(|o| o.on_progress);
-        let core = self.core.clone();
-        Ok(Job::spawn(
-            move || {
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| {
                 let report = |done: usize, total: usize| {
                     if let Some(callback) = &on_progress {
                         callback.call(
@@ -323,40 +329,46 @@ impl JsVectorDb {
                         );
                     }
                 };
-                core.insert_batch(items, &report)
+                core.insert_batch_applied(items, &report)
             },
             |ids| ids,
-        ))
+        )
     }
 
     /// Inserts the item or replaces the vector and metadata of the existing
     /// item with that id; resolves to the id.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn upsert(&self, item: ItemInput) -> Result<AsyncTask<Job<String, String>>, ErrorCode> {
+    pub fn upsert<'env>(&self, env: &'env Env, item: ItemInput) -> Result<Object<'env>, ErrorCode> {
         let item = call(|| item.into_core())?;
-        let core = self.core.clone();
-        Ok(Job::spawn(move || core.upsert(item), |id| id))
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.upsert_applied(item),
+            |id| id,
+        )
     }
 
     /// Changes an existing item's vector and/or metadata. Rejects with
     /// `ERR_NOT_FOUND` if there is no item with this id.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn update(
+    pub fn update<'env>(
         &self,
+        env: &'env Env,
         id: String,
         changes: ItemUpdate,
-    ) -> Result<AsyncTask<Job<(), ()>>, ErrorCode> {
+    ) -> Result<Object<'env>, ErrorCode> {
         let vector = changes.vector.as_ref().map(convert::vector_owned);
         // Omitted keeps the metadata, `null` clears it.
         let metadata = match changes.metadata {
             None => None,
             Some(value) => Some(call(|| convert::metadata(Some(value)))?),
         };
-        let core = self.core.clone();
-        Ok(Job::spawn(
-            move || core.update(&id, vector, metadata),
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.update_applied(&id, vector, metadata),
             |()| (),
-        ))
+        )
     }
 
     /// Resolves to the stored item, or `null` if there is none.
@@ -375,9 +387,13 @@ impl JsVectorDb {
     /// Deletes an item; resolves to `false` if the id was unknown. A deleted
     /// item is never returned by a search.
     #[napi(js_name = "delete", ts_return_type = "Promise<boolean>")]
-    pub fn delete_item(&self, id: String) -> AsyncTask<Job<bool, bool>> {
-        let core = self.core.clone();
-        Job::spawn(move || core.delete(&id), |deleted| deleted)
+    pub fn delete_item<'env>(&self, env: &'env Env, id: String) -> Result<Object<'env>, ErrorCode> {
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.delete_applied(&id),
+            |deleted| deleted,
+        )
     }
 
     // The three searches return packed results (the async two on a pool of

@@ -1,9 +1,12 @@
-//! Async plumbing: a generic libuv task for writes and lookups, and a pool
-//! of its own for searches. Both convert the output on the JS thread and
-//! reject with the error's `code`.
+//! Async plumbing: a generic libuv task for lookups and file operations, a
+//! pool of its own for searches, and writes that apply on the Rayon pool
+//! and settle once the log says they are durable. All convert the output on
+//! the JS thread and reject with the error's `code`.
 
 use super::error::{guard, to_js_rejection, ErrorCode};
+use crate::db::{Applied, VectorDb};
 use napi::bindgen_prelude::*;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 type Work<T> = Box<dyn FnOnce() -> crate::Result<T> + Send>;
 
@@ -79,16 +82,93 @@ where
     T: Send + 'static,
     J: ToNapiValue + 'static,
 {
-    let (deferred, promise) = env
-        .create_deferred()
-        .map_err(|e| napi::Error::new(ErrorCode::from(e.status), e.reason))?;
-    search_pool().spawn(move || {
-        let output = guard(work);
-        deferred.resolve(move |env| {
-            output
-                .map(to_js)
-                .map_err(|error| to_js_rejection(env, error))
-        });
-    });
+    let (deferred, promise) = env.create_deferred().map_err(status_error)?;
+    search_pool().spawn(move || deferred.resolve(settle(guard(work), to_js)));
     Ok(promise)
+}
+
+/// Threads that apply writes. Not Rayon threads: a write links in parallel
+/// on the global Rayon pool, and a Rayon worker waiting for that would
+/// steal and start another write, which then blocks on a lock the first
+/// one holds further down the same stack.
+/// Threads that apply writes. Not Rayon threads: a write links in parallel
+/// on the global Rayon pool, and a Rayon worker waiting for that would
+/// steal and start another write, which then blocks on a lock the first
+/// one holds further down the same stack. `None` if no thread could start.
+fn write_pool() -> Option<&'static Mutex<WriteSender>> {
+    static POOL: OnceLock<Option<Mutex<WriteSender>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let started = (0..WRITE_THREADS)
+            .filter(|i| {
+                let receiver = receiver.clone();
+                std::thread::Builder::new()
+                    .name(format!("hnsw-gnn-write-{i}"))
+                    .spawn(move || loop {
+                        let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    })
+                    .is_ok()
+            })
+            .count();
+        (started > 0).then(|| Mutex::new(sender))
+    })
+    .as_ref()
+}
+
+type WriteSender = mpsc::Sender<Box<dyn FnOnce() + Send>>;
+
+/// As many as libuv's default pool: writes are short, and durable ones do
+/// not wait on their thread.
+const WRITE_THREADS: usize = 4;
+
+/// Applies a write on a write thread, then settles the returned promise
+/// with `to_js` of its value once the write is durable (see
+/// `VectorDb::when_durable`): no thread waits for the fsync, so any number
+/// of writes can share one.
+pub fn spawn_write<'env, T, J>(
+    env: &'env Env,
+    core: Arc<VectorDb>,
+    work: impl FnOnce(&VectorDb) -> crate::Result<Applied<T>> + Send + 'static,
+    to_js: fn(T) -> J,
+) -> Result<Object<'env>, ErrorCode>
+where
+    T: Send + 'static,
+    J: ToNapiValue + 'static,
+{
+    let (deferred, promise) = env.create_deferred().map_err(status_error)?;
+    let job = Box::new(move || match guard(|| work(&core)) {
+        Err(error) => deferred.resolve(settle(Err(error), to_js)),
+        Ok(applied) => core.when_durable(applied, move |output| {
+            deferred.resolve(settle(output, to_js))
+        }),
+    });
+    let sent = write_pool().map(|pool| pool.lock().unwrap_or_else(|e| e.into_inner()).send(job));
+    if !matches!(sent, Some(Ok(()))) {
+        return Err(super::error::to_js_error(crate::Error::Internal(
+            "the write threads stopped".into(),
+        )));
+    }
+    Ok(promise)
+}
+
+fn status_error(error: napi::Error) -> napi::Error<ErrorCode> {
+    napi::Error::new(ErrorCode::from(error.status), error.reason)
+}
+
+/// The resolver of a deferred promise: `to_js` of the output, or a
+/// rejection carrying the error's `code`.
+fn settle<T, J>(
+    output: crate::Result<T>,
+    to_js: fn(T) -> J,
+) -> impl FnOnce(Env) -> napi::Result<J> {
+    move |env| {
+        output
+            .map(to_js)
+            .map_err(|error| to_js_rejection(env, error))
+    }
 }

@@ -76,6 +76,7 @@ impl Index {
             for &neighbor in &neighbor_slots {
                 self.add_link(storage, neighbor, slot, lc);
             }
+            self.ensure_reachable(storage, slot, lc, &neighbor_slots);
             entry_points = found;
         }
 
@@ -102,6 +103,29 @@ impl Index {
         } else {
             self.reselect(storage, slot, level, merged.into_iter());
         }
+    }
+
+    /// If every neighbour's heuristic pruned `slot` away again (a concurrent
+    /// insert can crowd it out), `slot` would have no way in: give its
+    /// nearest neighbour a link to it in place of that list's last entry.
+    fn ensure_reachable(&self, storage: &Storage, slot: u32, level: usize, neighbors: &[u32]) {
+        let linked_back = |n: u32| storage.neighbors(n, level).iter().any(|m| m == slot);
+        let Some(&nearest) = neighbors.first() else {
+            return;
+        };
+        if neighbors.iter().any(|&n| linked_back(n)) {
+            return;
+        }
+        let _node = self.lock_node(nearest);
+        let mut list = storage.neighbors(nearest, level).to_vec();
+        if list.contains(&slot) {
+            return;
+        }
+        if list.len() >= storage.max_links(level) {
+            list.pop();
+        }
+        list.push(slot);
+        storage.set_neighbors(nearest, level, &list);
     }
 
     /// Adds `new` to the list of `node` at `level`, re-running the heuristic

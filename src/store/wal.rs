@@ -20,18 +20,21 @@
 //! # Durability
 //!
 //! Records are appended to a buffer under the caller's lock (so the log's
-//! order is the order changes were applied); [`Wal::commit`] then makes a
-//! record durable according to [`Durability`]. `Batch` and `Fsync` use
-//! group commit: one caller writes and fsyncs everything buffered while the
-//! others wait for it, so concurrent writers share one fsync. The file is
-//! the database's lock: the writer holds an exclusive `flock` on it.
+//! order is the order changes were applied). A caller then asks to hear
+//! when its record is durable ([`Wal::when_durable`], or the blocking
+//! [`Wal::commit`]); for `Batch` and `Fsync` a committer thread writes and
+//! fsyncs everything buffered and answers every waiter it covers (group
+//! commit), so no writer's thread sits in an fsync and any number of
+//! writes in flight share one. The file is the database's lock: the writer
+//! holds an exclusive `flock` on it.
 
 use super::ByteReader;
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const MAGIC: &[u8; 8] = b"HGNNWAL1";
@@ -183,15 +186,24 @@ pub fn read(path: &Path) -> Result<Option<WalContents>> {
     }
 }
 
+/// Called once a record is durable, or with the error that stopped it.
+pub type DurableCallback = Box<dyn FnOnce(Result<()>) + Send>;
+
 /// The open, locked log of a writable database.
 pub struct Wal {
+    shared: Arc<Shared>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
     path: PathBuf,
     durability: Durability,
     /// Taken before `state` by whoever writes to the file, so buffers
     /// reach the file in the order they were filled.
     file: Mutex<Option<File>>,
     state: Mutex<WalState>,
-    synced: Condvar,
+    /// Wakes the committer when a waiter arrives or the log closes.
+    work: Condvar,
 }
 
 struct WalState {
@@ -200,14 +212,15 @@ struct WalState {
     appended: u64,
     /// Every record up to this one is durable.
     durable: u64,
-    /// A caller is writing and fsyncing; others wait on `synced`.
-    syncing: bool,
+    /// Callers waiting for their record, in sequence order.
+    waiters: Vec<(u64, DurableCallback)>,
     last_sync: Option<Instant>,
     /// Bytes in the file (header and records written so far).
     file_len: u64,
     /// Set when a write failed: the log no longer matches memory, so every
     /// later write fails too until a save folds memory into the file.
     failed: Option<String>,
+    closing: bool,
 }
 
 impl Wal {
@@ -237,7 +250,7 @@ impl Wal {
             }
             _ => bytes.len() as u64,
         };
-        let wal = Wal {
+        let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             durability,
             file: Mutex::new(Some(file)),
@@ -245,23 +258,38 @@ impl Wal {
                 buffer: Vec::new(),
                 appended: 0,
                 durable: 0,
-                syncing: false,
+                waiters: Vec::new(),
                 last_sync: None,
                 file_len,
                 failed: None,
+                closing: false,
             }),
-            synced: Condvar::new(),
+            work: Condvar::new(),
+        });
+        let committer = if durability == Durability::None {
+            None
+        } else {
+            let shared = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name("hnsw-gnn-wal".into())
+                .spawn(move || shared.run_committer())
+                .map_err(|e| Error::Io(format!("cannot start the log committer thread: {e}")))?;
+            Some(thread)
+        };
+        let wal = Wal {
+            shared,
+            committer: Mutex::new(committer),
         };
         Ok((wal, contents))
     }
 
     pub fn durability(&self) -> Durability {
-        self.durability
+        self.shared.durability
     }
 
     /// Bytes in the log file plus those still buffered.
     pub fn len(&self) -> u64 {
-        let state = self.lock_state();
+        let state = self.shared.lock_state();
         state.file_len + state.buffer.len() as u64
     }
 
@@ -273,9 +301,10 @@ impl Wal {
     /// `(file_id, generation)`; everything appended so far counts as
     /// durable (a save has just put it in the file).
     pub fn reset(&self, file_id: u64, generation: u64) -> Result<()> {
-        let mut file = self.lock_file();
+        let shared = &self.shared;
+        let mut file = shared.lock_file();
         let file = file.as_mut().ok_or(Error::Closed)?;
-        let mut state = self.lock_state();
+        let mut state = shared.lock_state();
         state.buffer.clear();
         let result = file
             .set_len(0)
@@ -283,26 +312,31 @@ impl Wal {
             .and_then(|_| file.write_all(&encode_header(file_id, generation)))
             .and_then(|_| file.sync_all());
         state.durable = state.appended;
-        match result {
+        let outcome = match result {
             Ok(()) => {
                 state.file_len = HEADER_BYTES;
                 state.failed = None;
-                drop(state);
-                super::sync_parent_dir(&self.path)?;
-                self.synced.notify_all();
                 Ok(())
             }
             Err(e) => {
-                let error = Error::io("cannot reset", &self.path, e);
+                let error = Error::io("cannot reset", &shared.path, e);
                 state.failed = Some(error.to_string());
-                self.synced.notify_all();
                 Err(error)
             }
+        };
+        // The saved file holds every waiter's record.
+        let waiters = std::mem::take(&mut state.waiters);
+        drop(state);
+        for (_, callback) in waiters {
+            callback(Ok(()));
         }
+        outcome?;
+        super::sync_parent_dir(&shared.path)
     }
 
-    /// Buffers one record; returns its sequence number for [`Wal::commit`].
-    /// Call it under the lock that orders the changes it describes.
+    /// Buffers one record; returns its sequence number for
+    /// [`Wal::when_durable`]. Call it under the lock that orders the
+    /// changes it describes.
     pub fn append(&self, payload: &[u8]) -> Result<u64> {
         if payload.len() > MAX_RECORD_BYTES {
             return Err(Error::Internal(format!(
@@ -310,7 +344,7 @@ impl Wal {
                 payload.len()
             )));
         }
-        let mut state = self.lock_state();
+        let mut state = self.shared.lock_state();
         if let Some(why) = &state.failed {
             return Err(Error::Io(format!(
                 "the write-ahead log failed earlier ({why}); save() to persist"
@@ -321,28 +355,98 @@ impl Wal {
         Ok(state.appended)
     }
 
-    /// Returns once record `sequence` is as durable as the mode promises.
-    pub fn commit(&self, sequence: u64) -> Result<()> {
-        if self.durability == Durability::None {
-            let over = self.lock_state().buffer.len() >= UNSYNCED_BUFFER_BYTES;
-            return if over { self.flush(false) } else { Ok(()) };
+    /// Calls `callback` once record `sequence` is as durable as the mode
+    /// promises — at once for `None` — or with the error that stopped it.
+    /// Never blocks on I/O in `Batch` and `Fsync` modes.
+    pub fn when_durable(&self, sequence: u64, callback: DurableCallback) {
+        if self.shared.durability == Durability::None {
+            let over = self.shared.lock_state().buffer.len() >= UNSYNCED_BUFFER_BYTES;
+            callback(if over { self.flush(false) } else { Ok(()) });
+            return;
         }
+        let mut state = self.shared.lock_state();
+        if let Some(why) = &state.failed {
+            let error = Error::Io(why.clone());
+            drop(state);
+            return callback(Err(error));
+        }
+        if state.durable >= sequence {
+            drop(state);
+            return callback(Ok(()));
+        }
+        state.waiters.push((sequence, callback));
+        self.shared.work.notify_one();
+    }
+
+    /// Blocks until record `sequence` is durable (see [`Wal::when_durable`]).
+    pub fn commit(&self, sequence: u64) -> Result<()> {
+        let (done, outcome) = std::sync::mpsc::channel();
+        self.when_durable(
+            sequence,
+            Box::new(move |result| {
+                let _ = done.send(result);
+            }),
+        );
+        outcome
+            .recv()
+            .unwrap_or_else(|_| Err(Error::Internal("the log committer stopped".into())))
+    }
+
+    /// Writes everything buffered to the file, and fsyncs it if `sync`.
+    pub fn flush(&self, sync: bool) -> Result<()> {
+        self.shared.write_buffer(sync)
+    }
+
+    /// Stops the committer, flushes and fsyncs the log, then closes it,
+    /// releasing the lock.
+    pub fn close(&self) -> Result<()> {
+        self.stop_committer();
+        let result = self.flush(true);
+        let waiters = std::mem::take(&mut self.shared.lock_state().waiters);
+        for (_, callback) in waiters {
+            callback(result.clone());
+        }
+        *self.shared.lock_file() = None;
+        result
+    }
+
+    fn stop_committer(&self) {
+        self.shared.lock_state().closing = true;
+        self.shared.work.notify_all();
+        let thread = self
+            .committer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Wal {
+    /// A database dropped without `close()` still hands its buffered
+    /// records to the OS (without an fsync).
+    fn drop(&mut self) {
+        self.stop_committer();
+        let _ = self.shared.write_buffer(false);
+    }
+}
+
+impl Shared {
+    /// The committer thread: waits for waiters, paces fsyncs (`Batch`: at
+    /// most one per `BATCH_INTERVAL`), writes and fsyncs the buffer, and
+    /// answers every waiter the fsync covered.
+    fn run_committer(&self) {
         loop {
             let pause = {
                 let mut state = self.lock_state();
-                loop {
-                    if let Some(why) = &state.failed {
-                        return Err(Error::Io(why.clone()));
-                    }
-                    if state.durable >= sequence {
-                        return Ok(());
-                    }
-                    if !state.syncing {
-                        break;
-                    }
-                    state = self.synced.wait(state).unwrap_or_else(|e| e.into_inner());
+                while state.waiters.is_empty() && !state.closing {
+                    state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
                 }
-                state.syncing = true;
+                if state.closing {
+                    return;
+                }
                 match (self.durability, state.last_sync) {
                     (Durability::Batch, Some(last)) => {
                         (last + BATCH_INTERVAL).checked_duration_since(Instant::now())
@@ -350,41 +454,46 @@ impl Wal {
                     _ => None,
                 }
             };
-            // Writers arriving during the pause join this fsync.
+            // Writes arriving during the pause join this fsync.
             if let Some(pause) = pause {
                 std::thread::sleep(pause);
             }
             let result = self.write_buffer(true);
             let mut state = self.lock_state();
-            state.syncing = false;
             state.last_sync = Some(Instant::now());
-            if let Err(error) = result {
-                state.failed.get_or_insert_with(|| error.to_string());
+            let durable = state.durable;
+            let failed = state.failed.clone();
+            // Waiters register in any order; answer those the fsync covered.
+            let answered: Vec<_> = if result.is_err() || failed.is_some() {
+                std::mem::take(&mut state.waiters)
+            } else {
+                state
+                    .waiters
+                    .extract_if(.., |(s, _)| *s <= durable)
+                    .collect()
+            };
+            drop(state);
+            for (_, callback) in answered {
+                callback(match (&result, &failed) {
+                    (Err(error), _) => Err(error.clone()),
+                    (Ok(()), Some(why)) => Err(Error::Io(why.clone())),
+                    (Ok(()), None) => Ok(()),
+                });
             }
-            self.synced.notify_all();
         }
     }
 
-    /// Writes everything buffered to the file, and fsyncs it if `sync`.
-    pub fn flush(&self, sync: bool) -> Result<()> {
-        let result = self.write_buffer(sync);
+    fn write_buffer(&self, sync: bool) -> Result<()> {
+        let result = self.write_buffer_inner(sync);
         if let Err(error) = &result {
             self.lock_state()
                 .failed
                 .get_or_insert_with(|| error.to_string());
         }
-        self.synced.notify_all();
         result
     }
 
-    /// Flushes and fsyncs the log, then closes it, releasing the lock.
-    pub fn close(&self) -> Result<()> {
-        let result = self.flush(true);
-        *self.lock_file() = None;
-        result
-    }
-
-    fn write_buffer(&self, sync: bool) -> Result<()> {
+    fn write_buffer_inner(&self, sync: bool) -> Result<()> {
         let mut file = self.lock_file();
         let file = file.as_mut().ok_or(Error::Closed)?;
         let (buffer, target) = {

@@ -530,3 +530,34 @@ fn write_fuzz_seed() {
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("sample"), input).unwrap();
 }
+
+#[test]
+fn when_durable_answers_every_write_without_blocking_its_caller() {
+    for durability in [Durability::Batch, Durability::Fsync, Durability::None] {
+        let dir = TempDir::new("when-durable");
+        let path = dir.path().join("db.hgnn");
+        let (base, _) = clustered_split(300, 0, 8, 3, 10);
+        let db = Arc::new(VectorDb::create_or_open(&path, options(8), durability).unwrap());
+        let (sender, answers) = std::sync::mpsc::channel();
+        for (i, v) in base.iter().enumerate() {
+            let applied = db.insert_applied(item(i, v)).unwrap();
+            let sender = sender.clone();
+            db.when_durable(applied, move |result| sender.send(result).unwrap());
+        }
+        // Every write was applied before any answer was awaited; each gets one.
+        let answered: Vec<_> = (0..base.len()).map(|_| answers.recv().unwrap()).collect();
+        assert!(answers.try_recv().is_err());
+        assert_eq!(answered.len(), 300);
+        assert!(answered
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|id| id.starts_with("item-"))));
+        drop(db); // no close: 'none' relies on the drop handing its buffer to the OS
+        assert_eq!(
+            VectorDb::open(&path, &OpenOptions::default())
+                .unwrap()
+                .len(),
+            300,
+            "{durability:?}"
+        );
+    }
+}
