@@ -287,7 +287,8 @@ impl VectorDb {
                 read_only: false,
                 recent_searches: options.recent_searches,
             };
-            let db = VectorDb::open_with(path, Some(wal), contents, &open)?;
+            let file = MappedFile::open(path, true)?;
+            let db = VectorDb::open_with(path, file, Some(wal), contents, &open)?;
             if db.dimensions() != options.dimensions || db.metric() != options.metric {
                 return Err(Error::invalid_argument(format!(
                     "{} holds {}-dimensional {} vectors, not {}-dimensional {}",
@@ -323,20 +324,35 @@ impl VectorDb {
             return Err(Error::io("cannot open", path, e));
         }
         if options.read_only {
-            let contents = wal::read(&wal::wal_path(path))?;
-            return VectorDb::open_with(path, None, contents, options);
+            // The writer may save between our reads of the file and the log:
+            // reading the file first, a log newer than it means exactly that,
+            // so read both again.
+            let mut attempts = 0;
+            loop {
+                let file = MappedFile::open(path, true)?;
+                let contents = wal::read(&wal::wal_path(path))?;
+                let header = &file.header;
+                let newer = contents.as_ref().is_some_and(|log| {
+                    log.file_id == header.file_id && log.generation > header.generation
+                });
+                attempts += 1;
+                if !newer || attempts == 5 {
+                    return VectorDb::open_with(path, file, None, contents, options);
+                }
+            }
         }
         let (wal, contents) = lock_and_read_log(path, options.durability)?;
-        VectorDb::open_with(path, Some(wal), contents, options)
+        let file = MappedFile::open(path, true)?;
+        VectorDb::open_with(path, file, Some(wal), contents, options)
     }
 
     fn open_with(
         path: &Path,
+        file: MappedFile,
         wal: Option<Wal>,
         contents: Option<WalContents>,
         options: &OpenOptions,
     ) -> Result<VectorDb> {
-        let file = MappedFile::open(path, true)?;
         let (mut db, replayed) =
             VectorDb::from_image(&file, contents.as_ref(), options.recent_searches)?;
         let header = &file.header;

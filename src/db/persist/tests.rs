@@ -561,3 +561,34 @@ fn when_durable_answers_every_write_without_blocking_its_caller() {
         );
     }
 }
+
+#[test]
+fn read_only_opens_succeed_while_the_writer_keeps_saving() {
+    let dir = TempDir::new("reader-vs-saves");
+    let path = dir.path().join("db.hgnn");
+    let (base, _) = clustered_split(200, 0, 8, 3, 11);
+    let writer = VectorDb::create_or_open(&path, options(8), Durability::Batch).unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for (i, v) in base.iter().enumerate() {
+                writer.insert(item(i, v)).unwrap();
+                if i % 5 == 0 {
+                    writer.save().unwrap();
+                }
+            }
+        });
+        let mut seen = 0;
+        while seen < base.len() {
+            let reader = VectorDb::open(
+                &path,
+                &OpenOptions {
+                    read_only: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("read-only open during saves: {e}"));
+            assert!(reader.len() >= seen, "a reader went back in time");
+            seen = reader.len();
+        }
+    });
+}
