@@ -75,8 +75,11 @@ function parseIntStrict(flag, v) {
   return x
 }
 
-function parseArgs(argv) {
-  const o = { ...DEFAULTS, efs: DEFAULTS.efs.slice(), libs: DEFAULTS.libs.slice() }
+// Walks `argv`, calling `handle(arg, flag, next)` for each argument: `flag`
+// is `arg` without its leading dashes, and `next()` returns the option's
+// value (`--name=value` or the following argument). Shared by the
+// benchmarks' parsers.
+function eachArgument(argv, handle) {
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]
     let value
@@ -90,7 +93,13 @@ function parseArgs(argv) {
       if (i + 1 >= argv.length) throw new UsageError(`${a} expects a value`)
       return argv[++i]
     }
-    const flag = a.replace(/^--/, '')
+    handle(a, a.replace(/^--/, ''), next)
+  }
+}
+
+function parseArgs(argv) {
+  const o = { ...DEFAULTS, efs: DEFAULTS.efs.slice(), libs: DEFAULTS.libs.slice() }
+  eachArgument(argv, (a, flag, next) => {
     if (a === '-h' || a === '--help') o.help = true
     else if (a === '--no-ruvector') o.ruvector = false
     else if (a === '--no-md') o.md = false
@@ -104,7 +113,7 @@ function parseArgs(argv) {
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a} (see --help)`)
     else if (o.dataset === null) o.dataset = a
     else throw new UsageError(`unexpected argument ${a}`)
-  }
+  })
   for (const lib of o.libs) if (!ALL_LIBS.includes(lib)) throw new UsageError(`unknown library "${lib}"; choose from ${ALL_LIBS.join(', ')}`)
   if (!o.ruvector) o.libs = o.libs.filter((l) => l !== 'ruvector')
   if (!['cosine', 'euclidean'].includes(o.ruvectorMetric)) throw new UsageError('--ruvector-metric must be cosine or euclidean')
@@ -114,4 +123,4 @@ function parseArgs(argv) {
   return o
 }
 
-module.exports = { parseArgs, USAGE, ALL_LIBS, UsageError }
+module.exports = { parseArgs, eachArgument, USAGE, ALL_LIBS, UsageError }
