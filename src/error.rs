@@ -14,6 +14,12 @@ pub enum Error {
     /// A flat batch of vectors whose length is not a multiple of the
     /// dimensions.
     BatchShape { dimensions: usize, len: usize },
+    /// Matrices or arrays whose shapes do not fit together (feature rows vs
+    /// graph nodes, weights vs edges, ...).
+    ShapeMismatch(String),
+    /// An adjacency that is not a valid graph (neighbour id out of range,
+    /// offsets that do not add up).
+    InvalidGraph(String),
     /// A vector is empty or holds NaN / ±Inf, or is all zeros under cosine.
     InvalidVector(String),
     /// An option or argument is out of range (k ≤ 0, m = 1, ...).
@@ -49,7 +55,10 @@ impl Error {
     /// The stable code exposed to JavaScript as `error.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::DimensionMismatch { .. } | Error::BatchShape { .. } => "ERR_DIMENSION_MISMATCH",
+            Error::DimensionMismatch { .. }
+            | Error::BatchShape { .. }
+            | Error::ShapeMismatch(_) => "ERR_DIMENSION_MISMATCH",
+            Error::InvalidGraph(_) => "ERR_INVALID_GRAPH",
             Error::InvalidVector(_) => "ERR_INVALID_VECTOR",
             Error::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
             Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
@@ -97,6 +106,8 @@ impl fmt::Display for Error {
                 f,
                 "flat batch has {len} numbers, which is not a multiple of {dimensions} dimensions"
             ),
+            Error::ShapeMismatch(why) => write!(f, "shape mismatch: {why}"),
+            Error::InvalidGraph(why) => write!(f, "invalid graph: {why}"),
             Error::InvalidVector(why) => write!(f, "invalid vector: {why}"),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::InvalidFilter(why) => write!(f, "invalid filter: {why}"),

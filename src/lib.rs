@@ -7,6 +7,7 @@ pub mod db;
 pub mod distance;
 pub mod error;
 pub mod filter;
+pub mod gnn;
 pub mod hnsw;
 pub mod rng;
 pub mod store;

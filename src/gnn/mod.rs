@@ -1,0 +1,11 @@
+//! Graph neural network layers that run directly on the HNSW graph (or any
+//! CSR adjacency), on `ndarray` `f32` matrices.
+//!
+//! Everything is built on one message-passing engine ([`propagate`]): a
+//! layer says only what differs — GCN its normalisation, GAT its attention
+//! weights, GraphSAGE its concatenation of self and neighbours — and keeps
+//! its backward pass next to its forward pass.
+
+pub mod propagate;
+
+pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};

@@ -1,0 +1,232 @@
+use super::*;
+use crate::rng::SplitMix64;
+use ndarray::Array2;
+
+fn random_matrix(rows: usize, cols: usize, rng: &mut SplitMix64) -> Array2<f32> {
+    Array2::from_shape_fn((rows, cols), |_| rng.gaussian())
+}
+
+/// A random directed graph with empty rows, repeated edges and self loops,
+/// optionally weighted.
+fn random_graph(nodes: usize, rng: &mut SplitMix64, weighted: bool) -> Adjacency {
+    let lists: Vec<Vec<u32>> = (0..nodes)
+        .map(|i| {
+            let degree = if i % 7 == 3 { 0 } else { rng.below(6) };
+            (0..degree).map(|_| rng.below(nodes) as u32).collect()
+        })
+        .collect();
+    let graph = Adjacency::from_lists(&lists).unwrap();
+    if weighted {
+        let weights = (0..graph.num_edges())
+            .map(|_| 0.5 + rng.next_f32())
+            .collect();
+        graph.with_weights(weights).unwrap()
+    } else {
+        graph
+    }
+}
+
+/// The definition, one element at a time, in f64.
+fn reference(graph: &Adjacency, x: &Array2<f32>, aggregation: Aggregation) -> Array2<f32> {
+    Array2::from_shape_fn((graph.num_nodes(), x.ncols()), |(i, c)| {
+        let messages: Vec<f64> = graph
+            .sources(i)
+            .iter()
+            .enumerate()
+            .map(|(k, &j)| {
+                graph.weights(i).map_or(1.0, |w| w[k] as f64) * x[[j as usize, c]] as f64
+            })
+            .collect();
+        if messages.is_empty() {
+            return 0.0;
+        }
+        (match aggregation {
+            Aggregation::Sum => messages.iter().sum(),
+            Aggregation::Mean => messages.iter().sum::<f64>() / messages.len() as f64,
+            Aggregation::Max => messages.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+        }) as f32
+    })
+}
+
+const ALL: [Aggregation; 3] = [Aggregation::Sum, Aggregation::Mean, Aggregation::Max];
+
+#[test]
+fn aggregate_matches_the_definition_for_every_reduction() {
+    let mut rng = SplitMix64::new(1);
+    for weighted in [false, true] {
+        let graph = random_graph(60, &mut rng, weighted);
+        let x = random_matrix(60, 19, &mut rng);
+        for aggregation in ALL {
+            let got = aggregate(&graph, x.view(), aggregation).unwrap().output;
+            let want = reference(&graph, &x, aggregation);
+            let error = (&got - &want).iter().fold(0f32, |m, d| m.max(d.abs()));
+            assert!(
+                error < 1e-5,
+                "{aggregation:?} weighted={weighted}: max error {error}"
+            );
+        }
+    }
+}
+
+/// Checks `aggregate_backward` against central finite differences of the
+/// scalar loss `sum(output ⊙ probe)`.
+#[test]
+fn aggregate_backward_matches_finite_differences() {
+    let mut rng = SplitMix64::new(2);
+    for weighted in [false, true] {
+        let graph = random_graph(24, &mut rng, weighted);
+        let transposed = graph.transpose();
+        let x = random_matrix(24, 5, &mut rng);
+        let probe = random_matrix(24, 5, &mut rng);
+        for aggregation in ALL {
+            let loss = |x: &Array2<f32>| -> f64 {
+                let out = aggregate(&graph, x.view(), aggregation).unwrap().output;
+                out.iter()
+                    .zip(probe.iter())
+                    .map(|(&o, &p)| o as f64 * p as f64)
+                    .sum()
+            };
+            let forward = aggregate(&graph, x.view(), aggregation).unwrap();
+            let analytic =
+                aggregate_backward(&graph, &transposed, &forward, probe.view(), aggregation)
+                    .unwrap();
+            let eps = 1e-3;
+            let mut checked = 0;
+            for ((i, c), &g) in analytic.indexed_iter() {
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[[i, c]] += eps;
+                down[[i, c]] -= eps;
+                // Max is not differentiable where a nudge changes a winner:
+                // finite differences straddle the kink there, so skip.
+                let winners =
+                    |x: &Array2<f32>| aggregate(&graph, x.view(), aggregation).unwrap().winners;
+                if aggregation == Aggregation::Max
+                    && (winners(&up) != forward.winners || winners(&down) != forward.winners)
+                {
+                    continue;
+                }
+                checked += 1;
+                let numeric = (loss(&up) - loss(&down)) / (2.0 * eps as f64);
+                assert!(
+                    (numeric - g as f64).abs() < 2e-3 * (1.0 + numeric.abs()),
+                    "{aggregation:?} weighted={weighted} d/dx[{i},{c}]: numeric {numeric}, analytic {g}"
+                );
+            }
+            assert!(
+                checked * 10 >= analytic.len() * 9,
+                "{aggregation:?}: only {checked} coordinates away from kinks"
+            );
+        }
+    }
+}
+
+#[test]
+fn gcn_normalisation_and_transpose_follow_their_definitions() {
+    let graph = Adjacency::from_lists(&[vec![1, 2], vec![0], vec![0, 1]])
+        .unwrap()
+        .with_self_loops();
+    assert_eq!(graph.sources(0), &[1, 2, 0]);
+    assert_eq!(graph.sources(1), &[0, 1]);
+    let normalized = graph.gcn_normalized();
+    // In-degrees with self loops: 3, 2, 3. Edge 2 → 0: 1 / sqrt(3 · 3).
+    let w = normalized.weights(0).unwrap();
+    assert!((w[1] - 1.0 / 3.0).abs() < 1e-6, "{w:?}");
+    assert!((w[0] - 1.0 / (3.0f32 * 2.0).sqrt()).abs() < 1e-6, "{w:?}");
+    let transposed = normalized.transpose();
+    assert_eq!(transposed.num_edges(), normalized.num_edges());
+    // Transposing twice gives the same edges back (sorted by source).
+    let twice = transposed.transpose();
+    for i in 0..3 {
+        let edges = |g: &Adjacency| {
+            let mut e: Vec<(u32, u32)> = g
+                .sources(i)
+                .iter()
+                .zip(g.weights(i).unwrap())
+                .map(|(&j, w)| (j, w.to_bits()))
+                .collect();
+            e.sort_unstable();
+            e
+        };
+        assert_eq!(edges(&twice), edges(&normalized), "row {i}");
+    }
+    // Node 0 is aggregated by nodes 0, 1 and 2.
+    let mut aggregators = transposed.sources(0).to_vec();
+    aggregators.sort_unstable();
+    assert_eq!(aggregators, vec![0, 1, 2]);
+}
+
+#[test]
+fn malformed_graphs_and_shapes_are_refused_with_codes() {
+    let out_of_range = Adjacency::from_lists(&[vec![0, 5], vec![]]).unwrap_err();
+    assert_eq!(out_of_range.code(), "ERR_INVALID_GRAPH");
+    assert!(out_of_range.to_string().contains("5"), "{out_of_range}");
+    assert_eq!(
+        Adjacency::from_csr(2, vec![0, 2, 1], vec![0])
+            .unwrap_err()
+            .code(),
+        "ERR_INVALID_GRAPH"
+    );
+    assert_eq!(
+        Adjacency::from_csr(2, vec![0, 1], vec![0])
+            .unwrap_err()
+            .code(),
+        "ERR_INVALID_GRAPH"
+    );
+    let graph = Adjacency::from_lists(&[vec![1], vec![0]]).unwrap();
+    assert_eq!(
+        graph.clone().with_weights(vec![1.0]).unwrap_err().code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+    assert_eq!(
+        graph
+            .clone()
+            .with_weights(vec![1.0, f32::NAN])
+            .unwrap_err()
+            .code(),
+        "ERR_INVALID_GRAPH"
+    );
+    let wrong_rows = Array2::<f32>::zeros((3, 4));
+    assert_eq!(
+        aggregate(&graph, wrong_rows.view(), Aggregation::Sum)
+            .unwrap_err()
+            .code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+    assert_eq!(
+        Aggregation::parse("median").unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
+}
+
+#[test]
+fn the_hnsw_level0_graph_feeds_the_engine() {
+    let base = crate::testdata::clustered(500, 8, 5, 3);
+    let index =
+        crate::hnsw::Index::new(8, crate::distance::Metric::Euclidean, Default::default()).unwrap();
+    let refs: Vec<&[f32]> = base.iter().map(Vec::as_slice).collect();
+    index.insert_batch(&refs, &|_, _| {}).unwrap();
+    let csr = index.level0_csr();
+    let offsets = csr.offsets.iter().map(|&o| o as usize).collect();
+    let graph = Adjacency::from_csr(500, offsets, csr.targets).unwrap();
+    let features = Array2::from_shape_fn((500, 8), |(i, c)| base[i][c]);
+    let mean = aggregate(&graph, features.view(), Aggregation::Mean)
+        .unwrap()
+        .output;
+    // Neighbours are near: a node's neighbourhood mean is closer to it than
+    // the mean of all nodes is, for most nodes.
+    let global: Vec<f32> = (0..8).map(|c| features.column(c).mean().unwrap()).collect();
+    let closer = (0..500)
+        .filter(|&i| {
+            let d = |v: &dyn Fn(usize) -> f32| {
+                (0..8)
+                    .map(|c| (features[[i, c]] - v(c)).powi(2))
+                    .sum::<f32>()
+            };
+            d(&|c| mean[[i, c]]) < d(&|c| global[c])
+        })
+        .count();
+    assert!(
+        closer > 450,
+        "only {closer} of 500 neighbourhood means are local"
+    );
+}
