@@ -6,6 +6,12 @@
 //! weights, GraphSAGE its concatenation of self and neighbours — and keeps
 //! its backward pass next to its forward pass.
 
+pub mod gcn;
+#[cfg(test)]
+mod gradcheck;
 pub mod propagate;
+pub mod tensor;
 
+pub use gcn::{Gcn, GcnCache, GcnGraph};
 pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
+pub use tensor::{Activation, Linear, LinearGradients};

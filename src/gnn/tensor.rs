@@ -1,0 +1,269 @@
+//! Dense pieces the layers share: a linear map with its gradients, and
+//! activations with their derivatives. Matrix products go through
+//! `ndarray`'s `dot` (the `matrixmultiply` SGEMM kernels).
+
+use crate::error::{Error, Result};
+use crate::rng::SplitMix64;
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+/// `y = x · W + b`, with `W` of shape `(input_dim, output_dim)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    pub weight: Array2<f32>,
+    pub bias: Option<Array1<f32>>,
+}
+
+/// Gradients of a [`Linear`]'s parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinearGradients {
+    pub weight: Array2<f32>,
+    pub bias: Option<Array1<f32>>,
+}
+
+impl Linear {
+    /// Glorot-uniform weights (the usual choice for GCN/GAT/SAGE), zero
+    /// bias, reproducible from `seed`.
+    pub fn new(input_dim: usize, output_dim: usize, bias: bool, seed: u64) -> Result<Linear> {
+        if input_dim == 0 || output_dim == 0 {
+            return Err(Error::invalid_argument(format!(
+                "layer dimensions must be positive, got {input_dim} → {output_dim}"
+            )));
+        }
+        let mut rng = SplitMix64::new(seed);
+        let limit = (6.0 / (input_dim + output_dim) as f32).sqrt();
+        let weight = Array2::from_shape_fn((input_dim, output_dim), |_| {
+            (2.0 * rng.next_f32() - 1.0) * limit
+        });
+        Ok(Linear {
+            weight,
+            bias: bias.then(|| Array1::zeros(output_dim)),
+        })
+    }
+
+    pub fn input_dim(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    pub fn output_dim(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    pub fn forward(&self, input: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        let mut output = self.project(input)?;
+        if let Some(bias) = &self.bias {
+            output += bias;
+        }
+        Ok(output)
+    }
+
+    /// `x · W` without the bias, for layers that add it after aggregating.
+    pub fn project(&self, input: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        if input.ncols() != self.input_dim() {
+            return Err(Error::ShapeMismatch(format!(
+                "features have {} columns, the layer expects {}",
+                input.ncols(),
+                self.input_dim()
+            )));
+        }
+        Ok(input.dot(&self.weight))
+    }
+
+    /// Gradients given the forward input and the gradient of the output;
+    /// also returns the gradient with respect to the input.
+    pub fn backward(
+        &self,
+        input: ArrayView2<'_, f32>,
+        output_gradient: ArrayView2<'_, f32>,
+    ) -> (Array2<f32>, LinearGradients) {
+        let gradients = LinearGradients {
+            weight: input.t().dot(&output_gradient),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|_| output_gradient.sum_axis(Axis(0))),
+        };
+        (output_gradient.dot(&self.weight.t()), gradients)
+    }
+}
+
+/// Element-wise non-linearities.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    None,
+    Relu,
+    LeakyRelu(f32),
+    Elu(f32),
+    Gelu,
+    Tanh,
+}
+
+impl Activation {
+    /// `'none' | 'relu' | 'leaky_relu' | 'elu' | 'gelu' | 'tanh'`
+    /// (LeakyReLU slope 0.01 and ELU alpha 1 unless set elsewhere).
+    pub fn parse(name: &str) -> Result<Activation> {
+        Ok(match name {
+            "none" | "linear" => Activation::None,
+            "relu" => Activation::Relu,
+            "leaky_relu" | "leakyRelu" => Activation::LeakyRelu(0.01),
+            "elu" => Activation::Elu(1.0),
+            "gelu" => Activation::Gelu,
+            "tanh" => Activation::Tanh,
+            other => {
+                return Err(Error::invalid_argument(format!(
+                "activation must be one of none, relu, leaky_relu, elu, gelu, tanh; got {other:?}"
+            )))
+            }
+        })
+    }
+
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::None => x,
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu(slope) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    slope * x
+                }
+            }
+            Activation::Elu(alpha) => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * x.exp_m1()
+                }
+            }
+            Activation::Gelu => 0.5 * x * (1.0 + (GELU_C * (x + 0.044715 * x * x * x)).tanh()),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+
+    /// The derivative at pre-activation `x`.
+    #[inline]
+    pub fn derivative(self, x: f32) -> f32 {
+        match self {
+            Activation::None => 1.0,
+            Activation::Relu => (x > 0.0) as u8 as f32,
+            Activation::LeakyRelu(slope) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    slope
+                }
+            }
+            Activation::Elu(alpha) => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    alpha * x.exp()
+                }
+            }
+            Activation::Gelu => {
+                // The tanh approximation's exact derivative.
+                let inner = GELU_C * (x + 0.044715 * x * x * x);
+                let t = inner.tanh();
+                let d_inner = GELU_C * (1.0 + 3.0 * 0.044715 * x * x);
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner
+            }
+            Activation::Tanh => 1.0 - x.tanh().powi(2),
+        }
+    }
+
+    pub fn forward(self, pre_activation: &Array2<f32>) -> Array2<f32> {
+        match self {
+            Activation::None => pre_activation.clone(),
+            _ => pre_activation.mapv(|x| self.apply(x)),
+        }
+    }
+
+    /// `output_gradient ⊙ f'(pre_activation)`.
+    pub fn backward(
+        self,
+        pre_activation: &Array2<f32>,
+        output_gradient: ArrayView2<'_, f32>,
+    ) -> Array2<f32> {
+        let mut gradient = output_gradient.to_owned();
+        if self != Activation::None {
+            gradient.zip_mut_with(pre_activation, |g, &x| *g *= self.derivative(x));
+        }
+        gradient
+    }
+}
+
+/// sqrt(2 / π), GELU's tanh-approximation constant.
+const GELU_C: f32 = 0.797_884_6;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gnn::gradcheck::{assert_gradient, nudged};
+
+    #[test]
+    fn every_activation_derivative_matches_finite_differences() {
+        let all = [
+            Activation::None,
+            Activation::Relu,
+            Activation::LeakyRelu(0.2),
+            Activation::Elu(1.0),
+            Activation::Gelu,
+            Activation::Tanh,
+        ];
+        for activation in all {
+            for &x in &[-2.5f32, -0.7, -0.1, 0.15, 0.9, 3.0] {
+                let eps = 1e-3f64;
+                let f = |x: f64| activation.apply(x as f32) as f64;
+                let numeric = (f(x as f64 + eps) - f(x as f64 - eps)) / (2.0 * eps);
+                let analytic = activation.derivative(x) as f64;
+                assert!(
+                    (numeric - analytic).abs() < 2e-3,
+                    "{activation:?} at {x}: {numeric} vs {analytic}"
+                );
+            }
+        }
+        assert_eq!(
+            Activation::parse("swish").unwrap_err().code(),
+            "ERR_INVALID_ARGUMENT"
+        );
+    }
+
+    #[test]
+    fn linear_backward_matches_finite_differences() {
+        let mut rng = SplitMix64::new(3);
+        let mut layer = Linear::new(4, 3, true, 9).unwrap();
+        layer.bias = Some(Array1::from_shape_fn(3, |_| rng.gaussian()));
+        let x = Array2::from_shape_fn((5, 4), |_| rng.gaussian());
+        let probe = Array2::from_shape_fn((5, 3), |_| rng.gaussian());
+        let loss = |layer: &Linear, x: &Array2<f32>| -> f64 {
+            let y = layer.forward(x.view()).unwrap();
+            y.iter()
+                .zip(probe.iter())
+                .map(|(&a, &b)| a as f64 * b as f64)
+                .sum()
+        };
+        let (dx, grads) = layer.backward(x.view(), probe.view());
+        let with_weight = |k, d| Linear {
+            weight: nudged(&layer.weight, k, d),
+            ..layer.clone()
+        };
+        let with_bias = |k, d| Linear {
+            bias: Some(nudged(layer.bias.as_ref().unwrap(), k, d)),
+            ..layer.clone()
+        };
+        assert_gradient("dx", &dx, 1e-2, |k, d| loss(&layer, &nudged(&x, k, d)));
+        assert_gradient("dW", &grads.weight, 1e-2, |k, d| {
+            loss(&with_weight(k, d), &x)
+        });
+        assert_gradient("db", grads.bias.as_ref().unwrap(), 1e-2, |k, d| {
+            loss(&with_bias(k, d), &x)
+        });
+        assert_eq!(
+            layer
+                .forward(Array2::zeros((2, 5)).view())
+                .unwrap_err()
+                .code(),
+            "ERR_DIMENSION_MISMATCH"
+        );
+    }
+}
