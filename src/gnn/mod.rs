@@ -9,9 +9,15 @@
 pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
+pub mod loss;
+pub mod optim;
 pub mod propagate;
 pub mod tensor;
 
 pub use gcn::{Gcn, GcnCache, GcnGraph};
+pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
 pub use tensor::{Activation, Linear, LinearGradients};
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,15 @@ pub struct LinearGradients {
     pub bias: Option<Array1<f32>>,
 }
 
+impl LinearGradients {
+    /// In the order of [`Linear::parameters_mut`].
+    pub fn slices(&self) -> Vec<&[f32]> {
+        let mut slices = vec![self.weight.as_slice().expect("gradients are contiguous")];
+        slices.extend(self.bias.as_ref().and_then(|b| b.as_slice()));
+        slices
+    }
+}
+
 impl Linear {
     /// Glorot-uniform weights (the usual choice for GCN/GAT/SAGE), zero
     /// bias, reproducible from `seed`.
@@ -38,6 +47,13 @@ impl Linear {
             weight,
             bias: bias.then(|| Array1::zeros(output_dim)),
         })
+    }
+
+    /// Weight then bias, as flat slices for an [`crate::gnn::Optimizer`].
+    pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
+        let mut slices = vec![self.weight.as_slice_mut().expect("weights are contiguous")];
+        slices.extend(self.bias.as_mut().and_then(|b| b.as_slice_mut()));
+        slices
     }
 
     pub fn input_dim(&self) -> usize {
