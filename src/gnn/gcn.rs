@@ -123,7 +123,7 @@ impl Gcn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnn::gradcheck::{assert_gradient, nudged};
+    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
     use crate::rng::SplitMix64;
 
     #[test]
@@ -157,11 +157,7 @@ mod tests {
             let x = Array2::from_shape_fn((12, 5), |_| rng.gaussian());
             let probe = Array2::from_shape_fn((12, 3), |_| rng.gaussian());
             let loss = |layer: &Gcn, x: &Array2<f32>| -> f64 {
-                let y = layer.forward(&graph, x.view()).unwrap();
-                y.iter()
-                    .zip(probe.iter())
-                    .map(|(&a, &b)| a as f64 * b as f64)
-                    .sum()
+                probe_loss(&layer.forward(&graph, x.view()).unwrap(), &probe)
             };
             let (_, cache) = layer.forward_train(&graph, x.view()).unwrap();
             let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();

@@ -31,3 +31,14 @@ pub fn nudged<D: ndarray::Dimension>(
     }
     copy
 }
+
+/// `sum(output ⊙ probe)` in f64: a scalar loss whose gradient with respect
+/// to `output` is `probe`, so a backward pass fed `probe` must reproduce
+/// its finite differences.
+pub fn probe_loss(output: &ndarray::Array2<f32>, probe: &ndarray::Array2<f32>) -> f64 {
+    output
+        .iter()
+        .zip(probe.iter())
+        .map(|(&a, &b)| a as f64 * b as f64)
+        .sum()
+}

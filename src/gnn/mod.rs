@@ -12,11 +12,13 @@ mod gradcheck;
 pub mod loss;
 pub mod optim;
 pub mod propagate;
+pub mod sage;
 pub mod tensor;
 
 pub use gcn::{Gcn, GcnCache, GcnGraph};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
+pub use sage::{Sage, SageCache, SageGradients};
 pub use tensor::{Activation, Linear, LinearGradients};
 
 #[cfg(test)]

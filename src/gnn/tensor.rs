@@ -214,7 +214,7 @@ const GELU_C: f32 = 0.797_884_6;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnn::gradcheck::{assert_gradient, nudged};
+    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
 
     #[test]
     fn every_activation_derivative_matches_finite_differences() {
@@ -252,11 +252,7 @@ mod tests {
         let x = Array2::from_shape_fn((5, 4), |_| rng.gaussian());
         let probe = Array2::from_shape_fn((5, 3), |_| rng.gaussian());
         let loss = |layer: &Linear, x: &Array2<f32>| -> f64 {
-            let y = layer.forward(x.view()).unwrap();
-            y.iter()
-                .zip(probe.iter())
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum()
+            probe_loss(&layer.forward(x.view()).unwrap(), &probe)
         };
         let (dx, grads) = layer.backward(x.view(), probe.view());
         let with_weight = |k, d| Linear {

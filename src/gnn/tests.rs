@@ -112,3 +112,38 @@ fn a_two_layer_gcn_learns_communities_that_features_alone_cannot_separate() {
         "features alone should not suffice: {linear_accuracy}"
     );
 }
+
+#[test]
+fn a_two_layer_graphsage_learns_the_same_communities() {
+    let (graph, features, labels) = two_communities(400, 22);
+    let train: Vec<usize> = (0..400).filter(|i| i % 2 == 0).collect();
+    let test: Vec<usize> = (0..400).filter(|i| i % 2 == 1).collect();
+    let transposed = graph.transpose();
+    let mut first = Sage::new(8, 16, Aggregation::Mean, Activation::Relu, 4).unwrap();
+    let mut second = Sage::new(16, 2, Aggregation::Mean, Activation::None, 5).unwrap();
+    let (mut adam1, mut adam2) = (Adam::new(0.01), Adam::new(0.01));
+    for _ in 0..200 {
+        let (hidden, cache1) = first.forward_train(&graph, features.view()).unwrap();
+        let (logits, cache2) = second.forward_train(&graph, hidden.view()).unwrap();
+        let (_, gradient) = masked_cross_entropy(&logits, &labels, &train);
+        let (hidden_gradient, grads2) = second
+            .backward(&graph, &transposed, &cache2, gradient.view())
+            .unwrap();
+        let (_, grads1) = first
+            .backward(&graph, &transposed, &cache1, hidden_gradient.view())
+            .unwrap();
+        adam2.step(&mut second.parameters_mut(), &grads2.slices());
+        adam1.step(&mut first.parameters_mut(), &grads1.slices());
+    }
+    let hidden = first.forward(&graph, features.view()).unwrap();
+    let sage_accuracy = accuracy(
+        &second.forward(&graph, hidden.view()).unwrap(),
+        &labels,
+        &test,
+    );
+    println!("held-out accuracy: GraphSAGE {sage_accuracy:.3}");
+    assert!(
+        sage_accuracy >= 0.95,
+        "GraphSAGE reached only {sage_accuracy}"
+    );
+}

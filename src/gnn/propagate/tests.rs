@@ -1,4 +1,5 @@
 use super::*;
+use crate::gnn::gradcheck::probe_loss;
 use crate::rng::SplitMix64;
 use ndarray::Array2;
 
@@ -80,11 +81,10 @@ fn aggregate_backward_matches_finite_differences() {
         let probe = random_matrix(24, 5, &mut rng);
         for aggregation in ALL {
             let loss = |x: &Array2<f32>| -> f64 {
-                let out = aggregate(&graph, x.view(), aggregation).unwrap().output;
-                out.iter()
-                    .zip(probe.iter())
-                    .map(|(&o, &p)| o as f64 * p as f64)
-                    .sum()
+                probe_loss(
+                    &aggregate(&graph, x.view(), aggregation).unwrap().output,
+                    &probe,
+                )
             };
             let forward = aggregate(&graph, x.view(), aggregation).unwrap();
             let analytic =

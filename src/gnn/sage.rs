@@ -1,0 +1,259 @@
+//! GraphSAGE (Hamilton et al., 2017): a node keeps its own features apart
+//! from its neighbourhood's, `h' = σ(x · W_self + agg(x_N) · W_neigh + b)`,
+//! optionally scaled to unit length. What differs from the engine's
+//! defaults is only that concatenation (written as two products) and the
+//! choice of aggregator.
+
+use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
+use super::tensor::{Activation, Linear, LinearGradients};
+use crate::error::Result;
+use ndarray::{Array2, ArrayView2, Axis};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sage {
+    /// Applied to the node's own features; carries the bias.
+    pub self_linear: Linear,
+    /// Applied to the aggregated neighbourhood.
+    pub neighbor_linear: Linear,
+    pub aggregation: Aggregation,
+    pub activation: Activation,
+    /// Scale each output row to unit L2 norm (the paper's choice between
+    /// layers).
+    pub normalize: bool,
+}
+
+/// What [`Sage::backward`] needs from the forward pass.
+#[derive(Clone, Debug)]
+pub struct SageCache {
+    input: Array2<f32>,
+    aggregated: Aggregated,
+    pre_activation: Array2<f32>,
+    activated: Array2<f32>,
+}
+
+/// Gradients of a [`Sage`] layer's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SageGradients {
+    pub self_linear: LinearGradients,
+    pub neighbor_linear: LinearGradients,
+}
+
+impl SageGradients {
+    /// In the order of [`Sage::parameters_mut`].
+    pub fn slices(&self) -> Vec<&[f32]> {
+        let mut slices = self.self_linear.slices();
+        slices.extend(self.neighbor_linear.slices());
+        slices
+    }
+}
+
+/// Rows below this norm are left unscaled by the L2 normalisation.
+const MIN_NORM: f32 = 1e-12;
+
+impl Sage {
+    pub fn new(
+        input_dim: usize,
+        output_dim: usize,
+        aggregation: Aggregation,
+        activation: Activation,
+        seed: u64,
+    ) -> Result<Sage> {
+        Ok(Sage {
+            self_linear: Linear::new(input_dim, output_dim, true, seed)?,
+            neighbor_linear: Linear::new(input_dim, output_dim, false, seed ^ 0x5A6E)?,
+            aggregation,
+            activation,
+            normalize: false,
+        })
+    }
+
+    pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
+        let mut parameters = self.self_linear.parameters_mut();
+        parameters.extend(self.neighbor_linear.parameters_mut());
+        parameters
+    }
+
+    pub fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self.forward_train(graph, features)?.0)
+    }
+
+    pub fn forward_train(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, SageCache)> {
+        let aggregated = aggregate(graph, features, self.aggregation)?;
+        let mut pre_activation = self.self_linear.forward(features)?;
+        pre_activation += &self.neighbor_linear.project(aggregated.output.view())?;
+        let activated = self.activation.forward(&pre_activation);
+        let output = if self.normalize {
+            let mut output = activated.clone();
+            for mut row in output.axis_iter_mut(Axis(0)) {
+                let norm = row.dot(&row).sqrt();
+                if norm > MIN_NORM {
+                    row /= norm;
+                }
+            }
+            output
+        } else {
+            activated.clone()
+        };
+        let cache = SageCache {
+            input: features.to_owned(),
+            aggregated,
+            pre_activation,
+            activated,
+        };
+        Ok((output, cache))
+    }
+
+    /// Gradients of the parameters, and of the input features. `transposed`
+    /// is `graph.transpose()`.
+    pub fn backward(
+        &self,
+        graph: &Adjacency,
+        transposed: &Adjacency,
+        cache: &SageCache,
+        output_gradient: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, SageGradients)> {
+        let activated_gradient = if self.normalize {
+            // y = h / |h|  ⇒  dh = (g − y (y · g)) / |h|
+            let mut gradient = output_gradient.to_owned();
+            for (mut g, h) in gradient
+                .axis_iter_mut(Axis(0))
+                .zip(cache.activated.axis_iter(Axis(0)))
+            {
+                let norm = h.dot(&h).sqrt();
+                if norm > MIN_NORM {
+                    let y = &h / norm;
+                    let along = y.dot(&g);
+                    g.zip_mut_with(&y, |g, &y| *g = (*g - y * along) / norm);
+                }
+            }
+            gradient
+        } else {
+            output_gradient.to_owned()
+        };
+        let pre_gradient = self
+            .activation
+            .backward(&cache.pre_activation, activated_gradient.view());
+        let (self_input_gradient, self_gradients) = self
+            .self_linear
+            .backward(cache.input.view(), pre_gradient.view());
+        let (aggregated_gradient, neighbor_gradients) = self
+            .neighbor_linear
+            .backward(cache.aggregated.output.view(), pre_gradient.view());
+        let neighbor_input_gradient = aggregate_backward(
+            graph,
+            transposed,
+            &cache.aggregated,
+            aggregated_gradient.view(),
+            self.aggregation,
+        )?;
+        Ok((
+            self_input_gradient + neighbor_input_gradient,
+            SageGradients {
+                self_linear: self_gradients,
+                neighbor_linear: neighbor_gradients,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
+    use crate::rng::SplitMix64;
+
+    #[test]
+    fn sage_backward_matches_finite_differences_for_each_aggregator_and_normalisation() {
+        let mut rng = SplitMix64::new(6);
+        let lists: Vec<Vec<u32>> = (0..10)
+            .map(|i| {
+                if i == 4 {
+                    vec![]
+                } else {
+                    (0..1 + rng.below(4))
+                        .map(|_| rng.below(10) as u32)
+                        .collect()
+                }
+            })
+            .collect();
+        let graph = Adjacency::from_lists(&lists).unwrap();
+        let transposed = graph.transpose();
+        for aggregation in [Aggregation::Mean, Aggregation::Sum, Aggregation::Max] {
+            for normalize in [false, true] {
+                let mut layer = Sage::new(4, 3, aggregation, Activation::Tanh, 8).unwrap();
+                layer.normalize = normalize;
+                layer.self_linear.bias =
+                    Some(ndarray::Array1::from_shape_fn(3, |_| rng.gaussian()));
+                let x = Array2::from_shape_fn((10, 4), |_| rng.gaussian());
+                let probe = Array2::from_shape_fn((10, 3), |_| rng.gaussian());
+                let loss = |layer: &Sage, x: &Array2<f32>| -> f64 {
+                    probe_loss(&layer.forward(&graph, x.view()).unwrap(), &probe)
+                };
+                let (_, cache) = layer.forward_train(&graph, x.view()).unwrap();
+                let (dx, grads) = layer
+                    .backward(&graph, &transposed, &cache, probe.view())
+                    .unwrap();
+                let what = format!("{aggregation:?} normalize={normalize}");
+                // Max has kinks; a smaller step keeps the differences on one side of them.
+                let eps = if aggregation == Aggregation::Max {
+                    1e-3
+                } else {
+                    1e-2
+                };
+                assert_gradient(&format!("{what} dx"), &dx, eps, |k, d| {
+                    loss(&layer, &nudged(&x, k, d))
+                });
+                let with = |edit: &dyn Fn(&mut Sage)| {
+                    let mut copy = layer.clone();
+                    edit(&mut copy);
+                    loss(&copy, &x)
+                };
+                assert_gradient(
+                    &format!("{what} dW_self"),
+                    &grads.self_linear.weight,
+                    eps,
+                    |k, d| {
+                        with(&|s| s.self_linear.weight = nudged(&layer.self_linear.weight, k, d))
+                    },
+                );
+                assert_gradient(
+                    &format!("{what} db"),
+                    grads.self_linear.bias.as_ref().unwrap(),
+                    eps,
+                    |k, d| {
+                        with(&|s| {
+                            s.self_linear.bias =
+                                Some(nudged(layer.self_linear.bias.as_ref().unwrap(), k, d))
+                        })
+                    },
+                );
+                assert_gradient(
+                    &format!("{what} dW_neigh"),
+                    &grads.neighbor_linear.weight,
+                    eps,
+                    |k, d| {
+                        with(&|s| {
+                            s.neighbor_linear.weight = nudged(&layer.neighbor_linear.weight, k, d)
+                        })
+                    },
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn normalised_outputs_have_unit_length() {
+        let graph = Adjacency::from_lists(&[vec![1], vec![0, 2], vec![1]]).unwrap();
+        let mut layer = Sage::new(3, 5, Aggregation::Mean, Activation::None, 1).unwrap();
+        layer.normalize = true;
+        let x = Array2::from_shape_fn((3, 3), |(i, j)| (i * 3 + j) as f32 - 4.0);
+        let out = layer.forward(&graph, x.view()).unwrap();
+        for row in out.rows() {
+            assert!((row.dot(&row).sqrt() - 1.0).abs() < 1e-5);
+        }
+    }
+}
