@@ -6,6 +6,7 @@
 //! weights, GraphSAGE its concatenation of self and neighbours — and keeps
 //! its backward pass next to its forward pass.
 
+pub mod gat;
 pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
@@ -15,6 +16,7 @@ pub mod propagate;
 pub mod sage;
 pub mod tensor;
 
+pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};

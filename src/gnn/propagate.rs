@@ -136,6 +136,13 @@ impl Adjacency {
             .map(|w| &w[self.offsets[i]..self.offsets[i + 1]])
     }
 
+    /// Positions of node `i`'s edges in CSR order (indexes per-edge data
+    /// such as weights or attention).
+    #[inline]
+    pub fn edge_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i]..self.offsets[i + 1]
+    }
+
     /// Number of incoming edges of node `i`.
     #[inline]
     pub fn degree(&self, i: usize) -> usize {

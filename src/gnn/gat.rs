@@ -1,0 +1,426 @@
+//! Graph attention (Veličković et al., 2018), multi-head. For head `h`,
+//! with `Z = X · W` split into heads:
+//!
+//! ```text
+//! e_ij = LeakyReLU(a_src_h · z_j + a_dst_h · z_i)     for j in sources(i)
+//! α_ij = softmax over j of e_ij
+//! out_i = Σ_j α_ij z_j
+//! ```
+//!
+//! then the heads are concatenated or averaged, the bias added and the
+//! activation applied. What differs from the engine's defaults is only the
+//! edge weights: each head's aggregation is the engine's weighted sum with
+//! `α` as weights. The attention weights are kept, per edge and head, so
+//! callers can read them.
+
+use super::propagate::{aggregate, Adjacency, Aggregation};
+use super::tensor::{Activation, Linear};
+use crate::error::Result;
+use crate::rng::SplitMix64;
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gat {
+    /// `input_dim → heads · head_dim`, no bias (the bias is added last).
+    pub projection: Linear,
+    /// `(heads, head_dim)` attention vectors for sources and destinations.
+    pub attention_source: Array2<f32>,
+    pub attention_destination: Array2<f32>,
+    /// `output_dim` (concatenated heads: `heads · head_dim`).
+    pub bias: Array1<f32>,
+    pub heads: usize,
+    pub concat_heads: bool,
+    pub negative_slope: f32,
+    pub activation: Activation,
+}
+
+/// What [`Gat::backward`] needs, and the attention weights.
+#[derive(Clone, Debug)]
+pub struct GatCache {
+    input: Array2<f32>,
+    projected: Array2<f32>,
+    /// `(edges, heads)`: `α` per edge in CSR order.
+    pub attention: Array2<f32>,
+    /// `(edges, heads)`: the scores before LeakyReLU.
+    raw_scores: Array2<f32>,
+    pre_activation: Array2<f32>,
+}
+
+/// Gradients of a [`Gat`] layer's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatGradients {
+    pub projection: Array2<f32>,
+    pub attention_source: Array2<f32>,
+    pub attention_destination: Array2<f32>,
+    pub bias: Array1<f32>,
+}
+
+impl GatGradients {
+    /// In the order of [`Gat::parameters_mut`].
+    pub fn slices(&self) -> Vec<&[f32]> {
+        [
+            self.projection.as_slice(),
+            self.attention_source.as_slice(),
+            self.attention_destination.as_slice(),
+            self.bias.as_slice(),
+        ]
+        .into_iter()
+        .map(|s| s.expect("gradients are contiguous"))
+        .collect()
+    }
+}
+
+impl Gat {
+    /// `output_dim` is the per-head width; the layer outputs
+    /// `heads · output_dim` columns when concatenating, `output_dim` when
+    /// averaging.
+    pub fn new(
+        input_dim: usize,
+        output_dim: usize,
+        heads: usize,
+        concat_heads: bool,
+        activation: Activation,
+        seed: u64,
+    ) -> Result<Gat> {
+        if heads == 0 {
+            return Err(crate::Error::invalid_argument(
+                "a GAT layer needs at least one head",
+            ));
+        }
+        let projection = Linear::new(input_dim, heads * output_dim, false, seed)?;
+        let mut rng = SplitMix64::new(seed ^ 0xA77E);
+        let limit = (6.0 / (1 + output_dim) as f32).sqrt();
+        let mut attention = || {
+            Array2::from_shape_fn((heads, output_dim), |_| {
+                (2.0 * rng.next_f32() - 1.0) * limit
+            })
+        };
+        let (attention_source, attention_destination) = (attention(), attention());
+        Ok(Gat {
+            projection,
+            attention_source,
+            attention_destination,
+            bias: Array1::zeros(if concat_heads {
+                heads * output_dim
+            } else {
+                output_dim
+            }),
+            heads,
+            concat_heads,
+            negative_slope: 0.2,
+            activation,
+        })
+    }
+
+    fn head_dim(&self) -> usize {
+        self.attention_source.ncols()
+    }
+
+    pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
+        [
+            self.projection.weight.as_slice_mut(),
+            self.attention_source.as_slice_mut(),
+            self.attention_destination.as_slice_mut(),
+            self.bias.as_slice_mut(),
+        ]
+        .into_iter()
+        .map(|s| s.expect("parameters are contiguous"))
+        .collect()
+    }
+
+    pub fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self.forward_train(graph, features)?.0)
+    }
+
+    /// Forward pass; the cache holds the attention weights (`attention`).
+    pub fn forward_train(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, GatCache)> {
+        let projected = self.projection.project(features)?;
+        let (source_scores, destination_scores) = self.node_scores(&projected);
+        let edges = graph.num_edges();
+        let mut raw_scores = Array2::<f32>::zeros((edges, self.heads));
+        let mut attention = Array2::<f32>::zeros((edges, self.heads));
+        // Per destination row: scores of its edges, softmax per head.
+        let rows: Vec<(usize, Vec<f32>, Vec<f32>)> = (0..graph.num_nodes())
+            .into_par_iter()
+            .map(|i| {
+                let sources = graph.sources(i);
+                let mut raw = vec![0f32; sources.len() * self.heads];
+                let mut alpha = vec![0f32; sources.len() * self.heads];
+                for h in 0..self.heads {
+                    for (k, &j) in sources.iter().enumerate() {
+                        raw[k * self.heads + h] =
+                            source_scores[[j as usize, h]] + destination_scores[[i, h]];
+                    }
+                    let max = (0..sources.len())
+                        .map(|k| self.leaky(raw[k * self.heads + h]))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0;
+                    for k in 0..sources.len() {
+                        let e = (self.leaky(raw[k * self.heads + h]) - max).exp();
+                        alpha[k * self.heads + h] = e;
+                        sum += e;
+                    }
+                    for k in 0..sources.len() {
+                        alpha[k * self.heads + h] /= sum;
+                    }
+                }
+                (i, raw, alpha)
+            })
+            .collect();
+        let mut offset = 0;
+        for (_, raw, alpha) in rows {
+            let n = raw.len() / self.heads.max(1);
+            raw_scores.slice_mut(s![offset..offset + n, ..]).assign(
+                &ndarray::ArrayView2::from_shape((n, self.heads), &raw).expect("row shape"),
+            );
+            attention.slice_mut(s![offset..offset + n, ..]).assign(
+                &ndarray::ArrayView2::from_shape((n, self.heads), &alpha).expect("row shape"),
+            );
+            offset += n;
+        }
+        let width = self.head_dim();
+        let mut heads_out = Vec::with_capacity(self.heads);
+        for h in 0..self.heads {
+            let weighted = graph.clone().with_weights(attention.column(h).to_vec())?;
+            let z = projected.slice(s![.., h * width..(h + 1) * width]);
+            heads_out.push(aggregate(&weighted, z, Aggregation::Sum)?.output);
+        }
+        let mut pre_activation = self.combine_heads(&heads_out);
+        pre_activation += &self.bias;
+        let output = self.activation.forward(&pre_activation);
+        let cache = GatCache {
+            input: features.to_owned(),
+            projected,
+            attention,
+            raw_scores,
+            pre_activation,
+        };
+        Ok((output, cache))
+    }
+
+    /// Gradients of the parameters, and of the input features.
+    pub fn backward(
+        &self,
+        graph: &Adjacency,
+        cache: &GatCache,
+        output_gradient: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, GatGradients)> {
+        let width = self.head_dim();
+        let n = graph.num_nodes();
+        let pre_gradient = self
+            .activation
+            .backward(&cache.pre_activation, output_gradient);
+        let bias = pre_gradient.sum_axis(Axis(0));
+        let mut projected_gradient = Array2::<f32>::zeros(cache.projected.dim());
+        let mut source_score_gradient = Array2::<f32>::zeros((n, self.heads));
+        let mut destination_score_gradient = Array2::<f32>::zeros((n, self.heads));
+        for h in 0..self.heads {
+            let head_gradient = if self.concat_heads {
+                pre_gradient
+                    .slice(s![.., h * width..(h + 1) * width])
+                    .to_owned()
+            } else {
+                &pre_gradient / self.heads as f32
+            };
+            let z = cache.projected.slice(s![.., h * width..(h + 1) * width]);
+            // Through the weighted sum to the messages z_j ...
+            let weighted = graph
+                .clone()
+                .with_weights(cache.attention.column(h).to_vec())?;
+            // (a weighted sum's backward is the weighted sum over the transpose).
+            let z_gradient = aggregate(
+                &weighted.transpose(),
+                head_gradient.view(),
+                Aggregation::Sum,
+            )?
+            .output;
+            projected_gradient
+                .slice_mut(s![.., h * width..(h + 1) * width])
+                .scaled_add(1.0, &z_gradient);
+            // ... and to the attention weights: dα_ij = g_i · z_j, then
+            // through the softmax and LeakyReLU to the two node scores.
+            for i in 0..n {
+                let sources = graph.sources(i);
+                let first = graph.edge_range(i).start;
+                let g = head_gradient.row(i);
+                let alpha_gradient: Vec<f32> =
+                    sources.iter().map(|&j| g.dot(&z.row(j as usize))).collect();
+                let mean: f32 = (0..sources.len())
+                    .map(|k| cache.attention[[first + k, h]] * alpha_gradient[k])
+                    .sum();
+                for (k, &j) in sources.iter().enumerate() {
+                    let alpha = cache.attention[[first + k, h]];
+                    let raw = cache.raw_scores[[first + k, h]];
+                    let score_gradient =
+                        alpha * (alpha_gradient[k] - mean) * self.leaky_derivative(raw);
+                    source_score_gradient[[j as usize, h]] += score_gradient;
+                    destination_score_gradient[[i, h]] += score_gradient;
+                }
+            }
+        }
+        // Node scores were s = z_h · a_h.
+        let mut attention_source = Array2::<f32>::zeros((self.heads, width));
+        let mut attention_destination = Array2::<f32>::zeros((self.heads, width));
+        for h in 0..self.heads {
+            let z = cache.projected.slice(s![.., h * width..(h + 1) * width]);
+            let (ds, dd) = (
+                source_score_gradient.column(h),
+                destination_score_gradient.column(h),
+            );
+            attention_source.row_mut(h).assign(&z.t().dot(&ds));
+            attention_destination.row_mut(h).assign(&z.t().dot(&dd));
+            let mut block = projected_gradient.slice_mut(s![.., h * width..(h + 1) * width]);
+            for i in 0..n {
+                let mut row = block.row_mut(i);
+                row.scaled_add(ds[i], &self.attention_source.row(h));
+                row.scaled_add(dd[i], &self.attention_destination.row(h));
+            }
+        }
+        let (input_gradient, projection) = self
+            .projection
+            .backward(cache.input.view(), projected_gradient.view());
+        Ok((
+            input_gradient,
+            GatGradients {
+                projection: projection.weight,
+                attention_source,
+                attention_destination,
+                bias,
+            },
+        ))
+    }
+
+    /// Per node and head: `z_h · a_src_h` and `z_h · a_dst_h`.
+    fn node_scores(&self, projected: &Array2<f32>) -> (Array2<f32>, Array2<f32>) {
+        let width = self.head_dim();
+        let n = projected.nrows();
+        let mut source = Array2::zeros((n, self.heads));
+        let mut destination = Array2::zeros((n, self.heads));
+        for h in 0..self.heads {
+            let z = projected.slice(s![.., h * width..(h + 1) * width]);
+            source
+                .column_mut(h)
+                .assign(&z.dot(&self.attention_source.row(h)));
+            destination
+                .column_mut(h)
+                .assign(&z.dot(&self.attention_destination.row(h)));
+        }
+        (source, destination)
+    }
+
+    fn combine_heads(&self, heads: &[Array2<f32>]) -> Array2<f32> {
+        if self.concat_heads {
+            let views: Vec<_> = heads.iter().map(|h| h.view()).collect();
+            ndarray::concatenate(Axis(1), &views).expect("heads share a shape")
+        } else {
+            let mut sum = heads[0].clone();
+            for head in &heads[1..] {
+                sum += head;
+            }
+            sum / self.heads as f32
+        }
+    }
+
+    #[inline]
+    fn leaky(&self, x: f32) -> f32 {
+        Activation::LeakyRelu(self.negative_slope).apply(x)
+    }
+
+    #[inline]
+    fn leaky_derivative(&self, x: f32) -> f32 {
+        Activation::LeakyRelu(self.negative_slope).derivative(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
+
+    fn small_graph() -> Adjacency {
+        let mut rng = SplitMix64::new(8);
+        let lists: Vec<Vec<u32>> = (0..9)
+            .map(|i| {
+                if i == 2 {
+                    vec![]
+                } else {
+                    (0..1 + rng.below(4)).map(|_| rng.below(9) as u32).collect()
+                }
+            })
+            .collect();
+        Adjacency::from_lists(&lists).unwrap().with_self_loops()
+    }
+
+    #[test]
+    fn attention_weights_are_a_softmax_over_each_neighbourhood() {
+        let graph = small_graph();
+        let layer = Gat::new(4, 3, 2, true, Activation::None, 1).unwrap();
+        let x = Array2::from_shape_fn((9, 4), |(i, j)| ((i * 7 + j * 3) % 5) as f32 - 2.0);
+        let (out, cache) = layer.forward_train(&graph, x.view()).unwrap();
+        assert_eq!(out.dim(), (9, 6));
+        let mut edge = 0;
+        for i in 0..9 {
+            for h in 0..2 {
+                let sum: f32 = (0..graph.degree(i))
+                    .map(|k| cache.attention[[edge + k, h]])
+                    .sum();
+                assert!((sum - 1.0).abs() < 1e-5, "node {i} head {h}: {sum}");
+            }
+            edge += graph.degree(i);
+        }
+    }
+
+    #[test]
+    fn gat_backward_matches_finite_differences() {
+        let graph = small_graph();
+        let mut rng = SplitMix64::new(9);
+        for concat in [true, false] {
+            let mut layer = Gat::new(4, 3, 2, concat, Activation::Elu(1.0), 3).unwrap();
+            layer.bias = Array1::from_shape_fn(layer.bias.len(), |_| rng.gaussian());
+            let x = Array2::from_shape_fn((9, 4), |_| rng.gaussian());
+            let probe = Array2::from_shape_fn((9, layer.bias.len()), |_| rng.gaussian());
+            let loss = |layer: &Gat, x: &Array2<f32>| {
+                probe_loss(&layer.forward(&graph, x.view()).unwrap(), &probe)
+            };
+            let (_, cache) = layer.forward_train(&graph, x.view()).unwrap();
+            let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();
+            let with = |edit: &dyn Fn(&mut Gat)| {
+                let mut copy = layer.clone();
+                edit(&mut copy);
+                loss(&copy, &x)
+            };
+            let eps = 1e-3;
+            assert_gradient(&format!("concat={concat} dx"), &dx, eps, |k, d| {
+                loss(&layer, &nudged(&x, k, d))
+            });
+            assert_gradient(
+                &format!("concat={concat} dW"),
+                &grads.projection,
+                eps,
+                |k, d| with(&|g| g.projection.weight = nudged(&layer.projection.weight, k, d)),
+            );
+            assert_gradient(
+                &format!("concat={concat} da_src"),
+                &grads.attention_source,
+                eps,
+                |k, d| with(&|g| g.attention_source = nudged(&layer.attention_source, k, d)),
+            );
+            assert_gradient(
+                &format!("concat={concat} da_dst"),
+                &grads.attention_destination,
+                eps,
+                |k, d| {
+                    with(&|g| g.attention_destination = nudged(&layer.attention_destination, k, d))
+                },
+            );
+            assert_gradient(&format!("concat={concat} db"), &grads.bias, eps, |k, d| {
+                with(&|g| g.bias = nudged(&layer.bias, k, d))
+            });
+        }
+    }
+}
