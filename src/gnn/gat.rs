@@ -15,6 +15,7 @@
 
 use super::propagate::{aggregate, Adjacency, Aggregation};
 use super::tensor::{Activation, Linear};
+use super::Layer;
 use crate::error::Result;
 use crate::rng::SplitMix64;
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -127,80 +128,6 @@ impl Gat {
         .into_iter()
         .map(|s| s.expect("parameters are contiguous"))
         .collect()
-    }
-
-    pub fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        Ok(self.forward_train(graph, features)?.0)
-    }
-
-    /// Forward pass; the cache holds the attention weights (`attention`).
-    pub fn forward_train(
-        &self,
-        graph: &Adjacency,
-        features: ArrayView2<'_, f32>,
-    ) -> Result<(Array2<f32>, GatCache)> {
-        let projected = self.projection.project(features)?;
-        let (source_scores, destination_scores) = self.node_scores(&projected);
-        let edges = graph.num_edges();
-        let mut raw_scores = Array2::<f32>::zeros((edges, self.heads));
-        let mut attention = Array2::<f32>::zeros((edges, self.heads));
-        // Per destination row: scores of its edges, softmax per head.
-        let rows: Vec<(usize, Vec<f32>, Vec<f32>)> = (0..graph.num_nodes())
-            .into_par_iter()
-            .map(|i| {
-                let sources = graph.sources(i);
-                let mut raw = vec![0f32; sources.len() * self.heads];
-                let mut alpha = vec![0f32; sources.len() * self.heads];
-                for h in 0..self.heads {
-                    for (k, &j) in sources.iter().enumerate() {
-                        raw[k * self.heads + h] =
-                            source_scores[[j as usize, h]] + destination_scores[[i, h]];
-                    }
-                    let max = (0..sources.len())
-                        .map(|k| self.leaky(raw[k * self.heads + h]))
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    let mut sum = 0.0;
-                    for k in 0..sources.len() {
-                        let e = (self.leaky(raw[k * self.heads + h]) - max).exp();
-                        alpha[k * self.heads + h] = e;
-                        sum += e;
-                    }
-                    for k in 0..sources.len() {
-                        alpha[k * self.heads + h] /= sum;
-                    }
-                }
-                (i, raw, alpha)
-            })
-            .collect();
-        let mut offset = 0;
-        for (_, raw, alpha) in rows {
-            let n = raw.len() / self.heads.max(1);
-            raw_scores.slice_mut(s![offset..offset + n, ..]).assign(
-                &ndarray::ArrayView2::from_shape((n, self.heads), &raw).expect("row shape"),
-            );
-            attention.slice_mut(s![offset..offset + n, ..]).assign(
-                &ndarray::ArrayView2::from_shape((n, self.heads), &alpha).expect("row shape"),
-            );
-            offset += n;
-        }
-        let width = self.head_dim();
-        let mut heads_out = Vec::with_capacity(self.heads);
-        for h in 0..self.heads {
-            let weighted = graph.clone().with_weights(attention.column(h).to_vec())?;
-            let z = projected.slice(s![.., h * width..(h + 1) * width]);
-            heads_out.push(aggregate(&weighted, z, Aggregation::Sum)?.output);
-        }
-        let mut pre_activation = self.combine_heads(&heads_out);
-        pre_activation += &self.bias;
-        let output = self.activation.forward(&pre_activation);
-        let cache = GatCache {
-            input: features.to_owned(),
-            projected,
-            attention,
-            raw_scores,
-            pre_activation,
-        };
-        Ok((output, cache))
     }
 
     /// Gradients of the parameters, and of the input features.
@@ -334,6 +261,81 @@ impl Gat {
     #[inline]
     fn leaky_derivative(&self, x: f32) -> f32 {
         Activation::LeakyRelu(self.negative_slope).derivative(x)
+    }
+}
+
+impl Layer for Gat {
+    type Graph = Adjacency;
+    type Cache = GatCache;
+
+    /// Forward pass; the cache holds the attention weights (`attention`).
+    fn forward_train(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, GatCache)> {
+        let projected = self.projection.project(features)?;
+        let (source_scores, destination_scores) = self.node_scores(&projected);
+        let edges = graph.num_edges();
+        let mut raw_scores = Array2::<f32>::zeros((edges, self.heads));
+        let mut attention = Array2::<f32>::zeros((edges, self.heads));
+        // Per destination row: scores of its edges, softmax per head.
+        let rows: Vec<(usize, Vec<f32>, Vec<f32>)> = (0..graph.num_nodes())
+            .into_par_iter()
+            .map(|i| {
+                let sources = graph.sources(i);
+                let mut raw = vec![0f32; sources.len() * self.heads];
+                let mut alpha = vec![0f32; sources.len() * self.heads];
+                for h in 0..self.heads {
+                    for (k, &j) in sources.iter().enumerate() {
+                        raw[k * self.heads + h] =
+                            source_scores[[j as usize, h]] + destination_scores[[i, h]];
+                    }
+                    let max = (0..sources.len())
+                        .map(|k| self.leaky(raw[k * self.heads + h]))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0;
+                    for k in 0..sources.len() {
+                        let e = (self.leaky(raw[k * self.heads + h]) - max).exp();
+                        alpha[k * self.heads + h] = e;
+                        sum += e;
+                    }
+                    for k in 0..sources.len() {
+                        alpha[k * self.heads + h] /= sum;
+                    }
+                }
+                (i, raw, alpha)
+            })
+            .collect();
+        let mut offset = 0;
+        for (_, raw, alpha) in rows {
+            let n = raw.len() / self.heads.max(1);
+            raw_scores.slice_mut(s![offset..offset + n, ..]).assign(
+                &ndarray::ArrayView2::from_shape((n, self.heads), &raw).expect("row shape"),
+            );
+            attention.slice_mut(s![offset..offset + n, ..]).assign(
+                &ndarray::ArrayView2::from_shape((n, self.heads), &alpha).expect("row shape"),
+            );
+            offset += n;
+        }
+        let width = self.head_dim();
+        let mut heads_out = Vec::with_capacity(self.heads);
+        for h in 0..self.heads {
+            let weighted = graph.clone().with_weights(attention.column(h).to_vec())?;
+            let z = projected.slice(s![.., h * width..(h + 1) * width]);
+            heads_out.push(aggregate(&weighted, z, Aggregation::Sum)?.output);
+        }
+        let mut pre_activation = self.combine_heads(&heads_out);
+        pre_activation += &self.bias;
+        let output = self.activation.forward(&pre_activation);
+        let cache = GatCache {
+            input: features.to_owned(),
+            projected,
+            attention,
+            raw_scores,
+            pre_activation,
+        };
+        Ok((output, cache))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
 use super::tensor::{Activation, Linear, LinearGradients};
+use super::Layer;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2, Axis};
 
@@ -63,32 +64,6 @@ impl Gcn {
         })
     }
 
-    /// Inference.
-    pub fn forward(&self, graph: &GcnGraph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        Ok(self.forward_train(graph, features)?.0)
-    }
-
-    /// Forward pass that keeps what backward needs.
-    pub fn forward_train(
-        &self,
-        graph: &GcnGraph,
-        features: ArrayView2<'_, f32>,
-    ) -> Result<(Array2<f32>, GcnCache)> {
-        let projected = self.linear.project(features)?;
-        let propagated = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?;
-        let mut pre_activation = propagated.output.clone();
-        if let Some(bias) = &self.linear.bias {
-            pre_activation += bias;
-        }
-        let output = self.activation.forward(&pre_activation);
-        let cache = GcnCache {
-            input: features.to_owned(),
-            propagated,
-            pre_activation,
-        };
-        Ok((output, cache))
-    }
-
     /// Gradients of the parameters, and of the input features.
     pub fn backward(
         &self,
@@ -117,6 +92,32 @@ impl Gcn {
             .backward(cache.input.view(), projected_gradient.view());
         gradients.bias = bias;
         Ok((input_gradient, gradients))
+    }
+}
+
+impl Layer for Gcn {
+    type Graph = GcnGraph;
+    type Cache = GcnCache;
+
+    /// Forward pass that keeps what backward needs.
+    fn forward_train(
+        &self,
+        graph: &GcnGraph,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, GcnCache)> {
+        let projected = self.linear.project(features)?;
+        let propagated = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?;
+        let mut pre_activation = propagated.output.clone();
+        if let Some(bias) = &self.linear.bias {
+            pre_activation += bias;
+        }
+        let output = self.activation.forward(&pre_activation);
+        let cache = GcnCache {
+            input: features.to_owned(),
+            propagated,
+            pre_activation,
+        };
+        Ok((output, cache))
     }
 }
 

@@ -23,5 +23,27 @@ pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggreg
 pub use sage::{Sage, SageCache, SageGradients};
 pub use tensor::{Activation, Linear, LinearGradients};
 
+use crate::error::Result;
+use ndarray::{Array2, ArrayView2};
+
+/// What every layer offers: a training forward pass that keeps what its
+/// backward pass needs, and inference on top of it.
+pub trait Layer {
+    /// The form of the graph the layer propagates over.
+    type Graph;
+    /// What the forward pass keeps for the backward pass.
+    type Cache;
+
+    fn forward_train(
+        &self,
+        graph: &Self::Graph,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, Self::Cache)>;
+
+    fn forward(&self, graph: &Self::Graph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self.forward_train(graph, features)?.0)
+    }
+}
+
 #[cfg(test)]
 mod tests;

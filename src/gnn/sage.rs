@@ -6,6 +6,7 @@
 
 use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
 use super::tensor::{Activation, Linear, LinearGradients};
+use super::Layer;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2, Axis};
 
@@ -73,40 +74,6 @@ impl Sage {
         parameters
     }
 
-    pub fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        Ok(self.forward_train(graph, features)?.0)
-    }
-
-    pub fn forward_train(
-        &self,
-        graph: &Adjacency,
-        features: ArrayView2<'_, f32>,
-    ) -> Result<(Array2<f32>, SageCache)> {
-        let aggregated = aggregate(graph, features, self.aggregation)?;
-        let mut pre_activation = self.self_linear.forward(features)?;
-        pre_activation += &self.neighbor_linear.project(aggregated.output.view())?;
-        let activated = self.activation.forward(&pre_activation);
-        let output = if self.normalize {
-            let mut output = activated.clone();
-            for mut row in output.axis_iter_mut(Axis(0)) {
-                let norm = row.dot(&row).sqrt();
-                if norm > MIN_NORM {
-                    row /= norm;
-                }
-            }
-            output
-        } else {
-            activated.clone()
-        };
-        let cache = SageCache {
-            input: features.to_owned(),
-            aggregated,
-            pre_activation,
-            activated,
-        };
-        Ok((output, cache))
-    }
-
     /// Gradients of the parameters, and of the input features. `transposed`
     /// is `graph.transpose()`.
     pub fn backward(
@@ -157,6 +124,41 @@ impl Sage {
                 neighbor_linear: neighbor_gradients,
             },
         ))
+    }
+}
+
+impl Layer for Sage {
+    type Graph = Adjacency;
+    type Cache = SageCache;
+
+    fn forward_train(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, SageCache)> {
+        let aggregated = aggregate(graph, features, self.aggregation)?;
+        let mut pre_activation = self.self_linear.forward(features)?;
+        pre_activation += &self.neighbor_linear.project(aggregated.output.view())?;
+        let activated = self.activation.forward(&pre_activation);
+        let output = if self.normalize {
+            let mut output = activated.clone();
+            for mut row in output.axis_iter_mut(Axis(0)) {
+                let norm = row.dot(&row).sqrt();
+                if norm > MIN_NORM {
+                    row /= norm;
+                }
+            }
+            output
+        } else {
+            activated.clone()
+        };
+        let cache = SageCache {
+            input: features.to_owned(),
+            aggregated,
+            pre_activation,
+            activated,
+        };
+        Ok((output, cache))
     }
 }
 
