@@ -11,6 +11,7 @@ pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
 pub mod loss;
+pub mod norm;
 pub mod optim;
 pub mod propagate;
 pub mod sage;
@@ -18,6 +19,7 @@ pub mod tensor;
 
 pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
+pub use norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
 pub use sage::{Sage, SageCache, SageGradients};
