@@ -14,6 +14,7 @@ pub mod loss;
 pub mod norm;
 pub mod optim;
 pub mod propagate;
+pub mod quantize;
 pub mod sage;
 pub mod tensor;
 
