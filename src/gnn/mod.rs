@@ -17,6 +17,7 @@ pub mod propagate;
 pub mod quantize;
 pub mod sage;
 pub mod tensor;
+pub mod weights;
 
 pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
@@ -25,6 +26,7 @@ pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
 pub use sage::{Sage, SageCache, SageGradients};
 pub use tensor::{Activation, Linear, LinearGradients};
+pub use weights::{save_weights, WeightFile, WeightType};
 
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2};

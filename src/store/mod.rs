@@ -384,13 +384,35 @@ pub fn write_file(
     header: &FileHeader,
     sections: Vec<SectionSource<'_>>,
 ) -> Result<u64> {
+    write_atomically(path, |file, temp| {
+        write_sections(file, temp, header, sections)
+    })
+}
+
+/// Writes `path` atomically: `write` fills a fresh temp file (returning its
+/// size), which is then fsynced and renamed over `path`, and the directory
+/// fsynced. On any error the temp file is removed and `path` untouched.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(File, &Path) -> Result<(File, u64)>,
+) -> Result<u64> {
     let temp = temp_path(path);
-    let result = write_temp(&temp, header, sections).and_then(|size| {
-        fs::rename(&temp, path)
-            .map_err(|e| Error::io("cannot rename the saved file over", path, e))?;
-        sync_parent_dir(path)?;
-        Ok(size)
-    });
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temp)
+        .map_err(|e| Error::io("cannot write", &temp, e))
+        .and_then(|file| write(file, &temp))
+        .and_then(|(file, size)| {
+            file.sync_all()
+                .map_err(|e| Error::io("cannot sync", &temp, e))?;
+            drop(file);
+            fs::rename(&temp, path)
+                .map_err(|e| Error::io("cannot rename the saved file over", path, e))?;
+            sync_parent_dir(path)?;
+            Ok(size)
+        });
     if result.is_err() {
         // Best effort: the temp file may not exist, or be what failed.
         let _ = fs::remove_file(&temp);
@@ -398,14 +420,13 @@ pub fn write_file(
     result
 }
 
-fn write_temp(temp: &Path, header: &FileHeader, sections: Vec<SectionSource<'_>>) -> Result<u64> {
+fn write_sections(
+    file: File,
+    temp: &Path,
+    header: &FileHeader,
+    sections: Vec<SectionSource<'_>>,
+) -> Result<(File, u64)> {
     let io_error = |e| Error::io("cannot write", temp, e);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(temp)
-        .map_err(io_error)?;
     let data_start = table_bytes(sections.len());
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(&vec![0; data_start as usize])
@@ -436,8 +457,7 @@ fn write_temp(temp: &Path, header: &FileHeader, sections: Vec<SectionSource<'_>>
     file.seek(SeekFrom::Start(0)).map_err(io_error)?;
     file.write_all(&encode_header(header, &table))
         .map_err(io_error)?;
-    file.sync_all().map_err(io_error)?;
-    Ok(offset)
+    Ok((file, offset))
 }
 
 /// Makes a rename or file creation in `path`'s directory durable.
@@ -607,11 +627,12 @@ unsafe impl Send for MappedF32 {}
 unsafe impl Sync for MappedF32 {}
 
 impl MappedF32 {
-    fn new(map: Arc<Mmap>, offset: usize, len: usize) -> Result<MappedF32> {
+    /// `len` floats at byte `offset` of `map` (which must be 4-aligned).
+    pub(crate) fn new(map: Arc<Mmap>, offset: usize, len: usize) -> Result<MappedF32> {
         let bytes = &map[offset..offset + len * 4];
         let ptr = bytes.as_ptr() as *const f32;
         if !ptr.is_aligned() {
-            return Err(Error::corrupt("vectors section", "misaligned"));
+            return Err(Error::corrupt("f32 data", "misaligned"));
         }
         Ok(MappedF32 {
             _map: Some(map),
