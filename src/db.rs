@@ -76,6 +76,15 @@ impl<T> Applied<T> {
     }
 }
 
+/// The live items, their vectors and their level-0 links, row-aligned:
+/// what the GNN layers take (see [`VectorDb::graph_snapshot`]).
+#[derive(Clone, Debug)]
+pub struct GraphSnapshot {
+    pub ids: Vec<Arc<str>>,
+    pub features: ndarray::Array2<f32>,
+    pub adjacency: crate::gnn::Adjacency,
+}
+
 /// An item to insert; `id: None` generates a UUID v4.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewItem {
@@ -534,6 +543,55 @@ impl VectorDb {
             .par_iter()
             .map(|q| self.search(q, options))
             .collect()
+    }
+
+    /// The live items as a graph for the GNN layers, in one consistent
+    /// snapshot: their ids (row order), their stored vectors as a feature
+    /// matrix (unit length under cosine), and the HNSW level-0 links among
+    /// them (links to deleted items dropped).
+    pub fn graph_snapshot(&self) -> Result<GraphSnapshot> {
+        self.check_open()?;
+        let catalog = self.read_catalog();
+        let csr = self.index.level0_csr();
+        let mut row_of = vec![u32::MAX; catalog.ids.len()];
+        let mut ids = Vec::with_capacity(catalog.slot_of.len());
+        for (slot, id) in catalog.ids.iter().enumerate() {
+            if let Some(id) = id {
+                row_of[slot] = ids.len() as u32;
+                ids.push(id.clone());
+            }
+        }
+        let dimensions = self.dimensions();
+        let mut features = ndarray::Array2::<f32>::zeros((ids.len(), dimensions));
+        let mut offsets = Vec::with_capacity(ids.len() + 1);
+        let mut sources = Vec::with_capacity(csr.targets.len());
+        offsets.push(0);
+        for (slot, &row) in row_of.iter().enumerate() {
+            if row == u32::MAX {
+                continue;
+            }
+            let vector = self
+                .index
+                .vector(slot as u32)
+                .ok_or_else(|| Error::Internal(format!("live slot {slot} has no vector")))?;
+            features
+                .row_mut(row as usize)
+                .assign(&ndarray::ArrayView1::from(&vector));
+            let links = &csr.targets[csr.offsets[slot] as usize..csr.offsets[slot + 1] as usize];
+            sources.extend(
+                links
+                    .iter()
+                    .map(|&n| row_of[n as usize])
+                    .filter(|&r| r != u32::MAX),
+            );
+            offsets.push(sources.len());
+        }
+        let adjacency = crate::gnn::Adjacency::from_csr(ids.len(), offsets, sources)?;
+        Ok(GraphSnapshot {
+            ids,
+            features,
+            adjacency,
+        })
     }
 
     /// A search recorded by [`VectorDb::search`], while it is among the most

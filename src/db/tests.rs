@@ -284,3 +284,29 @@ fn search_batch_matches_single_searches() {
         "ERR_DIMENSION_MISMATCH"
     );
 }
+
+#[test]
+fn graph_snapshot_lines_up_ids_features_and_links_of_live_items() {
+    let base = clustered(600, 8, 6, 31);
+    let db = db_with(&base, Metric::Euclidean);
+    for i in (0..600).step_by(5) {
+        assert!(db.delete(&format!("item-{i}")).unwrap());
+    }
+    let snapshot = db.graph_snapshot().unwrap();
+    assert_eq!(snapshot.ids.len(), 480);
+    assert_eq!(snapshot.adjacency.num_nodes(), 480);
+    assert_eq!(snapshot.features.dim(), (480, 8));
+    for (row, id) in snapshot.ids.iter().enumerate() {
+        let item = db.get(id).unwrap().expect("a live id");
+        assert_eq!(snapshot.features.row(row).to_vec(), item.vector, "{id}");
+        for &source in snapshot.adjacency.sources(row) {
+            assert_ne!(source as usize, row, "no self links from HNSW");
+            assert!(
+                index_of(&snapshot.ids[source as usize]) % 5 != 0,
+                "links to deleted items are dropped"
+            );
+        }
+    }
+    let edges = snapshot.adjacency.num_edges();
+    assert!(edges > 480 * 4, "level 0 keeps most links: {edges}");
+}
