@@ -181,6 +181,52 @@ impl Adjacency {
         }
     }
 
+    /// GraphSAGE's neighbour sampling: each node keeps at most `size` of
+    /// its edges, chosen uniformly without replacement (weights kept).
+    /// Reproducible: node `i`'s choice depends only on `seed` and `i`, so
+    /// it does not change with thread count or with other rows.
+    pub fn sample_neighbors(&self, size: usize, seed: u64) -> Adjacency {
+        let rows: Vec<Vec<usize>> = (0..self.num_nodes)
+            .into_par_iter()
+            .map(|i| {
+                let edges = self.edge_range(i);
+                if edges.len() <= size {
+                    return edges.collect();
+                }
+                // A partial Fisher-Yates shuffle picks `size` distinct edges;
+                // sorting keeps them in their original order.
+                let mut rng = crate::rng::SplitMix64::new(
+                    seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let mut pool: Vec<usize> = edges.collect();
+                for k in 0..size {
+                    let pick = k + rng.below(pool.len() - k);
+                    pool.swap(k, pick);
+                }
+                pool.truncate(size);
+                pool.sort_unstable();
+                pool
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(self.num_nodes + 1);
+        offsets.push(0);
+        let mut sources = Vec::new();
+        let mut weights = self.weights.as_ref().map(|_| Vec::new());
+        for row in rows {
+            sources.extend(row.iter().map(|&e| self.sources[e]));
+            if let (Some(out), Some(all)) = (weights.as_mut(), self.weights.as_ref()) {
+                out.extend(row.iter().map(|&e| all[e]));
+            }
+            offsets.push(sources.len());
+        }
+        Adjacency {
+            num_nodes: self.num_nodes,
+            offsets,
+            sources,
+            weights,
+        }
+    }
+
     /// GCN's symmetric normalisation `D^-1/2 A D^-1/2`: edge `j → i` gets
     /// weight `w_ij / sqrt(d_i d_j)`, where `d` is a node's weighted
     /// in-degree (Kipf & Welling; add self loops first for their

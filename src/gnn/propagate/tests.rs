@@ -230,3 +230,54 @@ fn the_hnsw_level0_graph_feeds_the_engine() {
         "only {closer} of 500 neighbourhood means are local"
     );
 }
+
+#[test]
+fn neighbour_sampling_keeps_at_most_k_distinct_edges_uniformly_and_reproducibly() {
+    let lists: Vec<Vec<u32>> = (0..50)
+        .map(|i| {
+            (0..(i % 12) as u32)
+                .map(|j| (j * 7 + i as u32) % 50)
+                .collect()
+        })
+        .collect();
+    let graph = Adjacency::from_lists(&lists).unwrap();
+    let sampled = graph.sample_neighbors(5, 1);
+    for i in 0..50 {
+        let row = sampled.sources(i);
+        assert_eq!(row.len(), graph.degree(i).min(5), "node {i}");
+        let mut positions: Vec<usize> = row
+            .iter()
+            .map(|s| graph.sources(i).iter().position(|t| t == s).unwrap())
+            .collect();
+        let sorted = positions.clone();
+        positions.dedup();
+        assert_eq!(
+            positions, sorted,
+            "node {i}: distinct edges in their original order"
+        );
+    }
+    assert_eq!(
+        graph.sample_neighbors(5, 1),
+        sampled,
+        "same seed, same sample"
+    );
+    assert_ne!(
+        graph.sample_neighbors(5, 2),
+        sampled,
+        "another seed, another sample"
+    );
+    // Node 11 has 11 edges; over many seeds each is kept about 5/11 of the time.
+    let mut kept = [0usize; 11];
+    for seed in 0..2_000 {
+        for &s in graph.sample_neighbors(5, seed).sources(11) {
+            kept[graph.sources(11).iter().position(|&t| t == s).unwrap()] += 1;
+        }
+    }
+    for (edge, &count) in kept.iter().enumerate() {
+        let rate = count as f64 / 2_000.0;
+        assert!(
+            (rate - 5.0 / 11.0).abs() < 0.05,
+            "edge {edge} kept at rate {rate}"
+        );
+    }
+}
