@@ -152,33 +152,13 @@ impl Adjacency {
     /// The same graph with an edge from every node to itself (weight 1)
     /// where there was none.
     pub fn with_self_loops(&self) -> Adjacency {
-        let mut offsets = Vec::with_capacity(self.num_nodes + 1);
-        let mut sources = Vec::with_capacity(self.sources.len() + self.num_nodes);
-        let mut weights = self
-            .weights
-            .as_ref()
-            .map(|_| Vec::with_capacity(sources.capacity()));
-        offsets.push(0);
-        for i in 0..self.num_nodes {
-            let row = self.sources(i);
-            sources.extend_from_slice(row);
-            if let (Some(out), Some(row_weights)) = (weights.as_mut(), self.weights(i)) {
-                out.extend_from_slice(row_weights);
+        self.rebuilt(|i| {
+            let mut edges: Vec<(u32, f32)> = self.edges(i).collect();
+            if !self.sources(i).contains(&(i as u32)) {
+                edges.push((i as u32, 1.0));
             }
-            if !row.contains(&(i as u32)) {
-                sources.push(i as u32);
-                if let Some(out) = weights.as_mut() {
-                    out.push(1.0);
-                }
-            }
-            offsets.push(sources.len());
-        }
-        Adjacency {
-            num_nodes: self.num_nodes,
-            offsets,
-            sources,
-            weights,
-        }
+            edges
+        })
     }
 
     /// GraphSAGE's neighbour sampling: each node keeps at most `size` of
@@ -186,36 +166,51 @@ impl Adjacency {
     /// Reproducible: node `i`'s choice depends only on `seed` and `i`, so
     /// it does not change with thread count or with other rows.
     pub fn sample_neighbors(&self, size: usize, seed: u64) -> Adjacency {
-        let rows: Vec<Vec<usize>> = (0..self.num_nodes)
-            .into_par_iter()
-            .map(|i| {
-                let edges = self.edge_range(i);
-                if edges.len() <= size {
-                    return edges.collect();
-                }
-                // A partial Fisher-Yates shuffle picks `size` distinct edges;
-                // sorting keeps them in their original order.
+        self.rebuilt(|i| {
+            let mut edges: Vec<(u32, f32)> = self.edges(i).collect();
+            if edges.len() > size {
+                // A partial Fisher-Yates shuffle of positions picks `size`
+                // distinct edges; sorting keeps their original order.
                 let mut rng = crate::rng::SplitMix64::new(
                     seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 );
-                let mut pool: Vec<usize> = edges.collect();
+                let mut positions: Vec<usize> = (0..edges.len()).collect();
                 for k in 0..size {
-                    let pick = k + rng.below(pool.len() - k);
-                    pool.swap(k, pick);
+                    let pick = k + rng.below(positions.len() - k);
+                    positions.swap(k, pick);
                 }
-                pool.truncate(size);
-                pool.sort_unstable();
-                pool
-            })
-            .collect();
+                positions.truncate(size);
+                positions.sort_unstable();
+                edges = positions.into_iter().map(|p| edges[p]).collect();
+            }
+            edges
+        })
+    }
+
+    /// `(source, weight)` of node `i`'s edges (weight 1 when unweighted).
+    fn edges(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let weights = self.weights(i);
+        self.sources(i)
+            .iter()
+            .enumerate()
+            .map(move |(k, &j)| (j, weights.map_or(1.0, |w| w[k])))
+    }
+
+    /// A graph on the same nodes whose row `i` is `row(i)`, computed in
+    /// parallel; weights are kept only if this graph has them.
+    fn rebuilt(&self, row: impl Fn(usize) -> Vec<(u32, f32)> + Sync + Send) -> Adjacency {
+        let rows: Vec<Vec<(u32, f32)>> = (0..self.num_nodes).into_par_iter().map(row).collect();
         let mut offsets = Vec::with_capacity(self.num_nodes + 1);
         offsets.push(0);
-        let mut sources = Vec::new();
-        let mut weights = self.weights.as_ref().map(|_| Vec::new());
+        let mut sources = Vec::with_capacity(rows.iter().map(Vec::len).sum());
+        let mut weights = self
+            .weights
+            .as_ref()
+            .map(|_| Vec::with_capacity(sources.capacity()));
         for row in rows {
-            sources.extend(row.iter().map(|&e| self.sources[e]));
-            if let (Some(out), Some(all)) = (weights.as_mut(), self.weights.as_ref()) {
-                out.extend(row.iter().map(|&e| all[e]));
+            sources.extend(row.iter().map(|&(j, _)| j));
+            if let Some(out) = weights.as_mut() {
+                out.extend(row.iter().map(|&(_, w)| w));
             }
             offsets.push(sources.len());
         }
