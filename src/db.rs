@@ -487,16 +487,13 @@ impl VectorDb {
     pub fn get(&self, id: &str) -> Result<Option<Item>> {
         self.check_open()?;
         let catalog = self.read_catalog();
-        let Some(&slot) = catalog.slot_of.get(id) else {
-            return Ok(None);
-        };
-        Ok((|| {
+        Ok(catalog.slot_of.get(id).and_then(|&slot| {
             Some(Item {
                 id: catalog.ids[slot as usize].clone()?,
                 vector: self.index.vector(slot)?,
                 metadata: catalog.metadata[slot as usize].clone(),
             })
-        })())
+        }))
     }
 
     /// The `k` nearest items to `query`, recorded under a fresh search id.

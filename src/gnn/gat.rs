@@ -13,7 +13,7 @@
 //! `α` as weights. The attention weights are kept, per edge and head, so
 //! callers can read them.
 
-use super::propagate::{aggregate, Adjacency, Aggregation};
+use super::propagate::{weighted_sum, Adjacency};
 use super::tensor::{Activation, Linear};
 use super::Layer;
 use crate::error::Result;
@@ -146,6 +146,7 @@ impl Gat {
         let mut projected_gradient = Array2::<f32>::zeros(cache.projected.dim());
         let mut source_score_gradient = Array2::<f32>::zeros((n, self.heads));
         let mut destination_score_gradient = Array2::<f32>::zeros((n, self.heads));
+        let (transposed, original_edge) = graph.transpose_edges();
         for h in 0..self.heads {
             let head_gradient = if self.concat_heads {
                 pre_gradient
@@ -155,17 +156,13 @@ impl Gat {
                 &pre_gradient / self.heads as f32
             };
             let z = cache.projected.slice(s![.., h * width..(h + 1) * width]);
-            // Through the weighted sum to the messages z_j ...
-            let weighted = graph
-                .clone()
-                .with_weights(cache.attention.column(h).to_vec())?;
-            // (a weighted sum's backward is the weighted sum over the transpose).
-            let z_gradient = aggregate(
-                &weighted.transpose(),
-                head_gradient.view(),
-                Aggregation::Sum,
-            )?
-            .output;
+            // Through the weighted sum to the messages z_j (a weighted sum's
+            // backward is the weighted sum over the transpose) ...
+            let reversed_attention: Vec<f32> = original_edge
+                .iter()
+                .map(|&e| cache.attention[[e as usize, h]])
+                .collect();
+            let z_gradient = weighted_sum(&transposed, &reversed_attention, head_gradient.view())?;
             projected_gradient
                 .slice_mut(s![.., h * width..(h + 1) * width])
                 .scaled_add(1.0, &z_gradient);
@@ -321,9 +318,8 @@ impl Layer for Gat {
         let width = self.head_dim();
         let mut heads_out = Vec::with_capacity(self.heads);
         for h in 0..self.heads {
-            let weighted = graph.clone().with_weights(attention.column(h).to_vec())?;
             let z = projected.slice(s![.., h * width..(h + 1) * width]);
-            heads_out.push(aggregate(&weighted, z, Aggregation::Sum)?.output);
+            heads_out.push(weighted_sum(graph, &attention.column(h).to_vec(), z)?);
         }
         let mut pre_activation = self.combine_heads(&heads_out);
         pre_activation += &self.bias;

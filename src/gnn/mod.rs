@@ -23,7 +23,9 @@ pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
 pub use norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
 pub use optim::{Adam, Optimizer, Sgd};
-pub use propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
+pub use propagate::{
+    aggregate, aggregate_backward, weighted_sum, Adjacency, Aggregated, Aggregation,
+};
 pub use sage::{Sage, SageCache, SageGradients};
 pub use tensor::{Activation, Linear, LinearGradients};
 pub use weights::{save_weights, WeightFile, WeightType};

@@ -250,6 +250,19 @@ impl Adjacency {
     /// Every edge reversed, weights kept: row `j` of the result lists the
     /// nodes that aggregate `j`.
     pub fn transpose(&self) -> Adjacency {
+        let (mut transposed, original_edge) = self.transpose_edges();
+        transposed.weights = self
+            .weights
+            .as_ref()
+            .map(|w| original_edge.iter().map(|&e| w[e as usize]).collect());
+        transposed
+    }
+
+    /// The reversed graph without weights, and for each of its edges (in
+    /// CSR order) the index of the edge it reverses: lets a layer whose
+    /// edge weights change every pass (GAT's attention) transpose once and
+    /// permute the weights.
+    pub fn transpose_edges(&self) -> (Adjacency, Vec<u32>) {
         let mut counts = vec![0usize; self.num_nodes + 1];
         for &j in &self.sources {
             counts[j as usize + 1] += 1;
@@ -260,26 +273,22 @@ impl Adjacency {
         let offsets = counts.clone();
         let mut next = counts;
         let mut sources = vec![0u32; self.sources.len()];
-        let mut weights = self
-            .weights
-            .as_ref()
-            .map(|_| vec![0f32; self.sources.len()]);
+        let mut original_edge = vec![0u32; self.sources.len()];
         for i in 0..self.num_nodes {
-            for (k, &j) in self.sources(i).iter().enumerate() {
+            for (e, &j) in self.edge_range(i).zip(self.sources(i)) {
                 let at = next[j as usize];
                 next[j as usize] += 1;
                 sources[at] = i as u32;
-                if let (Some(out), Some(w)) = (weights.as_mut(), self.weights(i)) {
-                    out[at] = w[k];
-                }
+                original_edge[at] = e as u32;
             }
         }
-        Adjacency {
+        let transposed = Adjacency {
             num_nodes: self.num_nodes,
             offsets,
             sources,
-            weights,
-        }
+            weights: None,
+        };
+        (transposed, original_edge)
     }
 
     fn check_features(&self, features: &ArrayView2<'_, f32>, what: &str) -> Result<()> {
@@ -309,6 +318,33 @@ pub fn aggregate(
     features: ArrayView2<'_, f32>,
     aggregation: Aggregation,
 ) -> Result<Aggregated> {
+    aggregate_with(graph, graph.weights.as_deref(), features, aggregation)
+}
+
+/// The weighted sum `output[i] = Σ_j w_ij · features[j]` with `edge_weights`
+/// (CSR order) in place of the graph's own: for weights that change every
+/// pass, such as GAT's attention, without rebuilding the graph.
+pub fn weighted_sum(
+    graph: &Adjacency,
+    edge_weights: &[f32],
+    features: ArrayView2<'_, f32>,
+) -> Result<Array2<f32>> {
+    if edge_weights.len() != graph.num_edges() {
+        return Err(Error::ShapeMismatch(format!(
+            "{} edge weights for {} edges",
+            edge_weights.len(),
+            graph.num_edges()
+        )));
+    }
+    Ok(aggregate_with(graph, Some(edge_weights), features, Aggregation::Sum)?.output)
+}
+
+fn aggregate_with(
+    graph: &Adjacency,
+    edge_weights: Option<&[f32]>,
+    features: ArrayView2<'_, f32>,
+    aggregation: Aggregation,
+) -> Result<Aggregated> {
     graph.check_features(&features, "the feature matrix")?;
     let features = features.as_standard_layout();
     let width = features.ncols();
@@ -327,7 +363,7 @@ pub fn aggregate(
         Aggregation::Sum | Aggregation::Mean => {
             out.par_chunks_mut(width).enumerate().for_each(|(i, out)| {
                 let sources = graph.sources(i);
-                let weights = graph.weights(i);
+                let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
                 for (k, &j) in sources.iter().enumerate() {
                     let w = weights.map_or(1.0, |w| w[k]);
                     for (o, &x) in out.iter_mut().zip(row(j)) {
@@ -352,7 +388,7 @@ pub fn aggregate(
                 .enumerate()
                 .for_each(|(i, (out, won))| {
                     let start = graph.offsets[i];
-                    let weights = graph.weights(i);
+                    let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
                     for (k, &j) in graph.sources(i).iter().enumerate() {
                         let w = weights.map_or(1.0, |w| w[k]);
                         let edge = (start + k) as u32;
