@@ -324,20 +324,21 @@ impl VectorDb {
             return Err(Error::io("cannot open", path, e));
         }
         if options.read_only {
-            // The writer may save between our reads of the file and the log:
-            // reading the file first, a log newer than it means exactly that,
-            // so read both again.
+            // The writer may save between our reads of the file and the log.
+            // A save renames a new file into place before it resets the log,
+            // so the pair we read is consistent exactly when the path still
+            // names the file we mapped; otherwise read both again.
             let mut attempts = 0;
             loop {
                 let file = MappedFile::open(path, true)?;
-                let contents = wal::read(&wal::wal_path(path))?;
-                let header = &file.header;
-                let newer = contents.as_ref().is_some_and(|log| {
-                    log.file_id == header.file_id && log.generation > header.generation
+                let contents = wal::read(&wal::wal_path(path));
+                let unchanged = MappedFile::open(path, false).is_ok_and(|now| {
+                    now.header.file_id == file.header.file_id
+                        && now.header.generation == file.header.generation
                 });
                 attempts += 1;
-                if !newer || attempts == 5 {
-                    return VectorDb::open_with(path, file, None, contents, options);
+                if unchanged || attempts == 5 {
+                    return VectorDb::open_with(path, file, None, contents?, options);
                 }
             }
         }
