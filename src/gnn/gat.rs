@@ -120,7 +120,7 @@ impl Gat {
 
     pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
         [
-            self.projection.weight.as_slice_mut(),
+            self.projection.weight.make_mut().as_slice_mut(),
             self.attention_source.as_slice_mut(),
             self.attention_destination.as_slice_mut(),
             self.bias.as_slice_mut(),
@@ -400,7 +400,12 @@ mod tests {
                 &format!("concat={concat} dW"),
                 &grads.projection,
                 eps,
-                |k, d| with(&|g| g.projection.weight = nudged(&layer.projection.weight, k, d)),
+                |k, d| {
+                    with(&|g| {
+                        g.projection.weight =
+                            nudged(&layer.projection.weight.view().to_owned(), k, d).into()
+                    })
+                },
             );
             assert_gradient(
                 &format!("concat={concat} da_src"),

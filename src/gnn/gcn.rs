@@ -132,7 +132,7 @@ mod tests {
         // Path 0 - 1 - 2 (both directions), one feature, W = [[2]].
         let graph = Adjacency::from_lists(&[vec![1], vec![0, 2], vec![1]]).unwrap();
         let mut layer = Gcn::new(1, 1, Activation::None, 1).unwrap();
-        layer.linear.weight[[0, 0]] = 2.0;
+        layer.linear.weight.make_mut()[[0, 0]] = 2.0;
         let x = Array2::from_shape_vec((3, 1), vec![1.0, 2.0, 3.0]).unwrap();
         let out = layer
             .forward(&GcnGraph::new(&graph, true), x.view())
@@ -164,7 +164,7 @@ mod tests {
             let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();
             let with_weight = |k, d| Gcn {
                 linear: Linear {
-                    weight: nudged(&layer.linear.weight, k, d),
+                    weight: nudged(&layer.linear.weight.view().to_owned(), k, d).into(),
                     ..layer.linear.clone()
                 },
                 ..layer.clone()

@@ -219,7 +219,10 @@ mod tests {
                     &grads.self_linear.weight,
                     eps,
                     |k, d| {
-                        with(&|s| s.self_linear.weight = nudged(&layer.self_linear.weight, k, d))
+                        with(&|s| {
+                            s.self_linear.weight =
+                                nudged(&layer.self_linear.weight.view().to_owned(), k, d).into()
+                        })
                     },
                 );
                 assert_gradient(
@@ -239,7 +242,8 @@ mod tests {
                     eps,
                     |k, d| {
                         with(&|s| {
-                            s.neighbor_linear.weight = nudged(&layer.neighbor_linear.weight, k, d)
+                            s.neighbor_linear.weight =
+                                nudged(&layer.neighbor_linear.weight.view().to_owned(), k, d).into()
                         })
                     },
                 );

@@ -4,12 +4,72 @@
 
 use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
+use crate::store::MappedF32;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+/// A weight matrix held in memory or read in place from a memory-mapped
+/// weight file, so a model larger than RAM still runs. Training writes go
+/// through [`Matrix::make_mut`], which copies a mapped matrix first.
+#[derive(Clone)]
+pub enum Matrix {
+    Owned(Array2<f32>),
+    Mapped {
+        values: MappedF32,
+        rows: usize,
+        cols: usize,
+    },
+}
+
+impl Matrix {
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        match self {
+            Matrix::Owned(array) => array.view(),
+            Matrix::Mapped { values, rows, cols } => {
+                ArrayView2::from_shape((*rows, *cols), values.as_slice())
+                    .expect("shape checked when mapped")
+            }
+        }
+    }
+
+    /// The matrix as an owned array, copied out of the mapping if needed.
+    pub fn make_mut(&mut self) -> &mut Array2<f32> {
+        if let Matrix::Mapped { .. } = self {
+            *self = Matrix::Owned(self.view().to_owned());
+        }
+        match self {
+            Matrix::Owned(array) => array,
+            Matrix::Mapped { .. } => unreachable!("just copied"),
+        }
+    }
+
+    pub fn is_mapped(&self) -> bool {
+        matches!(self, Matrix::Mapped { .. })
+    }
+}
+
+impl From<Array2<f32>> for Matrix {
+    fn from(array: Array2<f32>) -> Matrix {
+        Matrix::Owned(array)
+    }
+}
+
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Matrix) -> bool {
+        self.view() == other.view()
+    }
+}
+
+impl std::fmt::Debug for Matrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.is_mapped() { "mapped" } else { "owned" };
+        write!(f, "Matrix({kind}, {:?})", self.view().dim())
+    }
+}
 
 /// `y = x · W + b`, with `W` of shape `(input_dim, output_dim)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
-    pub weight: Array2<f32>,
+    pub weight: Matrix,
     pub bias: Option<Array1<f32>>,
 }
 
@@ -44,24 +104,25 @@ impl Linear {
             (2.0 * rng.next_f32() - 1.0) * limit
         });
         Ok(Linear {
-            weight,
+            weight: weight.into(),
             bias: bias.then(|| Array1::zeros(output_dim)),
         })
     }
 
     /// Weight then bias, as flat slices for an [`crate::gnn::Optimizer`].
     pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
-        let mut slices = vec![self.weight.as_slice_mut().expect("weights are contiguous")];
+        let weight = self.weight.make_mut();
+        let mut slices = vec![weight.as_slice_mut().expect("weights are contiguous")];
         slices.extend(self.bias.as_mut().and_then(|b| b.as_slice_mut()));
         slices
     }
 
     pub fn input_dim(&self) -> usize {
-        self.weight.nrows()
+        self.weight.view().nrows()
     }
 
     pub fn output_dim(&self) -> usize {
-        self.weight.ncols()
+        self.weight.view().ncols()
     }
 
     pub fn forward(&self, input: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
@@ -81,7 +142,7 @@ impl Linear {
                 self.input_dim()
             )));
         }
-        Ok(input.dot(&self.weight))
+        Ok(input.dot(&self.weight.view()))
     }
 
     /// Gradients given the forward input and the gradient of the output;
@@ -98,7 +159,7 @@ impl Linear {
                 .as_ref()
                 .map(|_| output_gradient.sum_axis(Axis(0))),
         };
-        (output_gradient.dot(&self.weight.t()), gradients)
+        (output_gradient.dot(&self.weight.view().t()), gradients)
     }
 }
 
@@ -256,7 +317,7 @@ mod tests {
         };
         let (dx, grads) = layer.backward(x.view(), probe.view());
         let with_weight = |k, d| Linear {
-            weight: nudged(&layer.weight, k, d),
+            weight: nudged(&layer.weight.view().to_owned(), k, d).into(),
             ..layer.clone()
         };
         let with_bias = |k, d| Linear {

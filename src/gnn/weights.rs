@@ -5,7 +5,8 @@
 //! ```text
 //! 0   magic "HGNNWTS1" · version u32 · tensor count u32 · table bytes u64 ·
 //!     CRC32 u32 (of bytes 0..24 and the table) · zero padding to 64
-//! 64  table, per tensor: name (u32 length + UTF-8) · type u8 (0 f32,
+//! 64  table: metadata (u32 length + UTF-8; a layer's configuration as
+//!     JSON), then per tensor: name (u32 length + UTF-8) · type u8 (0 f32,
 //!     1 f16, 2 int8) · rows u64 · cols u64 · offset u64 · length u64 ·
 //!     CRC32 u32
 //! ..  data, each tensor 64-byte aligned: f32 or f16 values row-major, or
@@ -13,6 +14,7 @@
 //! ```
 
 use super::quantize::{dequantize_rows, f16_to_f32, f32_to_f16, quantize_rows, Int8Rows};
+use super::tensor::Matrix;
 use crate::error::{Error, Result};
 use crate::store::{self, ByteReader, ByteWriter, MappedF32};
 use memmap2::Mmap;
@@ -71,19 +73,23 @@ impl WeightType {
     }
 }
 
-/// Writes `tensors` to `path` atomically, every one as `weight_type`.
+/// Writes `metadata` and `tensors` to `path` atomically, every tensor as
+/// `weight_type`.
 pub fn save_weights(
     path: &Path,
+    metadata: &str,
     tensors: &[(&str, ArrayView2<'_, f32>)],
     weight_type: WeightType,
 ) -> Result<u64> {
     // The table's size depends only on the names, so it is laid out first.
     let mut offset = 0u64;
     let mut entries = Vec::with_capacity(tensors.len());
-    let table_len: usize = tensors
-        .iter()
-        .map(|(name, _)| 4 + name.len() + 1 + 8 * 4 + 4)
-        .sum();
+    let table_len: usize = 4
+        + metadata.len()
+        + tensors
+            .iter()
+            .map(|(name, _)| 4 + name.len() + 1 + 8 * 4 + 4)
+            .sum::<usize>();
     let data_start = align((HEADER_BYTES + table_len) as u64);
     for (name, values) in tensors {
         let (rows, cols) = (values.nrows() as u64, values.ncols() as u64);
@@ -108,6 +114,7 @@ pub fn save_weights(
         offset = start + length;
     }
     let mut table = Vec::with_capacity(table_len);
+    table.put_str(metadata);
     for (name, rows, cols, start, length, crc, _) in &entries {
         table.put_str(name);
         table.put_u8(weight_type.code());
@@ -171,6 +178,7 @@ fn encode(values: &ArrayView2<'_, f32>, weight_type: WeightType) -> Vec<u8> {
 /// A validated, memory-mapped weight file.
 pub struct WeightFile {
     map: Arc<Mmap>,
+    metadata: String,
     tensors: Vec<TensorEntry>,
 }
 
@@ -228,6 +236,7 @@ impl WeightFile {
             return Err(Error::corrupt("weight file header", "checksum mismatch"));
         }
         let mut table = ByteReader::new(&bytes[HEADER_BYTES..table_end], "weight file table");
+        let metadata = table.str("metadata")?.to_string();
         // Each entry takes at least 41 bytes.
         table.check_fits(count as u64, 41, "tensor count")?;
         let mut tensors = Vec::with_capacity(count as usize);
@@ -279,7 +288,16 @@ impl WeightFile {
             });
         }
         table.finish()?;
-        Ok(WeightFile { map, tensors })
+        Ok(WeightFile {
+            map,
+            metadata,
+            tensors,
+        })
+    }
+
+    /// What the writer stored beside the tensors (a layer's configuration).
+    pub fn metadata(&self) -> &str {
+        &self.metadata
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -312,6 +330,20 @@ impl WeightFile {
             ArrayView2::from_shape((entry.rows, entry.cols), mapped.as_slice())
                 .expect("sizes checked on open"),
         )
+    }
+
+    /// A tensor as a layer holds it: `f32` read in place from the mapping,
+    /// other types decoded into memory.
+    pub fn matrix(&self, name: &str) -> Result<Matrix> {
+        let entry = self.entry(name)?;
+        Ok(match &entry.mapped {
+            Some(values) => Matrix::Mapped {
+                values: values.clone(),
+                rows: entry.rows,
+                cols: entry.cols,
+            },
+            None => Matrix::Owned(self.tensor(name)?),
+        })
     }
 
     /// Any tensor, decoded to `f32`.
@@ -367,11 +399,14 @@ mod tests {
         let (w, b) = sample(&mut SplitMix64::new(1));
         save_weights(
             &path,
+            r#"{"kind":"test"}"#,
             &[("layer0.weight", w.view()), ("layer0.bias", b.view())],
             WeightType::F32,
         )
         .unwrap();
         let file = WeightFile::open(&path).unwrap();
+        assert_eq!(file.metadata(), r#"{"kind":"test"}"#);
+        assert!(file.matrix("layer0.weight").unwrap().is_mapped());
         assert_eq!(
             file.names().collect::<Vec<_>>(),
             ["layer0.weight", "layer0.bias"]
@@ -391,7 +426,7 @@ mod tests {
         let (w, b) = sample(&mut SplitMix64::new(2));
         for weight_type in [WeightType::F16, WeightType::Int8] {
             let path = dir.path().join(format!("{weight_type:?}.weights"));
-            save_weights(&path, &[("w", w.view()), ("b", b.view())], weight_type).unwrap();
+            save_weights(&path, "", &[("w", w.view()), ("b", b.view())], weight_type).unwrap();
             let file = WeightFile::open(&path).unwrap();
             assert_eq!(file.weight_type("w").unwrap(), weight_type);
             assert_eq!(file.view("w").unwrap_err().code(), "ERR_INVALID_ARGUMENT");
@@ -416,7 +451,13 @@ mod tests {
         let dir = TempDir::new("weights-bad");
         let path = dir.path().join("model.weights");
         let (w, b) = sample(&mut SplitMix64::new(3));
-        save_weights(&path, &[("w", w.view()), ("b", b.view())], WeightType::Int8).unwrap();
+        save_weights(
+            &path,
+            "{}",
+            &[("w", w.view()), ("b", b.view())],
+            WeightType::Int8,
+        )
+        .unwrap();
         let good = std::fs::read(&path).unwrap();
         for at in (0..good.len()).step_by(7) {
             let mut bad = good.clone();

@@ -613,6 +613,7 @@ impl MappedFile {
 }
 
 /// `f32` values read in place from a mapped file.
+#[derive(Clone)]
 pub struct MappedF32 {
     // Keeps the mapping alive for as long as `ptr` is used.
     _map: Option<Arc<Mmap>>,
