@@ -34,6 +34,9 @@ pub struct Gat {
     pub concat_heads: bool,
     pub negative_slope: f32,
     pub activation: Activation,
+    /// Whether callers should attend over `A + I` (on by default, as in the
+    /// paper); the layer itself uses the graph it is given.
+    pub self_loops: bool,
 }
 
 /// What [`Gat::backward`] needs, and the attention weights.
@@ -111,6 +114,7 @@ impl Gat {
             concat_heads,
             negative_slope: 0.2,
             activation,
+            self_loops: true,
         })
     }
 

@@ -11,23 +11,30 @@ pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
 pub mod loss;
+pub mod lstm;
 pub mod norm;
 pub mod optim;
 pub mod propagate;
 pub mod quantize;
 pub mod sage;
+pub mod stack;
 pub mod tensor;
 pub mod weights;
 
 pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
+pub use lstm::{LstmAggregator, LstmCache, LstmGradients};
 pub use norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{
-    aggregate, aggregate_backward, weighted_sum, Adjacency, Aggregated, Aggregation,
+    aggregate, aggregate_backward, weighted_sum, Adjacency, Aggregated, Aggregation, Minibatch,
 };
-pub use sage::{Sage, SageCache, SageGradients};
-pub use tensor::{Activation, Linear, LinearGradients};
+pub use sage::{NeighborAggregator, Sage, SageCache, SageGradients};
+pub use stack::{
+    BlockGradients, GnnStack, Graph, LayerGradients, StackBlock, StackCache, StackGradients,
+    StackLayer,
+};
+pub use tensor::{Activation, Linear, LinearGradients, Matrix};
 pub use weights::{save_weights, WeightFile, WeightType};
 
 use crate::error::Result;

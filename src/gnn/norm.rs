@@ -123,6 +123,10 @@ impl Dropout {
         })
     }
 
+    pub fn rate(&self) -> f32 {
+        self.rate
+    }
+
     /// Applies a fresh mask; returns the output and the mask (0 or the
     /// scale per element) for the backward pass.
     pub fn forward_train(&mut self, input: ArrayView2<'_, f32>) -> (Array2<f32>, Array2<f32>) {

@@ -18,9 +18,17 @@ use rayon::prelude::*;
 /// Who sends messages to whom, in compressed sparse row form: row `i` lists
 /// the sources node `i` aggregates (its in-neighbours), each edge with an
 /// optional weight (1 when absent).
+///
+/// Usually square (sources and destinations are the same nodes). A
+/// minibatch *block* is bipartite: its rows are the first `num_nodes` of its
+/// `num_sources` source nodes (destinations first, the convention of DGL's
+/// blocks), so a layer finds a destination's own features in the first rows
+/// of its input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adjacency {
+    /// Destination rows.
     num_nodes: usize,
+    num_sources: usize,
     offsets: Vec<usize>,
     sources: Vec<u32>,
     weights: Option<Vec<f32>>,
@@ -54,6 +62,23 @@ impl Adjacency {
     /// entries starting at 0 and ending at `sources.len()`, and every source
     /// is below `num_nodes`.
     pub fn from_csr(num_nodes: usize, offsets: Vec<usize>, sources: Vec<u32>) -> Result<Adjacency> {
+        Adjacency::from_csr_bipartite(num_nodes, num_nodes, offsets, sources)
+    }
+
+    /// A CSR adjacency whose `num_nodes` rows aggregate from `num_sources ≥
+    /// num_nodes` source nodes, the first `num_nodes` of which are the rows
+    /// themselves.
+    pub fn from_csr_bipartite(
+        num_nodes: usize,
+        num_sources: usize,
+        offsets: Vec<usize>,
+        sources: Vec<u32>,
+    ) -> Result<Adjacency> {
+        if num_sources < num_nodes {
+            return Err(Error::InvalidGraph(format!(
+                "{num_sources} source nodes for {num_nodes} rows; the rows come first among the sources"
+            )));
+        }
         if offsets.len() != num_nodes + 1 {
             return Err(Error::InvalidGraph(format!(
                 "{} offsets for {num_nodes} nodes; CSR needs nodes + 1",
@@ -71,13 +96,14 @@ impl Adjacency {
         if let Some(i) = offsets.windows(2).position(|w| w[0] > w[1]) {
             return Err(Error::InvalidGraph(format!("offsets decrease at node {i}")));
         }
-        if let Some(&bad) = sources.iter().find(|&&s| s as usize >= num_nodes) {
+        if let Some(&bad) = sources.iter().find(|&&s| s as usize >= num_sources) {
             return Err(Error::InvalidGraph(format!(
-                "neighbour id {bad} is out of range for {num_nodes} nodes"
+                "neighbour id {bad} is out of range for {num_sources} nodes"
             )));
         }
         Ok(Adjacency {
             num_nodes,
+            num_sources,
             offsets,
             sources,
             weights: None,
@@ -114,8 +140,14 @@ impl Adjacency {
         Ok(self)
     }
 
+    /// Destination rows (all nodes, for a square graph).
     pub fn num_nodes(&self) -> usize {
         self.num_nodes
+    }
+
+    /// Rows the input features must have.
+    pub fn num_sources(&self) -> usize {
+        self.num_sources
     }
 
     pub fn num_edges(&self) -> usize {
@@ -166,24 +198,100 @@ impl Adjacency {
     /// Reproducible: node `i`'s choice depends only on `seed` and `i`, so
     /// it does not change with thread count or with other rows.
     pub fn sample_neighbors(&self, size: usize, seed: u64) -> Adjacency {
-        self.rebuilt(|i| {
-            let mut edges: Vec<(u32, f32)> = self.edges(i).collect();
-            if edges.len() > size {
-                // A partial Fisher-Yates shuffle of positions picks `size`
-                // distinct edges; sorting keeps their original order.
-                let mut rng = crate::rng::SplitMix64::new(
-                    seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                let mut positions: Vec<usize> = (0..edges.len()).collect();
-                for k in 0..size {
-                    let pick = k + rng.below(positions.len() - k);
-                    positions.swap(k, pick);
-                }
-                positions.truncate(size);
-                positions.sort_unstable();
-                edges = positions.into_iter().map(|p| edges[p]).collect();
+        self.rebuilt(|i| self.sampled_edges(i, size, seed))
+    }
+
+    /// Node `i`'s edges, at most `size` of them chosen uniformly without
+    /// replacement from `seed` and `i` alone, in their original order.
+    fn sampled_edges(&self, i: usize, size: usize, seed: u64) -> Vec<(u32, f32)> {
+        let edges: Vec<(u32, f32)> = self.edges(i).collect();
+        if edges.len() <= size {
+            return edges;
+        }
+        // A partial Fisher-Yates shuffle of positions picks `size` distinct
+        // edges; sorting keeps their original order.
+        let mut rng =
+            crate::rng::SplitMix64::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut positions: Vec<usize> = (0..edges.len()).collect();
+        for k in 0..size {
+            let pick = k + rng.below(positions.len() - k);
+            positions.swap(k, pick);
+        }
+        positions.truncate(size);
+        positions.sort_unstable();
+        positions.into_iter().map(|p| edges[p]).collect()
+    }
+
+    /// The blocks a minibatch forward pass runs on: starting from
+    /// `targets`, hop `h` samples at most `sizes[h]` sources of every node
+    /// reached so far (`None`: all of them), with the same choice
+    /// [`Adjacency::sample_neighbors`] makes for `seeds[h]`. So a stack run
+    /// on the blocks gives the targets' rows of the same stack run on the
+    /// whole graph sampled per layer, while touching only their receptive
+    /// field. Square graphs only.
+    pub fn sample_blocks(
+        &self,
+        targets: &[u32],
+        sizes: &[Option<usize>],
+        seeds: &[u64],
+    ) -> Result<Minibatch> {
+        if self.num_sources != self.num_nodes {
+            return Err(Error::InvalidGraph(
+                "minibatches are sampled from a square graph".into(),
+            ));
+        }
+        let mut nodes: Vec<u32> = Vec::with_capacity(targets.len());
+        let mut local: std::collections::HashMap<u32, u32> =
+            std::collections::HashMap::with_capacity(targets.len());
+        let mut target_rows = Vec::with_capacity(targets.len());
+        for &t in targets {
+            if t as usize >= self.num_nodes {
+                return Err(Error::InvalidGraph(format!(
+                    "batch node {t} is out of range for {} nodes",
+                    self.num_nodes
+                )));
             }
-            edges
+            let row = *local.entry(t).or_insert_with(|| {
+                nodes.push(t);
+                nodes.len() as u32 - 1
+            });
+            target_rows.push(row);
+        }
+        let mut blocks = Vec::with_capacity(sizes.len());
+        for (&size, &seed) in sizes.iter().zip(seeds) {
+            let rows = nodes.len();
+            let mut offsets = Vec::with_capacity(rows + 1);
+            offsets.push(0);
+            let mut sources = Vec::new();
+            let mut weights = self.weights.as_ref().map(|_| Vec::new());
+            for row in 0..rows {
+                for (j, w) in
+                    self.sampled_edges(nodes[row] as usize, size.unwrap_or(usize::MAX), seed)
+                {
+                    let at = *local.entry(j).or_insert_with(|| {
+                        nodes.push(j);
+                        nodes.len() as u32 - 1
+                    });
+                    sources.push(at);
+                    if let Some(weights) = weights.as_mut() {
+                        weights.push(w);
+                    }
+                }
+                offsets.push(sources.len());
+            }
+            blocks.push(Adjacency {
+                num_nodes: rows,
+                num_sources: nodes.len(),
+                offsets,
+                sources,
+                weights,
+            });
+        }
+        blocks.reverse();
+        Ok(Minibatch {
+            input_nodes: nodes,
+            blocks,
+            target_rows,
         })
     }
 
@@ -216,6 +324,7 @@ impl Adjacency {
         }
         Adjacency {
             num_nodes: self.num_nodes,
+            num_sources: self.num_sources,
             offsets,
             sources,
             weights,
@@ -225,8 +334,10 @@ impl Adjacency {
     /// GCN's symmetric normalisation `D^-1/2 A D^-1/2`: edge `j → i` gets
     /// weight `w_ij / sqrt(d_i d_j)`, where `d` is a node's weighted
     /// in-degree (Kipf & Welling; add self loops first for their
-    /// `Â = A + I`). Nodes of degree 0 keep no edges to normalise.
+    /// `Â = A + I`). Nodes of degree 0 keep no edges to normalise. Square
+    /// graphs only.
     pub fn gcn_normalized(&self) -> Adjacency {
+        debug_assert_eq!(self.num_nodes, self.num_sources);
         let degree: Vec<f32> = (0..self.num_nodes)
             .map(|i| match self.weights(i) {
                 Some(w) => w.iter().sum(),
@@ -263,11 +374,11 @@ impl Adjacency {
     /// edge weights change every pass (GAT's attention) transpose once and
     /// permute the weights.
     pub fn transpose_edges(&self) -> (Adjacency, Vec<u32>) {
-        let mut counts = vec![0usize; self.num_nodes + 1];
+        let mut counts = vec![0usize; self.num_sources + 1];
         for &j in &self.sources {
             counts[j as usize + 1] += 1;
         }
-        for i in 0..self.num_nodes {
+        for i in 0..self.num_sources {
             counts[i + 1] += counts[i];
         }
         let offsets = counts.clone();
@@ -282,8 +393,11 @@ impl Adjacency {
                 original_edge[at] = e as u32;
             }
         }
+        // A block's transpose has more rows than sources; that is fine for
+        // backward passes, which only aggregate over it.
         let transposed = Adjacency {
-            num_nodes: self.num_nodes,
+            num_nodes: self.num_sources,
+            num_sources: self.num_nodes,
             offsets,
             sources,
             weights: None,
@@ -292,15 +406,32 @@ impl Adjacency {
     }
 
     fn check_features(&self, features: &ArrayView2<'_, f32>, what: &str) -> Result<()> {
-        if features.nrows() != self.num_nodes {
-            return Err(Error::ShapeMismatch(format!(
-                "{what} has {} rows, the graph has {} nodes",
-                features.nrows(),
-                self.num_nodes
-            )));
-        }
-        Ok(())
+        check_rows(features, self.num_sources, what)
     }
+}
+
+/// Fails unless `matrix` has `rows` rows (one per graph node).
+pub(crate) fn check_rows(matrix: &ArrayView2<'_, f32>, rows: usize, what: &str) -> Result<()> {
+    if matrix.nrows() != rows {
+        return Err(Error::ShapeMismatch(format!(
+            "{what} has {} rows, the graph has {rows} nodes",
+            matrix.nrows()
+        )));
+    }
+    Ok(())
+}
+
+/// What [`Adjacency::sample_blocks`] returns.
+#[derive(Clone, Debug)]
+pub struct Minibatch {
+    /// The nodes whose features the first layer reads, in the order of its
+    /// input rows: the targets first, then each hop's new nodes.
+    pub input_nodes: Vec<u32>,
+    /// One block per layer, the first layer's first; the last block's rows
+    /// are the distinct targets.
+    pub blocks: Vec<Adjacency>,
+    /// For each requested target, its row in the last block's output.
+    pub target_rows: Vec<u32>,
 }
 
 /// The output of [`aggregate`], plus what its backward pass needs.
@@ -419,7 +550,7 @@ pub fn aggregate_backward(
     output_gradient: ArrayView2<'_, f32>,
     aggregation: Aggregation,
 ) -> Result<Array2<f32>> {
-    graph.check_features(&output_gradient, "the output gradient")?;
+    check_rows(&output_gradient, graph.num_nodes, "the output gradient")?;
     if output_gradient.dim() != forward.output.dim() {
         return Err(Error::ShapeMismatch(format!(
             "output gradient is {:?}, the output was {:?}",
@@ -460,7 +591,7 @@ fn scatter_to_winners(
     gradient: ArrayView2<'_, f32>,
 ) -> Array2<f32> {
     let width = gradient.ncols();
-    let mut input_gradient = Array2::<f32>::zeros((graph.num_nodes, width));
+    let mut input_gradient = Array2::<f32>::zeros((graph.num_sources, width));
     let block = width
         .div_ceil(rayon::current_num_threads().max(1) * 2)
         .max(8);

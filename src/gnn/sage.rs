@@ -2,13 +2,67 @@
 //! from its neighbourhood's, `h' = σ(x · W_self + agg(x_N) · W_neigh + b)`,
 //! optionally scaled to unit length. What differs from the engine's
 //! defaults is only that concatenation (written as two products) and the
-//! choice of aggregator.
+//! choice of aggregator: the engine's sum, mean or max, or an LSTM.
+//!
+//! It runs on square graphs and on minibatch blocks alike: a block's rows
+//! are the first rows of its input (see [`Adjacency`]).
 
+use super::lstm::{LstmAggregator, LstmCache, LstmGradients};
 use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
 use super::tensor::{Activation, Linear, LinearGradients};
 use super::Layer;
-use crate::error::Result;
-use ndarray::{Array2, ArrayView2, Axis};
+use crate::error::{Error, Result};
+use ndarray::{s, Array2, ArrayView2, Axis};
+
+/// How a [`Sage`] layer summarises a node's neighbours.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NeighborAggregator {
+    Reduce(Aggregation),
+    Lstm(Box<LstmAggregator>),
+}
+
+impl NeighborAggregator {
+    /// `'mean' | 'sum' | 'max' | 'lstm'`, for `input_dim`-wide features.
+    pub fn new(name: &str, input_dim: usize, seed: u64) -> Result<NeighborAggregator> {
+        match name {
+            "lstm" => Ok(NeighborAggregator::Lstm(Box::new(LstmAggregator::new(
+                input_dim, seed,
+            )?))),
+            other => Aggregation::parse(other)
+                .map(NeighborAggregator::Reduce)
+                .map_err(|_| {
+                    Error::invalid_argument(format!(
+                        "aggregator must be 'mean', 'sum', 'max' or 'lstm', got {other:?}"
+                    ))
+                }),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            NeighborAggregator::Reduce(Aggregation::Sum) => "sum",
+            NeighborAggregator::Reduce(Aggregation::Mean) => "mean",
+            NeighborAggregator::Reduce(Aggregation::Max) => "max",
+            NeighborAggregator::Lstm(_) => "lstm",
+        }
+    }
+}
+
+/// The aggregated neighbourhood and what its backward pass needs.
+#[derive(Clone, Debug)]
+enum NeighborCache {
+    Reduce(Aggregated),
+    Lstm(LstmCache),
+}
+
+impl NeighborCache {
+    fn output(&self) -> &Array2<f32> {
+        match self {
+            NeighborCache::Reduce(aggregated) => &aggregated.output,
+            NeighborCache::Lstm(cache) => &cache.output,
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sage {
@@ -16,7 +70,7 @@ pub struct Sage {
     pub self_linear: Linear,
     /// Applied to the aggregated neighbourhood.
     pub neighbor_linear: Linear,
-    pub aggregation: Aggregation,
+    pub aggregator: NeighborAggregator,
     pub activation: Activation,
     /// Scale each output row to unit L2 norm (the paper's choice between
     /// layers).
@@ -27,7 +81,7 @@ pub struct Sage {
 #[derive(Clone, Debug)]
 pub struct SageCache {
     input: Array2<f32>,
-    aggregated: Aggregated,
+    aggregated: NeighborCache,
     pre_activation: Array2<f32>,
     activated: Array2<f32>,
 }
@@ -37,6 +91,7 @@ pub struct SageCache {
 pub struct SageGradients {
     pub self_linear: LinearGradients,
     pub neighbor_linear: LinearGradients,
+    pub lstm: Option<LstmGradients>,
 }
 
 impl SageGradients {
@@ -44,6 +99,9 @@ impl SageGradients {
     pub fn slices(&self) -> Vec<&[f32]> {
         let mut slices = self.self_linear.slices();
         slices.extend(self.neighbor_linear.slices());
+        if let Some(lstm) = &self.lstm {
+            slices.extend(lstm.slices());
+        }
         slices
     }
 }
@@ -52,17 +110,18 @@ impl SageGradients {
 const MIN_NORM: f32 = 1e-12;
 
 impl Sage {
+    /// `aggregator` is `'mean'`, `'sum'`, `'max'` or `'lstm'`.
     pub fn new(
         input_dim: usize,
         output_dim: usize,
-        aggregation: Aggregation,
+        aggregator: &str,
         activation: Activation,
         seed: u64,
     ) -> Result<Sage> {
         Ok(Sage {
             self_linear: Linear::new(input_dim, output_dim, true, seed)?,
             neighbor_linear: Linear::new(input_dim, output_dim, false, seed ^ 0x5A6E)?,
-            aggregation,
+            aggregator: NeighborAggregator::new(aggregator, input_dim, seed ^ 0x1A57)?,
             activation,
             normalize: false,
         })
@@ -71,11 +130,14 @@ impl Sage {
     pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
         let mut parameters = self.self_linear.parameters_mut();
         parameters.extend(self.neighbor_linear.parameters_mut());
+        if let NeighborAggregator::Lstm(lstm) = &mut self.aggregator {
+            parameters.extend(lstm.parameters_mut());
+        }
         parameters
     }
 
     /// Gradients of the parameters, and of the input features. `transposed`
-    /// is `graph.transpose()`.
+    /// is `graph.transpose()` (the LSTM aggregator does not use it).
     pub fn backward(
         &self,
         graph: &Adjacency,
@@ -104,24 +166,49 @@ impl Sage {
         let pre_gradient = self
             .activation
             .backward(&cache.pre_activation, activated_gradient.view());
+        let rows = graph.num_nodes();
         let (self_input_gradient, self_gradients) = self
             .self_linear
-            .backward(cache.input.view(), pre_gradient.view());
+            .backward(cache.input.slice(s![..rows, ..]), pre_gradient.view());
         let (aggregated_gradient, neighbor_gradients) = self
             .neighbor_linear
-            .backward(cache.aggregated.output.view(), pre_gradient.view());
-        let neighbor_input_gradient = aggregate_backward(
-            graph,
-            transposed,
-            &cache.aggregated,
-            aggregated_gradient.view(),
-            self.aggregation,
-        )?;
+            .backward(cache.aggregated.output().view(), pre_gradient.view());
+        let (mut input_gradient, lstm) = match (&self.aggregator, &cache.aggregated) {
+            (NeighborAggregator::Reduce(aggregation), NeighborCache::Reduce(aggregated)) => (
+                aggregate_backward(
+                    graph,
+                    transposed,
+                    aggregated,
+                    aggregated_gradient.view(),
+                    *aggregation,
+                )?,
+                None,
+            ),
+            (NeighborAggregator::Lstm(lstm), NeighborCache::Lstm(lstm_cache)) => {
+                let (gradient, lstm_gradients) = lstm.backward(
+                    graph,
+                    cache.input.view(),
+                    lstm_cache,
+                    aggregated_gradient.view(),
+                )?;
+                (gradient, Some(lstm_gradients))
+            }
+            _ => {
+                return Err(Error::Internal(
+                    "a GraphSAGE cache from another aggregator".into(),
+                ))
+            }
+        };
+        // A node's own features are the first rows of the input.
+        input_gradient
+            .slice_mut(s![..rows, ..])
+            .zip_mut_with(&self_input_gradient, |g, &d| *g += d);
         Ok((
-            self_input_gradient + neighbor_input_gradient,
+            input_gradient,
             SageGradients {
                 self_linear: self_gradients,
                 neighbor_linear: neighbor_gradients,
+                lstm,
             },
         ))
     }
@@ -136,9 +223,17 @@ impl Layer for Sage {
         graph: &Adjacency,
         features: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, SageCache)> {
-        let aggregated = aggregate(graph, features, self.aggregation)?;
-        let mut pre_activation = self.self_linear.forward(features)?;
-        pre_activation += &self.neighbor_linear.project(aggregated.output.view())?;
+        let aggregated = match &self.aggregator {
+            NeighborAggregator::Reduce(aggregation) => {
+                NeighborCache::Reduce(aggregate(graph, features, *aggregation)?)
+            }
+            NeighborAggregator::Lstm(lstm) => {
+                NeighborCache::Lstm(lstm.forward_train(graph, features)?)
+            }
+        };
+        let own = features.slice(s![..graph.num_nodes(), ..]);
+        let mut pre_activation = self.self_linear.forward(own)?;
+        pre_activation += &self.neighbor_linear.project(aggregated.output().view())?;
         let activated = self.activation.forward(&pre_activation);
         let output = if self.normalize {
             let mut output = activated.clone();
@@ -184,7 +279,7 @@ mod tests {
             .collect();
         let graph = Adjacency::from_lists(&lists).unwrap();
         let transposed = graph.transpose();
-        for aggregation in [Aggregation::Mean, Aggregation::Sum, Aggregation::Max] {
+        for aggregation in ["mean", "sum", "max", "lstm"] {
             for normalize in [false, true] {
                 let mut layer = Sage::new(4, 3, aggregation, Activation::Tanh, 8).unwrap();
                 layer.normalize = normalize;
@@ -201,11 +296,7 @@ mod tests {
                     .unwrap();
                 let what = format!("{aggregation:?} normalize={normalize}");
                 // Max has kinks; a smaller step keeps the differences on one side of them.
-                let eps = if aggregation == Aggregation::Max {
-                    1e-3
-                } else {
-                    1e-2
-                };
+                let eps = if aggregation == "max" { 1e-3 } else { 1e-2 };
                 assert_gradient(&format!("{what} dx"), &dx, eps, |k, d| {
                     loss(&layer, &nudged(&x, k, d))
                 });
@@ -254,7 +345,7 @@ mod tests {
     #[test]
     fn normalised_outputs_have_unit_length() {
         let graph = Adjacency::from_lists(&[vec![1], vec![0, 2], vec![1]]).unwrap();
-        let mut layer = Sage::new(3, 5, Aggregation::Mean, Activation::None, 1).unwrap();
+        let mut layer = Sage::new(3, 5, "mean", Activation::None, 1).unwrap();
         layer.normalize = true;
         let x = Array2::from_shape_fn((3, 3), |(i, j)| (i * 3 + j) as f32 - 4.0);
         let out = layer.forward(&graph, x.view()).unwrap();

@@ -193,6 +193,28 @@ impl Activation {
         })
     }
 
+    /// The name [`Activation::parse`] reads, and the slope or alpha it
+    /// carries (0 when none).
+    pub fn name(self) -> (&'static str, f32) {
+        match self {
+            Activation::None => ("none", 0.0),
+            Activation::Relu => ("relu", 0.0),
+            Activation::LeakyRelu(slope) => ("leaky_relu", slope),
+            Activation::Elu(alpha) => ("elu", alpha),
+            Activation::Gelu => ("gelu", 0.0),
+            Activation::Tanh => ("tanh", 0.0),
+        }
+    }
+
+    /// [`Activation::parse`] with the slope or alpha set.
+    pub fn with_parameter(self, parameter: f32) -> Activation {
+        match self {
+            Activation::LeakyRelu(_) => Activation::LeakyRelu(parameter),
+            Activation::Elu(_) => Activation::Elu(parameter),
+            other => other,
+        }
+    }
+
     #[inline]
     pub fn apply(self, x: f32) -> f32 {
         match self {

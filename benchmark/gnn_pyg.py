@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""PyTorch Geometric reference timings for the GNN benchmark.
+
+Runs the inference ops of benchmark/gnn.js with PyTorch Geometric on the
+graph that `node benchmark/gnn.js --export` writes, on 2 CPU threads:
+
+  mean aggregation, GCN, GAT (8 heads), 2-layer GraphSAGE and a dense SGEMM
+  as the reference for this machine's matmul speed.
+
+Each op is timed as the median (and min) wall time of --runs runs after
+2 warm-up runs. Prints a markdown table and writes the numbers as JSON.
+
+Usage:
+  python benchmark/gnn_pyg.py [EXPORT_DIR] [--runs N] [--json PATH]
+
+Install: pip install -r benchmark/requirements-pyg.txt
+"""
+
+import argparse
+import gc
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+# Harmless notices: PyG still calls torch.jit.script on import, and torch
+# calls its sparse CSR tensors beta.
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
+
+try:
+    import numpy as np
+    import torch
+    import torch_geometric
+    from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+    from torch_geometric.utils import scatter, spmm
+except ImportError as err:
+    print(f'gnn_pyg.py: {err}; install with '
+          'pip install -r benchmark/requirements-pyg.txt', file=sys.stderr)
+    sys.exit(2)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / 'benchmark' / 'data' / 'gnn-100k'
+DEFAULT_JSON = ROOT / 'benchmark' / 'results' / 'gnn_pyg.json'
+EXPORT_FILES = ('graph.json', 'features.f32', 'offsets.u32', 'sources.u32')
+THREADS = 2
+WARMUP = 2
+OUT = 64  # output width of every op
+HIDDEN = 128  # SAGE hidden width
+HEADS = 8  # GAT heads, each OUT // HEADS wide
+
+
+def fail(message, code=1):
+    print(f'gnn_pyg.py: {message}', file=sys.stderr)
+    sys.exit(code)
+
+
+@dataclass
+class Graph:
+    """The exported graph: features and in-edges in CSR by destination."""
+
+    x: torch.Tensor  # N x D float32
+    ptr: torch.Tensor  # N + 1 int64 offsets
+    src: torch.Tensor  # E int64 source of each edge
+    dst: torch.Tensor  # E int64 destination of each edge
+    seed: int
+
+    @property
+    def nodes(self):
+        return self.x.size(0)
+
+    @property
+    def dims(self):
+        return self.x.size(1)
+
+    @property
+    def edges(self):
+        return self.src.numel()
+
+    @property
+    def edge_index(self):
+        """PyG edge_index [sources; destinations], flow source_to_target."""
+        return torch.stack([self.src, self.dst])
+
+    def adj_t(self, values):
+        """Adjacency as torch.sparse CSR, row i = destination i (PyG adj_t)."""
+        return torch.sparse_csr_tensor(self.ptr, self.src, values,
+                                       size=(self.nodes, self.nodes),
+                                       check_invariants=True)
+
+
+def load_graph(path):
+    """Reads an export directory; exits 2 if there is none."""
+    if not all((path / name).is_file() for name in EXPORT_FILES):
+        fail(f'no GNN export in {path}; '
+             'run `node benchmark/gnn.js --export` first', code=2)
+    meta = json.loads((path / 'graph.json').read_text())
+    n, d, e = int(meta['nodes']), int(meta['dims']), int(meta['edges'])
+    x = np.fromfile(path / 'features.f32', dtype='<f4')
+    ptr = np.fromfile(path / 'offsets.u32', dtype='<u4').astype(np.int64)
+    src = np.fromfile(path / 'sources.u32', dtype='<u4').astype(np.int64)
+    if (x.size != n * d or ptr.size != n + 1 or src.size != e
+            or ptr[0] != 0 or ptr[-1] != e or np.any(np.diff(ptr) < 0)
+            or (e and src.max() >= n)):
+        fail(f'{path} does not match graph.json '
+             f'(nodes={n}, dims={d}, edges={e})')
+    ptr = torch.from_numpy(ptr)
+    dst = torch.repeat_interleave(torch.arange(n), ptr.diff())
+    return Graph(torch.from_numpy(x.reshape(n, d)), ptr,
+                 torch.from_numpy(src), dst, int(meta.get('seed', 0)))
+
+
+def time_op(fn, runs):
+    """Median and min wall time of fn() in ms, after WARMUP calls."""
+    for _ in range(WARMUP):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def check_same(a, b, what):
+    """Exits if two paths of one op disagree, so their timings compare."""
+    if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
+        fail(f'{what}: paths give different results')
+
+
+def mean_aggregation_paths(g):
+    """Candidate implementations of the neighbour mean, each g.x -> N x D."""
+    deg = g.ptr.diff()
+    # Rows without sources have no entries, so they come out as zeros.
+    rownorm = g.adj_t(1.0 / deg[g.dst].float())
+    ones = g.adj_t(torch.ones(g.edges))
+    return {
+        'scatter(x[src], dst, mean)': lambda: scatter(
+            g.x[g.src], g.dst, dim=0, dim_size=g.nodes, reduce='mean'),
+        'torch.sparse CSR mm, row-normalised':
+            lambda: torch.sparse.mm(rownorm, g.x),
+        "torch.sparse CSR spmm(reduce='mean')":
+            lambda: spmm(ones, g.x, reduce='mean'),
+    }
+
+
+def flop_counts(n, d, e):
+    """FLOPs per op; multiply-adds count 2, cheap elementwise ops count 1."""
+    return {
+        # One add per source feature.
+        'mean': e * d,
+        # Projection x @ W, then a multiply-add per edge (self loops
+        # included) and output feature.
+        'gcn': 2 * n * d * OUT + 2 * (e + n) * OUT,
+        # Projection; two 8-wide attention dot products per node and head;
+        # per edge (self loops included) and head: score add, leaky ReLU,
+        # exp, softmax sum and divide (5) plus the 8-wide weighted sum (16).
+        'gat': (2 * n * d * OUT + 2 * 2 * n * OUT
+                + (e + n) * HEADS * (5 + 2 * (OUT // HEADS))),
+        # Per layer: root and neighbour projections plus the mean's adds.
+        'sage': (2 * 2 * n * d * HIDDEN + e * d
+                 + 2 * 2 * n * HIDDEN * OUT + e * HIDDEN),
+        'sgemm': 2 * n * d * OUT,
+    }
+
+
+def run_ops(g, runs):
+    """Times every op; returns the table rows and the mean candidates."""
+    torch.manual_seed(g.seed)
+    d = g.dims
+    flops = flop_counts(g.nodes, d, g.edges)
+    edge_index = g.edge_index
+    adj_ones = g.adj_t(torch.ones(g.edges))
+    rows = []
+
+    def add(op, variant, kind, fn):
+        median, best = time_op(fn, runs)
+        rows.append({'op': op, 'variant': variant, 'median_ms': median,
+                     'min_ms': best, 'flops': flops[kind],
+                     'gflops': flops[kind] / median / 1e6})
+
+    # 1. Mean aggregation: every candidate is timed, the fastest reported.
+    paths = mean_aggregation_paths(g)
+    results = [fn() for fn in paths.values()]
+    for other in results[1:]:
+        check_same(results[0], other, 'mean aggregation')
+    candidates = []
+    for name, fn in paths.items():
+        median, best = time_op(fn, runs)
+        candidates.append({'variant': name, 'median_ms': median,
+                           'min_ms': best})
+    fastest = min(candidates, key=lambda c: c['median_ms'])
+    rows.append({'op': 'mean aggregation', **fastest, 'flops': flops['mean'],
+                 'gflops': flops['mean'] / fastest['median_ms'] / 1e6})
+
+    # 2. GCN, normalising each call or once (cached), on edge_index and on
+    # a torch.sparse CSR adj_t (PyG's fused sparse-matmul path).
+    gcn = GCNConv(d, OUT)
+    check_same(gcn(g.x, edge_index), gcn(g.x, adj_ones), 'GCN')
+    for cached in (False, True):
+        for adj, layout in ((edge_index, 'edge_index'),
+                            (adj_ones, 'torch.sparse CSR')):
+            conv = GCNConv(d, OUT, cached=cached)
+            conv.load_state_dict(gcn.state_dict())
+            add(f'GCN {d}→{OUT}', f'cached={cached}, {layout}', 'gcn',
+                lambda conv=conv, adj=adj: conv(g.x, adj))
+
+    # 3. GAT: HEADS heads of OUT // HEADS features, concatenated.
+    gat = GATConv(d, OUT // HEADS, heads=HEADS, concat=True,
+                  negative_slope=0.2, add_self_loops=True, dropout=0.0)
+    add(f'GAT {HEADS} heads', 'edge_index', 'gat',
+        lambda: gat(g.x, edge_index))
+
+    # 4. GraphSAGE, on edge_index and on the CSR adj_t (fused mean spmm).
+    sage1 = SAGEConv(d, HIDDEN, aggr='mean')
+    sage2 = SAGEConv(HIDDEN, OUT, aggr='mean')
+
+    def sage(adj):
+        return sage2(sage1(g.x, adj).relu(), adj)
+
+    check_same(sage(edge_index), sage(adj_ones), 'SAGE')
+    for adj, layout in ((edge_index, 'edge_index'),
+                        (adj_ones, 'torch.sparse CSR')):
+        add(f'SAGE 2 layers {d}→{HIDDEN}→{OUT}', layout, 'sage',
+            lambda adj=adj: sage(adj))
+
+    # 5. Dense SGEMM reference.
+    w = torch.randn(d, OUT)
+    add('dense SGEMM', f'x @ w, {d}×{OUT}', 'sgemm', lambda: g.x @ w)
+
+    sgemm_ms = rows[-1]['median_ms']
+    for row in rows:
+        row['x_sgemm'] = row['median_ms'] / sgemm_ms
+    return rows, candidates
+
+
+def gcn_forward_rss_mb(path, layout):
+    """Peak RSS increase (MB) of one uncached GCN forward above the loaded
+    graph; run in a fresh spawned process so nothing was allocated before.
+    """
+    torch.set_num_threads(THREADS)
+    g = load_graph(Path(path))
+    adj = g.edge_index if layout == 'edge_index' else g.adj_t(
+        torch.ones(g.edges))
+    conv = GCNConv(g.dims, OUT)
+    gc.collect()
+    try:  # reset the peak to the current RSS (Linux), dropping load spikes
+        Path('/proc/self/clear_refs').write_text('5')
+    except OSError:
+        pass
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with torch.inference_mode():
+        conv(g.x, adj)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (after - before) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def peak_rss(path):
+    """gcn_forward_rss_mb for both layouts, each in its own process."""
+    ctx = multiprocessing.get_context('spawn')
+    out = {}
+    for layout in ('edge_index', 'torch.sparse CSR'):
+        with ctx.Pool(1) as pool:
+            out[layout] = pool.apply(gcn_forward_rss_mb, (str(path), layout))
+    return out
+
+
+def cpu_model():
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return 'unknown CPU'
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description='PyTorch Geometric timings of the benchmark/gnn.js ops.')
+    parser.add_argument('dir', nargs='?', type=Path, default=DEFAULT_DIR,
+                        help='export of `node benchmark/gnn.js --export` '
+                             '(default: %(default)s)')
+    parser.add_argument('--runs', type=int, default=10,
+                        help='timed runs per op after 2 warm-ups '
+                             '(default: %(default)s)')
+    parser.add_argument('--json', type=Path, default=DEFAULT_JSON,
+                        help='where to write the results '
+                             '(default: %(default)s)')
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error('--runs must be at least 1')
+
+    torch.set_num_threads(THREADS)
+    g = load_graph(args.dir)
+    with torch.inference_mode():
+        rows, candidates = run_ops(g, args.runs)
+    rss = peak_rss(args.dir)
+
+    cpu = cpu_model()
+    print(f'torch {torch.__version__}, torch_geometric '
+          f'{torch_geometric.__version__}, {torch.get_num_threads()} '
+          f'threads, {cpu}')
+    print(f'graph {args.dir}: {g.nodes} nodes, {g.edges} edges, '
+          f'{g.dims} dims; median and min of {args.runs} runs after '
+          f'{WARMUP} warm-ups\n')
+    print('| op | median ms | min ms | GFLOPS | × SGEMM time |')
+    print('| --- | ---: | ---: | ---: | ---: |')
+    for r in rows:
+        print(f"| {r['op']} ({r['variant']}) | {r['median_ms']:.2f} | "
+              f"{r['min_ms']:.2f} | {r['gflops']:.2f} | {r['x_sgemm']:.1f} |")
+    print('\nmean aggregation paths (median ms): ' + ', '.join(
+        f"{c['variant']} {c['median_ms']:.2f}" for c in candidates))
+    print('peak RSS increase of one GCN forward (cached=False) above the '
+          'loaded graph: ' + ', '.join(
+              f'{layout} {mb:.0f} MB' for layout, mb in rss.items()))
+
+    result = {
+        'torch': torch.__version__,
+        'torch_geometric': torch_geometric.__version__,
+        'threads': torch.get_num_threads(),
+        'cpu': cpu,
+        'graph': {'dir': str(args.dir), 'nodes': g.nodes,
+                  'edges': g.edges, 'dims': g.dims, 'seed': g.seed},
+        'runs': args.runs,
+        'warmup': WARMUP,
+        'ops': rows,
+        'mean_aggregation_paths': candidates,
+        'gcn_forward_peak_rss_mb': rss,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + '\n')
+    print(f'wrote {args.json}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,747 @@
+//! `GnnStack`: layers chained into a model, each block being
+//!
+//! ```text
+//! h = layer(x) [+ x if residual] → [layer norm] → [dropout, training only]
+//! ```
+//!
+//! with a backward pass through the whole chain, GraphSAGE minibatches over
+//! the targets' receptive field, and saving to (and running from) a weight
+//! file. [`Graph`] holds the graph once with the forms each layer kind
+//! needs (self loops, GCN normalisation, transpose), each built on first
+//! use and reused across calls.
+
+use super::gat::{Gat, GatCache, GatGradients};
+use super::gcn::{Gcn, GcnCache, GcnGraph};
+use super::norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
+use super::propagate::{check_rows, Adjacency};
+use super::sage::{NeighborAggregator, Sage, SageCache, SageGradients};
+use super::tensor::{Activation, LinearGradients, Matrix};
+use super::weights::{save_weights, WeightFile, WeightType};
+use super::Layer;
+use crate::error::{Error, Result};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// A graph with the derived forms layers need, each computed once.
+#[derive(Debug)]
+pub struct Graph {
+    adjacency: Adjacency,
+    self_looped: OnceLock<Adjacency>,
+    /// GCN propagation graphs without and with self loops.
+    gcn: [OnceLock<GcnGraph>; 2],
+    transposed: OnceLock<Adjacency>,
+}
+
+impl Graph {
+    pub fn new(adjacency: Adjacency) -> Graph {
+        Graph {
+            adjacency,
+            self_looped: OnceLock::new(),
+            gcn: [OnceLock::new(), OnceLock::new()],
+            transposed: OnceLock::new(),
+        }
+    }
+
+    pub fn adjacency(&self) -> &Adjacency {
+        &self.adjacency
+    }
+
+    pub fn num_nodes(&self) -> usize {
+        self.adjacency.num_nodes()
+    }
+
+    fn attention_graph(&self, self_loops: bool) -> &Adjacency {
+        if self_loops {
+            self.self_looped
+                .get_or_init(|| self.adjacency.with_self_loops())
+        } else {
+            &self.adjacency
+        }
+    }
+
+    fn gcn(&self, self_loops: bool) -> &GcnGraph {
+        self.gcn[self_loops as usize].get_or_init(|| GcnGraph::new(&self.adjacency, self_loops))
+    }
+
+    fn transposed(&self) -> &Adjacency {
+        self.transposed.get_or_init(|| self.adjacency.transpose())
+    }
+}
+
+/// One of the layer kinds a stack chains.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StackLayer {
+    Gcn(Gcn),
+    Gat(Gat),
+    Sage(Sage),
+}
+
+impl StackLayer {
+    fn kind(&self) -> &'static str {
+        match self {
+            StackLayer::Gcn(_) => "gcn",
+            StackLayer::Gat(_) => "gat",
+            StackLayer::Sage(_) => "sage",
+        }
+    }
+
+    pub fn input_dim(&self) -> usize {
+        match self {
+            StackLayer::Gcn(l) => l.linear.input_dim(),
+            StackLayer::Gat(l) => l.projection.input_dim(),
+            StackLayer::Sage(l) => l.self_linear.input_dim(),
+        }
+    }
+
+    pub fn output_dim(&self) -> usize {
+        match self {
+            StackLayer::Gcn(l) => l.linear.output_dim(),
+            StackLayer::Gat(l) => l.bias.len(),
+            StackLayer::Sage(l) => l.self_linear.output_dim(),
+        }
+    }
+}
+
+/// A layer and what surrounds it in the chain.
+#[derive(Clone, Debug)]
+pub struct StackBlock {
+    pub layer: StackLayer,
+    /// Add the block's input to the layer's output (same widths only).
+    pub residual: bool,
+    pub norm: Option<LayerNorm>,
+    /// Applied in training passes only.
+    pub dropout: Option<Dropout>,
+    /// GraphSAGE neighbour sampling for this layer (`None`: every
+    /// neighbour). Ignored by GCN and GAT.
+    pub sample_size: Option<usize>,
+}
+
+impl StackBlock {
+    pub fn new(layer: StackLayer) -> StackBlock {
+        StackBlock {
+            layer,
+            residual: false,
+            norm: None,
+            dropout: None,
+            sample_size: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GnnStack {
+    pub blocks: Vec<StackBlock>,
+    /// Seeds neighbour sampling (see [`GnnStack::sample_seeds`]).
+    pub sample_seed: u64,
+}
+
+enum LayerCache {
+    Gcn(GcnCache),
+    Gat(GatCache),
+    /// With the sampled graph and its transpose when the layer samples.
+    Sage(Box<(SageCache, Option<(Adjacency, Adjacency)>)>),
+}
+
+struct BlockCache {
+    layer: LayerCache,
+    norm: Option<LayerNormCache>,
+    dropout_mask: Option<Array2<f32>>,
+}
+
+/// What [`GnnStack::forward_train`] keeps for the backward pass.
+pub struct StackCache {
+    blocks: Vec<BlockCache>,
+}
+
+impl StackCache {
+    /// Attention weights `(edges, heads)` of block `index` if it is a GAT
+    /// layer, per edge of the graph with self loops as the layer used it.
+    pub fn attention(&self, index: usize) -> Option<&Array2<f32>> {
+        match &self.blocks.get(index)?.layer {
+            LayerCache::Gat(cache) => Some(&cache.attention),
+            _ => None,
+        }
+    }
+}
+
+/// Gradients of one block's parameters.
+#[derive(Clone, Debug)]
+pub enum LayerGradients {
+    Gcn(LinearGradients),
+    Gat(GatGradients),
+    Sage(SageGradients),
+}
+
+#[derive(Clone, Debug)]
+pub struct BlockGradients {
+    pub layer: LayerGradients,
+    pub norm: Option<LayerNormGradients>,
+}
+
+/// Gradients of a whole stack's parameters.
+#[derive(Clone, Debug)]
+pub struct StackGradients {
+    pub blocks: Vec<BlockGradients>,
+}
+
+impl StackGradients {
+    /// In the order of [`GnnStack::parameters_mut`].
+    pub fn slices(&self) -> Vec<&[f32]> {
+        let mut slices = Vec::new();
+        for block in &self.blocks {
+            match &block.layer {
+                LayerGradients::Gcn(g) => slices.extend(g.slices()),
+                LayerGradients::Gat(g) => slices.extend(g.slices()),
+                LayerGradients::Sage(g) => slices.extend(g.slices()),
+            }
+            if let Some(norm) = &block.norm {
+                slices.extend([&norm.gain, &norm.shift].map(|a| a.as_slice().expect("fresh")));
+            }
+        }
+        slices
+    }
+}
+
+impl GnnStack {
+    /// Checks that each block's input width is the previous block's output
+    /// width, and that residual blocks keep their width.
+    pub fn new(blocks: Vec<StackBlock>, sample_seed: u64) -> Result<GnnStack> {
+        if blocks.is_empty() {
+            return Err(Error::invalid_argument(
+                "a GNN stack needs at least one layer",
+            ));
+        }
+        for (i, block) in blocks.iter().enumerate() {
+            let (input, output) = (block.layer.input_dim(), block.layer.output_dim());
+            if i > 0 && blocks[i - 1].layer.output_dim() != input {
+                return Err(Error::ShapeMismatch(format!(
+                    "layer {i} takes {input} features, layer {} gives {}",
+                    i - 1,
+                    blocks[i - 1].layer.output_dim()
+                )));
+            }
+            if block.residual && input != output {
+                return Err(Error::ShapeMismatch(format!(
+                    "layer {i} maps {input} → {output} features; a residual connection needs equal widths"
+                )));
+            }
+            if block.norm.as_ref().is_some_and(|n| n.gain.len() != output) {
+                return Err(Error::ShapeMismatch(format!(
+                    "layer {i}'s layer norm does not match its {output} outputs"
+                )));
+            }
+        }
+        Ok(GnnStack {
+            blocks,
+            sample_seed,
+        })
+    }
+
+    pub fn input_dim(&self) -> usize {
+        self.blocks[0].layer.input_dim()
+    }
+
+    pub fn output_dim(&self) -> usize {
+        self.blocks[self.blocks.len() - 1].layer.output_dim()
+    }
+
+    /// Sampling seed of each block: hop `h` from the output (the last
+    /// block is hop 0) gets its own seed, so the whole-graph pass and a
+    /// minibatch pass sample the same neighbours.
+    fn sample_seeds(&self) -> Vec<u64> {
+        (0..self.blocks.len())
+            .map(|hop| {
+                let hop = (self.blocks.len() - 1 - hop) as u64;
+                self.sample_seed ^ (hop + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+            })
+            .collect()
+    }
+
+    pub fn parameters_mut(&mut self) -> Vec<&mut [f32]> {
+        let mut parameters = Vec::new();
+        for block in &mut self.blocks {
+            match &mut block.layer {
+                StackLayer::Gcn(l) => parameters.extend(l.linear.parameters_mut()),
+                StackLayer::Gat(l) => parameters.extend(l.parameters_mut()),
+                StackLayer::Sage(l) => parameters.extend(l.parameters_mut()),
+            }
+            if let Some(norm) = &mut block.norm {
+                parameters.extend(
+                    [&mut norm.gain, &mut norm.shift].map(|a| a.as_slice_mut().expect("fresh")),
+                );
+            }
+        }
+        parameters
+    }
+
+    /// Inference over the whole graph (no dropout).
+    pub fn forward(&self, graph: &Graph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        let seeds = self.sample_seeds();
+        let mut x = self.check_input(graph.num_nodes(), features)?.to_owned();
+        for (block, &seed) in self.blocks.iter().zip(&seeds) {
+            let sampled;
+            let output = match &block.layer {
+                StackLayer::Gcn(l) => l.forward(graph.gcn(l.self_loops), x.view())?,
+                StackLayer::Gat(l) => l.forward(graph.attention_graph(l.self_loops), x.view())?,
+                StackLayer::Sage(l) => {
+                    let adjacency = match block.sample_size {
+                        Some(size) => {
+                            sampled = graph.adjacency.sample_neighbors(size, seed);
+                            &sampled
+                        }
+                        None => &graph.adjacency,
+                    };
+                    l.forward(adjacency, x.view())?
+                }
+            };
+            x = finish_block(block, x.view(), output)?;
+        }
+        Ok(x)
+    }
+
+    /// A training pass: applies dropout and keeps what [`GnnStack::backward`]
+    /// needs.
+    pub fn forward_train(
+        &mut self,
+        graph: &Graph,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, StackCache)> {
+        let seeds = self.sample_seeds();
+        let mut x = self.check_input(graph.num_nodes(), features)?.to_owned();
+        let mut caches = Vec::with_capacity(self.blocks.len());
+        for (block, &seed) in self.blocks.iter_mut().zip(&seeds) {
+            let (output, layer) = match &block.layer {
+                StackLayer::Gcn(l) => {
+                    let (out, cache) = l.forward_train(graph.gcn(l.self_loops), x.view())?;
+                    (out, LayerCache::Gcn(cache))
+                }
+                StackLayer::Gat(l) => {
+                    let (out, cache) =
+                        l.forward_train(graph.attention_graph(l.self_loops), x.view())?;
+                    (out, LayerCache::Gat(cache))
+                }
+                StackLayer::Sage(l) => match block.sample_size {
+                    Some(size) => {
+                        let sampled = graph.adjacency.sample_neighbors(size, seed);
+                        let (out, cache) = l.forward_train(&sampled, x.view())?;
+                        let transposed = sampled.transpose();
+                        (
+                            out,
+                            LayerCache::Sage(Box::new((cache, Some((sampled, transposed))))),
+                        )
+                    }
+                    None => {
+                        let (out, cache) = l.forward_train(&graph.adjacency, x.view())?;
+                        (out, LayerCache::Sage(Box::new((cache, None))))
+                    }
+                },
+            };
+            let mut h = output;
+            if block.residual {
+                h += &x;
+            }
+            let norm = match &block.norm {
+                Some(norm) => {
+                    let (normalized, cache) = norm.forward_train(h.view())?;
+                    h = normalized;
+                    Some(cache)
+                }
+                None => None,
+            };
+            let dropout_mask = match &mut block.dropout {
+                Some(dropout) => {
+                    let (dropped, mask) = dropout.forward_train(h.view());
+                    h = dropped;
+                    Some(mask)
+                }
+                None => None,
+            };
+            x = h;
+            caches.push(BlockCache {
+                layer,
+                norm,
+                dropout_mask,
+            });
+        }
+        Ok((x, StackCache { blocks: caches }))
+    }
+
+    /// Gradients of every parameter and of the input features.
+    pub fn backward(
+        &self,
+        graph: &Graph,
+        cache: &StackCache,
+        output_gradient: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, StackGradients)> {
+        check_rows(&output_gradient, graph.num_nodes(), "the output gradient")?;
+        let mut gradient = output_gradient.to_owned();
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for (block, cache) in self.blocks.iter().zip(&cache.blocks).rev() {
+            if let Some(mask) = &cache.dropout_mask {
+                gradient = Dropout::backward(mask, gradient.view());
+            }
+            let norm = match (&block.norm, &cache.norm) {
+                (Some(norm), Some(norm_cache)) => {
+                    let (g, grads) = norm.backward(norm_cache, gradient.view());
+                    gradient = g;
+                    Some(grads)
+                }
+                _ => None,
+            };
+            let (mut input_gradient, layer) = match (&block.layer, &cache.layer) {
+                (StackLayer::Gcn(l), LayerCache::Gcn(c)) => {
+                    let (g, grads) = l.backward(graph.gcn(l.self_loops), c, gradient.view())?;
+                    (g, LayerGradients::Gcn(grads))
+                }
+                (StackLayer::Gat(l), LayerCache::Gat(c)) => {
+                    let (g, grads) =
+                        l.backward(graph.attention_graph(l.self_loops), c, gradient.view())?;
+                    (g, LayerGradients::Gat(grads))
+                }
+                (StackLayer::Sage(l), LayerCache::Sage(sage)) => {
+                    let (c, sampled) = &**sage;
+                    let (adjacency, transposed) = match sampled {
+                        Some((a, t)) => (a, t),
+                        None => (&graph.adjacency, graph.transposed()),
+                    };
+                    let (g, grads) = l.backward(adjacency, transposed, c, gradient.view())?;
+                    (g, LayerGradients::Sage(grads))
+                }
+                _ => return Err(Error::Internal("a stack cache from another stack".into())),
+            };
+            if block.residual {
+                input_gradient += &gradient;
+            }
+            blocks.push(BlockGradients { layer, norm });
+            gradient = input_gradient;
+        }
+        blocks.reverse();
+        Ok((gradient, StackGradients { blocks }))
+    }
+
+    /// GraphSAGE inference for `targets` only: samples each layer's block
+    /// around them (see [`Adjacency::sample_blocks`]) and computes just that
+    /// receptive field. Row `r` of the result is target `r`'s row of
+    /// [`GnnStack::forward`]. Every layer must be GraphSAGE.
+    pub fn forward_minibatch(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+        targets: &[u32],
+    ) -> Result<Array2<f32>> {
+        let features = self.check_input(graph.num_nodes(), features)?;
+        let layers: Vec<&Sage> = self
+            .blocks
+            .iter()
+            .map(|b| match &b.layer {
+                StackLayer::Sage(l) => Ok(l),
+                other => Err(Error::invalid_argument(format!(
+                    "minibatch forward runs GraphSAGE layers only; this stack has a {} layer",
+                    other.kind()
+                ))),
+            })
+            .collect::<Result<_>>()?;
+        // Hops run from the targets outwards: the last block first.
+        let sizes: Vec<Option<usize>> = self.blocks.iter().rev().map(|b| b.sample_size).collect();
+        let seeds: Vec<u64> = self.sample_seeds().into_iter().rev().collect();
+        let batch = graph.sample_blocks(targets, &sizes, &seeds)?;
+        let mut x = features.select(
+            Axis(0),
+            &batch
+                .input_nodes
+                .iter()
+                .map(|&n| n as usize)
+                .collect::<Vec<_>>(),
+        );
+        for ((block, layer), adjacency) in self.blocks.iter().zip(layers).zip(&batch.blocks) {
+            let output = layer.forward(adjacency, x.view())?;
+            let own = x.slice(s![..adjacency.num_nodes(), ..]).to_owned();
+            x = finish_block(block, own.view(), output)?;
+        }
+        let rows: Vec<usize> = batch.target_rows.iter().map(|&r| r as usize).collect();
+        Ok(x.select(Axis(0), &rows))
+    }
+
+    fn check_input<'a>(
+        &self,
+        num_nodes: usize,
+        features: ArrayView2<'a, f32>,
+    ) -> Result<ArrayView2<'a, f32>> {
+        check_rows(&features, num_nodes, "the feature matrix")?;
+        if features.ncols() != self.input_dim() {
+            return Err(Error::ShapeMismatch(format!(
+                "features have {} columns, the model expects {}",
+                features.ncols(),
+                self.input_dim()
+            )));
+        }
+        Ok(features)
+    }
+}
+
+/// Residual and layer norm after a layer, for inference.
+fn finish_block(
+    block: &StackBlock,
+    input: ArrayView2<'_, f32>,
+    mut output: Array2<f32>,
+) -> Result<Array2<f32>> {
+    if block.residual {
+        output += &input;
+    }
+    match &block.norm {
+        Some(norm) => norm.forward(output.view()),
+        None => Ok(output),
+    }
+}
+
+// ---- Saving and loading ----------------------------------------------------
+
+const FORMAT: &str = "hnsw-gnn/gnn-stack";
+const FORMAT_VERSION: u64 = 1;
+
+fn row(vector: &Array1<f32>) -> ArrayView2<'_, f32> {
+    vector.view().insert_axis(Axis(0))
+}
+
+impl GnnStack {
+    /// The configuration, as stored beside the weights.
+    pub fn config(&self) -> Value {
+        let blocks: Vec<Value> = self
+            .blocks
+            .iter()
+            .map(|block| {
+                let mut config = json!({
+                    "type": block.layer.kind(),
+                    "inputDim": block.layer.input_dim(),
+                    "outputDim": block.layer.output_dim(),
+                    "residual": block.residual,
+                    "layerNorm": block.norm.is_some(),
+                    "dropout": block.dropout.as_ref().map_or(0.0, Dropout::rate),
+                    "sampleSize": block.sample_size,
+                });
+                let extra = match &block.layer {
+                    StackLayer::Gcn(l) => json!({
+                        "activation": l.activation.name().0,
+                        "activationParameter": l.activation.name().1,
+                        "selfLoops": l.self_loops,
+                    }),
+                    StackLayer::Gat(l) => json!({
+                        "activation": l.activation.name().0,
+                        "activationParameter": l.activation.name().1,
+                        "selfLoops": l.self_loops,
+                        "heads": l.heads,
+                        "headDim": l.attention_source.ncols(),
+                        "concatHeads": l.concat_heads,
+                        "negativeSlope": l.negative_slope,
+                    }),
+                    StackLayer::Sage(l) => json!({
+                        "activation": l.activation.name().0,
+                        "activationParameter": l.activation.name().1,
+                        "aggregator": l.aggregator.name(),
+                        "normalize": l.normalize,
+                    }),
+                };
+                if let (Value::Object(config), Value::Object(extra)) = (&mut config, extra) {
+                    config.extend(extra);
+                }
+                config
+            })
+            .collect();
+        json!({
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "sampleSeed": self.sample_seed.to_string(),
+            "blocks": blocks,
+        })
+    }
+
+    /// Every parameter under its name in the weight file (vectors as
+    /// one-row matrices).
+    fn named_tensors(&self) -> Vec<(String, ArrayView2<'_, f32>)> {
+        let mut tensors: Vec<(String, ArrayView2<'_, f32>)> = Vec::new();
+        for (i, block) in self.blocks.iter().enumerate() {
+            let mut add = |name: &str, view| {
+                tensors.push((format!("{i}.{name}"), view));
+            };
+            match &block.layer {
+                StackLayer::Gcn(l) => {
+                    add("weight", l.linear.weight.view());
+                    if let Some(bias) = &l.linear.bias {
+                        add("bias", row(bias));
+                    }
+                }
+                StackLayer::Gat(l) => {
+                    add("weight", l.projection.weight.view());
+                    add("attention_source", l.attention_source.view());
+                    add("attention_destination", l.attention_destination.view());
+                    add("bias", row(&l.bias));
+                }
+                StackLayer::Sage(l) => {
+                    add("weight", l.self_linear.weight.view());
+                    if let Some(bias) = &l.self_linear.bias {
+                        add("bias", row(bias));
+                    }
+                    add("neighbor_weight", l.neighbor_linear.weight.view());
+                    if let NeighborAggregator::Lstm(lstm) = &l.aggregator {
+                        add("lstm_input_weight", lstm.input.weight.view());
+                        if let Some(bias) = &lstm.input.bias {
+                            add("lstm_bias", row(bias));
+                        }
+                        add("lstm_hidden_weight", lstm.hidden.weight.view());
+                    }
+                }
+            }
+            if let Some(norm) = &block.norm {
+                add("norm_gain", row(&norm.gain));
+                add("norm_shift", row(&norm.shift));
+            }
+        }
+        tensors
+    }
+
+    /// Writes the configuration and weights to `path` atomically, as
+    /// `weight_type` (`f16` and `int8` shrink the file 2× and ~4×).
+    pub fn save(&self, path: &Path, weight_type: WeightType) -> Result<u64> {
+        let tensors = self.named_tensors();
+        let views: Vec<(&str, ArrayView2<'_, f32>)> = tensors
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.view()))
+            .collect();
+        save_weights(path, &self.config().to_string(), &views, weight_type)
+    }
+
+    /// A stack from a weight file. `f32` weight matrices are read in place
+    /// from the mapping (outputs bit-identical to the saved stack's);
+    /// `f16`/`int8` ones are decoded into memory.
+    pub fn load(path: &Path) -> Result<GnnStack> {
+        let file = WeightFile::open(path)?;
+        let config: Value = serde_json::from_str(file.metadata())
+            .map_err(|e| Error::corrupt("weight file metadata", format!("not JSON: {e}")))?;
+        let bad = |why: String| Error::corrupt("weight file metadata", why);
+        if config["format"] != FORMAT {
+            return Err(Error::UnsupportedFormat(format!(
+                "{} holds {}, not a GNN model",
+                path.display(),
+                config["format"]
+            )));
+        }
+        if config["version"].as_u64() != Some(FORMAT_VERSION) {
+            return Err(Error::UnsupportedFormat(format!(
+                "GNN model version {}; this hnsw-gnn reads {FORMAT_VERSION}",
+                config["version"]
+            )));
+        }
+        let sample_seed = config["sampleSeed"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("no sampleSeed".into()))?;
+        let blocks = config["blocks"]
+            .as_array()
+            .ok_or_else(|| bad("no blocks".into()))?
+            .iter()
+            .enumerate()
+            .map(|(i, c)| load_block(&file, i, c))
+            .collect::<Result<Vec<_>>>()?;
+        GnnStack::new(blocks, sample_seed)
+            .map_err(|e| bad(format!("the layers do not fit together: {e}")))
+    }
+}
+
+fn load_block(file: &WeightFile, i: usize, config: &Value) -> Result<StackBlock> {
+    let bad = |why: String| Error::corrupt("weight file metadata", format!("layer {i}: {why}"));
+    let dim = |key: &str| {
+        config[key]
+            .as_u64()
+            .filter(|&d| d > 0 && d <= u32::MAX as u64)
+            .map(|d| d as usize)
+            .ok_or_else(|| bad(format!("{key} is missing or invalid")))
+    };
+    let flag = |key: &str| config[key].as_bool().unwrap_or(false);
+    let activation = Activation::parse(config["activation"].as_str().unwrap_or("none"))
+        .map_err(|e| bad(e.to_string()))?
+        .with_parameter(config["activationParameter"].as_f64().unwrap_or(0.0) as f32);
+    // Each tensor must exist with the shape the configuration implies.
+    let matrix = |name: &str, shape: (usize, usize)| -> Result<Matrix> {
+        let m = file.matrix(&format!("{i}.{name}"))?;
+        if m.view().dim() != shape {
+            return Err(bad(format!(
+                "{name} is {:?}, expected {shape:?}",
+                m.view().dim()
+            )));
+        }
+        Ok(m)
+    };
+    let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
+        Ok(matrix(name, (1, len))?.view().row(0).to_owned())
+    };
+    let (input, output) = (dim("inputDim")?, dim("outputDim")?);
+    let layer = match config["type"].as_str() {
+        Some("gcn") => {
+            let mut l = Gcn::new(input, output, activation, 0)?;
+            l.linear.weight = matrix("weight", (input, output))?;
+            l.linear.bias = Some(vector("bias", output)?);
+            l.self_loops = flag("selfLoops");
+            StackLayer::Gcn(l)
+        }
+        Some("gat") => {
+            let (heads, head_dim) = (dim("heads")?, dim("headDim")?);
+            let concat = flag("concatHeads");
+            let mut l = Gat::new(input, head_dim, heads, concat, activation, 0)?;
+            if l.bias.len() != output {
+                return Err(bad(format!(
+                    "{heads} heads of {head_dim} cannot give {output}"
+                )));
+            }
+            l.projection.weight = matrix("weight", (input, heads * head_dim))?;
+            l.attention_source = matrix("attention_source", (heads, head_dim))?
+                .view()
+                .to_owned();
+            l.attention_destination = matrix("attention_destination", (heads, head_dim))?
+                .view()
+                .to_owned();
+            l.bias = vector("bias", output)?;
+            l.negative_slope = config["negativeSlope"].as_f64().unwrap_or(0.2) as f32;
+            l.self_loops = flag("selfLoops");
+            StackLayer::Gat(l)
+        }
+        Some("sage") => {
+            let aggregator = config["aggregator"].as_str().unwrap_or("mean");
+            let mut l = Sage::new(input, output, aggregator, activation, 0)?;
+            l.self_linear.weight = matrix("weight", (input, output))?;
+            l.self_linear.bias = Some(vector("bias", output)?);
+            l.neighbor_linear.weight = matrix("neighbor_weight", (input, output))?;
+            if let NeighborAggregator::Lstm(lstm) = &mut l.aggregator {
+                lstm.input.weight = matrix("lstm_input_weight", (input, 4 * input))?;
+                lstm.input.bias = Some(vector("lstm_bias", 4 * input)?);
+                lstm.hidden.weight = matrix("lstm_hidden_weight", (input, 4 * input))?;
+            }
+            l.normalize = flag("normalize");
+            StackLayer::Sage(l)
+        }
+        other => return Err(bad(format!("unknown layer type {other:?}"))),
+    };
+    let norm = if flag("layerNorm") {
+        Some(LayerNorm {
+            gain: vector("norm_gain", output)?,
+            shift: vector("norm_shift", output)?,
+            epsilon: 1e-5,
+        })
+    } else {
+        None
+    };
+    let rate = config["dropout"].as_f64().unwrap_or(0.0) as f32;
+    Ok(StackBlock {
+        layer,
+        residual: flag("residual"),
+        norm,
+        dropout: (rate > 0.0)
+            .then(|| Dropout::new(rate, i as u64))
+            .transpose()?,
+        sample_size: config["sampleSize"].as_u64().map(|s| s as usize),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+use super::*;
+use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
+use crate::rng::SplitMix64;
+use crate::testdata::TempDir;
+
+fn random_graph(nodes: usize, max_degree: usize, seed: u64) -> Adjacency {
+    let mut rng = SplitMix64::new(seed);
+    let lists: Vec<Vec<u32>> = (0..nodes)
+        .map(|_| {
+            let degree = rng.below(max_degree + 1);
+            let mut list: Vec<u32> = (0..degree).map(|_| rng.below(nodes) as u32).collect();
+            list.sort_unstable();
+            list.dedup();
+            list
+        })
+        .collect();
+    Adjacency::from_lists(&lists).unwrap()
+}
+
+/// GCN → GAT (residual) → GraphSAGE-LSTM (sampled, layer norm).
+fn mixed_stack() -> GnnStack {
+    let gcn = Gcn::new(4, 6, Activation::Tanh, 1).unwrap();
+    let gat = Gat::new(6, 3, 2, true, Activation::Elu(1.0), 2).unwrap();
+    let sage = Sage::new(6, 3, "lstm", Activation::Tanh, 3).unwrap();
+    let mut blocks = vec![
+        StackBlock::new(StackLayer::Gcn(gcn)),
+        StackBlock::new(StackLayer::Gat(gat)),
+        StackBlock::new(StackLayer::Sage(sage)),
+    ];
+    blocks[0].norm = Some(LayerNorm::new(6));
+    blocks[1].residual = true;
+    blocks[2].sample_size = Some(2);
+    blocks[2].norm = Some(LayerNorm::new(3));
+    GnnStack::new(blocks, 77).unwrap()
+}
+
+#[test]
+fn stack_backward_matches_finite_differences_for_every_parameter() {
+    let graph = Graph::new(random_graph(9, 4, 5));
+    let mut stack = mixed_stack();
+    // Non-trivial norm parameters, so their gradients are tested too.
+    let mut rng = SplitMix64::new(8);
+    for p in stack.parameters_mut() {
+        if p.len() <= 6 {
+            p.iter_mut().for_each(|v| *v += 0.3 * rng.gaussian());
+        }
+    }
+    let x = Array2::from_shape_fn((9, 4), |_| rng.gaussian());
+    let probe = Array2::from_shape_fn((9, 3), |_| rng.gaussian());
+    let loss = |stack: &GnnStack, x: &Array2<f32>| {
+        probe_loss(&stack.forward(&graph, x.view()).unwrap(), &probe)
+    };
+    let (out, cache) = stack.forward_train(&graph, x.view()).unwrap();
+    assert_eq!(out, stack.forward(&graph, x.view()).unwrap());
+    assert!(cache.attention(1).is_some() && cache.attention(0).is_none());
+    let (dx, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
+    assert_gradient("stack dx", &dx, 1e-2, |k, d| {
+        loss(&stack, &nudged(&x, k, d))
+    });
+    let slices: Vec<Vec<f32>> = grads.slices().iter().map(|s| s.to_vec()).collect();
+    assert_eq!(slices.len(), stack.clone().parameters_mut().len());
+    for (p, analytic) in slices.into_iter().enumerate() {
+        let analytic = Array1::from(analytic);
+        assert_gradient(&format!("stack parameter {p}"), &analytic, 2e-3, |k, d| {
+            let mut copy = stack.clone();
+            copy.parameters_mut()[p][k] += d;
+            loss(&copy, &x)
+        });
+    }
+}
+
+#[test]
+fn dropout_is_training_only_and_flows_through_backward() {
+    let graph = Graph::new(random_graph(30, 5, 2));
+    let mut block = StackBlock::new(StackLayer::Gcn(
+        Gcn::new(4, 4, Activation::None, 1).unwrap(),
+    ));
+    block.dropout = Some(Dropout::new(0.5, 3).unwrap());
+    let mut stack = GnnStack::new(vec![block], 0).unwrap();
+    let x = Array2::from_shape_fn((30, 4), |(i, j)| (i + j) as f32 / 10.0);
+    let inference = stack.forward(&graph, x.view()).unwrap();
+    let (trained, cache) = stack.forward_train(&graph, x.view()).unwrap();
+    let zeroed = trained.iter().filter(|&&v| v == 0.0).count();
+    assert!((30..90).contains(&zeroed), "{zeroed} of 120 dropped");
+    for (t, i) in trained.iter().zip(inference.iter()) {
+        assert!(*t == 0.0 || (t - 2.0 * i).abs() < 1e-5);
+    }
+    // Dropped outputs pass no gradient back: only the kept ones count.
+    let ones = Array2::<f32>::ones((30, 4));
+    let (_, grads) = stack.backward(&graph, &cache, ones.view()).unwrap();
+    let LayerGradients::Gcn(g) = &grads.blocks[0].layer else {
+        panic!("a GCN block")
+    };
+    let bias = g.bias.as_ref().unwrap();
+    let kept = trained
+        .mapv(|v| (v != 0.0) as u8 as f32 * 2.0)
+        .sum_axis(Axis(0));
+    for (b, k) in bias.iter().zip(kept.iter()) {
+        assert!((b - k).abs() < 1e-4, "{b} vs {k}");
+    }
+}
+
+#[test]
+fn a_minibatch_gives_the_targets_rows_of_the_whole_graph_pass() {
+    let adjacency = random_graph(300, 12, 9);
+    let graph = Graph::new(adjacency.clone());
+    let mut rng = SplitMix64::new(4);
+    let x = Array2::from_shape_fn((300, 8), |_| rng.gaussian());
+    for aggregator in ["mean", "max", "lstm"] {
+        for sizes in [[None, None], [Some(5), Some(3)]] {
+            let mut first = StackBlock::new(StackLayer::Sage(
+                Sage::new(8, 8, aggregator, Activation::Relu, 1).unwrap(),
+            ));
+            first.residual = true;
+            first.sample_size = sizes[0];
+            let mut second = StackBlock::new(StackLayer::Sage(
+                Sage::new(8, 5, aggregator, Activation::None, 2).unwrap(),
+            ));
+            second.sample_size = sizes[1];
+            second.norm = Some(LayerNorm::new(5));
+            let stack = GnnStack::new(vec![first, second], 31).unwrap();
+            let whole = stack.forward(&graph, x.view()).unwrap();
+            let targets = [17u32, 4, 17, 299, 0];
+            let batch = stack
+                .forward_minibatch(&adjacency, x.view(), &targets)
+                .unwrap();
+            assert_eq!(batch.nrows(), targets.len());
+            for (r, &t) in targets.iter().enumerate() {
+                for (a, b) in batch.row(r).iter().zip(whole.row(t as usize).iter()) {
+                    assert!(
+                        (a - b).abs() < 1e-4,
+                        "{aggregator} {sizes:?} target {t}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+    let gcn_only = GnnStack::new(
+        vec![StackBlock::new(StackLayer::Gcn(
+            Gcn::new(8, 2, Activation::None, 1).unwrap(),
+        ))],
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        gcn_only
+            .forward_minibatch(&adjacency, x.view(), &[1])
+            .unwrap_err()
+            .code(),
+        "ERR_INVALID_ARGUMENT"
+    );
+}
+
+#[test]
+fn saved_stacks_reload_bit_identical_from_the_mapping_and_quantised_within_bounds() {
+    let dir = TempDir::new("stack-weights");
+    let graph = Graph::new(random_graph(120, 8, 3));
+    let mut rng = SplitMix64::new(12);
+    let x = Array2::from_shape_fn((120, 4), |_| rng.gaussian());
+    let stack = mixed_stack();
+    let expected = stack.forward(&graph, x.view()).unwrap();
+    let path = dir.path().join("model.f32");
+    stack.save(&path, WeightType::F32).unwrap();
+    let loaded = GnnStack::load(&path).unwrap();
+    let StackLayer::Gcn(gcn) = &loaded.blocks[0].layer else {
+        panic!("a GCN block first")
+    };
+    assert!(gcn.linear.weight.is_mapped());
+    let output = loaded.forward(&graph, x.view()).unwrap();
+    assert!(output
+        .iter()
+        .zip(expected.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(loaded.config(), stack.config());
+    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (weight_type, bound) in [(WeightType::F16, 0.01), (WeightType::Int8, 0.05)] {
+        let path = dir.path().join(format!("model.{weight_type:?}"));
+        stack.save(&path, weight_type).unwrap();
+        let output = GnnStack::load(&path)
+            .unwrap()
+            .forward(&graph, x.view())
+            .unwrap();
+        let error = (&output - &expected)
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()))
+            / scale;
+        println!("{weight_type:?} weights: max output error {error:.2e} of the output range");
+        assert!(error > 0.0 && error < bound, "{weight_type:?}: {error}");
+    }
+    // Damaged metadata and foreign files are refused with codes.
+    let plain = dir.path().join("plain.weights");
+    save_weights(&plain, "not json", &[], WeightType::F32).unwrap();
+    assert_eq!(
+        GnnStack::load(&plain).unwrap_err().code(),
+        "ERR_CORRUPT_FILE"
+    );
+    save_weights(&plain, r#"{"format":"other"}"#, &[], WeightType::F32).unwrap();
+    assert_eq!(
+        GnnStack::load(&plain).unwrap_err().code(),
+        "ERR_UNSUPPORTED_FORMAT"
+    );
+    let mut config = stack.config();
+    config["blocks"][0]["outputDim"] = json!(7);
+    let tensors = stack.named_tensors();
+    let views: Vec<(&str, ArrayView2<'_, f32>)> = tensors
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.view()))
+        .collect();
+    save_weights(&plain, &config.to_string(), &views, WeightType::F32).unwrap();
+    assert_eq!(
+        GnnStack::load(&plain).unwrap_err().code(),
+        "ERR_CORRUPT_FILE"
+    );
+}
+
+#[test]
+fn mismatched_widths_are_refused() {
+    let gcn = |i, o| {
+        StackBlock::new(StackLayer::Gcn(
+            Gcn::new(i, o, Activation::None, 1).unwrap(),
+        ))
+    };
+    assert_eq!(
+        GnnStack::new(vec![gcn(4, 5), gcn(6, 2)], 0)
+            .unwrap_err()
+            .code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+    let mut residual = gcn(4, 5);
+    residual.residual = true;
+    assert_eq!(
+        GnnStack::new(vec![residual], 0).unwrap_err().code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+    let stack = GnnStack::new(vec![gcn(4, 5)], 0).unwrap();
+    let graph = Graph::new(random_graph(10, 3, 1));
+    assert_eq!(
+        stack
+            .forward(&graph, Array2::zeros((10, 3)).view())
+            .unwrap_err()
+            .code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+    assert_eq!(
+        stack
+            .forward(&graph, Array2::zeros((9, 4)).view())
+            .unwrap_err()
+            .code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+}
