@@ -153,8 +153,81 @@ class VectorDB extends native.VectorDB {
   }
 }
 
+// GCNLayer, GATLayer and GraphSAGE share one native class; the kind passed
+// to it decides the options it reads and the methods that apply.
+class GnnLayer extends native.GnnModel {
+  constructor(kind, options) {
+    sync(() => super(kind, options))
+  }
+
+  forward(features, graph) {
+    return async(() => super.forward(features, graph))
+  }
+
+  forwardSync(features, graph) {
+    return sync(() => super.forwardSync(features, graph))
+  }
+
+  saveWeights(path, options) {
+    return async(() => super.saveWeights(path, options))
+  }
+
+  saveWeightsSync(path, options) {
+    return sync(() => super.saveWeightsSync(path, options))
+  }
+
+  loadWeights(path) {
+    return async(() => super.loadWeights(path))
+  }
+
+  loadWeightsSync(path) {
+    return sync(() => super.loadWeightsSync(path))
+  }
+}
+
+class GCNLayer extends GnnLayer {
+  constructor(options) {
+    super('gcn', options)
+  }
+}
+
+class GATLayer extends GnnLayer {
+  constructor(options) {
+    super('gat', options)
+  }
+
+  forwardWithAttention(features, graph) {
+    return async(() => super.forwardWithAttention(features, graph))
+  }
+
+  forwardWithAttentionSync(features, graph) {
+    return sync(() => super.forwardWithAttentionSync(features, graph))
+  }
+}
+
+class GraphSAGE extends GnnLayer {
+  constructor(options) {
+    super('sage', options)
+  }
+
+  forwardMinibatch(features, graph, batch) {
+    return async(() => super.forwardMinibatch(features, graph, batch))
+  }
+
+  forwardMinibatchSync(features, graph, batch) {
+    return sync(() => super.forwardMinibatchSync(features, graph, batch))
+  }
+}
+
+// Graph is the native class itself, so graphs from db.graph() are instances.
+const Graph = native.Graph
+
 // Named exports spelled out so that Node's ESM loader can see them
 // (`import { VectorDB } from 'hnsw-gnn'`).
 module.exports.VectorDB = VectorDB
+module.exports.Graph = Graph
+module.exports.GCNLayer = GCNLayer
+module.exports.GATLayer = GATLayer
+module.exports.GraphSAGE = GraphSAGE
 module.exports.simdInfo = native.simdInfo
 module.exports.__napiBindingTarget = native.__napiBindingTarget

@@ -9,6 +9,53 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The native class behind `GCNLayer`, `GATLayer` and `GraphSAGE`. */
+export declare class GnnModel {
+  constructor(kind: 'gcn' | 'gat' | 'sage', options: object)
+  get inputDim(): number
+  get outputDim(): number
+  /** The configuration, as saved with the weights. */
+  get config(): any
+  /**
+   * A copy of every parameter by name (`"0.weight"` is layer 0's
+   * `inputDim × outputDim` weight; vectors are one-row matrices).
+   */
+  weights(): Record<string, Matrix>
+  /** Whether any weight matrix is read in place from a mapped file. */
+  get weightsMapped(): boolean
+  forward(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): Promise<Matrix>
+  forwardSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): Matrix
+  forwardWithAttention(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): Promise<AttentionOutput>
+  forwardWithAttentionSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): AttentionOutput
+  forwardMinibatch(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], batch: Uint32Array | number[]): Promise<Matrix>
+  forwardMinibatchSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], batch: Uint32Array | number[]): Matrix
+  saveWeights(path: string, options?: SaveWeightsOptions | undefined | null): Promise<void>
+  saveWeightsSync(path: string, options?: SaveWeightsOptions | undefined | null): void
+  loadWeights(path: string): Promise<void>
+  loadWeightsSync(path: string): void
+}
+export type JsGnnModel = GnnModel
+
+/**
+ * A graph for the GNN layers, validated once; what a layer derives from
+ * it (self loops, normalisation, transpose) is cached, so pass the same
+ * `Graph` to repeated calls. `db.graph()` returns one with `ids`.
+ */
+export declare class Graph {
+  /**
+   * From CSR arrays or one neighbour list per node (`ERR_INVALID_GRAPH`
+   * for out-of-range ids or inconsistent offsets).
+   */
+  constructor(adjacency: CsrGraph | number[][])
+  get numNodes(): number
+  get numEdges(): number
+  /** The item id of each node, for a graph from `db.graph()`. */
+  get ids(): Array<string> | null
+  /** A copy of the CSR arrays. */
+  csr(): CsrGraph
+}
+export type JsGraph = Graph
+
 /**
  * A database opened off the JS thread by `VectorDB.open`, waiting to be
  * wrapped by the `VectorDB` constructor. Not part of the public API.
@@ -39,6 +86,18 @@ export declare class VectorDB {
   close(): Promise<void>
   /** Counts, file and log sizes, and how much of the index is mapped. */
   stats(): DatabaseStats
+  /**
+   * The HNSW level-0 graph over the live items, for the GNN layers:
+   * node `i` is item `graph.ids[i]`, the same row as in `vectors()`
+   * (while no write lands between the two calls), and its neighbours are
+   * its level-0 links.
+   */
+  graph(): JsGraph
+  /**
+   * The live items' vectors as a feature matrix, one row per node of
+   * `graph()` (unit length under the cosine metric).
+   */
+  vectors(): Matrix
   /** Number of live items. */
   get size(): number
   get dimensions(): number
@@ -75,6 +134,31 @@ export declare class VectorDB {
   delete(id: string): Promise<boolean>
 }
 export type JsVectorDb = VectorDB
+
+/** A GAT forward pass with its attention weights. */
+export interface AttentionOutput {
+  output: Matrix
+  /**
+   * `(edges × heads)` row-major: the weight of edge `e` in head `h` is
+   * `attention[e * heads + h]`, edges in the order of `graph`.
+   */
+  attention: Float32Array
+  heads: number
+  /**
+   * The graph attended over: the input plus self loops (unless
+   * `selfLoops: false`).
+   */
+  graph: CsrGraph
+}
+
+/**
+ * Compressed sparse rows: node `i`'s neighbours are
+ * `targets[offsets[i]] .. targets[offsets[i + 1]]`.
+ */
+export interface CsrGraph {
+  offsets: Uint32Array
+  targets: Uint32Array
+}
 
 /** What `stats()` reports. */
 export interface DatabaseStats {
@@ -135,6 +219,13 @@ export interface ItemUpdate {
   metadata?: Record<string, unknown> | null
 }
 
+/** A row-major `f32` matrix: `data` holds `rows × cols` values. */
+export interface Matrix {
+  data: Float32Array
+  rows: number
+  cols: number
+}
+
 /** Options of `VectorDB.open`. */
 export interface OpenDbOptions {
   /** As in the constructor (default `'batch'`). */
@@ -148,6 +239,11 @@ export interface OpenDbOptions {
   readOnly?: boolean
   /** As in the constructor (default 10000). */
   recentSearches?: number
+}
+
+export interface SaveWeightsOptions {
+  /** `'f32'` (default, exact), `'f16'` or `'int8'` (per-row scale). */
+  weightType?: 'f32' | 'f16' | 'int8'
 }
 
 /** Options of `search`, `searchSync` and `searchBatch`. */

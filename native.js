@@ -835,6 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.GnnModel = nativeBinding.GnnModel
+module.exports.JsGnnModel = nativeBinding.JsGnnModel
+module.exports.Graph = nativeBinding.Graph
+module.exports.JsGraph = nativeBinding.JsGraph
 module.exports.OpenedDatabase = nativeBinding.OpenedDatabase
 module.exports.VectorDB = nativeBinding.VectorDB
 module.exports.JsVectorDb = nativeBinding.JsVectorDb

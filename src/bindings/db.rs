@@ -2,6 +2,7 @@
 
 use super::convert::{self, ItemInput, PackedText, StoredItem, VectorArg};
 use super::error::{call, ErrorCode};
+use super::gnn::{JsGraph, Matrix};
 use super::task::{spawn_search, spawn_write, Job};
 use crate::db::{DbOptions, DbStats, Durability, OpenOptions, VectorDb};
 use crate::distance::Metric;
@@ -269,6 +270,25 @@ impl JsVectorDb {
     #[napi]
     pub fn stats(&self) -> Result<DatabaseStats, ErrorCode> {
         call(|| Ok(self.core.stats().into()))
+    }
+
+    /// The HNSW level-0 graph over the live items, for the GNN layers:
+    /// node `i` is item `graph.ids[i]`, the same row as in `vectors()`
+    /// (while no write lands between the two calls), and its neighbours are
+    /// its level-0 links.
+    #[napi]
+    pub fn graph(&self) -> Result<JsGraph, ErrorCode> {
+        call(|| {
+            let snapshot = self.core.graph_snapshot()?;
+            Ok(JsGraph::from_snapshot(snapshot.adjacency, snapshot.ids))
+        })
+    }
+
+    /// The live items' vectors as a feature matrix, one row per node of
+    /// `graph()` (unit length under the cosine metric).
+    #[napi]
+    pub fn vectors(&self) -> Result<Matrix, ErrorCode> {
+        call(|| Ok(Matrix::from_array(self.core.graph_snapshot()?.features)))
     }
 
     /// Number of live items.

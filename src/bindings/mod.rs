@@ -4,6 +4,7 @@
 mod convert;
 mod db;
 mod error;
+mod gnn;
 mod task;
 
 use napi_derive::napi;

@@ -12,6 +12,7 @@ pub mod gcn;
 mod gradcheck;
 pub mod loss;
 pub mod lstm;
+pub mod model;
 pub mod norm;
 pub mod optim;
 pub mod propagate;
@@ -24,6 +25,7 @@ pub mod weights;
 pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
 pub use lstm::{LstmAggregator, LstmCache, LstmGradients};
+pub use model::{BlockOptions, GatOptions, GcnOptions, SageOptions};
 pub use norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use propagate::{

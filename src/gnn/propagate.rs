@@ -154,6 +154,11 @@ impl Adjacency {
         self.sources.len()
     }
 
+    /// The raw CSR arrays: `offsets` (`num_nodes + 1`) and `sources`.
+    pub fn csr(&self) -> (&[usize], &[u32]) {
+        (&self.offsets, &self.sources)
+    }
+
     /// The sources of node `i`.
     #[inline]
     pub fn sources(&self, i: usize) -> &[u32] {

@@ -52,7 +52,8 @@ impl Graph {
         self.adjacency.num_nodes()
     }
 
-    fn attention_graph(&self, self_loops: bool) -> &Adjacency {
+    /// The graph a GAT layer attends over: with self loops if it asks.
+    pub fn attention_graph(&self, self_loops: bool) -> &Adjacency {
         if self_loops {
             self.self_looped
                 .get_or_init(|| self.adjacency.with_self_loops())
@@ -278,13 +279,29 @@ impl GnnStack {
 
     /// Inference over the whole graph (no dropout).
     pub fn forward(&self, graph: &Graph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self.forward_with_attention(graph, features)?.0)
+    }
+
+    /// [`GnnStack::forward`], plus each GAT block's attention weights
+    /// `(edges, heads)` over the graph it attended (see
+    /// [`Graph::attention_graph`]); `None` for other blocks.
+    pub fn forward_with_attention(
+        &self,
+        graph: &Graph,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, Vec<Option<Array2<f32>>>)> {
         let seeds = self.sample_seeds();
         let mut x = self.check_input(graph.num_nodes(), features)?.to_owned();
+        let mut attention = Vec::with_capacity(self.blocks.len());
         for (block, &seed) in self.blocks.iter().zip(&seeds) {
             let sampled;
-            let output = match &block.layer {
-                StackLayer::Gcn(l) => l.forward(graph.gcn(l.self_loops), x.view())?,
-                StackLayer::Gat(l) => l.forward(graph.attention_graph(l.self_loops), x.view())?,
+            let (output, weights) = match &block.layer {
+                StackLayer::Gcn(l) => (l.forward(graph.gcn(l.self_loops), x.view())?, None),
+                StackLayer::Gat(l) => {
+                    let (output, cache) =
+                        l.forward_train(graph.attention_graph(l.self_loops), x.view())?;
+                    (output, Some(cache.attention))
+                }
                 StackLayer::Sage(l) => {
                     let adjacency = match block.sample_size {
                         Some(size) => {
@@ -293,12 +310,13 @@ impl GnnStack {
                         }
                         None => &graph.adjacency,
                     };
-                    l.forward(adjacency, x.view())?
+                    (l.forward(adjacency, x.view())?, None)
                 }
             };
+            attention.push(weights);
             x = finish_block(block, x.view(), output)?;
         }
-        Ok(x)
+        Ok((x, attention))
     }
 
     /// A training pass: applies dropout and keeps what [`GnnStack::backward`]
@@ -558,8 +576,10 @@ impl GnnStack {
     }
 
     /// Every parameter under its name in the weight file (vectors as
-    /// one-row matrices).
-    fn named_tensors(&self) -> Vec<(String, ArrayView2<'_, f32>)> {
+    /// one-row matrices): `"{block}.weight"`, `"{block}.bias"`, and per
+    /// kind `attention_source`/`attention_destination` (GAT),
+    /// `neighbor_weight` and `lstm_*` (GraphSAGE), `norm_gain`/`norm_shift`.
+    pub fn named_tensors(&self) -> Vec<(String, ArrayView2<'_, f32>)> {
         let mut tensors: Vec<(String, ArrayView2<'_, f32>)> = Vec::new();
         for (i, block) in self.blocks.iter().enumerate() {
             let mut add = |name: &str, view| {
