@@ -17,6 +17,18 @@ import {
   type SimdInfo,
   type DatabaseStats,
   type OpenDbOptions,
+  Graph,
+  GCNLayer,
+  GATLayer,
+  GraphSAGE,
+  type Matrix,
+  type CsrGraph,
+  type AttentionOutput,
+  type Features,
+  type GraphInput,
+  type GCNLayerOptions,
+  type GATLayerOptions,
+  type GraphSAGEOptions,
 } from '../index.js'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -158,6 +170,42 @@ async function main(): Promise<void> {
   // @ts-expect-error: scores are numbers
   const scoreText: string = result.hits[0]!.score
   console.log(wrong, notNull, scoreText)
+
+  // ------------------------------------------------------------ GNN layers --
+  const graph: Graph = db.graph()
+  const nodeIds: string[] | null = graph.ids
+  const csr: CsrGraph = graph.csr()
+  const vectors: Matrix = db.vectors()
+  const features: Features = vectors
+  const input: GraphInput = graph
+  const gcnOptions: GCNLayerOptions = { inputDim: 4, outputDim: 2, activation: 'relu', selfLoops: true }
+  const gcn = new GCNLayer(gcnOptions)
+  const out: Matrix = await gcn.forward(features, input)
+  const outSync: Matrix = gcn.forwardSync(new Float32Array(8), [[1], [0]])
+  await gcn.forward(out, { offsets: csr.offsets, targets: csr.targets })
+  const gatOptions: GATLayerOptions = { inputDim: 4, outputDim: 8, numHeads: 4, concatHeads: true, dropout: 0.1, leakyReluSlope: 0.2 }
+  const gat = new GATLayer(gatOptions)
+  const attention: AttentionOutput = await gat.forwardWithAttention(vectors, graph)
+  const alpha: number = attention.attention[0]! * attention.heads
+  const sageOptions: GraphSAGEOptions = { inputDim: 4, outputDim: 2, numLayers: 2, aggregator: 'lstm', sampleSizes: [10, 5], normalize: true }
+  const sage = new GraphSAGE(sageOptions)
+  const batchRows: Matrix = await sage.forwardMinibatch(vectors, graph, [0, 1])
+  sage.forwardMinibatchSync(vectors, graph, new Uint32Array([0]))
+  await sage.saveWeights('/tmp/model.weights', { weightType: 'int8' })
+  sage.loadWeightsSync('/tmp/model.weights')
+  const weightsMapped: boolean = sage.weightsMapped
+  const weight: Matrix | undefined = sage.weights()['0.weight']
+  console.log(nodeIds, outSync, alpha, batchRows, weightsMapped, weight, gcn.inputDim + gcn.outputDim)
+  // @ts-expect-error: only GraphSAGE has minibatches
+  gcn.forwardMinibatch(vectors, graph, [0])
+  // @ts-expect-error: only GAT returns attention
+  sage.forwardWithAttention(vectors, graph)
+  // @ts-expect-error: aggregators are named
+  new GraphSAGE({ inputDim: 4, outputDim: 2, aggregator: 'median' })
+  // @ts-expect-error: inputDim is required
+  new GCNLayer({ outputDim: 2 })
+  // @ts-expect-error: weight types are named
+  await gcn.saveWeights('/tmp/x', { weightType: 'f8' })
 }
 
 void main()

@@ -109,10 +109,15 @@ def load_graph(path):
             or (e and src.max() >= n)):
         fail(f'{path} does not match graph.json '
              f'(nodes={n}, dims={d}, edges={e})')
-    ptr = torch.from_numpy(ptr)
-    dst = torch.repeat_interleave(torch.arange(n), ptr.diff())
-    return Graph(torch.from_numpy(x.reshape(n, d)), ptr,
-                 torch.from_numpy(src), dst, int(meta.get('seed', 0)))
+    dst = np.repeat(np.arange(n), np.diff(ptr))
+    # Sort each node's sources: torch.sparse CSR needs sorted, distinct
+    # columns, and no op's result depends on the order.
+    src = src[np.lexsort((src, dst))]
+    if np.any((src[1:] == src[:-1]) & (dst[1:] == dst[:-1])):
+        fail(f'{path}: a node lists the same source twice')
+    return Graph(torch.from_numpy(x.reshape(n, d)), torch.from_numpy(ptr),
+                 torch.from_numpy(src), torch.from_numpy(dst),
+                 int(meta.get('seed', 0)))
 
 
 def time_op(fn, runs):

@@ -28,6 +28,13 @@ pub struct Matrix {
 impl Matrix {
     pub fn from_array(array: Array2<f32>) -> Matrix {
         let (rows, cols) = array.dim();
+        // Row-major, whatever layout the computation left (concatenated
+        // GAT heads come out column-major).
+        let array = if array.is_standard_layout() {
+            array
+        } else {
+            array.as_standard_layout().into_owned()
+        };
         let (data, _) = array.into_raw_vec_and_offset();
         Matrix {
             data: Float32Array::new(data),
@@ -250,7 +257,7 @@ fn attention_output(result: AttentionResult) -> AttentionOutput {
     let heads = result.attention.ncols() as u32;
     AttentionOutput {
         output: Matrix::from_array(result.output),
-        attention: Float32Array::new(result.attention.into_raw_vec_and_offset().0),
+        attention: Matrix::from_array(result.attention).data,
         heads,
         graph: csr_of(result.graph.attention_graph(result.self_loops)),
     }
