@@ -229,5 +229,8 @@ module.exports.Graph = Graph
 module.exports.GCNLayer = GCNLayer
 module.exports.GATLayer = GATLayer
 module.exports.GraphSAGE = GraphSAGE
+module.exports.aggregate = (features, graph, aggregation) => async(() => native.aggregate(features, graph, aggregation))
+module.exports.aggregateSync = (features, graph, aggregation) => sync(() => native.aggregateSync(features, graph, aggregation))
+module.exports._sgemm = native._sgemm
 module.exports.simdInfo = native.simdInfo
 module.exports.__napiBindingTarget = native.__napiBindingTarget

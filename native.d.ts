@@ -135,6 +135,16 @@ export declare class VectorDB {
 }
 export type JsVectorDb = VectorDB
 
+/**
+ * The message-passing engine on its own: row `i` of the result reduces
+ * the features of node `i`'s neighbours with `'sum'`, `'mean'` or `'max'`
+ * (zeros for a node without neighbours). A bare `Float32Array` holds one
+ * row per node.
+ */
+export declare function aggregate(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], aggregation: 'sum' | 'mean' | 'max'): Promise<Matrix>
+
+export declare function aggregateSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], aggregation: 'sum' | 'mean' | 'max'): Matrix
+
 /** A GAT forward pass with its attention weights. */
 export interface AttentionOutput {
   output: Matrix

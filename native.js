@@ -842,4 +842,6 @@ module.exports.JsGraph = nativeBinding.JsGraph
 module.exports.OpenedDatabase = nativeBinding.OpenedDatabase
 module.exports.VectorDB = nativeBinding.VectorDB
 module.exports.JsVectorDb = nativeBinding.JsVectorDb
+module.exports.aggregate = nativeBinding.aggregate
+module.exports.aggregateSync = nativeBinding.aggregateSync
 module.exports.simdInfo = nativeBinding.simdInfo

@@ -2,7 +2,8 @@
 """PyTorch Geometric reference timings for the GNN benchmark.
 
 Runs the inference ops of benchmark/gnn.js with PyTorch Geometric on the
-graph that `node benchmark/gnn.js --export` writes, on 2 CPU threads:
+graph that benchmark/gnn.js exports (to benchmark/data/gnn-<nodes>, or to
+--export DIR), on 2 CPU threads:
 
   mean aggregation, GCN, GAT (8 heads), 2-layer GraphSAGE and a dense SGEMM
   as the reference for this machine's matmul speed.
@@ -20,7 +21,6 @@ import argparse
 import gc
 import json
 import multiprocessing
-import resource
 import statistics
 import sys
 import time
@@ -28,10 +28,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-# Harmless notices: PyG still calls torch.jit.script on import, and torch
-# calls its sparse CSR tensors beta.
+# Harmless notices: PyG still calls torch.jit.script on import, torch calls
+# its sparse CSR tensors beta and notes that PyG's skip invariant checks.
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
+warnings.filterwarnings('ignore', message='Sparse invariant checks')
 
 try:
     import numpy as np
@@ -45,7 +46,7 @@ except ImportError as err:
     sys.exit(2)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = ROOT / 'benchmark' / 'data' / 'gnn-100k'
+DEFAULT_DIR = ROOT / 'benchmark' / 'data' / 'gnn-100000'
 DEFAULT_JSON = ROOT / 'benchmark' / 'results' / 'gnn_pyg.json'
 EXPORT_FILES = ('graph.json', 'features.f32', 'offsets.u32', 'sources.u32')
 THREADS = 2
@@ -98,7 +99,7 @@ def load_graph(path):
     """Reads an export directory; exits 2 if there is none."""
     if not all((path / name).is_file() for name in EXPORT_FILES):
         fail(f'no GNN export in {path}; '
-             'run `node benchmark/gnn.js --export` first', code=2)
+             f'run `node benchmark/gnn.js --export {path}` first', code=2)
     meta = json.loads((path / 'graph.json').read_text())
     n, d, e = int(meta['nodes']), int(meta['dims']), int(meta['edges'])
     x = np.fromfile(path / 'features.f32', dtype='<f4')
@@ -218,7 +219,7 @@ def run_ops(g, runs):
     # 3. GAT: HEADS heads of OUT // HEADS features, concatenated.
     gat = GATConv(d, OUT // HEADS, heads=HEADS, concat=True,
                   negative_slope=0.2, add_self_loops=True, dropout=0.0)
-    add(f'GAT {HEADS} heads', 'edge_index', 'gat',
+    add(f'GAT {HEADS} heads ({HEADS} × {OUT // HEADS})', 'edge_index', 'gat',
         lambda: gat(g.x, edge_index))
 
     # 4. GraphSAGE, on edge_index and on the CSR adj_t (fused mean spmm).
@@ -231,7 +232,7 @@ def run_ops(g, runs):
     check_same(sage(edge_index), sage(adj_ones), 'SAGE')
     for adj, layout in ((edge_index, 'edge_index'),
                         (adj_ones, 'torch.sparse CSR')):
-        add(f'SAGE 2 layers {d}→{HIDDEN}→{OUT}', layout, 'sage',
+        add(f'SAGE {d}→{HIDDEN}→{OUT}', layout, 'sage',
             lambda adj=adj: sage(adj))
 
     # 5. Dense SGEMM reference.
@@ -244,9 +245,18 @@ def run_ops(g, runs):
     return rows, candidates
 
 
+def vm_hwm_kib():
+    """Peak RSS of this process in KiB. Unlike getrusage's ru_maxrss, it
+    leaves out the parent's peak that a spawned child inherits."""
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1])
+    raise OSError('no VmHWM in /proc/self/status')
+
+
 def gcn_forward_rss_mb(path, layout):
     """Peak RSS increase (MB) of one uncached GCN forward above the loaded
-    graph; run in a fresh spawned process so nothing was allocated before.
+    graph, or None where Linux's /proc is missing. Run in a fresh process.
     """
     torch.set_num_threads(THREADS)
     g = load_graph(Path(path))
@@ -254,15 +264,15 @@ def gcn_forward_rss_mb(path, layout):
         torch.ones(g.edges))
     conv = GCNConv(g.dims, OUT)
     gc.collect()
-    try:  # reset the peak to the current RSS (Linux), dropping load spikes
+    try:
+        # Reset the peak to the current RSS, dropping the loading spikes.
         Path('/proc/self/clear_refs').write_text('5')
+        before = vm_hwm_kib()
+        with torch.inference_mode():
+            conv(g.x, adj)
+        return (vm_hwm_kib() - before) * 1024 / 1e6
     except OSError:
-        pass
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with torch.inference_mode():
-        conv(g.x, adj)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (after - before) / 1024  # ru_maxrss is in KiB on Linux
+        return None
 
 
 def peak_rss(path):
@@ -289,7 +299,7 @@ def main():
     parser = argparse.ArgumentParser(
         description='PyTorch Geometric timings of the benchmark/gnn.js ops.')
     parser.add_argument('dir', nargs='?', type=Path, default=DEFAULT_DIR,
-                        help='export of `node benchmark/gnn.js --export` '
+                        help='graph exported by benchmark/gnn.js '
                              '(default: %(default)s)')
     parser.add_argument('--runs', type=int, default=10,
                         help='timed runs per op after 2 warm-ups '
@@ -318,12 +328,13 @@ def main():
     print('| --- | ---: | ---: | ---: | ---: |')
     for r in rows:
         print(f"| {r['op']} ({r['variant']}) | {r['median_ms']:.2f} | "
-              f"{r['min_ms']:.2f} | {r['gflops']:.2f} | {r['x_sgemm']:.1f} |")
+              f"{r['min_ms']:.2f} | {r['gflops']:.1f} | {r['x_sgemm']:.2f} |")
     print('\nmean aggregation paths (median ms): ' + ', '.join(
         f"{c['variant']} {c['median_ms']:.2f}" for c in candidates))
     print('peak RSS increase of one GCN forward (cached=False) above the '
           'loaded graph: ' + ', '.join(
-              f'{layout} {mb:.0f} MB' for layout, mb in rss.items()))
+              f'{layout} ' + ('n/a' if mb is None else f'{mb:.0f} MB')
+              for layout, mb in rss.items()))
 
     result = {
         'torch': torch.__version__,
@@ -340,7 +351,7 @@ def main():
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + '\n')
-    print(f'wrote {args.json}')
+    print(f'wrote {args.json}', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -633,6 +633,80 @@ impl JsGnnModel {
     }
 }
 
+/// The message-passing engine on its own: row `i` of the result reduces
+/// the features of node `i`'s neighbours with `'sum'`, `'mean'` or `'max'`
+/// (zeros for a node without neighbours). A bare `Float32Array` holds one
+/// row per node.
+#[napi(
+    ts_args_type = "features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], aggregation: 'sum' | 'mean' | 'max'",
+    ts_return_type = "Promise<Matrix>"
+)]
+pub fn aggregate(
+    features: Either<Float32Array, Matrix>,
+    graph: GraphArg<'_>,
+    aggregation: String,
+) -> Result<AsyncTask<Job<Array2<f32>, Matrix>>, ErrorCode> {
+    let (graph, features, aggregation) =
+        call(|| aggregate_arguments(features, graph, &aggregation))?;
+    Ok(Job::spawn(
+        move || Ok(crate::gnn::aggregate(graph.adjacency(), features.view(), aggregation)?.output),
+        Matrix::from_array,
+    ))
+}
+
+#[napi(
+    ts_args_type = "features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], aggregation: 'sum' | 'mean' | 'max'"
+)]
+pub fn aggregate_sync(
+    features: Either<Float32Array, Matrix>,
+    graph: GraphArg<'_>,
+    aggregation: String,
+) -> Result<Matrix, ErrorCode> {
+    call(|| {
+        let (graph, features, aggregation) = aggregate_arguments(features, graph, &aggregation)?;
+        let aggregated = crate::gnn::aggregate(graph.adjacency(), features.view(), aggregation)?;
+        Ok(Matrix::from_array(aggregated.output))
+    })
+}
+
+fn aggregate_arguments(
+    features: Either<Float32Array, Matrix>,
+    graph: GraphArg<'_>,
+    aggregation: &str,
+) -> CoreResult<(Arc<Graph>, Features, crate::gnn::Aggregation)> {
+    let aggregation = crate::gnn::Aggregation::parse(aggregation)?;
+    let graph = GraphInput::new(graph).resolve()?;
+    let nodes = graph.num_nodes();
+    let cols = match &features {
+        Either::A(data) if nodes > 0 => data.len() / nodes,
+        Either::A(_) => 1,
+        Either::B(m) => m.cols as usize,
+    };
+    let features = Features::new(features, cols.max(1))?;
+    Ok((graph, features, aggregation))
+}
+
+/// `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
+/// layers use: the benchmark's dense reference.
+#[doc(hidden)]
+#[napi(js_name = "_sgemm", skip_typescript)]
+pub fn sgemm(
+    a: Float32Array,
+    b: Float32Array,
+    m: u32,
+    k: u32,
+    n: u32,
+) -> Result<Float32Array, ErrorCode> {
+    call(|| {
+        let (m, k, n) = (m as usize, k as usize, n as usize);
+        let a = ArrayView2::from_shape((m, k), &a[..])
+            .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        let b = ArrayView2::from_shape((k, n), &b[..])
+            .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        Ok(Matrix::from_array(crate::gnn::tensor::matmul(a, b)).data)
+    })
+}
+
 // ---- Options ------------------------------------------------------------
 
 /// Reads a plain options object, refusing keys the layer does not know (a

@@ -13,8 +13,8 @@
 //! `α` as weights. The attention weights are kept, per edge and head, so
 //! callers can read them.
 
-use super::propagate::{weighted_sum, Adjacency};
-use super::tensor::{Activation, Linear};
+use super::propagate::{check_rows, edge_rows, weighted_sum, Adjacency};
+use super::tensor::{bias_and_activate, Activation, Linear};
 use super::Layer;
 use crate::error::Result;
 use crate::rng::SplitMix64;
@@ -223,6 +223,99 @@ impl Gat {
         ))
     }
 
+    /// Inference in one pass over the edges: each destination row computes
+    /// its softmax per head and gathers each source's projected row once
+    /// for all heads. Returns the attention weights `(edges, heads)` too if
+    /// asked. Keeps nothing else.
+    pub fn infer(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+        keep_attention: bool,
+    ) -> Result<(Array2<f32>, Option<Array2<f32>>)> {
+        check_rows(&features, graph.num_sources(), "the feature matrix")?;
+        let projected = self.projection.project(features)?;
+        let (source_scores, destination_scores) = self.node_scores(&projected);
+        let (heads, width) = (self.heads, self.head_dim());
+        let total = heads * width;
+        let out_width = self.bias.len();
+        let z = projected.as_slice().expect("fresh arrays are contiguous");
+        let mut output = Array2::<f32>::zeros((graph.num_nodes(), out_width));
+        let mut attention =
+            keep_attention.then(|| Array2::<f32>::zeros((graph.num_edges(), heads)));
+        let attention_rows: Vec<Option<&mut [f32]>> = match attention.as_mut() {
+            Some(a) => edge_rows(graph, a.as_slice_mut().expect("fresh"), heads)
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => (0..graph.num_nodes()).map(|_| None).collect(),
+        };
+        output
+            .as_slice_mut()
+            .expect("fresh arrays are contiguous")
+            .par_chunks_mut(out_width)
+            .zip(attention_rows)
+            .enumerate()
+            .for_each_init(
+                || (Vec::new(), vec![0f32; total]),
+                |(alpha, sum), (i, (out, kept))| {
+                    let sources = graph.sources(i);
+                    alpha.clear();
+                    alpha.resize(sources.len() * heads, 0.0);
+                    for h in 0..heads {
+                        let destination = destination_scores[[i, h]];
+                        let mut max = f32::NEG_INFINITY;
+                        for (k, &j) in sources.iter().enumerate() {
+                            let e = self.leaky(source_scores[[j as usize, h]] + destination);
+                            alpha[k * heads + h] = e;
+                            max = max.max(e);
+                        }
+                        let mut total_weight = 0.0;
+                        for k in 0..sources.len() {
+                            let e = (alpha[k * heads + h] - max).exp();
+                            alpha[k * heads + h] = e;
+                            total_weight += e;
+                        }
+                        for k in 0..sources.len() {
+                            alpha[k * heads + h] /= total_weight;
+                        }
+                    }
+                    sum.fill(0.0);
+                    for (k, &j) in sources.iter().enumerate() {
+                        if let Some(&ahead) = sources.get(k + 2) {
+                            crate::distance::prefetch(
+                                &z[ahead as usize * total..(ahead as usize + 1) * total],
+                            );
+                        }
+                        let row = &z[j as usize * total..(j as usize + 1) * total];
+                        for h in 0..heads {
+                            let a = alpha[k * heads + h];
+                            let range = h * width..(h + 1) * width;
+                            for (s, &v) in sum[range.clone()].iter_mut().zip(&row[range]) {
+                                *s += a * v;
+                            }
+                        }
+                    }
+                    if self.concat_heads {
+                        out.copy_from_slice(sum);
+                    } else {
+                        out.fill(0.0);
+                        for h in 0..heads {
+                            for (o, &s) in out.iter_mut().zip(&sum[h * width..(h + 1) * width]) {
+                                *o += s / heads as f32;
+                            }
+                        }
+                    }
+                    if let Some(kept) = kept {
+                        kept.copy_from_slice(alpha);
+                    }
+                },
+            );
+        drop(projected);
+        bias_and_activate(&mut output, Some(&self.bias), self.activation);
+        Ok((output, attention))
+    }
+
     /// Per node and head: `z_h · a_src_h` and `z_h · a_dst_h`.
     fn node_scores(&self, projected: &Array2<f32>) -> (Array2<f32>, Array2<f32>) {
         let width = self.head_dim();
@@ -336,6 +429,10 @@ impl Layer for Gat {
             pre_activation,
         };
         Ok((output, cache))
+    }
+
+    fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self.infer(graph, features, false)?.0)
     }
 }
 

@@ -5,7 +5,7 @@
 //! usual 128 → 64).
 
 use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
-use super::tensor::{Activation, Linear, LinearGradients};
+use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -24,7 +24,8 @@ pub struct Gcn {
 #[derive(Clone, Debug)]
 pub struct GcnGraph {
     normalized: Adjacency,
-    transposed: Adjacency,
+    /// Built on the first backward pass: inference never needs it.
+    transposed: std::sync::OnceLock<Adjacency>,
 }
 
 impl GcnGraph {
@@ -34,10 +35,9 @@ impl GcnGraph {
         } else {
             graph.gcn_normalized()
         };
-        let transposed = normalized.transpose();
         GcnGraph {
             normalized,
-            transposed,
+            transposed: std::sync::OnceLock::new(),
         }
     }
 }
@@ -81,7 +81,9 @@ impl Gcn {
             .map(|_| pre_gradient.sum_axis(Axis(0)));
         let projected_gradient = aggregate_backward(
             &graph.normalized,
-            &graph.transposed,
+            graph
+                .transposed
+                .get_or_init(|| graph.normalized.transpose()),
             &cache.propagated,
             pre_gradient.view(),
             Aggregation::Sum,
@@ -118,6 +120,16 @@ impl Layer for Gcn {
             pre_activation,
         };
         Ok((output, cache))
+    }
+
+    /// Inference keeps nothing: `x · W`, aggregated, then bias and
+    /// activation in place, so the peak is the projection plus the output.
+    fn forward(&self, graph: &GcnGraph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        let projected = self.linear.project(features)?;
+        let mut output = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?.output;
+        drop(projected);
+        bias_and_activate(&mut output, self.linear.bias.as_ref(), self.activation);
+        Ok(output)
     }
 }
 

@@ -15,7 +15,7 @@
 //! each row's sequence, with the per-edge input gradients summed back to
 //! their sources over the transposed graph.
 
-use super::propagate::{check_rows, Adjacency};
+use super::propagate::{check_rows, edge_rows, Adjacency};
 use super::tensor::{Linear, LinearGradients};
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2};
@@ -252,19 +252,6 @@ impl LstmAggregator {
             },
         ))
     }
-}
-
-/// `data` (`per_edge` values per edge, in CSR order) cut into each
-/// destination row's part, so rows can be filled in parallel.
-fn edge_rows<'a>(graph: &Adjacency, data: &'a mut [f32], per_edge: usize) -> Vec<&'a mut [f32]> {
-    let mut rest = data;
-    (0..graph.num_nodes())
-        .map(|i| {
-            let (row, tail) = std::mem::take(&mut rest).split_at_mut(graph.degree(i) * per_edge);
-            rest = tail;
-            row
-        })
-        .collect()
 }
 
 #[cfg(test)]

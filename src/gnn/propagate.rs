@@ -439,6 +439,23 @@ pub struct Minibatch {
     pub target_rows: Vec<u32>,
 }
 
+/// `data` (`per_edge` values per edge, in CSR order) cut into each
+/// destination row's part, so rows can be filled in parallel.
+pub(crate) fn edge_rows<'a>(
+    graph: &Adjacency,
+    data: &'a mut [f32],
+    per_edge: usize,
+) -> Vec<&'a mut [f32]> {
+    let mut rest = data;
+    (0..graph.num_nodes())
+        .map(|i| {
+            let (row, tail) = std::mem::take(&mut rest).split_at_mut(graph.degree(i) * per_edge);
+            rest = tail;
+            row
+        })
+        .collect()
+}
+
 /// The output of [`aggregate`], plus what its backward pass needs.
 #[derive(Clone, Debug)]
 pub struct Aggregated {
@@ -475,6 +492,9 @@ pub fn weighted_sum(
     Ok(aggregate_with(graph, Some(edge_weights), features, Aggregation::Sum)?.output)
 }
 
+/// How many edges ahead the gather prefetches a source row.
+const PREFETCH_DISTANCE: usize = 16;
+
 fn aggregate_with(
     graph: &Adjacency,
     edge_weights: Option<&[f32]>,
@@ -500,7 +520,17 @@ fn aggregate_with(
             out.par_chunks_mut(width).enumerate().for_each(|(i, out)| {
                 let sources = graph.sources(i);
                 let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
+                // Written before it is read: reading a fresh zeroed page
+                // first maps the shared zero page, and the write then costs
+                // a copy-on-write fault with a TLB shootdown.
+                out.fill(0.0);
+                let start = graph.offsets[i];
                 for (k, &j) in sources.iter().enumerate() {
+                    // Sources are scattered over memory: ask for a row a few
+                    // edges ahead (into the next rows) while this one is summed.
+                    if let Some(&ahead) = graph.sources.get(start + k + PREFETCH_DISTANCE) {
+                        crate::distance::prefetch(row(ahead));
+                    }
                     let w = weights.map_or(1.0, |w| w[k]);
                     for (o, &x) in out.iter_mut().zip(row(j)) {
                         *o += w * x;
@@ -526,6 +556,9 @@ fn aggregate_with(
                     let start = graph.offsets[i];
                     let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
                     for (k, &j) in graph.sources(i).iter().enumerate() {
+                        if let Some(&ahead) = graph.sources.get(start + k + PREFETCH_DISTANCE) {
+                            crate::distance::prefetch(row(ahead));
+                        }
                         let w = weights.map_or(1.0, |w| w[k]);
                         let edge = (start + k) as u32;
                         for ((o, winner), &x) in out.iter_mut().zip(won.iter_mut()).zip(row(j)) {

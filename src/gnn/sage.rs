@@ -9,7 +9,7 @@
 
 use super::lstm::{LstmAggregator, LstmCache, LstmGradients};
 use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
-use super::tensor::{Activation, Linear, LinearGradients};
+use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::{Error, Result};
 use ndarray::{s, Array2, ArrayView2, Axis};
@@ -254,6 +254,43 @@ impl Layer for Sage {
             activated,
         };
         Ok((output, cache))
+    }
+
+    /// Inference keeps nothing. A sum or mean commutes with the linear map,
+    /// so a layer that narrows aggregates the projected rows instead (fewer
+    /// bytes gathered per edge).
+    fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        let own = features.slice(s![..graph.num_nodes(), ..]);
+        let mut output = self.self_linear.project(own)?;
+        let narrowing = self.neighbor_linear.output_dim() < self.neighbor_linear.input_dim();
+        let neighbors = match &self.aggregator {
+            NeighborAggregator::Reduce(aggregation @ (Aggregation::Sum | Aggregation::Mean))
+                if narrowing =>
+            {
+                let projected = self.neighbor_linear.project(features)?;
+                aggregate(graph, projected.view(), *aggregation)?.output
+            }
+            NeighborAggregator::Reduce(aggregation) => {
+                let aggregated = aggregate(graph, features, *aggregation)?.output;
+                self.neighbor_linear.project(aggregated.view())?
+            }
+            NeighborAggregator::Lstm(lstm) => {
+                let aggregated = lstm.forward_train(graph, features)?.output;
+                self.neighbor_linear.project(aggregated.view())?
+            }
+        };
+        output += &neighbors;
+        drop(neighbors);
+        bias_and_activate(&mut output, self.self_linear.bias.as_ref(), self.activation);
+        if self.normalize {
+            for mut row in output.axis_iter_mut(Axis(0)) {
+                let norm = row.dot(&row).sqrt();
+                if norm > MIN_NORM {
+                    row /= norm;
+                }
+            }
+        }
+        Ok(output)
     }
 }
 

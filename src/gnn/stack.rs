@@ -298,9 +298,7 @@ impl GnnStack {
             let (output, weights) = match &block.layer {
                 StackLayer::Gcn(l) => (l.forward(graph.gcn(l.self_loops), x.view())?, None),
                 StackLayer::Gat(l) => {
-                    let (output, cache) =
-                        l.forward_train(graph.attention_graph(l.self_loops), x.view())?;
-                    (output, Some(cache.attention))
+                    l.infer(graph.attention_graph(l.self_loops), x.view(), true)?
                 }
                 StackLayer::Sage(l) => {
                     let adjacency = match block.sample_size {

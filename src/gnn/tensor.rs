@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
 use crate::store::MappedF32;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 /// A weight matrix held in memory or read in place from a memory-mapped
 /// weight file, so a model larger than RAM still runs. Training writes go
@@ -142,7 +143,7 @@ impl Linear {
                 self.input_dim()
             )));
         }
-        Ok(input.dot(&self.weight.view()))
+        Ok(matmul(input, self.weight.view()))
     }
 
     /// Gradients given the forward input and the gradient of the output;
@@ -159,8 +160,55 @@ impl Linear {
                 .as_ref()
                 .map(|_| output_gradient.sum_axis(Axis(0))),
         };
-        (output_gradient.dot(&self.weight.view().t()), gradients)
+        (matmul(output_gradient, self.weight.view().t()), gradients)
     }
+}
+
+/// `a · b`, parallel over blocks of `a`'s rows: `matrixmultiply`'s SGEMM
+/// is single-threaded, and the products here are tall (a row per node) and
+/// narrow (a layer's width), so row blocks split the work evenly.
+pub fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+    let (rows, cols) = (a.nrows(), b.ncols());
+    let mut out = Array2::<f32>::zeros((rows, cols));
+    let threads = rayon::current_num_threads().max(1);
+    // Enough blocks to balance, each big enough to keep the kernel busy.
+    let block = rows.div_ceil(threads * 4).max(256);
+    if rows <= block || cols == 0 {
+        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+        return out;
+    }
+    let blocks: Vec<_> = out
+        .axis_chunks_iter_mut(Axis(0), block)
+        .zip(a.axis_chunks_iter(Axis(0), block))
+        .collect();
+    blocks.into_par_iter().for_each(|(mut out, a)| {
+        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+    });
+    out
+}
+
+/// `output = activation(output + bias)` in place, in parallel over rows
+/// (inference: nothing is kept for a backward pass).
+pub fn bias_and_activate(
+    output: &mut Array2<f32>,
+    bias: Option<&Array1<f32>>,
+    activation: Activation,
+) {
+    let width = output.ncols();
+    if width == 0 || (bias.is_none() && activation == Activation::None) {
+        return;
+    }
+    let values = output
+        .as_slice_mut()
+        .expect("layer outputs are freshly allocated");
+    values.par_chunks_mut(width).for_each(|row| {
+        if let Some(bias) = bias {
+            row.iter_mut().zip(bias.iter()).for_each(|(v, b)| *v += b);
+        }
+        if activation != Activation::None {
+            row.iter_mut().for_each(|v| *v = activation.apply(*v));
+        }
+    });
 }
 
 /// Element-wise non-linearities.

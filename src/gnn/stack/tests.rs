@@ -51,7 +51,7 @@ fn stack_backward_matches_finite_differences_for_every_parameter() {
         probe_loss(&stack.forward(&graph, x.view()).unwrap(), &probe)
     };
     let (out, cache) = stack.forward_train(&graph, x.view()).unwrap();
-    assert_eq!(out, stack.forward(&graph, x.view()).unwrap());
+    assert_close(&out, &stack.forward(&graph, x.view()).unwrap(), "mixed stack");
     assert!(cache.attention(1).is_some() && cache.attention(0).is_none());
     let (dx, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
     assert_gradient("stack dx", &dx, 1e-2, |k, d| {
@@ -66,6 +66,48 @@ fn stack_backward_matches_finite_differences_for_every_parameter() {
             copy.parameters_mut()[p][k] += d;
             loss(&copy, &x)
         });
+    }
+}
+
+fn assert_close(a: &Array2<f32>, b: &Array2<f32>, what: &str) {
+    assert_eq!(a.dim(), b.dim(), "{what}");
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{what}: {x} vs {y}");
+    }
+}
+
+/// Each layer's inference path (no caches, fused, reordered sums) gives
+/// what its training path gives.
+#[test]
+fn inference_matches_the_training_pass_for_every_layer_kind() {
+    let adjacency = random_graph(40, 6, 3);
+    let looped = adjacency.with_self_loops();
+    let mut rng = SplitMix64::new(5);
+    let x = Array2::from_shape_fn((40, 6), |_| rng.gaussian());
+    let gcn_graph = GcnGraph::new(&adjacency, true);
+    let gcn = Gcn::new(6, 4, Activation::Relu, 1).unwrap();
+    assert_close(
+        &gcn.forward(&gcn_graph, x.view()).unwrap(),
+        &gcn.forward_train(&gcn_graph, x.view()).unwrap().0,
+        "gcn",
+    );
+    for concat in [true, false] {
+        let gat = Gat::new(6, 3, 4, concat, Activation::Elu(1.0), 2).unwrap();
+        let (output, attention) = gat.infer(&looped, x.view(), true).unwrap();
+        let (expected, cache) = gat.forward_train(&looped, x.view()).unwrap();
+        assert_close(&output, &expected, "gat");
+        assert_close(&attention.unwrap(), &cache.attention, "gat attention");
+    }
+    for aggregator in ["mean", "sum", "max", "lstm"] {
+        for output_dim in [3, 8] {
+            let mut sage = Sage::new(6, output_dim, aggregator, Activation::Tanh, 4).unwrap();
+            sage.normalize = output_dim == 3;
+            assert_close(
+                &sage.forward(&adjacency, x.view()).unwrap(),
+                &sage.forward_train(&adjacency, x.view()).unwrap().0,
+                aggregator,
+            );
+        }
     }
 }
 
