@@ -22,8 +22,8 @@ const { VectorDB, Graph, GCNLayer, GATLayer, GraphSAGE, aggregateSync, _sgemm } 
 const USAGE = `Usage: node benchmark/gnn.js [options]
 
 Times GCN 128→64, GAT (8 heads), GraphSAGE 128→128→64 and mean aggregation
-over the level-0 graph of an HNSW index (M=8: up to 16 neighbours per node)
-built from seeded clustered data, with ${process.env.RAYON_NUM_THREADS} threads (RAYON_NUM_THREADS).
+over the level-0 graph of an HNSW index (M=16, each node keeping its 16
+nearest links) built from seeded clustered data, with ${process.env.RAYON_NUM_THREADS} threads (RAYON_NUM_THREADS).
 
 Options:
   --nodes N     nodes (default 100000)
@@ -84,16 +84,39 @@ function loadExport(dir) {
   }
 }
 
+const DEGREE = 16
+
+// The same degree with perfect locality: node i aggregates i+1 .. i+degree.
+// Timing the same kernel on it separates memory latency from compute.
+function bandedGraph(n, degree) {
+  const offsets = new Uint32Array(n + 1)
+  const targets = new Uint32Array(n * degree)
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < degree; k++) targets[i * degree + k] = (i + 1 + k) % n
+    offsets[i + 1] = (i + 1) * degree
+  }
+  return new Graph({ offsets, targets })
+}
+
 async function buildGraph(o) {
   const t0 = performance.now()
   const { base } = generate({ n: o.nodes, nq: 0, dim: o.dim, seed: o.seed })
-  const db = new VectorDB({ dimensions: o.dim, metric: 'euclidean', m: 8, efConstruction: 100 })
+  const db = new VectorDB({ dimensions: o.dim, metric: 'euclidean', m: DEGREE, efConstruction: 100 })
   const items = []
   for (let i = 0; i < o.nodes; i++) items.push({ id: String(i), vector: base.subarray(i * o.dim, (i + 1) * o.dim) })
   await db.insertBatch(items)
-  const graph = db.graph()
   const features = db.vectors()
-  console.log(`built the HNSW index (M=8, efConstruction=100) on ${o.nodes} × ${o.dim} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  // Level-0 lists hold up to 2M links, nearest first: keep DEGREE of them.
+  const { offsets, targets } = db.graph().csr()
+  const kept = []
+  const keptOffsets = new Uint32Array(offsets.length)
+  for (let i = 0; i + 1 < offsets.length; i++) {
+    const end = Math.min(offsets[i + 1], offsets[i] + DEGREE)
+    for (let e = offsets[i]; e < end; e++) kept.push(targets[e])
+    keptOffsets[i + 1] = kept.length
+  }
+  const graph = new Graph({ offsets: keptOffsets, targets: Uint32Array.from(kept) })
+  console.log(`built the HNSW index (M=${DEGREE}, efConstruction=100) on ${o.nodes} × ${o.dim} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   return { graph, features }
 }
 
@@ -116,6 +139,7 @@ function flops(op, n, e, d) {
   const projection = (i, o) => 2 * n * i * o
   switch (op) {
     case 'mean aggregation':
+    case 'mean aggregation, banded graph':
       return e * d
     case 'GCN 128→64':
       return projection(d, 64) + 2 * (e + n) * 64
@@ -128,6 +152,22 @@ function flops(op, n, e, d) {
       return projection(d, 64)
   }
   throw new Error(`no FLOP count for ${op}`)
+}
+
+// Bytes of source rows the aggregations read: one row of the aggregated
+// width per edge (plus the self loop for GCN and GAT).
+function gatheredBytes(op, n, e, d) {
+  switch (op) {
+    case 'mean aggregation':
+    case 'mean aggregation, banded graph':
+      return e * d * 4
+    case 'GCN 128→64':
+    case 'GAT 8 heads (8 × 8)':
+      return (e + n) * 64 * 4
+    case 'SAGE 128→128→64':
+      return e * d * 4 + e * 64 * 4
+  }
+  return 0
 }
 
 // ------------------------------------------------------------------ memory --
@@ -143,12 +183,18 @@ function memoryChild(dir) {
   const { features, csr } = loadExport(dir)
   const graph = new Graph(csr)
   const layer = new GCNLayer({ inputDim: features.cols, outputDim: 64, seed: 1 })
-  global.gc?.()
-  fs.writeFileSync('/proc/self/clear_refs', '5') // reset VmHWM to the current RSS
-  const before = status('VmHWM')
-  const out = layer.forwardSync(features, graph)
-  const peak = status('VmHWM')
-  process.stdout.write(JSON.stringify({ before, peak, outputBytes: out.data.byteLength, featureBytes: features.data.byteLength }))
+  // Peak RSS above the current one for a forward pass; the output is
+  // dropped before the next measurement.
+  const peakOf = () => {
+    global.gc()
+    fs.writeFileSync('/proc/self/clear_refs', '5') // reset VmHWM to the current RSS
+    const before = status('VmHWM')
+    const out = layer.forwardSync(features, graph)
+    return { extra: status('VmHWM') - before, outputBytes: out.data.byteLength }
+  }
+  const first = peakOf() // also builds and caches the normalised graph
+  const steady = peakOf()
+  process.stdout.write(JSON.stringify({ first: first.extra, steady: steady.extra, outputBytes: steady.outputBytes, featureBytes: features.data.byteLength }))
 }
 
 function measureMemory(dir) {
@@ -179,8 +225,10 @@ async function main() {
   const gat = new GATLayer({ inputDim: d, outputDim: 64, numHeads: 8, seed: 2 })
   const sage = new GraphSAGE({ inputDim: d, hiddenDim: d, outputDim: 64, numLayers: 2, aggregator: 'mean', seed: 3 })
   const weight = new Float32Array(d * 64).map((_, i) => Math.sin(i))
+  const banded = bandedGraph(n, Math.round(e / n))
   const ops = [
     ['mean aggregation', () => aggregateSync(features, graph, 'mean'), 5],
+    ['mean aggregation, banded graph', () => aggregateSync(features, banded, 'mean'), null],
     ['GCN 128→64', () => gcn.forwardSync(features, graph), 15],
     ['GAT 8 heads (8 × 8)', () => gat.forwardSync(features, graph), 45],
     ['SAGE 128→128→64', () => sage.forwardSync(features, graph), 25],
@@ -189,7 +237,7 @@ async function main() {
   const rows = ops.map(([op, fn, target]) => ({ op, target, ...time(fn, o.runs) }))
   const sgemm = rows.find((r) => r.op === 'dense SGEMM')
   const memory = measureMemory(o.exportDir)
-  const extraMB = (memory.peak - memory.before) / 1e6
+  const extraMB = memory.steady / 1e6
 
   const lines = []
   const say = (s = '') => {
@@ -200,16 +248,19 @@ async function main() {
   say()
   say(`${cpuModel()}, ${process.env.RAYON_NUM_THREADS} threads, hnsw-gnn ${require(path.join(ROOT, 'package.json')).version}, Node ${process.version}; median of ${o.runs} runs after 2 warm-ups.`)
   say()
-  say('| op | median ms | min ms | GFLOPS | × SGEMM time | target | |')
-  say('|---|---:|---:|---:|---:|---:|---|')
+  say('| op | median ms | min ms | GFLOPS | gathered GB/s | × SGEMM time | target | |')
+  say('|---|---:|---:|---:|---:|---:|---:|---|')
   for (const r of rows) {
     const gflops = flops(r.op, n, e, d) / (r.median * 1e6)
+    const gathered = gatheredBytes(r.op, n, e, d)
     const ratio = r.median / sgemm.median
     const verdict = r.target == null ? '' : r.median <= r.target ? 'PASS' : `MISS by ${((r.median / r.target - 1) * 100).toFixed(0)}%`
-    say(`| ${r.op} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | ${gflops.toFixed(1)} | ${ratio.toFixed(2)} | ${r.target == null ? '' : `≤ ${r.target} ms`} | ${verdict} |`)
+    say(`| ${r.op} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | ${gflops.toFixed(1)} | ${gathered ? (gathered / (r.median * 1e6)).toFixed(1) : ''} | ${ratio.toFixed(2)} | ${r.target == null ? '' : `≤ ${r.target} ms`} | ${verdict} |`)
   }
   say()
-  say(`Peak memory of one GCN 128→64 forward pass above features and graph: ${extraMB.toFixed(1)} MB (target ≤ 50 MB: ${extraMB <= 50 ? 'PASS' : 'MISS'}); its output alone is ${(memory.outputBytes / 1e6).toFixed(1)} MB, the features ${(memory.featureBytes / 1e6).toFixed(1)} MB.`)
+  say('Gathered GB/s: bytes of source rows read per edge (rows of the aggregated width) over the time; the banded graph has the same degree with node i aggregating i+1..i+degree, the locality limit of the same kernel.')
+  say()
+  say(`Peak memory of one GCN 128→64 forward pass above features and graph (fresh process, VmHWM): ${extraMB.toFixed(1)} MB = ${(memory.steady / 2 ** 20).toFixed(1)} MiB once the graph's normalised form is cached (target ≤ 50 MB: ${extraMB <= 50 ? 'PASS' : 'MISS'}), ${(memory.first / 1e6).toFixed(1)} MB on the first call, which builds it. The output alone is ${(memory.outputBytes / 1e6).toFixed(1)} MB; the features are ${(memory.featureBytes / 1e6).toFixed(1)} MB.`)
 
   if (o.pyg) {
     say()

@@ -14,7 +14,7 @@
 //! callers can read them.
 
 use super::propagate::{check_rows, edge_rows, weighted_sum, Adjacency};
-use super::tensor::{bias_and_activate, Activation, Linear};
+use super::tensor::{bias_and_activate, matmul, Activation, Linear};
 use super::Layer;
 use crate::error::Result;
 use crate::rng::SplitMix64;
@@ -318,20 +318,22 @@ impl Gat {
 
     /// Per node and head: `z_h · a_src_h` and `z_h · a_dst_h`.
     fn node_scores(&self, projected: &Array2<f32>) -> (Array2<f32>, Array2<f32>) {
-        let width = self.head_dim();
-        let n = projected.nrows();
-        let mut source = Array2::zeros((n, self.heads));
-        let mut destination = Array2::zeros((n, self.heads));
-        for h in 0..self.heads {
-            let z = projected.slice(s![.., h * width..(h + 1) * width]);
-            source
-                .column_mut(h)
-                .assign(&z.dot(&self.attention_source.row(h)));
-            destination
-                .column_mut(h)
-                .assign(&z.dot(&self.attention_destination.row(h)));
+        // One product with a block-diagonal `(heads · width, 2 · heads)`
+        // matrix: column h holds a_src_h in head h's rows, column heads + h
+        // a_dst_h.
+        let (heads, width) = (self.heads, self.head_dim());
+        let mut vectors = Array2::<f32>::zeros((heads * width, 2 * heads));
+        for h in 0..heads {
+            for c in 0..width {
+                vectors[[h * width + c, h]] = self.attention_source[[h, c]];
+                vectors[[h * width + c, heads + h]] = self.attention_destination[[h, c]];
+            }
         }
-        (source, destination)
+        let scores = matmul(projected.view(), vectors.view());
+        (
+            scores.slice(s![.., ..heads]).to_owned(),
+            scores.slice(s![.., heads..]).to_owned(),
+        )
     }
 
     fn combine_heads(&self, heads: &[Array2<f32>]) -> Array2<f32> {

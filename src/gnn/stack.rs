@@ -19,7 +19,7 @@ use super::tensor::{Activation, LinearGradients, Matrix};
 use super::weights::{save_weights, WeightFile, WeightType};
 use super::Layer;
 use crate::error::{Error, Result};
-use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, CowArray};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -291,7 +291,8 @@ impl GnnStack {
         features: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, Vec<Option<Array2<f32>>>)> {
         let seeds = self.sample_seeds();
-        let mut x = self.check_input(graph.num_nodes(), features)?.to_owned();
+        // The input is only read: no copy of the caller's features.
+        let mut x = CowArray::from(self.check_input(graph.num_nodes(), features)?);
         let mut attention = Vec::with_capacity(self.blocks.len());
         for (block, &seed) in self.blocks.iter().zip(&seeds) {
             let sampled;
@@ -312,9 +313,9 @@ impl GnnStack {
                 }
             };
             attention.push(weights);
-            x = finish_block(block, x.view(), output)?;
+            x = CowArray::from(finish_block(block, x.view(), output)?);
         }
-        Ok((x, attention))
+        Ok((x.into_owned(), attention))
     }
 
     /// A training pass: applies dropout and keeps what [`GnnStack::backward`]

@@ -51,7 +51,11 @@ fn stack_backward_matches_finite_differences_for_every_parameter() {
         probe_loss(&stack.forward(&graph, x.view()).unwrap(), &probe)
     };
     let (out, cache) = stack.forward_train(&graph, x.view()).unwrap();
-    assert_close(&out, &stack.forward(&graph, x.view()).unwrap(), "mixed stack");
+    assert_close(
+        &out,
+        &stack.forward(&graph, x.view()).unwrap(),
+        "mixed stack",
+    );
     assert!(cache.attention(1).is_some() && cache.attention(0).is_none());
     let (dx, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
     assert_gradient("stack dx", &dx, 1e-2, |k, d| {
@@ -72,7 +76,10 @@ fn stack_backward_matches_finite_differences_for_every_parameter() {
 fn assert_close(a: &Array2<f32>, b: &Array2<f32>, what: &str) {
     assert_eq!(a.dim(), b.dim(), "{what}");
     for (x, y) in a.iter().zip(b.iter()) {
-        assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{what}: {x} vs {y}");
+        assert!(
+            (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+            "{what}: {x} vs {y}"
+        );
     }
 }
 
