@@ -99,6 +99,26 @@ test('the README quick start is examples/quickstart.mjs, import path aside', asy
   assert.equal(block, example)
 })
 
+test('the README shows each GNN example as it is in examples/, import path aside', async () => {
+  const { readFileSync } = await import('node:fs')
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const blocks = readme.split('## GNN layers')[1].split('\n## ')[0].split('```js\n').slice(1).map((b) => b.split('```')[0])
+  const files = ['gnn-gcn.mjs', 'gnn-gat.mjs', 'gnn-sage.mjs'].map((f) =>
+    readFileSync(join(root, 'examples', f), 'utf8').replace(" from '../index.js' // in your project: from 'hnsw-gnn'", " from 'hnsw-gnn'"),
+  )
+  assert.deepEqual(blocks, files)
+})
+
+test('the GNN examples print what they show', async () => {
+  assert.match((await output('gnn-gcn.mjs')).stdout, /^GCN: 200 × 4; item-0 → \[/m)
+  const gat = (await output('gnn-gat.mjs')).stdout
+  assert.equal(gat.match(/^0 ← [0-2]: \[ [0-9.]+, [0-9.]+ \]$/gm).length, 3, 'node 0 attends to 1, 2 and itself')
+  assert.match(gat, /GAT output: 4 × 4/)
+  const sage = (await output('gnn-sage.mjs')).stdout
+  assert.match(sage, /minibatch row 0 equals the full pass: true/)
+  assert.match(sage, /restored output identical: true/)
+})
+
 test('the README starts with its two commands: build + demo, and the tests', async () => {
   const { readFileSync } = await import('node:fs')
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
