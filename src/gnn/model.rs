@@ -105,7 +105,7 @@ impl GnnStack {
             return Err(Error::invalid_argument("numHeads must be at least 1"));
         }
         let head_dim = if options.concat_heads {
-            if options.output_dim % heads != 0 {
+            if !options.output_dim.is_multiple_of(heads) {
                 return Err(Error::invalid_argument(format!(
                     "outputDim {} is not divisible by numHeads {heads}; concatenated heads split the output evenly",
                     options.output_dim

@@ -71,6 +71,9 @@ impl Graph {
     }
 }
 
+/// A GAT block's attention weights, `(edges, heads)`.
+pub type Attention = Array2<f32>;
+
 /// One of the layer kinds a stack chains.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StackLayer {
@@ -289,7 +292,7 @@ impl GnnStack {
         &self,
         graph: &Graph,
         features: ArrayView2<'_, f32>,
-    ) -> Result<(Array2<f32>, Vec<Option<Array2<f32>>>)> {
+    ) -> Result<(Array2<f32>, Vec<Option<Attention>>)> {
         let seeds = self.sample_seeds();
         // The input is only read: no copy of the caller's features.
         let mut x = CowArray::from(self.check_input(graph.num_nodes(), features)?);
