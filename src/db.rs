@@ -545,35 +545,44 @@ impl VectorDb {
     /// The live items as a graph for the GNN layers, in one consistent
     /// snapshot: their ids (row order), their stored vectors as a feature
     /// matrix (unit length under cosine), and the HNSW level-0 links among
-    /// them (links to deleted items dropped).
+    /// them (links to deleted items dropped). Rows follow
+    /// [`crate::gnn::order::locality_order`] of the vectors, so linked items
+    /// sit in nearby rows and message passing reads mostly from cache.
     pub fn graph_snapshot(&self) -> Result<GraphSnapshot> {
         self.check_open()?;
         let catalog = self.read_catalog();
         let csr = self.index.level0_csr();
-        let mut row_of = vec![u32::MAX; catalog.ids.len()];
-        let mut ids = Vec::with_capacity(catalog.slot_of.len());
-        for (slot, id) in catalog.ids.iter().enumerate() {
-            if let Some(id) = id {
-                row_of[slot] = ids.len() as u32;
-                ids.push(id.clone());
-            }
-        }
+        let live: Vec<u32> = (0..catalog.ids.len() as u32)
+            .filter(|&slot| catalog.ids[slot as usize].is_some())
+            .collect();
         let dimensions = self.dimensions();
-        let mut features = ndarray::Array2::<f32>::zeros((ids.len(), dimensions));
-        let mut offsets = Vec::with_capacity(ids.len() + 1);
-        let mut sources = Vec::with_capacity(csr.targets.len());
-        offsets.push(0);
-        for (slot, &row) in row_of.iter().enumerate() {
-            if row == u32::MAX {
-                continue;
-            }
+        let mut by_slot = ndarray::Array2::<f32>::zeros((live.len(), dimensions));
+        for (row, &slot) in live.iter().enumerate() {
             let vector = self
                 .index
-                .vector(slot as u32)
+                .vector(slot)
                 .ok_or_else(|| Error::Internal(format!("live slot {slot} has no vector")))?;
-            features
-                .row_mut(row as usize)
+            by_slot
+                .row_mut(row)
                 .assign(&ndarray::ArrayView1::from(&vector));
+        }
+        let order = crate::gnn::order::locality_order(by_slot.view(), 0x6E0D_E5);
+        let features = by_slot.select(
+            ndarray::Axis(0),
+            &order.iter().map(|&r| r as usize).collect::<Vec<_>>(),
+        );
+        drop(by_slot);
+        let mut row_of = vec![u32::MAX; catalog.ids.len()];
+        for (row, &position) in order.iter().enumerate() {
+            row_of[live[position as usize] as usize] = row as u32;
+        }
+        let mut ids = Vec::with_capacity(order.len());
+        let mut offsets = Vec::with_capacity(order.len() + 1);
+        let mut sources = Vec::with_capacity(csr.targets.len());
+        offsets.push(0);
+        for &position in &order {
+            let slot = live[position as usize] as usize;
+            ids.push(catalog.ids[slot].clone().expect("a live slot has an id"));
             let links = &csr.targets[csr.offsets[slot] as usize..csr.offsets[slot + 1] as usize];
             sources.extend(
                 links

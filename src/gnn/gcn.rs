@@ -4,7 +4,9 @@
 //! aggregation moves `output_dim`-wide rows (narrower than the input for the
 //! usual 128 → 64).
 
-use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
+use super::propagate::{
+    aggregate, aggregate_backward, aggregate_into, Adjacency, Aggregated, Aggregation,
+};
 use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::Result;
@@ -18,6 +20,10 @@ pub struct Gcn {
     pub self_loops: bool,
 }
 
+/// Output columns projected and aggregated at a time by inference: 32
+/// columns of 4 bytes fill two cache lines per gathered row.
+const COLUMN_BLOCK: usize = 32;
+
 /// The propagation graph a GCN uses for `graph`: self loops (if asked)
 /// and symmetric normalisation, plus its transpose for backward. Build it
 /// once per graph and reuse it across layers and passes.
@@ -30,11 +36,7 @@ pub struct GcnGraph {
 
 impl GcnGraph {
     pub fn new(graph: &Adjacency, self_loops: bool) -> GcnGraph {
-        let normalized = if self_loops {
-            graph.with_self_loops().gcn_normalized()
-        } else {
-            graph.gcn_normalized()
-        };
+        let normalized = graph.gcn_normalized(self_loops);
         GcnGraph {
             normalized,
             transposed: std::sync::OnceLock::new(),
@@ -122,12 +124,23 @@ impl Layer for Gcn {
         Ok((output, cache))
     }
 
-    /// Inference keeps nothing: `x · W`, aggregated, then bias and
-    /// activation in place, so the peak is the projection plus the output.
+    /// Inference keeps nothing: `x · W` a block of columns at a time,
+    /// each aggregated straight into its columns of the output, then bias
+    /// and activation in place. The peak is the output plus one block of
+    /// the projection (half of it for 64 outputs).
     fn forward(&self, graph: &GcnGraph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        let projected = self.linear.project(features)?;
-        let mut output = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?.output;
-        drop(projected);
+        let width = self.linear.output_dim();
+        let mut output = Array2::<f32>::zeros((graph.normalized.num_nodes(), width));
+        for start in (0..width).step_by(COLUMN_BLOCK) {
+            let columns = start..(start + COLUMN_BLOCK).min(width);
+            let projected = self.linear.project_columns(features, columns.clone())?;
+            aggregate_into(
+                &graph.normalized,
+                projected.view(),
+                Aggregation::Sum,
+                output.slice_mut(ndarray::s![.., columns]),
+            )?;
+        }
         bias_and_activate(&mut output, self.linear.bias.as_ref(), self.activation);
         Ok(output)
     }

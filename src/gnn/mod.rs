@@ -15,6 +15,7 @@ pub mod lstm;
 pub mod model;
 pub mod norm;
 pub mod optim;
+pub mod order;
 pub mod propagate;
 pub mod quantize;
 pub mod sage;

@@ -336,30 +336,57 @@ impl Adjacency {
         }
     }
 
-    /// GCN's symmetric normalisation `D^-1/2 A D^-1/2`: edge `j → i` gets
-    /// weight `w_ij / sqrt(d_i d_j)`, where `d` is a node's weighted
-    /// in-degree (Kipf & Welling; add self loops first for their
-    /// `Â = A + I`). Nodes of degree 0 keep no edges to normalise. Square
-    /// graphs only.
-    pub fn gcn_normalized(&self) -> Adjacency {
+    /// GCN's symmetric normalisation `D^-1/2 Â D^-1/2`, with `Â = A + I`
+    /// when `self_loops` (a loop is added where a node has none): edge
+    /// `j → i` gets weight `w_ij / sqrt(d_i d_j)`, where `d` is a node's
+    /// weighted in-degree in `Â` (Kipf & Welling). Nodes of degree 0 keep no
+    /// edges to normalise. Built in one parallel pass into exact-size
+    /// arrays. Square graphs only.
+    pub fn gcn_normalized(&self, self_loops: bool) -> Adjacency {
         debug_assert_eq!(self.num_nodes, self.num_sources);
-        let degree: Vec<f32> = (0..self.num_nodes)
-            .map(|i| match self.weights(i) {
-                Some(w) => w.iter().sum(),
-                None => self.degree(i) as f32,
+        let n = self.num_nodes;
+        let adds_loop: Vec<bool> = (0..n)
+            .into_par_iter()
+            .map(|i| self_loops && !self.sources(i).contains(&(i as u32)))
+            .collect();
+        let degree: Vec<f32> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let own = match self.weights(i) {
+                    Some(w) => w.iter().sum(),
+                    None => self.degree(i) as f32,
+                };
+                own + adds_loop[i] as u8 as f32
             })
             .collect();
-        let inverse_sqrt = |d: f32| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 };
-        let mut weights = Vec::with_capacity(self.sources.len());
-        for i in 0..self.num_nodes {
-            for (k, &j) in self.sources(i).iter().enumerate() {
-                let w = self.weights(i).map_or(1.0, |w| w[k]);
-                weights.push(w * inverse_sqrt(degree[i]) * inverse_sqrt(degree[j as usize]));
-            }
+        let inverse_sqrt: Vec<f32> = degree
+            .iter()
+            .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
+            .collect();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        for i in 0..n {
+            offsets.push(offsets[i] + self.degree(i) + adds_loop[i] as usize);
         }
+        let mut sources = vec![0u32; offsets[n]];
+        let mut weights = vec![0f32; offsets[n]];
+        split_rows(&offsets, &mut sources, 1)
+            .into_par_iter()
+            .zip(split_rows(&offsets, &mut weights, 1))
+            .enumerate()
+            .for_each(|(i, (row_sources, row_weights))| {
+                let loops = adds_loop[i].then_some((i as u32, 1.0));
+                for (k, (j, w)) in self.edges(i).chain(loops).enumerate() {
+                    row_sources[k] = j;
+                    row_weights[k] = w * inverse_sqrt[i] * inverse_sqrt[j as usize];
+                }
+            });
         Adjacency {
+            num_nodes: n,
+            num_sources: n,
+            offsets,
+            sources,
             weights: Some(weights),
-            ..self.clone()
         }
     }
 
@@ -441,15 +468,21 @@ pub struct Minibatch {
 
 /// `data` (`per_edge` values per edge, in CSR order) cut into each
 /// destination row's part, so rows can be filled in parallel.
-pub(crate) fn edge_rows<'a>(
+pub(crate) fn edge_rows<'a, T>(
     graph: &Adjacency,
-    data: &'a mut [f32],
+    data: &'a mut [T],
     per_edge: usize,
-) -> Vec<&'a mut [f32]> {
+) -> Vec<&'a mut [T]> {
+    split_rows(&graph.offsets, data, per_edge)
+}
+
+/// `data` cut at `offsets` (times `per_edge`) into one slice per row.
+fn split_rows<'a, T>(offsets: &[usize], data: &'a mut [T], per_edge: usize) -> Vec<&'a mut [T]> {
     let mut rest = data;
-    (0..graph.num_nodes())
-        .map(|i| {
-            let (row, tail) = std::mem::take(&mut rest).split_at_mut(graph.degree(i) * per_edge);
+    offsets
+        .windows(2)
+        .map(|w| {
+            let (row, tail) = std::mem::take(&mut rest).split_at_mut((w[1] - w[0]) * per_edge);
             rest = tail;
             row
         })
@@ -517,30 +550,14 @@ fn aggregate_with(
     let out = output.as_slice_mut().expect("fresh arrays are contiguous");
     match aggregation {
         Aggregation::Sum | Aggregation::Mean => {
-            out.par_chunks_mut(width).enumerate().for_each(|(i, out)| {
-                let sources = graph.sources(i);
-                let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
-                // Written before it is read: reading a fresh zeroed page
-                // first maps the shared zero page, and the write then costs
-                // a copy-on-write fault with a TLB shootdown.
-                out.fill(0.0);
-                let start = graph.offsets[i];
-                for (k, &j) in sources.iter().enumerate() {
-                    // Sources are scattered over memory: ask for a row a few
-                    // edges ahead (into the next rows) while this one is summed.
-                    if let Some(&ahead) = graph.sources.get(start + k + PREFETCH_DISTANCE) {
-                        crate::distance::prefetch(row(ahead));
-                    }
-                    let w = weights.map_or(1.0, |w| w[k]);
-                    for (o, &x) in out.iter_mut().zip(row(j)) {
-                        *o += w * x;
-                    }
-                }
-                if aggregation == Aggregation::Mean && !sources.is_empty() {
-                    let scale = 1.0 / sources.len() as f32;
-                    out.iter_mut().for_each(|o| *o *= scale);
-                }
-            });
+            sum_rows(
+                graph,
+                edge_weights,
+                rows,
+                width,
+                aggregation == Aggregation::Mean,
+                output.view_mut(),
+            );
             Ok(Aggregated {
                 output,
                 winners: None,
@@ -576,6 +593,80 @@ fn aggregate_with(
             })
         }
     }
+}
+
+/// [`aggregate`]'s sum or mean written into `output` (a view with
+/// contiguous rows, such as a block of columns of a larger matrix), so a
+/// caller can fill a wide result a few columns at a time.
+pub fn aggregate_into(
+    graph: &Adjacency,
+    features: ArrayView2<'_, f32>,
+    aggregation: Aggregation,
+    output: ArrayViewMut2<'_, f32>,
+) -> Result<()> {
+    graph.check_features(&features, "the feature matrix")?;
+    check_rows(&output.view(), graph.num_nodes, "the output")?;
+    if output.ncols() != features.ncols() || aggregation == Aggregation::Max {
+        return Err(Error::ShapeMismatch(format!(
+            "a {}-column sum or mean into {} columns",
+            features.ncols(),
+            output.ncols()
+        )));
+    }
+    let features = features.as_standard_layout();
+    let rows = features.as_slice().expect("standard layout");
+    sum_rows(
+        graph,
+        graph.weights.as_deref(),
+        rows,
+        features.ncols(),
+        aggregation == Aggregation::Mean,
+        output,
+    );
+    Ok(())
+}
+
+/// Row `i` of `output` = Σ (or mean) over `i`'s edges of weight × source
+/// row, in parallel over rows. `rows` holds the sources' features
+/// row-major, `width` wide.
+fn sum_rows(
+    graph: &Adjacency,
+    edge_weights: Option<&[f32]>,
+    rows: &[f32],
+    width: usize,
+    mean: bool,
+    mut output: ArrayViewMut2<'_, f32>,
+) {
+    let row = |j: u32| &rows[j as usize * width..(j as usize + 1) * width];
+    output
+        .axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut out)| {
+            let out = out.as_slice_mut().expect("output rows are contiguous");
+            let sources = graph.sources(i);
+            let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
+            // Written before it is read: reading a fresh zeroed page first
+            // maps the shared zero page, and the write then costs a
+            // copy-on-write fault with a TLB shootdown.
+            out.fill(0.0);
+            let start = graph.offsets[i];
+            for (k, &j) in sources.iter().enumerate() {
+                // Sources are scattered over memory: ask for a row a few
+                // edges ahead (into the next rows) while this one is summed.
+                if let Some(&ahead) = graph.sources.get(start + k + PREFETCH_DISTANCE) {
+                    crate::distance::prefetch(row(ahead));
+                }
+                let w = weights.map_or(1.0, |w| w[k]);
+                for (o, &x) in out.iter_mut().zip(row(j)) {
+                    *o += w * x;
+                }
+            }
+            if mean && !sources.is_empty() {
+                let scale = 1.0 / sources.len() as f32;
+                out.iter_mut().for_each(|o| *o *= scale);
+            }
+        });
 }
 
 /// The gradient of a loss with respect to `aggregate`'s features, given

@@ -134,8 +134,20 @@ impl Linear {
         Ok(output)
     }
 
-    /// `x · W` without the bias, for layers that add it after aggregating.
-    pub fn project(&self, input: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+    /// Columns `columns` of `x · W` (no bias).
+    pub fn project_columns(
+        &self,
+        input: ArrayView2<'_, f32>,
+        columns: std::ops::Range<usize>,
+    ) -> Result<Array2<f32>> {
+        self.check_input(&input)?;
+        Ok(matmul(
+            input,
+            self.weight.view().slice(ndarray::s![.., columns]),
+        ))
+    }
+
+    fn check_input(&self, input: &ArrayView2<'_, f32>) -> Result<()> {
         if input.ncols() != self.input_dim() {
             return Err(Error::ShapeMismatch(format!(
                 "features have {} columns, the layer expects {}",
@@ -143,6 +155,12 @@ impl Linear {
                 self.input_dim()
             )));
         }
+        Ok(())
+    }
+
+    /// `x · W` without the bias, for layers that add it after aggregating.
+    pub fn project(&self, input: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.check_input(&input)?;
         Ok(matmul(input, self.weight.view()))
     }
 

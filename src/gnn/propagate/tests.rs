@@ -127,7 +127,10 @@ fn gcn_normalisation_and_transpose_follow_their_definitions() {
         .with_self_loops();
     assert_eq!(graph.sources(0), &[1, 2, 0]);
     assert_eq!(graph.sources(1), &[0, 1]);
-    let normalized = graph.gcn_normalized();
+    let normalized = graph.gcn_normalized(false);
+    // Adding the loops while normalising gives the same graph.
+    let base = Adjacency::from_lists(&[vec![1, 2], vec![0], vec![0, 1]]).unwrap();
+    assert_eq!(base.gcn_normalized(true), normalized);
     // In-degrees with self loops: 3, 2, 3. Edge 2 → 0: 1 / sqrt(3 · 3).
     let w = normalized.weights(0).unwrap();
     assert!((w[1] - 1.0 / 3.0).abs() < 1e-6, "{w:?}");
