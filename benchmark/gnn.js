@@ -262,6 +262,41 @@ async function main() {
   const graphBytes = (e + n) * 8 + (n + 1) * 8 // normalised edges (source + weight) and offsets
   say(`Peak memory of one GCN 128→64 forward pass above features and graph (fresh process, VmHWM): ${(memory.first / 1e6).toFixed(1)} MB on the first call (target ≤ 50 MB: ${memory.first / 1e6 <= 50 ? 'PASS' : 'MISS'}), which also builds the ${(graphBytes / 1e6).toFixed(1)} MB normalised graph kept for later calls; ${(memory.steady / 1e6).toFixed(1)} MB on the next call (freed memory reused). The output alone is ${(memory.outputBytes / 1e6).toFixed(1)} MB; the features are ${(memory.featureBytes / 1e6).toFixed(1)} MB.`)
 
+  // Quantised weights: the same GCN and GAT saved as f16 and int8, reloaded,
+  // against their f32 outputs on the whole graph.
+  say()
+  say('| quantised weights | max abs error / max abs output | mean abs error / mean abs output |')
+  say('|---|---:|---:|')
+  const weightsDir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'gnn-weights-'))
+  for (const [name, layer, make] of [
+    ['GCN 128→64', gcn, () => new GCNLayer({ inputDim: d, outputDim: 64 })],
+    ['GAT 8 heads', gat, () => new GATLayer({ inputDim: d, outputDim: 64, numHeads: 8 })],
+  ]) {
+    const reference = layer.forwardSync(features, graph).data
+    let maxRef = 0
+    let sumRef = 0
+    for (const v of reference) {
+      maxRef = Math.max(maxRef, Math.abs(v))
+      sumRef += Math.abs(v)
+    }
+    for (const weightType of ['f16', 'int8']) {
+      const file = path.join(weightsDir, `${weightType}.weights`)
+      layer.saveWeightsSync(file, { weightType })
+      const restored = make()
+      restored.loadWeightsSync(file)
+      const out = restored.forwardSync(features, graph).data
+      let maxErr = 0
+      let sumErr = 0
+      for (let i = 0; i < out.length; i++) {
+        const err = Math.abs(out[i] - reference[i])
+        maxErr = Math.max(maxErr, err)
+        sumErr += err
+      }
+      say(`| ${name}, ${weightType} | ${(maxErr / maxRef).toExponential(2)} | ${(sumErr / sumRef).toExponential(2)} |`)
+    }
+  }
+  fs.rmSync(weightsDir, { recursive: true, force: true })
+
   if (o.pyg) {
     say()
     const pyg = spawnSync('python3', [path.join(__dirname, 'gnn_pyg.py'), o.exportDir, '--runs', String(o.runs)], { encoding: 'utf8' })

@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,8 +256,9 @@ def vm_hwm_kib():
 
 
 def gcn_forward_rss_mb(path, layout):
-    """Peak RSS increase (MB) of one uncached GCN forward above the loaded
-    graph, or None where Linux's /proc is missing. Run in a fresh process.
+    """Peak RSS increase (MB of 10^6 bytes, as in gnn.js) of one uncached
+    GCN forward above the loaded graph, or None where Linux's /proc is
+    missing. Run in a fresh process.
     """
     torch.set_num_threads(THREADS)
     g = load_graph(Path(path))
@@ -280,8 +282,9 @@ def peak_rss(path):
     ctx = multiprocessing.get_context('spawn')
     out = {}
     for layout in ('edge_index', 'torch.sparse CSR'):
-        with ctx.Pool(1) as pool:
-            out[layout] = pool.apply(gcn_forward_rss_mb, (str(path), layout))
+        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            out[layout] = pool.submit(gcn_forward_rss_mb, str(path),
+                                      layout).result()
     return out
 
 
@@ -350,7 +353,8 @@ def main():
         'gcn_forward_peak_rss_mb': rss,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + '\n')
+    args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False)
+                         + '\n', encoding='utf-8')
     print(f'wrote {args.json}', file=sys.stderr)
 
 
