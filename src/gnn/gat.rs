@@ -236,9 +236,16 @@ impl Gat {
         check_rows(&features, graph.num_sources(), "the feature matrix")?;
         let projected = self.projection.project(features)?;
         let (source_scores, destination_scores) = self.node_scores(&projected);
+        let source_scores = source_scores
+            .as_slice()
+            .expect("fresh arrays are contiguous");
+        let destination_scores = destination_scores
+            .as_slice()
+            .expect("fresh arrays are contiguous");
         let (heads, width) = (self.heads, self.head_dim());
         let total = heads * width;
         let out_width = self.bias.len();
+        let all_sources = graph.csr().1;
         let z = projected.as_slice().expect("fresh arrays are contiguous");
         let mut output = Array2::<f32>::zeros((graph.num_nodes(), out_width));
         let mut attention =
@@ -257,36 +264,53 @@ impl Gat {
             .zip(attention_rows)
             .enumerate()
             .for_each_init(
-                || (Vec::new(), vec![0f32; total]),
-                |(alpha, sum), (i, (out, kept))| {
+                || {
+                    (
+                        Vec::new(),
+                        vec![0f32; total],
+                        vec![0f32; heads],
+                        vec![0f32; heads],
+                    )
+                },
+                |(alpha, sum, max, total_weight), (i, (out, kept))| {
                     let sources = graph.sources(i);
+                    let first = graph.edge_range(i).start;
+                    // Scores edge by edge, all heads at once (contiguous,
+                    // so the loops vectorise); softmax per head.
                     alpha.clear();
-                    alpha.resize(sources.len() * heads, 0.0);
-                    for h in 0..heads {
-                        let destination = destination_scores[[i, h]];
-                        let mut max = f32::NEG_INFINITY;
-                        for (k, &j) in sources.iter().enumerate() {
-                            let e = self.leaky(source_scores[[j as usize, h]] + destination);
-                            alpha[k * heads + h] = e;
-                            max = max.max(e);
+                    let destination = &destination_scores[i * heads..(i + 1) * heads];
+                    max.fill(f32::NEG_INFINITY);
+                    for (k, &j) in sources.iter().enumerate() {
+                        // Both reads are random: fetch the scores a few edges
+                        // ahead, and this edge's row for the weighted sum below.
+                        if let Some(&ahead) = all_sources.get(first + k + 4) {
+                            let ahead = ahead as usize;
+                            crate::distance::prefetch(
+                                &source_scores[ahead * heads..(ahead + 1) * heads],
+                            );
                         }
-                        let mut total_weight = 0.0;
-                        for k in 0..sources.len() {
-                            let e = (alpha[k * heads + h] - max).exp();
-                            alpha[k * heads + h] = e;
-                            total_weight += e;
+                        crate::distance::prefetch(&z[j as usize * total..(j as usize + 1) * total]);
+                        let source = &source_scores[j as usize * heads..(j as usize + 1) * heads];
+                        for h in 0..heads {
+                            let e = self.leaky(source[h] + destination[h]);
+                            max[h] = max[h].max(e);
+                            alpha.push(e);
                         }
-                        for k in 0..sources.len() {
-                            alpha[k * heads + h] /= total_weight;
+                    }
+                    total_weight.fill(0.0);
+                    for edge in alpha.chunks_exact_mut(heads.max(1)) {
+                        for h in 0..heads {
+                            edge[h] = (edge[h] - max[h]).exp();
+                            total_weight[h] += edge[h];
+                        }
+                    }
+                    for edge in alpha.chunks_exact_mut(heads.max(1)) {
+                        for h in 0..heads {
+                            edge[h] /= total_weight[h];
                         }
                     }
                     sum.fill(0.0);
                     for (k, &j) in sources.iter().enumerate() {
-                        if let Some(&ahead) = sources.get(k + 2) {
-                            crate::distance::prefetch(
-                                &z[ahead as usize * total..(ahead as usize + 1) * total],
-                            );
-                        }
                         let row = &z[j as usize * total..(j as usize + 1) * total];
                         for h in 0..heads {
                             let a = alpha[k * heads + h];
