@@ -346,6 +346,9 @@ test('bad options, shapes, graphs and batches are errors with codes, sync and as
     [() => new GraphSAGE({ inputDim: 4, outputDim: 2, sampleSizes: [3] }), 'one size for two layers'],
     [() => new GraphSAGE({ inputDim: 4, outputDim: 2, sampleSizes: [3, 0] }), 'zero sample size'],
     [() => new GCNLayer(null), 'no options'],
+    [() => new GCNLayer({ inputDim: 1 << 20, outputDim: 1 << 20 }), 'a layer too large to allocate'],
+    [() => new GraphSAGE({ inputDim: 4, outputDim: 2, numLayers: 1000 }), 'too many layers'],
+    [() => new GATLayer({ inputDim: 4, outputDim: 4096, numHeads: 4096 }), 'too many heads'],
   ]
   for (const [make, what] of badOptions) assertCode(thrownBy(make, what), 'ERR_INVALID_ARGUMENT', what)
   assertCode(thrownBy(() => new GCNLayer({ inputDim: 4, outputDim: 2, residual: true })), 'ERR_DIMENSION_MISMATCH', 'residual across widths')
@@ -381,6 +384,14 @@ test('bad options, shapes, graphs and batches are errors with codes, sync and as
     }
   }
   assertCode(thrownBy(() => new Graph([[0], [7]])), 'ERR_INVALID_GRAPH')
+  const withNaN = new Float32Array(12)
+  withNaN[6] = NaN
+  const nanError = thrownBy(() => gcn.forwardSync(withNaN, lists))
+  assertCode(nanError, 'ERR_INVALID_VECTOR', 'NaN feature')
+  assert.match(nanError.message, /row 1, column 2/)
+  const withInfinity = new Float32Array(12)
+  withInfinity[11] = Infinity
+  assertCode((await failureOf(() => sage.forward(withInfinity, lists))).error, 'ERR_INVALID_VECTOR', 'infinite feature')
   assertCode(thrownBy(() => gcn.forwardSync('features', lists)), 'ERR_INVALID_ARGUMENT', 'features not an array')
   assertCode((await failureOf(() => gcn.forward(x, 'graph'))).error, 'ERR_INVALID_ARGUMENT', 'graph not a graph')
   // Methods of another class refuse politely rather than crash.

@@ -9,6 +9,10 @@ use super::stack::{GnnStack, StackBlock, StackLayer};
 use super::tensor::Activation;
 use crate::error::{Error, Result};
 
+/// Bounds that keep a mistyped option from building a model that cannot fit.
+pub const MAX_LAYERS: usize = 64;
+pub const MAX_HEADS: usize = 256;
+
 /// What surrounds every layer of a model.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BlockOptions {
@@ -101,8 +105,10 @@ impl GnnStack {
 
     pub fn gat(options: &GatOptions) -> Result<GnnStack> {
         let heads = options.heads;
-        if heads == 0 {
-            return Err(Error::invalid_argument("numHeads must be at least 1"));
+        if heads == 0 || heads > MAX_HEADS {
+            return Err(Error::invalid_argument(format!(
+                "numHeads must be 1 to {MAX_HEADS}, got {heads}"
+            )));
         }
         let head_dim = if options.concat_heads {
             if !options.output_dim.is_multiple_of(heads) {
@@ -137,8 +143,10 @@ impl GnnStack {
 
     pub fn graph_sage(options: &SageOptions) -> Result<GnnStack> {
         let layers = options.num_layers;
-        if layers == 0 {
-            return Err(Error::invalid_argument("numLayers must be at least 1"));
+        if layers == 0 || layers > MAX_LAYERS {
+            return Err(Error::invalid_argument(format!(
+                "numLayers must be 1 to {MAX_LAYERS}, got {layers}"
+            )));
         }
         if !options.sample_sizes.is_empty() && options.sample_sizes.len() != layers {
             return Err(Error::invalid_argument(format!(

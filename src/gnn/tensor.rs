@@ -67,6 +67,10 @@ impl std::fmt::Debug for Matrix {
     }
 }
 
+/// The most weights one matrix may hold (1 GiB of `f32`): a larger layer is
+/// refused with an error instead of an allocation that aborts the process.
+pub const MAX_WEIGHTS: usize = 1 << 28;
+
 /// `y = x · W + b`, with `W` of shape `(input_dim, output_dim)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
@@ -97,6 +101,14 @@ impl Linear {
         if input_dim == 0 || output_dim == 0 {
             return Err(Error::invalid_argument(format!(
                 "layer dimensions must be positive, got {input_dim} → {output_dim}"
+            )));
+        }
+        if input_dim
+            .checked_mul(output_dim)
+            .is_none_or(|n| n > MAX_WEIGHTS)
+        {
+            return Err(Error::invalid_argument(format!(
+                "a {input_dim} → {output_dim} layer would hold more than {MAX_WEIGHTS} weights"
             )));
         }
         let mut rng = SplitMix64::new(seed);

@@ -297,4 +297,15 @@ fn mismatched_widths_are_refused() {
             .code(),
         "ERR_DIMENSION_MISMATCH"
     );
+    let mut features = Array2::<f32>::zeros((10, 4));
+    features[[7, 2]] = f32::NAN;
+    let error = stack.forward(&graph, features.view()).unwrap_err();
+    assert_eq!(error.code(), "ERR_INVALID_VECTOR");
+    assert!(error.to_string().contains("row 7, column 2"), "{error}");
+    assert_eq!(
+        crate::gnn::Linear::new(1 << 20, 1 << 20, false, 0)
+            .unwrap_err()
+            .code(),
+        "ERR_INVALID_ARGUMENT"
+    );
 }
