@@ -290,11 +290,20 @@ impl Kind {
         }
     }
 
-    fn of(stack: &GnnStack) -> Kind {
-        match stack.blocks[0].layer {
-            StackLayer::Gcn(_) => Kind::Gcn,
-            StackLayer::Gat(_) => Kind::Gat,
-            StackLayer::Sage(_) => Kind::Sage,
+    /// Which class a stack from a weight file fits: one GCN or GAT block,
+    /// or GraphSAGE blocks only (`None`: another stack built in Rust).
+    fn of(stack: &GnnStack) -> Option<Kind> {
+        match stack.blocks.as_slice() {
+            [only] if matches!(only.layer, StackLayer::Gcn(_)) => Some(Kind::Gcn),
+            [only] if matches!(only.layer, StackLayer::Gat(_)) => Some(Kind::Gat),
+            blocks
+                if blocks
+                    .iter()
+                    .all(|b| matches!(b.layer, StackLayer::Sage(_))) =>
+            {
+                Some(Kind::Sage)
+            }
+            _ => None,
         }
     }
 }
@@ -395,16 +404,14 @@ fn weight_type(options: Option<SaveWeightsOptions>) -> CoreResult<WeightType> {
 
 fn load(kind: Kind, current: &GnnStack, path: &str) -> CoreResult<GnnStack> {
     let loaded = GnnStack::load(&PathBuf::from(path))?;
-    if Kind::of(&loaded) != kind
-        || (kind == Kind::Sage)
-            != loaded
-                .blocks
-                .iter()
-                .all(|b| matches!(b.layer, StackLayer::Sage(_)))
-    {
+    let found = Kind::of(&loaded);
+    if found != Some(kind) {
         return Err(Error::invalid_argument(format!(
-            "{path} holds a {} model, not a {}",
-            Kind::of(&loaded).class(),
+            "{path} holds weights for {}, not for a {}",
+            found.map_or("a stack of mixed GNN layers".to_string(), |k| format!(
+                "a {}",
+                k.class()
+            )),
             kind.class()
         )));
     }
