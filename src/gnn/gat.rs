@@ -8,10 +8,11 @@
 //! ```
 //!
 //! then the heads are concatenated or averaged, the bias added and the
-//! activation applied. What differs from the engine's defaults is only the
-//! edge weights: each head's aggregation is the engine's weighted sum with
-//! `α` as weights. The attention weights are kept, per edge and head, so
-//! callers can read them.
+//! activation applied. The forward pass (inference and training alike,
+//! [`Gat::attend`]) fuses each row's softmax and its weighted sum over all
+//! heads, reading each source row once; backward is the engine's weighted
+//! sum over the transpose with `α` as edge weights. The attention weights
+//! are kept, per edge and head, so callers can read them.
 
 use super::propagate::{check_rows, edge_rows, weighted_sum, Adjacency};
 use super::tensor::{bias_and_activate, matmul, Activation, Linear};
@@ -46,8 +47,6 @@ pub struct GatCache {
     projected: Array2<f32>,
     /// `(edges, heads)`: `α` per edge in CSR order.
     pub attention: Array2<f32>,
-    /// `(edges, heads)`: the scores before LeakyReLU.
-    raw_scores: Array2<f32>,
     pre_activation: Array2<f32>,
 }
 
@@ -151,6 +150,8 @@ impl Gat {
         let mut source_score_gradient = Array2::<f32>::zeros((n, self.heads));
         let mut destination_score_gradient = Array2::<f32>::zeros((n, self.heads));
         let (transposed, original_edge) = graph.transpose_edges();
+        // The scores before LeakyReLU, recomputed rather than kept.
+        let (source_scores, destination_scores) = self.node_scores(&cache.projected);
         for h in 0..self.heads {
             let head_gradient = if self.concat_heads {
                 pre_gradient
@@ -183,7 +184,7 @@ impl Gat {
                     .sum();
                 for (k, &j) in sources.iter().enumerate() {
                     let alpha = cache.attention[[first + k, h]];
-                    let raw = cache.raw_scores[[first + k, h]];
+                    let raw = source_scores[[j as usize, h]] + destination_scores[[i, h]];
                     let score_gradient =
                         alpha * (alpha_gradient[k] - mean) * self.leaky_derivative(raw);
                     source_score_gradient[[j as usize, h]] += score_gradient;
@@ -235,7 +236,22 @@ impl Gat {
     ) -> Result<(Array2<f32>, Option<Array2<f32>>)> {
         check_rows(&features, graph.num_sources(), "the feature matrix")?;
         let projected = self.projection.project(features)?;
-        let (source_scores, destination_scores) = self.node_scores(&projected);
+        let (mut output, attention) = self.attend(graph, &projected, keep_attention);
+        drop(projected);
+        bias_and_activate(&mut output, Some(&self.bias), self.activation);
+        Ok((output, attention))
+    }
+
+    /// The heads' attention-weighted sums of `projected` rows, concatenated
+    /// or averaged (no bias or activation yet), and the attention weights if
+    /// asked: what inference and training share.
+    fn attend(
+        &self,
+        graph: &Adjacency,
+        projected: &Array2<f32>,
+        keep_attention: bool,
+    ) -> (Array2<f32>, Option<Array2<f32>>) {
+        let (source_scores, destination_scores) = self.node_scores(projected);
         let source_scores = source_scores
             .as_slice()
             .expect("fresh arrays are contiguous");
@@ -335,9 +351,7 @@ impl Gat {
                     }
                 },
             );
-        drop(projected);
-        bias_and_activate(&mut output, Some(&self.bias), self.activation);
-        Ok((output, attention))
+        (output, attention)
     }
 
     /// Per node and head: `z_h · a_src_h` and `z_h · a_dst_h`.
@@ -358,19 +372,6 @@ impl Gat {
             scores.slice(s![.., ..heads]).to_owned(),
             scores.slice(s![.., heads..]).to_owned(),
         )
-    }
-
-    fn combine_heads(&self, heads: &[Array2<f32>]) -> Array2<f32> {
-        if self.concat_heads {
-            let views: Vec<_> = heads.iter().map(|h| h.view()).collect();
-            ndarray::concatenate(Axis(1), &views).expect("heads share a shape")
-        } else {
-            let mut sum = heads[0].clone();
-            for head in &heads[1..] {
-                sum += head;
-            }
-            sum / self.heads as f32
-        }
     }
 
     #[inline]
@@ -394,64 +395,16 @@ impl Layer for Gat {
         graph: &Adjacency,
         features: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, GatCache)> {
+        check_rows(&features, graph.num_sources(), "the feature matrix")?;
         let projected = self.projection.project(features)?;
-        let (source_scores, destination_scores) = self.node_scores(&projected);
-        let edges = graph.num_edges();
-        let mut raw_scores = Array2::<f32>::zeros((edges, self.heads));
-        let mut attention = Array2::<f32>::zeros((edges, self.heads));
-        // Per destination row: scores of its edges, softmax per head.
-        let rows: Vec<(usize, Vec<f32>, Vec<f32>)> = (0..graph.num_nodes())
-            .into_par_iter()
-            .map(|i| {
-                let sources = graph.sources(i);
-                let mut raw = vec![0f32; sources.len() * self.heads];
-                let mut alpha = vec![0f32; sources.len() * self.heads];
-                for h in 0..self.heads {
-                    for (k, &j) in sources.iter().enumerate() {
-                        raw[k * self.heads + h] =
-                            source_scores[[j as usize, h]] + destination_scores[[i, h]];
-                    }
-                    let max = (0..sources.len())
-                        .map(|k| self.leaky(raw[k * self.heads + h]))
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    let mut sum = 0.0;
-                    for k in 0..sources.len() {
-                        let e = (self.leaky(raw[k * self.heads + h]) - max).exp();
-                        alpha[k * self.heads + h] = e;
-                        sum += e;
-                    }
-                    for k in 0..sources.len() {
-                        alpha[k * self.heads + h] /= sum;
-                    }
-                }
-                (i, raw, alpha)
-            })
-            .collect();
-        let mut offset = 0;
-        for (_, raw, alpha) in rows {
-            let n = raw.len() / self.heads.max(1);
-            raw_scores.slice_mut(s![offset..offset + n, ..]).assign(
-                &ndarray::ArrayView2::from_shape((n, self.heads), &raw).expect("row shape"),
-            );
-            attention.slice_mut(s![offset..offset + n, ..]).assign(
-                &ndarray::ArrayView2::from_shape((n, self.heads), &alpha).expect("row shape"),
-            );
-            offset += n;
-        }
-        let width = self.head_dim();
-        let mut heads_out = Vec::with_capacity(self.heads);
-        for h in 0..self.heads {
-            let z = projected.slice(s![.., h * width..(h + 1) * width]);
-            heads_out.push(weighted_sum(graph, &attention.column(h).to_vec(), z)?);
-        }
-        let mut pre_activation = self.combine_heads(&heads_out);
+        let (mut pre_activation, attention) = self.attend(graph, &projected, true);
+        let attention = attention.expect("asked for");
         pre_activation += &self.bias;
         let output = self.activation.forward(&pre_activation);
         let cache = GatCache {
             input: features.to_owned(),
             projected,
             attention,
-            raw_scores,
             pre_activation,
         };
         Ok((output, cache))
