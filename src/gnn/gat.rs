@@ -9,7 +9,7 @@
 //!
 //! then the heads are concatenated or averaged, the bias added and the
 //! activation applied. The forward pass (inference and training alike,
-//! [`Gat::attend`]) fuses each row's softmax and its weighted sum over all
+//! `Gat::attend`) fuses each row's softmax and its weighted sum over all
 //! heads, reading each source row once; backward is the engine's weighted
 //! sum over the transpose with `α` as edge weights. The attention weights
 //! are kept, per edge and head, so callers can read them.

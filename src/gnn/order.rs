@@ -13,7 +13,7 @@ const LEAF: usize = 64;
 /// An order of the rows of `points` in which near points sit near each
 /// other: a random projection tree, halving each set at the median of its
 /// projection on the line through two of its points (sampled from `seed`),
-/// down to leaves of [`LEAF`] rows, read left to right. Near neighbours
+/// down to leaves of `LEAF` rows, read left to right. Near neighbours
 /// mostly share deep subtrees, hence nearby positions. `O(n log n · d)`,
 /// in parallel over subtrees.
 pub fn locality_order(points: ArrayView2<'_, f32>, seed: u64) -> Vec<u32> {
