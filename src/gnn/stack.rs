@@ -138,7 +138,8 @@ impl StackBlock {
 #[derive(Clone, Debug)]
 pub struct GnnStack {
     pub blocks: Vec<StackBlock>,
-    /// Seeds neighbour sampling (see [`GnnStack::sample_seeds`]).
+    /// Seeds neighbour sampling: each layer (hop) derives its own seed, the
+    /// same in whole-graph and minibatch passes.
     pub sample_seed: u64,
 }
 
