@@ -109,6 +109,16 @@ impl SageGradients {
 /// Rows below this norm are left unscaled by the L2 normalisation.
 const MIN_NORM: f32 = 1e-12;
 
+/// Scales each row to unit L2 norm (rows of norm below `MIN_NORM` stay).
+fn normalize_rows(matrix: &mut Array2<f32>) {
+    for mut row in matrix.axis_iter_mut(Axis(0)) {
+        let norm = row.dot(&row).sqrt();
+        if norm > MIN_NORM {
+            row /= norm;
+        }
+    }
+}
+
 impl Sage {
     /// `aggregator` is `'mean'`, `'sum'`, `'max'` or `'lstm'`.
     pub fn new(
@@ -237,12 +247,7 @@ impl Layer for Sage {
         let activated = self.activation.forward(&pre_activation);
         let output = if self.normalize {
             let mut output = activated.clone();
-            for mut row in output.axis_iter_mut(Axis(0)) {
-                let norm = row.dot(&row).sqrt();
-                if norm > MIN_NORM {
-                    row /= norm;
-                }
-            }
+            normalize_rows(&mut output);
             output
         } else {
             activated.clone()
@@ -283,12 +288,7 @@ impl Layer for Sage {
         drop(neighbors);
         bias_and_activate(&mut output, self.self_linear.bias.as_ref(), self.activation);
         if self.normalize {
-            for mut row in output.axis_iter_mut(Axis(0)) {
-                let norm = row.dot(&row).sqrt();
-                if norm > MIN_NORM {
-                    row /= norm;
-                }
-            }
+            normalize_rows(&mut output);
         }
         Ok(output)
     }

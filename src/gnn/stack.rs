@@ -297,7 +297,9 @@ impl GnnStack {
     ) -> Result<(Array2<f32>, Vec<Option<Attention>>)> {
         let seeds = self.sample_seeds();
         // The input is only read: no copy of the caller's features.
-        let mut x = CowArray::from(self.check_input(graph.num_nodes(), features)?);
+        let features = self.check_input(graph.num_nodes(), features)?;
+        check_finite(features, None)?;
+        let mut x = CowArray::from(features);
         let mut attention = Vec::with_capacity(self.blocks.len());
         for (block, &seed) in self.blocks.iter().zip(&seeds) {
             let sampled;
@@ -331,7 +333,9 @@ impl GnnStack {
         features: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, StackCache)> {
         let seeds = self.sample_seeds();
-        let mut x = self.check_input(graph.num_nodes(), features)?.to_owned();
+        let features = self.check_input(graph.num_nodes(), features)?;
+        check_finite(features, None)?;
+        let mut x = features.to_owned();
         let mut caches = Vec::with_capacity(self.blocks.len());
         for (block, &seed) in self.blocks.iter_mut().zip(&seeds) {
             let (output, layer) = match &block.layer {
@@ -477,15 +481,17 @@ impl GnnStack {
                 .map(|&n| n as usize)
                 .collect::<Vec<_>>(),
         );
+        // Only the receptive field is read, so only it is checked.
+        check_finite(x.view(), Some(&batch.input_nodes))?;
         for ((block, layer), adjacency) in self.blocks.iter().zip(layers).zip(&batch.blocks) {
             let output = layer.forward(adjacency, x.view())?;
-            let own = x.slice(s![..adjacency.num_nodes(), ..]).to_owned();
-            x = finish_block(block, own.view(), output)?;
+            x = finish_block(block, x.slice(s![..adjacency.num_nodes(), ..]), output)?;
         }
         let rows: Vec<usize> = batch.target_rows.iter().map(|&r| r as usize).collect();
         Ok(x.select(Axis(0), &rows))
     }
 
+    /// The feature matrix's shape, for a graph of `num_nodes` nodes.
     fn check_input<'a>(
         &self,
         num_nodes: usize,
@@ -499,29 +505,36 @@ impl GnnStack {
                 self.input_dim()
             )));
         }
-        // A NaN or infinity would spread through every layer to the
-        // neighbours' outputs; name the first one instead (a parallel scan
-        // costs a few percent of a layer).
-        let width = features.ncols().max(1);
-        let bad = match features.as_slice() {
-            Some(values) => values
-                .par_chunks(width)
-                .position_first(|row| row.iter().any(|v| !v.is_finite()))
-                .map(|row| (row, features.row(row))),
-            None => features
-                .rows()
-                .into_iter()
-                .enumerate()
-                .find(|(_, row)| row.iter().any(|v| !v.is_finite())),
-        };
-        if let Some((row, values)) = bad {
-            let column = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
-            return Err(Error::InvalidVector(format!(
-                "feature row {row}, column {column} is {}",
-                values[column]
-            )));
-        }
         Ok(features)
+    }
+}
+
+/// Fails naming the first NaN or infinite feature: one would spread
+/// through every layer to the neighbours' outputs. `rows` maps a row of
+/// `features` to the node it stands for (`None`: the identity). A parallel
+/// scan costs a few percent of a layer.
+fn check_finite(features: ArrayView2<'_, f32>, rows: Option<&[u32]>) -> Result<()> {
+    let width = features.ncols().max(1);
+    let bad = match features.as_slice() {
+        Some(values) => values
+            .par_chunks(width)
+            .position_first(|row| row.iter().any(|v| !v.is_finite())),
+        None => features
+            .rows()
+            .into_iter()
+            .position(|row| row.iter().any(|v| !v.is_finite())),
+    };
+    match bad {
+        None => Ok(()),
+        Some(row) => {
+            let values = features.row(row);
+            let column = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            Err(Error::InvalidVector(format!(
+                "feature row {}, column {column} is {}",
+                rows.map_or(row, |r| r[row] as usize),
+                values[column]
+            )))
+        }
     }
 }
 

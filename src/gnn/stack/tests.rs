@@ -302,6 +302,25 @@ fn mismatched_widths_are_refused() {
     let error = stack.forward(&graph, features.view()).unwrap_err();
     assert_eq!(error.code(), "ERR_INVALID_VECTOR");
     assert!(error.to_string().contains("row 7, column 2"), "{error}");
+    // A minibatch checks only the rows it reads, and names the node.
+    let pairs = Adjacency::from_lists(&[vec![1], vec![0], vec![3], vec![2]]).unwrap();
+    let sage = GnnStack::new(
+        vec![StackBlock::new(StackLayer::Sage(
+            Sage::new(4, 2, "mean", Activation::None, 1).unwrap(),
+        ))],
+        0,
+    )
+    .unwrap();
+    let mut features = Array2::<f32>::zeros((4, 4));
+    features[[3, 1]] = f32::INFINITY;
+    assert!(sage
+        .forward_minibatch(&pairs, features.view(), &[0])
+        .is_ok());
+    let error = sage
+        .forward_minibatch(&pairs, features.view(), &[2])
+        .unwrap_err();
+    assert_eq!(error.code(), "ERR_INVALID_VECTOR");
+    assert!(error.to_string().contains("row 3, column 1"), "{error}");
     assert_eq!(
         crate::gnn::Linear::new(1 << 20, 1 << 20, false, 0)
             .unwrap_err()
