@@ -149,19 +149,24 @@ fn adjacency_from_lists(lists: &[Vec<f64>]) -> CoreResult<Adjacency> {
         .enumerate()
         .map(|(i, list)| {
             list.iter()
-                .map(|&j| {
-                    if j.fract() == 0.0 && (0.0..u32::MAX as f64).contains(&j) {
-                        Ok(j as u32)
-                    } else {
-                        Err(Error::InvalidGraph(format!(
-                            "node {i} lists neighbour {j}, not a node index"
-                        )))
-                    }
-                })
+                .map(|&j| node_index(j, || format!("node {i} lists neighbour {j}")))
                 .collect::<CoreResult<Vec<u32>>>()
         })
         .collect::<CoreResult<Vec<_>>>()?;
     Adjacency::from_lists(&lists)
+}
+
+/// A JS number that must be a node index (a whole number in `u32`);
+/// `what` names it in the error.
+fn node_index(value: f64, what: impl FnOnce() -> String) -> CoreResult<u32> {
+    if value.fract() == 0.0 && (0.0..u32::MAX as f64).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(Error::InvalidGraph(format!(
+            "{} is not a node index",
+            what()
+        )))
+    }
 }
 
 /// A graph for the GNN layers, validated once; what a layer derives from
@@ -370,15 +375,7 @@ fn batch_nodes(nodes: Either<Uint32Array, Vec<f64>>) -> CoreResult<Vec<u32>> {
         Either::A(nodes) => Ok(nodes.to_vec()),
         Either::B(nodes) => nodes
             .iter()
-            .map(|&n| {
-                if n.fract() == 0.0 && (0.0..u32::MAX as f64).contains(&n) {
-                    Ok(n as u32)
-                } else {
-                    Err(Error::InvalidGraph(format!(
-                        "batch node {n} is not a node index"
-                    )))
-                }
-            })
+            .map(|&n| node_index(n, || format!("batch node {n}")))
             .collect(),
     }
 }
@@ -807,13 +804,14 @@ impl<'a> Options<'a> {
     }
 }
 
-const COMMON: [&str; 6] = [
+const COMMON: [&str; 7] = [
     "inputDim",
     "outputDim",
     "activation",
     "residual",
     "layerNorm",
     "seed",
+    "dropout",
 ];
 
 fn build(kind: Kind, value: &Value) -> CoreResult<GnnStack> {
@@ -823,7 +821,7 @@ fn build(kind: Kind, value: &Value) -> CoreResult<GnnStack> {
     };
     match kind {
         Kind::Gcn => {
-            let o = Options::new(value, class, &known(&["selfLoops", "dropout"]))?;
+            let o = Options::new(value, class, &known(&["selfLoops"]))?;
             GnnStack::gcn(&GcnOptions {
                 input_dim: o.count("inputDim", None)?,
                 output_dim: o.count("outputDim", None)?,
@@ -837,13 +835,7 @@ fn build(kind: Kind, value: &Value) -> CoreResult<GnnStack> {
             let o = Options::new(
                 value,
                 class,
-                &known(&[
-                    "numHeads",
-                    "concatHeads",
-                    "dropout",
-                    "leakyReluSlope",
-                    "selfLoops",
-                ]),
+                &known(&["numHeads", "concatHeads", "leakyReluSlope", "selfLoops"]),
             )?;
             GnnStack::gat(&GatOptions {
                 input_dim: o.count("inputDim", None)?,
@@ -867,7 +859,6 @@ fn build(kind: Kind, value: &Value) -> CoreResult<GnnStack> {
                     "aggregator",
                     "sampleSizes",
                     "normalize",
-                    "dropout",
                 ]),
             )?;
             let input_dim = o.count("inputDim", None)?;
