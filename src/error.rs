@@ -30,6 +30,8 @@ pub enum Error {
     NotFound(String),
     /// `insert` of an id that already exists.
     DuplicateId(String),
+    /// Creating a database file where one already exists.
+    AlreadyExists(String),
     /// A database file or its write-ahead log fails validation: `section`
     /// names the part (header, vectors, graph level 2, wal record 17, ...).
     CorruptFile { section: String, why: String },
@@ -64,6 +66,7 @@ impl Error {
             Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
             Error::NotFound(_) => "ERR_NOT_FOUND",
             Error::DuplicateId(_) => "ERR_DUPLICATE_ID",
+            Error::AlreadyExists(_) => "ERR_ALREADY_EXISTS",
             Error::CorruptFile { .. } => "ERR_CORRUPT_FILE",
             Error::UnsupportedFormat(_) => "ERR_UNSUPPORTED_FORMAT",
             Error::Io(_) => "ERR_IO",
@@ -113,6 +116,7 @@ impl fmt::Display for Error {
             Error::InvalidFilter(why) => write!(f, "invalid filter: {why}"),
             Error::NotFound(id) => write!(f, "no item with id {id:?}"),
             Error::DuplicateId(id) => write!(f, "an item with id {id:?} already exists"),
+            Error::AlreadyExists(why) => write!(f, "{why}"),
             Error::CorruptFile { section, why } => {
                 write!(f, "corrupt database file: {section}: {why}")
             }
@@ -130,6 +134,21 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A JSON value in an error message: compact, and cut short so a huge
+/// value does not make a huge message.
+pub(crate) fn short_json(value: &serde_json::Value) -> String {
+    const LIMIT: usize = 60;
+    let text = value.to_string();
+    if text.len() <= LIMIT {
+        return text;
+    }
+    let mut cut = LIMIT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
 
 /// Runs `work`, turning a panic into [`Error::Internal`]: the bindings call
 /// every core function through this, so a bug never unwinds into Node

@@ -1,6 +1,5 @@
-//! Persistence of a [`VectorDb`]: create/open a database file, save it
-//! atomically, log every change to the write-ahead log, replay the log on
-//! open, close.
+//! Persistence of a [`VectorDb`]: create a database file, open one
+//! (replaying its write-ahead log), save it atomically, close it.
 //!
 //! # Consistency
 //!
@@ -8,53 +7,27 @@
 //! and close take it for writing, so a save sees no half-linked node and no
 //! half-logged batch. Searches never take the gate: they run during saves.
 //!
-//! Changes are logged as their effect, under the catalog write lock so the
-//! log's order is the order they were applied: `Insert` (a batch, with the
-//! ids already assigned), `Update` (new vector and/or the item's full
-//! metadata), `Delete`. Replay applies them through the same code paths
-//! with logging off.
+//! # What a newer version wrote
+//!
+//! Sections and log records of kinds this version does not know follow
+//! their flags (`store::format`, `store::wal`): a *must understand* one
+//! refuses a writable open with `ERR_UNSUPPORTED_FORMAT` and is skipped by
+//! a read-only one; a *safe to copy* one is carried through every save
+//! (sections rewritten byte for byte, records appended to the emptied log);
+//! any other is skipped, and dropped by the next save.
 
-use super::{Catalog, Metadata, NewItem, VectorDb, MAX_ID_BYTES};
+use super::items::{read_items, write_items};
+use super::options::{DbOptions, OpenOptions};
+use super::vector_db::VectorDb;
+use super::wal_record::{decode_op, WalOp};
 use crate::error::{Error, Result};
 use crate::hnsw::Index;
 use crate::rng::SplitMix64;
 use crate::store::wal::{self, Durability, Wal, WalContents};
-use crate::store::{
-    self, ByteReader, ByteWriter, FileHeader, MappedFile, SectionKind, SectionSource,
-};
-use std::collections::HashMap;
+use crate::store::{section, write_db_file, CarriedSections, DbFile, SectionKind};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-/// A batch is logged in records of about this size, so replay memory stays
-/// bounded and no record nears the format's limit.
-const INSERT_RECORD_BYTES: usize = 64 << 20;
-
-const OP_INSERT: u8 = 1;
-const OP_UPDATE: u8 = 2;
-const OP_DELETE: u8 = 3;
-
-/// How to open an existing database file.
-#[derive(Clone, Debug)]
-pub struct OpenOptions {
-    pub durability: Durability,
-    /// Open without the write lock: searches and reads only, alongside a
-    /// writer in another process. Sees the file as last saved plus the
-    /// writer's log as of opening.
-    pub read_only: bool,
-    pub recent_searches: usize,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            durability: Durability::Batch,
-            read_only: false,
-            recent_searches: 10_000,
-        }
-    }
-}
+use std::sync::Mutex;
 
 /// The file side of a database opened with a path.
 pub(super) struct Persistence {
@@ -68,6 +41,11 @@ struct FileState {
     file_id: u64,
     generation: u64,
     file_bytes: u64,
+    /// Sections of unknown kinds that every save writes back.
+    carried_sections: Option<CarriedSections>,
+    /// Log records of unknown kinds that every save appends to the
+    /// emptied log.
+    carried_records: Vec<Vec<u8>>,
 }
 
 /// What `VectorDb::stats` reports.
@@ -92,224 +70,50 @@ pub struct DbStats {
     pub generation: u64,
 }
 
-/// One logged change.
-#[derive(Debug, PartialEq)]
-enum WalOp {
-    Insert(Vec<NewItem>),
-    Update {
-        id: String,
-        vector: Option<Vec<f32>>,
-        metadata: Option<Metadata>,
-    },
-    Delete(String),
-}
-
-fn put_metadata(out: &mut Vec<u8>, metadata: Option<&Metadata>) {
-    let json = metadata.map(|m| serde_json::to_vec(m).expect("JSON values always serialise"));
-    out.put_optional_bytes(json.as_deref());
-}
-
-fn read_metadata(reader: &mut ByteReader<'_>, what: &str) -> Result<Option<Metadata>> {
-    match reader.optional_bytes(what)? {
-        None => Ok(None),
-        Some(json) => serde_json::from_slice(json)
-            .map(Some)
-            .map_err(|e| reader.corrupt(format!("{what}: {e}"))),
-    }
-}
-
-fn read_vector(reader: &mut ByteReader<'_>, dimensions: usize) -> Result<Vec<f32>> {
-    reader.f32s(dimensions, "vector")
-}
-
-/// Encodes an insert of `items` under `ids` as records of bounded size.
-pub(super) fn encode_insert(ids: &[Arc<str>], items: &[NewItem]) -> Vec<Vec<u8>> {
-    let mut records = Vec::new();
-    let mut start = 0;
-    while start < items.len() {
-        let mut body = Vec::new();
-        let mut end = start;
-        while end < items.len() && (end == start || body.len() < INSERT_RECORD_BYTES) {
-            body.put_str(&ids[end]);
-            body.put_f32s(&items[end].vector);
-            put_metadata(&mut body, items[end].metadata.as_ref());
-            end += 1;
-        }
-        let mut record = Vec::with_capacity(body.len() + 5);
-        record.put_u8(OP_INSERT);
-        record.put_u32((end - start) as u32);
-        record.extend_from_slice(&body);
-        records.push(record);
-        start = end;
-    }
-    records
-}
-
-pub(super) fn encode_update(
-    id: &str,
-    vector: Option<&[f32]>,
-    metadata: Option<&Metadata>,
-) -> Vec<u8> {
-    let mut record = vec![OP_UPDATE];
-    record.put_str(id);
-    record.put_u8(vector.is_some() as u8);
-    if let Some(vector) = vector {
-        record.put_f32s(vector);
-    }
-    put_metadata(&mut record, metadata);
-    record
-}
-
-pub(super) fn encode_delete(id: &str) -> Vec<u8> {
-    let mut record = vec![OP_DELETE];
-    record.put_str(id);
-    record
-}
-
-fn decode_op(payload: &[u8], dimensions: usize, section: &str) -> Result<WalOp> {
-    let mut reader = ByteReader::new(payload, section);
-    let op = match reader.u8("operation")? {
-        OP_INSERT => {
-            let count = reader.u32("item count")?;
-            // Each item takes at least its id length, vector and metadata tag.
-            let count = reader.check_fits(count as u64, 8 + dimensions * 4, "item count")?;
-            let mut items = Vec::with_capacity(count);
-            for _ in 0..count {
-                let id = reader.str("id")?.to_string();
-                let vector = read_vector(&mut reader, dimensions)?;
-                let metadata = read_metadata(&mut reader, "metadata")?;
-                items.push(NewItem {
-                    id: Some(id),
-                    vector,
-                    metadata,
-                });
-            }
-            WalOp::Insert(items)
-        }
-        OP_UPDATE => {
-            let id = reader.str("id")?.to_string();
-            let vector = match reader.u8("vector flag")? {
-                0 => None,
-                1 => Some(read_vector(&mut reader, dimensions)?),
-                other => return Err(reader.corrupt(format!("vector flag {other}"))),
-            };
-            let metadata = read_metadata(&mut reader, "metadata")?;
-            WalOp::Update {
-                id,
-                vector,
-                metadata,
-            }
-        }
-        OP_DELETE => WalOp::Delete(reader.str("id")?.to_string()),
-        other => return Err(reader.corrupt(format!("unknown operation {other}"))),
-    };
-    reader.finish()?;
-    Ok(op)
-}
-
-/// The items section: per slot, its id (absent once deleted) and metadata.
-fn write_items(out: &mut dyn Write, catalog: &Catalog) -> std::io::Result<()> {
-    let mut buffer = Vec::with_capacity(1 << 16);
-    for (id, metadata) in catalog.ids.iter().zip(&catalog.metadata) {
-        buffer.put_optional_bytes(id.as_deref().map(str::as_bytes));
-        put_metadata(&mut buffer, metadata.as_deref());
-        if buffer.len() >= 1 << 16 {
-            out.write_all(&buffer)?;
-            buffer.clear();
-        }
-    }
-    out.write_all(&buffer)
-}
-
-fn read_items(bytes: &[u8], index: &Index) -> Result<Catalog> {
-    let mut reader = ByteReader::new(bytes, "ids and metadata section");
-    let slots = index.slot_count();
-    // Each slot takes at least its two 4-byte tags.
-    reader.check_fits(slots as u64, 8, "slot count")?;
-    let mut catalog = Catalog {
-        slot_of: HashMap::with_capacity(index.len()),
-        ids: Vec::with_capacity(slots),
-        metadata: Vec::with_capacity(slots),
-    };
-    for slot in 0..slots as u32 {
-        let id = reader.optional_str("id")?;
-        let metadata = read_metadata(&mut reader, "metadata")?;
-        match id {
-            Some(id) => {
-                if index.is_deleted(slot) {
-                    return Err(reader.corrupt(format!("deleted slot {slot} has id {id:?}")));
-                }
-                if id.is_empty() || id.len() > MAX_ID_BYTES {
-                    return Err(
-                        reader.corrupt(format!("slot {slot} has an id of {} bytes", id.len()))
-                    );
-                }
-                if catalog.slot_of.contains_key(id) {
-                    return Err(reader.corrupt(format!("id {id:?} appears twice")));
-                }
-                catalog.push(Arc::from(id), metadata.map(Arc::new));
-            }
-            None => {
-                if !index.is_deleted(slot) {
-                    return Err(reader.corrupt(format!("live slot {slot} has no id")));
-                }
-                if metadata.is_some() {
-                    return Err(reader.corrupt(format!("deleted slot {slot} has metadata")));
-                }
-                catalog.ids.push(None);
-                catalog.metadata.push(None);
-            }
-        }
-    }
-    reader.finish()?;
-    Ok(catalog)
+/// A database built from a file image and its log (see
+/// [`VectorDb::from_image`]).
+pub struct OpenedImage {
+    pub db: VectorDb,
+    /// Whether the log was replayed (rather than absent, or already folded
+    /// into the file by a save that crashed before emptying it).
+    pub replayed: bool,
+    /// Records of unknown kinds flagged safe to copy.
+    carried_records: Vec<Vec<u8>>,
 }
 
 impl Persistence {
     pub(super) fn wal(&self) -> Option<&Wal> {
         self.wal.as_ref()
     }
+
+    fn lock_file(&self) -> std::sync::MutexGuard<'_, FileState> {
+        self.file.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl VectorDb {
-    /// Opens the database at `path`, creating it with `options` if there is
-    /// no file there. An existing file must have the same dimensions and
-    /// metric; its HNSW parameters are the ones it was built with.
-    pub fn create_or_open(
-        path: &Path,
-        options: super::DbOptions,
-        durability: Durability,
-    ) -> Result<VectorDb> {
-        let (wal, contents) = lock_and_read_log(path, durability)?;
+    /// Creates a database file at `path` with `options`. An existing file
+    /// is refused with `ERR_ALREADY_EXISTS`: opening one replays its log
+    /// and reads its graph, which is [`VectorDb::open`]'s job (the bindings
+    /// run it off the JS thread). A stray log without a file is discarded.
+    pub fn create(path: &Path, options: DbOptions) -> Result<VectorDb> {
+        let (wal, _) = lock_and_read_log(path, options.durability)?;
         if path.exists() {
-            let open = OpenOptions {
-                durability,
-                read_only: false,
-                recent_searches: options.recent_searches,
-            };
-            let file = MappedFile::open(path, true)?;
-            let db = VectorDb::open_with(path, file, Some(wal), contents, &open)?;
-            if db.dimensions() != options.dimensions || db.metric() != options.metric {
-                return Err(Error::invalid_argument(format!(
-                    "{} holds {}-dimensional {} vectors, not {}-dimensional {}",
-                    path.display(),
-                    db.dimensions(),
-                    db.metric().name(),
-                    options.dimensions,
-                    options.metric.name()
-                )));
-            }
-            return Ok(db);
+            return Err(Error::AlreadyExists(format!(
+                "{} already exists; open it with VectorDB.open()",
+                path.display()
+            )));
         }
-        let mut db = VectorDb::new(options)?;
-        let file_id = SplitMix64::from_entropy().next_u64();
+        let mut db = VectorDb::in_memory(&options)?;
         db.persistence = Some(Persistence {
             path: path.to_path_buf(),
             wal: Some(wal),
             file: Mutex::new(FileState {
-                file_id,
+                file_id: SplitMix64::from_entropy().next_u64(),
                 generation: 0,
                 file_bytes: 0,
+                carried_sections: None,
+                carried_records: Vec::new(),
             }),
         });
         // An empty file now, so the log always has a file to continue.
@@ -330,9 +134,9 @@ impl VectorDb {
             // names the file we mapped; otherwise read both again.
             let mut attempts = 0;
             loop {
-                let file = MappedFile::open(path, true)?;
+                let file = DbFile::open(path, true)?;
                 let contents = wal::read(&wal::wal_path(path));
-                let unchanged = MappedFile::open(path, false).is_ok_and(|now| {
+                let unchanged = DbFile::open(path, false).is_ok_and(|now| {
                     now.header.file_id == file.header.file_id
                         && now.header.generation == file.header.generation
                 });
@@ -343,23 +147,26 @@ impl VectorDb {
             }
         }
         let (wal, contents) = lock_and_read_log(path, options.durability)?;
-        let file = MappedFile::open(path, true)?;
+        let file = DbFile::open(path, true)?;
         VectorDb::open_with(path, file, Some(wal), contents, options)
     }
 
     fn open_with(
         path: &Path,
-        file: MappedFile,
+        file: DbFile,
         wal: Option<Wal>,
         contents: Option<WalContents>,
         options: &OpenOptions,
     ) -> Result<VectorDb> {
-        let (mut db, replayed) =
-            VectorDb::from_image(&file, contents.as_ref(), options.recent_searches)?;
+        let opened = VectorDb::from_image(&file, contents.as_ref(), options)?;
+        let mut db = opened.db;
         let header = &file.header;
-        if let Some(wal) = wal.as_ref().filter(|_| !replayed) {
+        if let Some(wal) = wal.as_ref().filter(|_| !opened.replayed) {
             // Nothing to continue: start the log over for this file.
             wal.reset(header.file_id, header.generation)?;
+            for record in &opened.carried_records {
+                wal.append(record)?;
+            }
         }
         db.persistence = Some(Persistence {
             path: path.to_path_buf(),
@@ -368,25 +175,31 @@ impl VectorDb {
                 file_id: header.file_id,
                 generation: header.generation,
                 file_bytes: file.len(),
+                carried_sections: Some(file.carried_sections()),
+                carried_records: opened.carried_records,
             }),
         });
         Ok(db)
     }
 
-    /// Builds a database from a validated file and the log beside it;
-    /// returns it and whether the log was replayed (rather than absent or
-    /// already folded into the file). Every byte of both is untrusted: this
-    /// is what the mutation tests and the fuzz target drive.
+    /// Builds a database from a validated file and the log beside it. Every
+    /// byte of both is untrusted: this is what the mutation tests and the
+    /// fuzz target drive. `options.read_only` decides how sections and
+    /// records of unknown kinds are treated (see the module doc).
     #[doc(hidden)]
     pub fn from_image(
-        file: &MappedFile,
+        file: &DbFile,
         log: Option<&WalContents>,
-        recent_searches: usize,
-    ) -> Result<(VectorDb, bool)> {
+        options: &OpenOptions,
+    ) -> Result<OpenedImage> {
+        if !options.read_only {
+            file.check_writable()?;
+        }
         let header = &file.header;
         let index = Index::from_file(file)?;
         let catalog = read_items(file.section(SectionKind::Items, 0)?, &index)?;
-        let db = VectorDb::with_index(index, catalog, recent_searches)?;
+        let db = VectorDb::with_index(index, catalog, options.recent_searches)?;
+        let mut carried_records = Vec::new();
         let replayed = match log {
             None => false,
             Some(log) if log.file_id != header.file_id || log.generation > header.generation => {
@@ -401,18 +214,24 @@ impl VectorDb {
             // Older: a save folded it in and crashed before resetting it.
             Some(log) if log.generation < header.generation => false,
             Some(log) => {
-                db.replay(&log.records)?;
+                carried_records = db.replay(&log.records, options.read_only)?;
                 true
             }
         };
-        Ok((db, replayed))
+        Ok(OpenedImage {
+            db,
+            replayed,
+            carried_records,
+        })
     }
 
-    fn replay(&self, records: &[Vec<u8>]) -> Result<()> {
+    /// Applies logged changes; returns the records of unknown kinds that
+    /// are safe to copy.
+    fn replay(&self, records: &[Vec<u8>], read_only: bool) -> Result<Vec<Vec<u8>>> {
+        let mut carried = Vec::new();
         for (i, record) in records.iter().enumerate() {
             let section = format!("write-ahead log record {}", i + 1);
-            let op = decode_op(record, self.dimensions(), &section)?;
-            let applied = match op {
+            let applied = match decode_op(record, self.dimensions(), &section)? {
                 WalOp::Insert(items) => self
                     .insert_batch_logged(items, &|_, _| {}, false)
                     .map(|_| ()),
@@ -424,10 +243,21 @@ impl VectorDb {
                     .replace_logged(&id, vector, Some(metadata), false, false)
                     .map(|_| ()),
                 WalOp::Delete(id) => self.delete_logged(&id, false).map(|_| ()),
+                WalOp::Unknown { code, flags } => {
+                    if flags.must_understand && !read_only {
+                        return Err(Error::UnsupportedFormat(format!(
+                            "{section} is of kind {code}, which this hnsw-gnn does not know and must not skip; open the database with readOnly: true, or upgrade hnsw-gnn"
+                        )));
+                    }
+                    if flags.safe_to_copy {
+                        carried.push(record.clone());
+                    }
+                    Ok(())
+                }
             };
             applied.map_err(|e| Error::corrupt(section, format!("does not apply: {e}")))?;
         }
-        Ok(())
+        Ok(carried)
     }
 
     /// Writes the whole database to its file atomically (temp file, fsync,
@@ -454,43 +284,40 @@ impl VectorDb {
         let persistence = self
             .persistence
             .as_ref()
-            .expect("called on a database with a file");
+            .ok_or_else(|| Error::Internal("a save of a database without a file".into()))?;
         let mut state = persistence.lock_file();
         let size = {
             let catalog = self.read_catalog();
             let snapshot = self.index.snapshot();
-            let params = self.index.params();
-            let header = FileHeader {
-                dimensions: self.dimensions(),
-                metric: self.metric(),
-                params,
-                slot_count: snapshot.slot_count(),
-                live_count: snapshot.live_count,
-                entry: snapshot.entry,
-                file_id: state.file_id,
-                generation,
-                level_rng_state: snapshot.level_rng_state,
-            };
+            let header = snapshot.header(self.index.params(), state.file_id, generation);
             let mut sections = snapshot.sections();
             let catalog = &*catalog;
-            sections.push(SectionSource {
-                kind: SectionKind::Items as u32,
-                param: 0,
-                write: Box::new(move |out: &mut dyn Write| write_items(out, catalog)),
-            });
-            store::write_file(&persistence.path, &header, sections)?
+            sections.push(section(
+                SectionKind::Items,
+                0,
+                move |out: &mut dyn Write| write_items(out, catalog),
+            ));
+            if let Some(carried) = &state.carried_sections {
+                sections.extend(carried.sources());
+            }
+            write_db_file(&persistence.path, &header, sections)?
         };
         state.generation = generation;
         state.file_bytes = size;
         if let Some(wal) = &persistence.wal {
             wal.reset(state.file_id, generation)?;
+            for record in &state.carried_records {
+                wal.append(record)?;
+            }
         }
-        // The rows just written replace the heap copies. If mapping fails
-        // the heap copies simply stay.
-        if let Ok(file) = MappedFile::open(&persistence.path, false) {
+        // The rows just written replace the heap copies, and the carried
+        // sections are read from the new file from now on. If mapping
+        // fails the heap copies simply stay.
+        if let Ok(file) = DbFile::open(&persistence.path, false) {
             if let Ok(vectors) = file.vectors() {
                 self.index.adopt_mapping(vectors);
             }
+            state.carried_sections = Some(file.carried_sections());
         }
         Ok(())
     }
@@ -540,12 +367,3 @@ fn lock_and_read_log(path: &Path, durability: Durability) -> Result<(Wal, Option
         other => other,
     })
 }
-
-impl Persistence {
-    fn lock_file(&self) -> std::sync::MutexGuard<'_, FileState> {
-        self.file.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-#[cfg(test)]
-mod tests;

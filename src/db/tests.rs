@@ -1,6 +1,8 @@
 use super::*;
+use crate::distance::Metric;
+use crate::filter::Filter;
 use crate::testdata::{brute_force_top_k, clustered, clustered_split, recall};
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn metadata(value: Value) -> Option<Metadata> {
     value.as_object().cloned()
@@ -285,38 +287,68 @@ fn search_batch_matches_single_searches() {
     );
 }
 
+/// The rows item `row` links to in a snapshot.
+fn links(snapshot: &GraphSnapshot, row: usize) -> &[u32] {
+    let offsets = &snapshot.links.offsets;
+    &snapshot.links.targets[offsets[row] as usize..offsets[row + 1] as usize]
+}
+
 #[test]
-fn graph_snapshot_lines_up_ids_features_and_links_of_live_items() {
+fn a_snapshot_lines_up_ids_features_and_links_of_live_items() {
     let base = clustered(600, 8, 6, 31);
     let db = db_with(&base, Metric::Euclidean);
     for i in (0..600).step_by(5) {
         assert!(db.delete(&format!("item-{i}")).unwrap());
     }
-    let snapshot = db.graph_snapshot().unwrap();
+    let snapshot = db.snapshot().unwrap();
     assert_eq!(snapshot.ids.len(), 480);
-    assert_eq!(snapshot.adjacency.num_nodes(), 480);
+    assert_eq!(snapshot.links.offsets.len(), 481);
     assert_eq!(snapshot.features.dim(), (480, 8));
     for (row, id) in snapshot.ids.iter().enumerate() {
         let item = db.get(id).unwrap().expect("a live id");
         assert_eq!(snapshot.features.row(row).to_vec(), item.vector, "{id}");
-        for &source in snapshot.adjacency.sources(row) {
-            assert_ne!(source as usize, row, "no self links from HNSW");
+        for &target in links(&snapshot, row) {
+            assert_ne!(target as usize, row, "no self links from HNSW");
             assert!(
-                index_of(&snapshot.ids[source as usize]) % 5 != 0,
+                index_of(&snapshot.ids[target as usize]) % 5 != 0,
                 "links to deleted items are dropped"
             );
         }
     }
-    let edges = snapshot.adjacency.num_edges();
+    let edges = snapshot.links.targets.len();
     assert!(edges > 480 * 4, "level 0 keeps most links: {edges}");
     // Rows are in locality order: linked items sit much closer together
     // than the 160 rows apart random rows would be on average.
     let spread: usize = (0..480)
         .flat_map(|row| {
-            let sources = snapshot.adjacency.sources(row);
-            sources.iter().map(move |&s| (s as usize).abs_diff(row))
+            links(&snapshot, row)
+                .iter()
+                .map(move |&s| (s as usize).abs_diff(row))
         })
         .sum();
     let mean = spread as f64 / edges as f64;
     assert!(mean < 80.0, "linked rows are {mean:.1} apart on average");
+}
+
+#[test]
+fn the_row_order_is_kept_until_the_next_write() {
+    let base = clustered(400, 8, 6, 32);
+    let db = db_with(&base, Metric::Euclidean);
+    let first = db.snapshot().unwrap();
+    let second = db.snapshot().unwrap();
+    assert_eq!(first.ids, second.ids);
+    assert_eq!(first.links, second.links);
+    db.delete("item-3").unwrap();
+    let after = db.snapshot().unwrap();
+    assert_eq!(after.ids.len(), 399);
+    assert!(!after.ids.iter().any(|id| &**id == "item-3"));
+    db.insert(NewItem {
+        id: Some("fresh".into()),
+        vector: base[3].clone(),
+        metadata: None,
+    })
+    .unwrap();
+    let again = db.snapshot().unwrap();
+    assert_eq!(again.ids.len(), 400);
+    assert!(again.ids.iter().any(|id| &**id == "fresh"));
 }

@@ -26,6 +26,9 @@ mod x86;
 use crate::error::{Error, Result};
 use std::sync::OnceLock;
 
+/// Longest vector accepted anywhere (index, file, query).
+pub const MAX_DIMENSIONS: usize = 65_536;
+
 /// How distance between two vectors is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Metric {

@@ -14,7 +14,8 @@
 //! sum over the transpose with `α` as edge weights. The attention weights
 //! are kept, per edge and head, so callers can read them.
 
-use super::propagate::{check_rows, edge_rows, weighted_sum, Adjacency};
+use super::adjacency::{check_rows, edge_rows, Adjacency};
+use super::propagate::weighted_sum;
 use super::tensor::{bias_and_activate, matmul, Activation, Linear};
 use super::Layer;
 use crate::error::Result;

@@ -4,13 +4,13 @@
 //! aggregation moves `output_dim`-wide rows (narrower than the input for the
 //! usual 128 → 64).
 
-use super::propagate::{
-    aggregate, aggregate_backward, aggregate_into, Adjacency, Aggregated, Aggregation,
-};
+use super::adjacency::{split_rows, Adjacency};
+use super::propagate::{aggregate, aggregate_backward, aggregate_into, Aggregated, Aggregation};
 use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gcn {
@@ -36,11 +36,65 @@ pub struct GcnGraph {
 
 impl GcnGraph {
     pub fn new(graph: &Adjacency, self_loops: bool) -> GcnGraph {
-        let normalized = graph.gcn_normalized(self_loops);
+        let normalized = gcn_normalized(graph, self_loops);
         GcnGraph {
             normalized,
             transposed: std::sync::OnceLock::new(),
         }
+    }
+}
+
+/// GCN's symmetric normalisation `D^-1/2 Â D^-1/2`, with `Â = A + I`
+/// when `self_loops` (a loop is added where a node has none): edge
+/// `j → i` gets weight `w_ij / sqrt(d_i d_j)`, where `d` is a node's
+/// weighted in-degree in `Â` (Kipf & Welling). Nodes of degree 0 keep no
+/// edges to normalise. Built in one parallel pass into exact-size
+/// arrays. Square graphs only.
+pub fn gcn_normalized(graph: &Adjacency, self_loops: bool) -> Adjacency {
+    debug_assert_eq!(graph.num_nodes, graph.num_sources);
+    let n = graph.num_nodes;
+    let adds_loop: Vec<bool> = (0..n)
+        .into_par_iter()
+        .map(|i| self_loops && !graph.sources(i).contains(&(i as u32)))
+        .collect();
+    let degree: Vec<f32> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let own = match graph.weights(i) {
+                Some(w) => w.iter().sum(),
+                None => graph.degree(i) as f32,
+            };
+            own + adds_loop[i] as u8 as f32
+        })
+        .collect();
+    let inverse_sqrt: Vec<f32> = degree
+        .iter()
+        .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
+        .collect();
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for i in 0..n {
+        offsets.push(offsets[i] + graph.degree(i) + adds_loop[i] as usize);
+    }
+    let mut sources = vec![0u32; offsets[n]];
+    let mut weights = vec![0f32; offsets[n]];
+    split_rows(&offsets, &mut sources, 1)
+        .into_par_iter()
+        .zip(split_rows(&offsets, &mut weights, 1))
+        .enumerate()
+        .for_each(|(i, (row_sources, row_weights))| {
+            let loops = adds_loop[i].then_some((i as u32, 1.0));
+            for (k, (j, w)) in graph.edges(i).chain(loops).enumerate() {
+                row_sources[k] = j;
+                row_weights[k] = w * inverse_sqrt[i] * inverse_sqrt[j as usize];
+            }
+        });
+    Adjacency {
+        num_nodes: n,
+        num_sources: n,
+        offsets,
+        sources,
+        weights: Some(weights),
     }
 }
 

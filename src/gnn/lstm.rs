@@ -15,7 +15,7 @@
 //! each row's sequence, with the per-edge input gradients summed back to
 //! their sources over the transposed graph.
 
-use super::propagate::{check_rows, edge_rows, Adjacency};
+use super::adjacency::{check_rows, edge_rows, Adjacency};
 use super::tensor::{Linear, LinearGradients};
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2};

@@ -5,7 +5,25 @@
 //! layer says only what differs — GCN its normalisation, GAT its attention
 //! weights, GraphSAGE its concatenation of self and neighbours — and keeps
 //! its backward pass next to its forward pass.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `adjacency.rs` | `Adjacency`: CSR rows, weights, self loops, transpose |
+//! | `sample.rs` | neighbour sampling and minibatch blocks |
+//! | `propagate.rs` | the engine: `aggregate` (sum, mean, max) forward and backward |
+//! | `tensor.rs` | `Matrix` (owned or mapped), `Linear`, activations, the parallel `matmul` |
+//! | `gcn.rs`, `gat.rs`, `sage.rs`, `lstm.rs` | the layers, forward and backward side by side |
+//! | `norm.rs` | layer normalisation and dropout |
+//! | `loss.rs`, `optim.rs` | losses (BPR, cross-entropy, MSE) and optimisers (SGD, AdamW) |
+//! | `stack.rs` | `GnnStack`: blocks chained with residuals, norms and dropout; `Graph` with cached derived forms |
+//! | `options.rs` | every layer's and model's options: defaults, limits, parsing |
+//! | `model.rs` | blocks built from options; `Model`, the stacks the JS classes expose |
+//! | `checkpoint.rs` | a stack's configuration and named tensors, saved and loaded |
+//! | `weights.rs` | the model file: tensors as `f32`, `f16` or `int8` on the section container |
+//! | `quantize.rs` | half precision and per-row `int8` encodings |
 
+pub mod adjacency;
+pub mod checkpoint;
 pub mod gat;
 pub mod gcn;
 #[cfg(test)]
@@ -15,24 +33,26 @@ pub mod lstm;
 pub mod model;
 pub mod norm;
 pub mod optim;
-pub mod order;
+pub mod options;
 pub mod propagate;
 pub mod quantize;
 pub mod sage;
+pub mod sample;
 pub mod stack;
 pub mod tensor;
 pub mod weights;
 
+pub use adjacency::Adjacency;
 pub use gat::{Gat, GatCache, GatGradients};
 pub use gcn::{Gcn, GcnCache, GcnGraph};
 pub use lstm::{LstmAggregator, LstmCache, LstmGradients};
-pub use model::{BlockOptions, GatOptions, GcnOptions, SageOptions};
+pub use model::{AttentionPass, Model, ModelKind};
 pub use norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
 pub use optim::{Adam, Optimizer, Sgd};
-pub use propagate::{
-    aggregate, aggregate_backward, weighted_sum, Adjacency, Aggregated, Aggregation, Minibatch,
-};
-pub use sage::{NeighborAggregator, Sage, SageCache, SageGradients};
+pub use options::{BlockOptions, GatOptions, GcnOptions, SageLayerOptions, SageOptions};
+pub use propagate::{aggregate, aggregate_backward, weighted_sum, Aggregated, Aggregation};
+pub use sage::{NeighborAggregator, Sage, SageAggregator, SageCache, SageGradients};
+pub use sample::Minibatch;
 pub use stack::{
     BlockGradients, GnnStack, Graph, LayerGradients, StackBlock, StackCache, StackGradients,
     StackLayer,
@@ -62,5 +82,9 @@ pub trait Layer {
     }
 }
 
+#[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
+mod stack_tests;
 #[cfg(test)]
 mod tests;

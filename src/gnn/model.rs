@@ -1,39 +1,24 @@
-//! Ready-made stacks with the shapes the JS classes expose: one GCN layer,
-//! one multi-head GAT layer, and a GraphSAGE model of several layers.
+//! Blocks built from their options, and [`Model`]: a stack of one of the
+//! shapes the JS classes expose (`GCNLayer`, `GATLayer`, `GraphSAGE`) with
+//! everything those classes do — forward passes, attention, minibatches,
+//! saving and loading weights — so the bindings only convert arguments.
 
+use super::adjacency::Adjacency;
 use super::gat::Gat;
 use super::gcn::Gcn;
 use super::norm::{Dropout, LayerNorm};
+use super::options::{BlockOptions, GatOptions, GcnOptions, SageLayerOptions, SageOptions};
 use super::sage::Sage;
-use super::stack::{GnnStack, StackBlock, StackLayer};
-use super::tensor::Activation;
+use super::stack::{Attention, GnnStack, Graph, StackBlock, StackLayer};
+use super::weights::WeightType;
 use crate::error::{Error, Result};
-
-/// Bounds that keep a mistyped option from building a model that cannot fit.
-pub const MAX_LAYERS: usize = 64;
-pub const MAX_HEADS: usize = 256;
-
-/// What surrounds every layer of a model.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BlockOptions {
-    pub residual: bool,
-    pub layer_norm: bool,
-    /// Training-only dropout rate on each layer's output.
-    pub dropout: f32,
-}
-
-impl Default for BlockOptions {
-    fn default() -> Self {
-        BlockOptions {
-            residual: false,
-            layer_norm: false,
-            dropout: 0.0,
-        }
-    }
-}
+use ndarray::{Array2, ArrayView2};
+use serde_json::Value;
+use std::path::Path;
 
 impl BlockOptions {
-    fn wrap(&self, layer: StackLayer, seed: u64) -> Result<StackBlock> {
+    /// `layer` with what these options put around it.
+    fn wrap(&self, layer: StackLayer, sample_size: Option<usize>, seed: u64) -> Result<StackBlock> {
         let width = layer.output_dim();
         let mut block = StackBlock::new(layer);
         block.residual = self.residual;
@@ -41,57 +26,21 @@ impl BlockOptions {
         if self.dropout > 0.0 {
             block.dropout = Some(Dropout::new(self.dropout, seed)?);
         }
+        block.sample_size = sample_size;
         Ok(block)
+    }
+
+    fn of(block: &StackBlock) -> BlockOptions {
+        BlockOptions {
+            residual: block.residual,
+            layer_norm: block.norm.is_some(),
+            dropout: block.dropout.as_ref().map_or(0.0, Dropout::rate),
+        }
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct GcnOptions {
-    pub input_dim: usize,
-    pub output_dim: usize,
-    pub activation: Activation,
-    pub self_loops: bool,
-    pub block: BlockOptions,
-    pub seed: u64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct GatOptions {
-    pub input_dim: usize,
-    /// The layer's output width: `heads × head width` when concatenating,
-    /// the head width when averaging.
-    pub output_dim: usize,
-    pub heads: usize,
-    pub concat_heads: bool,
-    pub negative_slope: f32,
-    pub activation: Activation,
-    pub self_loops: bool,
-    pub block: BlockOptions,
-    pub seed: u64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct SageOptions {
-    pub input_dim: usize,
-    /// Width between layers.
-    pub hidden_dim: usize,
-    pub output_dim: usize,
-    pub num_layers: usize,
-    /// `'mean' | 'sum' | 'max' | 'lstm'`.
-    pub aggregator: String,
-    /// Neighbours sampled per hop from the targets outwards (`[10, 5]`: 10
-    /// of each target's neighbours, then 5 of each of theirs), as in PyG's
-    /// `NeighborLoader`; empty for every neighbour.
-    pub sample_sizes: Vec<usize>,
-    pub normalize: bool,
-    /// Between layers; the last layer has none.
-    pub activation: Activation,
-    pub block: BlockOptions,
-    pub seed: u64,
-}
-
-impl GnnStack {
-    pub fn gcn(options: &GcnOptions) -> Result<GnnStack> {
+impl StackBlock {
+    pub fn gcn(options: &GcnOptions) -> Result<StackBlock> {
         let mut layer = Gcn::new(
             options.input_dim,
             options.output_dim,
@@ -99,138 +48,375 @@ impl GnnStack {
             options.seed,
         )?;
         layer.self_loops = options.self_loops;
-        let block = options.block.wrap(StackLayer::Gcn(layer), options.seed)?;
-        GnnStack::new(vec![block], options.seed)
+        options
+            .block
+            .wrap(StackLayer::Gcn(layer), None, options.seed)
     }
 
-    pub fn gat(options: &GatOptions) -> Result<GnnStack> {
-        let heads = options.heads;
-        if heads == 0 || heads > MAX_HEADS {
-            return Err(Error::invalid_argument(format!(
-                "numHeads must be 1 to {MAX_HEADS}, got {heads}"
-            )));
-        }
-        let head_dim = if options.concat_heads {
-            if !options.output_dim.is_multiple_of(heads) {
-                return Err(Error::invalid_argument(format!(
-                    "outputDim {} is not divisible by numHeads {heads}; concatenated heads split the output evenly",
-                    options.output_dim
-                )));
-            }
-            options.output_dim / heads
-        } else {
-            options.output_dim
-        };
-        if !(options.negative_slope.is_finite() && options.negative_slope >= 0.0) {
-            return Err(Error::invalid_argument(format!(
-                "leakyReluSlope must be a finite number ≥ 0, got {}",
-                options.negative_slope
-            )));
-        }
+    pub fn gat(options: &GatOptions) -> Result<StackBlock> {
         let mut layer = Gat::new(
             options.input_dim,
-            head_dim,
-            heads,
+            options.head_dim()?,
+            options.heads,
             options.concat_heads,
             options.activation,
             options.seed,
         )?;
         layer.negative_slope = options.negative_slope;
         layer.self_loops = options.self_loops;
-        let block = options.block.wrap(StackLayer::Gat(layer), options.seed)?;
-        GnnStack::new(vec![block], options.seed)
+        options
+            .block
+            .wrap(StackLayer::Gat(layer), None, options.seed)
+    }
+
+    pub fn sage(options: &SageLayerOptions) -> Result<StackBlock> {
+        let mut layer = Sage::new(
+            options.input_dim,
+            options.output_dim,
+            options.aggregator,
+            options.activation,
+            options.seed,
+        )?;
+        layer.normalize = options.normalize;
+        options
+            .block
+            .wrap(StackLayer::Sage(layer), options.sample_size, options.seed)
+    }
+
+    /// The block's options, in the words [`StackBlock::from_options`]
+    /// reads, with its `type`: what a model file stores per block.
+    pub fn options(&self) -> Value {
+        let block = BlockOptions::of(self);
+        let (kind, mut options) = match &self.layer {
+            StackLayer::Gcn(l) => (
+                "gcn",
+                GcnOptions {
+                    input_dim: l.linear.input_dim(),
+                    output_dim: l.linear.output_dim(),
+                    activation: l.activation,
+                    self_loops: l.self_loops,
+                    block,
+                    seed: 0,
+                }
+                .to_options(),
+            ),
+            StackLayer::Gat(l) => (
+                "gat",
+                GatOptions {
+                    input_dim: l.projection.input_dim(),
+                    output_dim: l.bias.len(),
+                    heads: l.heads,
+                    concat_heads: l.concat_heads,
+                    negative_slope: l.negative_slope,
+                    activation: l.activation,
+                    self_loops: l.self_loops,
+                    block,
+                    seed: 0,
+                }
+                .to_options(),
+            ),
+            StackLayer::Sage(l) => (
+                "sage",
+                SageLayerOptions {
+                    input_dim: l.self_linear.input_dim(),
+                    output_dim: l.self_linear.output_dim(),
+                    aggregator: l.aggregator.kind(),
+                    normalize: l.normalize,
+                    activation: l.activation,
+                    sample_size: self.sample_size,
+                    block,
+                    seed: 0,
+                }
+                .to_options(),
+            ),
+        };
+        if let Value::Object(map) = &mut options {
+            map.insert("type".into(), Value::from(kind));
+        }
+        options
+    }
+
+    /// A fresh block from [`StackBlock::options`]' words (weights from
+    /// `seed`).
+    pub fn from_options(options: &Value, seed: u64) -> Result<StackBlock> {
+        let mut options = options.clone();
+        let kind = options
+            .as_object_mut()
+            .and_then(|map| map.remove("type"))
+            .and_then(|kind| kind.as_str().map(str::to_string))
+            .ok_or_else(|| Error::invalid_argument("a block's options need a \"type\""))?;
+        if let Value::Object(map) = &mut options {
+            map.insert("seed".into(), Value::from(seed));
+        }
+        match kind.as_str() {
+            "gcn" => StackBlock::gcn(&GcnOptions::from_options(&options)?),
+            "gat" => StackBlock::gat(&GatOptions::from_options(&options)?),
+            "sage" => StackBlock::sage(&SageLayerOptions::from_options(&options)?),
+            other => Err(Error::invalid_argument(format!(
+                "unknown layer type {other:?}"
+            ))),
+        }
+    }
+}
+
+impl GnnStack {
+    pub fn gcn(options: &GcnOptions) -> Result<GnnStack> {
+        GnnStack::new(vec![StackBlock::gcn(options)?], options.seed)
+    }
+
+    pub fn gat(options: &GatOptions) -> Result<GnnStack> {
+        GnnStack::new(vec![StackBlock::gat(options)?], options.seed)
     }
 
     pub fn graph_sage(options: &SageOptions) -> Result<GnnStack> {
-        let layers = options.num_layers;
-        if layers == 0 || layers > MAX_LAYERS {
-            return Err(Error::invalid_argument(format!(
-                "numLayers must be 1 to {MAX_LAYERS}, got {layers}"
-            )));
-        }
-        if !options.sample_sizes.is_empty() && options.sample_sizes.len() != layers {
-            return Err(Error::invalid_argument(format!(
-                "sampleSizes has {} entries for {layers} layers; give one per layer",
-                options.sample_sizes.len()
-            )));
-        }
-        let blocks = (0..layers)
-            .map(|l| {
-                let input = if l == 0 {
-                    options.input_dim
-                } else {
-                    options.hidden_dim
-                };
-                let last = l + 1 == layers;
-                let output = if last {
-                    options.output_dim
-                } else {
-                    options.hidden_dim
-                };
-                let activation = if last {
-                    Activation::None
-                } else {
-                    options.activation
-                };
-                let seed = options.seed.wrapping_add(l as u64 * 0x9E37_79B9);
-                let mut layer = Sage::new(input, output, &options.aggregator, activation, seed)?;
-                layer.normalize = options.normalize;
-                let mut block = options.block.wrap(StackLayer::Sage(layer), seed)?;
-                // Hop h from the targets is layer (layers - 1 - h).
-                block.sample_size = options.sample_sizes.get(layers - 1 - l).copied();
-                if block.residual && input != output {
-                    // Residuals skip only the layers that keep their width.
-                    block.residual = false;
-                }
-                Ok(block)
-            })
+        let blocks = options
+            .layers()?
+            .iter()
+            .map(StackBlock::sage)
             .collect::<Result<Vec<_>>>()?;
         GnnStack::new(blocks, options.seed)
+    }
+}
+
+/// The shapes of stack the JS classes expose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// One GCN block.
+    Gcn,
+    /// One GAT block.
+    Gat,
+    /// GraphSAGE blocks only.
+    Sage,
+}
+
+impl ModelKind {
+    pub fn parse(name: &str) -> Result<ModelKind> {
+        match name {
+            "gcn" => Ok(ModelKind::Gcn),
+            "gat" => Ok(ModelKind::Gat),
+            "sage" => Ok(ModelKind::Sage),
+            other => Err(Error::invalid_argument(format!(
+                "unknown model kind {other:?}; expected 'gcn', 'gat' or 'sage'"
+            ))),
+        }
+    }
+
+    /// The JS class of the kind.
+    pub fn class(self) -> &'static str {
+        match self {
+            ModelKind::Gcn => "GCNLayer",
+            ModelKind::Gat => "GATLayer",
+            ModelKind::Sage => "GraphSAGE",
+        }
+    }
+
+    /// The kind a stack has, if any (`None`: another stack built in Rust).
+    pub fn of(stack: &GnnStack) -> Option<ModelKind> {
+        match stack.blocks.as_slice() {
+            [only] if matches!(only.layer, StackLayer::Gcn(_)) => Some(ModelKind::Gcn),
+            [only] if matches!(only.layer, StackLayer::Gat(_)) => Some(ModelKind::Gat),
+            blocks
+                if blocks
+                    .iter()
+                    .all(|b| matches!(b.layer, StackLayer::Sage(_))) =>
+            {
+                Some(ModelKind::Sage)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A GAT forward pass with its attention weights.
+pub struct AttentionPass {
+    pub output: Array2<f32>,
+    /// `(edges, heads)`, per edge of `graph`.
+    pub attention: Attention,
+    /// The graph attended over: the input plus self loops unless the layer
+    /// was built without them.
+    pub graph: Adjacency,
+}
+
+/// A stack of one [`ModelKind`].
+#[derive(Clone, Debug)]
+pub struct Model {
+    kind: ModelKind,
+    stack: GnnStack,
+}
+
+impl Model {
+    /// A fresh model from the options of the kind's JS class.
+    pub fn from_options(kind: ModelKind, options: &Value) -> Result<Model> {
+        let stack = match kind {
+            ModelKind::Gcn => GnnStack::gcn(&GcnOptions::from_options(options)?)?,
+            ModelKind::Gat => GnnStack::gat(&GatOptions::from_options(options)?)?,
+            ModelKind::Sage => GnnStack::graph_sage(&SageOptions::from_options(options)?)?,
+        };
+        Ok(Model { kind, stack })
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    pub fn stack(&self) -> &GnnStack {
+        &self.stack
+    }
+
+    /// Whether any weight matrix is read in place from a mapped file.
+    pub fn weights_mapped(&self) -> bool {
+        self.stack.blocks.iter().any(|b| match &b.layer {
+            StackLayer::Gcn(l) => l.linear.weight.is_mapped(),
+            StackLayer::Gat(l) => l.projection.weight.is_mapped(),
+            StackLayer::Sage(l) => l.self_linear.weight.is_mapped(),
+        })
+    }
+
+    /// Fails unless this model is of `kind`: `method` belongs to that
+    /// kind's class only.
+    pub fn require(&self, kind: ModelKind, method: &str) -> Result<()> {
+        if self.kind != kind {
+            return Err(Error::invalid_argument(format!(
+                "{method} is a {} method; this is a {}",
+                kind.class(),
+                self.kind.class()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn forward(&self, graph: &Graph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.stack.forward(graph, features)
+    }
+
+    /// A GAT model's forward pass with its attention weights.
+    pub fn forward_with_attention(
+        &self,
+        graph: &Graph,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<AttentionPass> {
+        self.require(ModelKind::Gat, "forwardWithAttention")?;
+        let StackLayer::Gat(layer) = &self.stack.blocks[0].layer else {
+            return Err(Error::Internal("a GAT model without a GAT layer".into()));
+        };
+        let (output, mut attention) = self.stack.forward_with_attention(graph, features)?;
+        let attention = attention
+            .swap_remove(0)
+            .ok_or_else(|| Error::Internal("a GAT layer returned no attention".into()))?;
+        Ok(AttentionPass {
+            output,
+            attention,
+            graph: graph.attention_graph(layer.self_loops).clone(),
+        })
+    }
+
+    /// A GraphSAGE model's rows for `targets` only.
+    pub fn forward_minibatch(
+        &self,
+        graph: &Graph,
+        features: ArrayView2<'_, f32>,
+        targets: &[u32],
+    ) -> Result<Array2<f32>> {
+        self.require(ModelKind::Sage, "forwardMinibatch")?;
+        self.stack
+            .forward_minibatch(graph.adjacency(), features, targets)
+    }
+
+    /// Writes the configuration and weights to a model file.
+    pub fn save_weights(&self, path: &Path, weight_type: WeightType) -> Result<u64> {
+        self.stack.save(path, weight_type)
+    }
+
+    /// This model with the weights of the model file at `path`, which must
+    /// hold a model of the same kind and widths.
+    pub fn load_weights(&self, path: &Path) -> Result<Model> {
+        let loaded = GnnStack::load(path)?;
+        let found = ModelKind::of(&loaded);
+        if found != Some(self.kind) {
+            return Err(Error::invalid_argument(format!(
+                "{} holds weights for {}, not for a {}",
+                path.display(),
+                found.map_or("a stack of mixed GNN layers".to_string(), |k| format!(
+                    "a {}",
+                    k.class()
+                )),
+                self.kind.class()
+            )));
+        }
+        let (current, widths) = (&self.stack, (loaded.input_dim(), loaded.output_dim()));
+        if widths != (current.input_dim(), current.output_dim()) {
+            return Err(Error::ShapeMismatch(format!(
+                "{} maps {} → {} features; this layer maps {} → {}",
+                path.display(),
+                widths.0,
+                widths.1,
+                current.input_dim(),
+                current.output_dim()
+            )));
+        }
+        Ok(Model {
+            kind: self.kind,
+            stack: loaded,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn models_have_the_requested_shapes_and_refuse_bad_options() {
-        let sage = GnnStack::graph_sage(&SageOptions {
-            input_dim: 128,
-            hidden_dim: 128,
-            output_dim: 64,
-            num_layers: 2,
-            aggregator: "mean".into(),
-            sample_sizes: vec![10, 5],
-            normalize: false,
-            activation: Activation::Relu,
-            block: BlockOptions {
-                residual: true,
-                ..Default::default()
-            },
-            seed: 1,
-        })
+    fn models_have_the_requested_shapes_and_methods_of_their_kind_only() {
+        let sage = Model::from_options(
+            ModelKind::Sage,
+            &json!({ "inputDim": 128, "outputDim": 64, "sampleSizes": [10, 5], "residual": true }),
+        )
         .unwrap();
-        assert_eq!((sage.input_dim(), sage.output_dim()), (128, 64));
-        // The first layer is the outer hop: 5 neighbours; the last 10.
-        let sizes: Vec<_> = sage.blocks.iter().map(|b| b.sample_size).collect();
+        let stack = sage.stack();
+        assert_eq!((stack.input_dim(), stack.output_dim()), (128, 64));
+        let sizes: Vec<_> = stack.blocks.iter().map(|b| b.sample_size).collect();
         assert_eq!(sizes, [Some(5), Some(10)]);
-        assert!(sage.blocks[0].residual && !sage.blocks[1].residual);
+        assert!(stack.blocks[0].residual && !stack.blocks[1].residual);
+        assert_eq!(ModelKind::of(stack), Some(ModelKind::Sage));
         let gat = |output_dim, concat_heads| {
-            GnnStack::gat(&GatOptions {
-                input_dim: 16,
-                output_dim,
-                heads: 4,
-                concat_heads,
-                negative_slope: 0.2,
-                activation: Activation::None,
-                self_loops: true,
-                block: BlockOptions::default(),
-                seed: 2,
-            })
+            Model::from_options(
+                ModelKind::Gat,
+                &json!({ "inputDim": 16, "outputDim": output_dim, "numHeads": 4, "concatHeads": concat_heads }),
+            )
         };
-        assert_eq!(gat(32, true).unwrap().output_dim(), 32);
-        assert_eq!(gat(6, false).unwrap().output_dim(), 6);
+        assert_eq!(gat(32, true).unwrap().stack().output_dim(), 32);
+        assert_eq!(gat(6, false).unwrap().stack().output_dim(), 6);
         assert_eq!(gat(30, true).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+        let error = sage
+            .require(ModelKind::Gat, "forwardWithAttention")
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("GATLayer method; this is a GraphSAGE"),
+            "{error}"
+        );
+        let unknown = Model::from_options(
+            ModelKind::Gcn,
+            &json!({ "inputDim": 2, "outputDim": 2, "heads": 2 }),
+        );
+        assert!(unknown.unwrap_err().to_string().contains("\"heads\""));
+    }
+
+    #[test]
+    fn a_block_rebuilt_from_its_options_has_the_same_shape_and_settings() {
+        for options in [
+            json!({ "type": "gcn", "inputDim": 4, "outputDim": 4, "activation": "elu", "activationParameter": 0.5, "residual": true, "layerNorm": true, "dropout": 0.125, "selfLoops": false }),
+            json!({ "type": "gat", "inputDim": 4, "outputDim": 6, "numHeads": 3, "concatHeads": true, "leakyReluSlope": 0.25, "selfLoops": true }),
+            json!({ "type": "sage", "inputDim": 4, "outputDim": 2, "aggregator": "lstm", "normalize": true, "sampleSize": 3 }),
+        ] {
+            let block = StackBlock::from_options(&options, 1).unwrap();
+            let again = StackBlock::from_options(&block.options(), 2).unwrap();
+            assert_eq!(block.options(), again.options(), "{options}");
+            for (key, value) in options.as_object().unwrap() {
+                assert_eq!(&block.options()[key], value, "{key} of {options}");
+            }
+        }
     }
 }

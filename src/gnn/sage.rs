@@ -7,8 +7,9 @@
 //! It runs on square graphs and on minibatch blocks alike: a block's rows
 //! are the first rows of its input (see [`Adjacency`]).
 
+use super::adjacency::Adjacency;
 use super::lstm::{LstmAggregator, LstmCache, LstmGradients};
-use super::propagate::{aggregate, aggregate_backward, Adjacency, Aggregated, Aggregation};
+use super::propagate::{aggregate, aggregate_backward, Aggregated, Aggregation};
 use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::{Error, Result};
@@ -21,29 +22,56 @@ pub enum NeighborAggregator {
     Lstm(Box<LstmAggregator>),
 }
 
-impl NeighborAggregator {
-    /// `'mean' | 'sum' | 'max' | 'lstm'`, for `input_dim`-wide features.
-    pub fn new(name: &str, input_dim: usize, seed: u64) -> Result<NeighborAggregator> {
+/// How a GraphSAGE layer summarises neighbours, as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SageAggregator {
+    Mean,
+    Sum,
+    Max,
+    Lstm,
+}
+
+impl SageAggregator {
+    pub fn parse(name: &str) -> Result<SageAggregator> {
         match name {
-            "lstm" => Ok(NeighborAggregator::Lstm(Box::new(LstmAggregator::new(
-                input_dim, seed,
-            )?))),
-            other => Aggregation::parse(other)
-                .map(NeighborAggregator::Reduce)
-                .map_err(|_| {
-                    Error::invalid_argument(format!(
-                        "aggregator must be 'mean', 'sum', 'max' or 'lstm', got {other:?}"
-                    ))
-                }),
+            "mean" => Ok(SageAggregator::Mean),
+            "sum" => Ok(SageAggregator::Sum),
+            "max" => Ok(SageAggregator::Max),
+            "lstm" => Ok(SageAggregator::Lstm),
+            other => Err(Error::invalid_argument(format!(
+                "aggregator must be 'mean', 'sum', 'max' or 'lstm', got {other:?}"
+            ))),
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            NeighborAggregator::Reduce(Aggregation::Sum) => "sum",
-            NeighborAggregator::Reduce(Aggregation::Mean) => "mean",
-            NeighborAggregator::Reduce(Aggregation::Max) => "max",
-            NeighborAggregator::Lstm(_) => "lstm",
+            SageAggregator::Mean => "mean",
+            SageAggregator::Sum => "sum",
+            SageAggregator::Max => "max",
+            SageAggregator::Lstm => "lstm",
+        }
+    }
+}
+
+impl NeighborAggregator {
+    pub fn new(kind: SageAggregator, input_dim: usize, seed: u64) -> Result<NeighborAggregator> {
+        Ok(match kind {
+            SageAggregator::Lstm => {
+                NeighborAggregator::Lstm(Box::new(LstmAggregator::new(input_dim, seed)?))
+            }
+            SageAggregator::Mean => NeighborAggregator::Reduce(Aggregation::Mean),
+            SageAggregator::Sum => NeighborAggregator::Reduce(Aggregation::Sum),
+            SageAggregator::Max => NeighborAggregator::Reduce(Aggregation::Max),
+        })
+    }
+
+    pub fn kind(&self) -> SageAggregator {
+        match self {
+            NeighborAggregator::Reduce(Aggregation::Sum) => SageAggregator::Sum,
+            NeighborAggregator::Reduce(Aggregation::Mean) => SageAggregator::Mean,
+            NeighborAggregator::Reduce(Aggregation::Max) => SageAggregator::Max,
+            NeighborAggregator::Lstm(_) => SageAggregator::Lstm,
         }
     }
 }
@@ -124,7 +152,7 @@ impl Sage {
     pub fn new(
         input_dim: usize,
         output_dim: usize,
-        aggregator: &str,
+        aggregator: SageAggregator,
         activation: Activation,
         seed: u64,
     ) -> Result<Sage> {
@@ -316,7 +344,12 @@ mod tests {
             .collect();
         let graph = Adjacency::from_lists(&lists).unwrap();
         let transposed = graph.transpose();
-        for aggregation in ["mean", "sum", "max", "lstm"] {
+        for aggregation in [
+            SageAggregator::Mean,
+            SageAggregator::Sum,
+            SageAggregator::Max,
+            SageAggregator::Lstm,
+        ] {
             for normalize in [false, true] {
                 let mut layer = Sage::new(4, 3, aggregation, Activation::Tanh, 8).unwrap();
                 layer.normalize = normalize;
@@ -333,7 +366,11 @@ mod tests {
                     .unwrap();
                 let what = format!("{aggregation:?} normalize={normalize}");
                 // Max has kinks; a smaller step keeps the differences on one side of them.
-                let eps = if aggregation == "max" { 1e-3 } else { 1e-2 };
+                let eps = if aggregation == SageAggregator::Max {
+                    1e-3
+                } else {
+                    1e-2
+                };
                 assert_gradient(&format!("{what} dx"), &dx, eps, |k, d| {
                     loss(&layer, &nudged(&x, k, d))
                 });
@@ -382,7 +419,7 @@ mod tests {
     #[test]
     fn normalised_outputs_have_unit_length() {
         let graph = Adjacency::from_lists(&[vec![1], vec![0, 2], vec![1]]).unwrap();
-        let mut layer = Sage::new(3, 5, "mean", Activation::None, 1).unwrap();
+        let mut layer = Sage::new(3, 5, SageAggregator::Mean, Activation::None, 1).unwrap();
         layer.normalize = true;
         let x = Array2::from_shape_fn((3, 3), |(i, j)| (i * 3 + j) as f32 - 4.0);
         let out = layer.forward(&graph, x.view()).unwrap();

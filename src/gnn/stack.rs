@@ -10,19 +10,16 @@
 //! needs (self loops, GCN normalisation, transpose), each built on first
 //! use and reused across calls.
 
+use super::adjacency::{check_rows, Adjacency};
 use super::gat::{Gat, GatCache, GatGradients};
 use super::gcn::{Gcn, GcnCache, GcnGraph};
 use super::norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
-use super::propagate::{check_rows, Adjacency};
-use super::sage::{NeighborAggregator, Sage, SageCache, SageGradients};
-use super::tensor::{Activation, LinearGradients, Matrix};
-use super::weights::{save_weights, WeightFile, WeightType};
+use super::sage::{Sage, SageCache, SageGradients};
+use super::tensor::LinearGradients;
 use super::Layer;
 use crate::error::{Error, Result};
-use ndarray::{s, Array1, Array2, ArrayView2, Axis, CowArray};
+use ndarray::{s, Array2, ArrayView2, Axis, CowArray};
 use rayon::prelude::*;
-use serde_json::{json, Value};
-use std::path::Path;
 use std::sync::OnceLock;
 
 /// A graph with the derived forms layers need, each computed once.
@@ -84,7 +81,7 @@ pub enum StackLayer {
 }
 
 impl StackLayer {
-    fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self {
             StackLayer::Gcn(_) => "gcn",
             StackLayer::Gat(_) => "gat",
@@ -256,7 +253,7 @@ impl GnnStack {
     /// Sampling seed of each block: hop `h` from the output (the last
     /// block is hop 0) gets its own seed, so the whole-graph pass and a
     /// minibatch pass sample the same neighbours.
-    fn sample_seeds(&self) -> Vec<u64> {
+    pub(super) fn sample_seeds(&self) -> Vec<u64> {
         (0..self.blocks.len())
             .map(|hop| {
                 let hop = (self.blocks.len() - 1 - hop) as u64;
@@ -552,255 +549,3 @@ fn finish_block(
         None => Ok(output),
     }
 }
-
-// ---- Saving and loading ----------------------------------------------------
-
-const FORMAT: &str = "hnsw-gnn/gnn-stack";
-const FORMAT_VERSION: u64 = 1;
-
-fn row(vector: &Array1<f32>) -> ArrayView2<'_, f32> {
-    vector.view().insert_axis(Axis(0))
-}
-
-impl GnnStack {
-    /// The configuration, as stored beside the weights.
-    pub fn config(&self) -> Value {
-        let blocks: Vec<Value> = self
-            .blocks
-            .iter()
-            .map(|block| {
-                let mut config = json!({
-                    "type": block.layer.kind(),
-                    "inputDim": block.layer.input_dim(),
-                    "outputDim": block.layer.output_dim(),
-                    "residual": block.residual,
-                    "layerNorm": block.norm.is_some(),
-                    "dropout": block.dropout.as_ref().map_or(0.0, Dropout::rate),
-                    "sampleSize": block.sample_size,
-                });
-                let extra = match &block.layer {
-                    StackLayer::Gcn(l) => json!({
-                        "activation": l.activation.name().0,
-                        "activationParameter": l.activation.name().1,
-                        "selfLoops": l.self_loops,
-                    }),
-                    StackLayer::Gat(l) => json!({
-                        "activation": l.activation.name().0,
-                        "activationParameter": l.activation.name().1,
-                        "selfLoops": l.self_loops,
-                        "heads": l.heads,
-                        "headDim": l.attention_source.ncols(),
-                        "concatHeads": l.concat_heads,
-                        "negativeSlope": l.negative_slope,
-                    }),
-                    StackLayer::Sage(l) => json!({
-                        "activation": l.activation.name().0,
-                        "activationParameter": l.activation.name().1,
-                        "aggregator": l.aggregator.name(),
-                        "normalize": l.normalize,
-                    }),
-                };
-                if let (Value::Object(config), Value::Object(extra)) = (&mut config, extra) {
-                    config.extend(extra);
-                }
-                config
-            })
-            .collect();
-        json!({
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "sampleSeed": self.sample_seed.to_string(),
-            "blocks": blocks,
-        })
-    }
-
-    /// Every parameter under its name in the weight file (vectors as
-    /// one-row matrices): `"{block}.weight"`, `"{block}.bias"`, and per
-    /// kind `attention_source`/`attention_destination` (GAT),
-    /// `neighbor_weight` and `lstm_*` (GraphSAGE), `norm_gain`/`norm_shift`.
-    pub fn named_tensors(&self) -> Vec<(String, ArrayView2<'_, f32>)> {
-        let mut tensors: Vec<(String, ArrayView2<'_, f32>)> = Vec::new();
-        for (i, block) in self.blocks.iter().enumerate() {
-            let mut add = |name: &str, view| {
-                tensors.push((format!("{i}.{name}"), view));
-            };
-            match &block.layer {
-                StackLayer::Gcn(l) => {
-                    add("weight", l.linear.weight.view());
-                    if let Some(bias) = &l.linear.bias {
-                        add("bias", row(bias));
-                    }
-                }
-                StackLayer::Gat(l) => {
-                    add("weight", l.projection.weight.view());
-                    add("attention_source", l.attention_source.view());
-                    add("attention_destination", l.attention_destination.view());
-                    add("bias", row(&l.bias));
-                }
-                StackLayer::Sage(l) => {
-                    add("weight", l.self_linear.weight.view());
-                    if let Some(bias) = &l.self_linear.bias {
-                        add("bias", row(bias));
-                    }
-                    add("neighbor_weight", l.neighbor_linear.weight.view());
-                    if let NeighborAggregator::Lstm(lstm) = &l.aggregator {
-                        add("lstm_input_weight", lstm.input.weight.view());
-                        if let Some(bias) = &lstm.input.bias {
-                            add("lstm_bias", row(bias));
-                        }
-                        add("lstm_hidden_weight", lstm.hidden.weight.view());
-                    }
-                }
-            }
-            if let Some(norm) = &block.norm {
-                add("norm_gain", row(&norm.gain));
-                add("norm_shift", row(&norm.shift));
-            }
-        }
-        tensors
-    }
-
-    /// Writes the configuration and weights to `path` atomically, as
-    /// `weight_type` (`f16` and `int8` shrink the file 2× and ~4×).
-    pub fn save(&self, path: &Path, weight_type: WeightType) -> Result<u64> {
-        let tensors = self.named_tensors();
-        let views: Vec<(&str, ArrayView2<'_, f32>)> = tensors
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.view()))
-            .collect();
-        save_weights(path, &self.config().to_string(), &views, weight_type)
-    }
-
-    /// A stack from a weight file. `f32` weight matrices are read in place
-    /// from the mapping (outputs bit-identical to the saved stack's);
-    /// `f16`/`int8` ones are decoded into memory.
-    pub fn load(path: &Path) -> Result<GnnStack> {
-        let file = WeightFile::open(path)?;
-        let config: Value = serde_json::from_str(file.metadata())
-            .map_err(|e| Error::corrupt("weight file metadata", format!("not JSON: {e}")))?;
-        let bad = |why: String| Error::corrupt("weight file metadata", why);
-        if config["format"] != FORMAT {
-            return Err(Error::UnsupportedFormat(format!(
-                "{} holds {}, not a GNN model",
-                path.display(),
-                config["format"]
-            )));
-        }
-        if config["version"].as_u64() != Some(FORMAT_VERSION) {
-            return Err(Error::UnsupportedFormat(format!(
-                "GNN model version {}; this hnsw-gnn reads {FORMAT_VERSION}",
-                config["version"]
-            )));
-        }
-        let sample_seed = config["sampleSeed"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("no sampleSeed".into()))?;
-        let blocks = config["blocks"]
-            .as_array()
-            .ok_or_else(|| bad("no blocks".into()))?
-            .iter()
-            .enumerate()
-            .map(|(i, c)| load_block(&file, i, c))
-            .collect::<Result<Vec<_>>>()?;
-        GnnStack::new(blocks, sample_seed)
-            .map_err(|e| bad(format!("the layers do not fit together: {e}")))
-    }
-}
-
-fn load_block(file: &WeightFile, i: usize, config: &Value) -> Result<StackBlock> {
-    let bad = |why: String| Error::corrupt("weight file metadata", format!("layer {i}: {why}"));
-    let dim = |key: &str| {
-        config[key]
-            .as_u64()
-            .filter(|&d| d > 0 && d <= u32::MAX as u64)
-            .map(|d| d as usize)
-            .ok_or_else(|| bad(format!("{key} is missing or invalid")))
-    };
-    let flag = |key: &str| config[key].as_bool().unwrap_or(false);
-    let activation = Activation::parse(config["activation"].as_str().unwrap_or("none"))
-        .map_err(|e| bad(e.to_string()))?
-        .with_parameter(config["activationParameter"].as_f64().unwrap_or(0.0) as f32);
-    // Each tensor must exist with the shape the configuration implies.
-    let matrix = |name: &str, shape: (usize, usize)| -> Result<Matrix> {
-        let m = file.matrix(&format!("{i}.{name}"))?;
-        if m.view().dim() != shape {
-            return Err(bad(format!(
-                "{name} is {:?}, expected {shape:?}",
-                m.view().dim()
-            )));
-        }
-        Ok(m)
-    };
-    let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
-        Ok(matrix(name, (1, len))?.view().row(0).to_owned())
-    };
-    let (input, output) = (dim("inputDim")?, dim("outputDim")?);
-    let layer = match config["type"].as_str() {
-        Some("gcn") => {
-            let mut l = Gcn::new(input, output, activation, 0)?;
-            l.linear.weight = matrix("weight", (input, output))?;
-            l.linear.bias = Some(vector("bias", output)?);
-            l.self_loops = flag("selfLoops");
-            StackLayer::Gcn(l)
-        }
-        Some("gat") => {
-            let (heads, head_dim) = (dim("heads")?, dim("headDim")?);
-            let concat = flag("concatHeads");
-            let mut l = Gat::new(input, head_dim, heads, concat, activation, 0)?;
-            if l.bias.len() != output {
-                return Err(bad(format!(
-                    "{heads} heads of {head_dim} cannot give {output}"
-                )));
-            }
-            l.projection.weight = matrix("weight", (input, heads * head_dim))?;
-            l.attention_source = matrix("attention_source", (heads, head_dim))?
-                .view()
-                .to_owned();
-            l.attention_destination = matrix("attention_destination", (heads, head_dim))?
-                .view()
-                .to_owned();
-            l.bias = vector("bias", output)?;
-            l.negative_slope = config["negativeSlope"].as_f64().unwrap_or(0.2) as f32;
-            l.self_loops = flag("selfLoops");
-            StackLayer::Gat(l)
-        }
-        Some("sage") => {
-            let aggregator = config["aggregator"].as_str().unwrap_or("mean");
-            let mut l = Sage::new(input, output, aggregator, activation, 0)?;
-            l.self_linear.weight = matrix("weight", (input, output))?;
-            l.self_linear.bias = Some(vector("bias", output)?);
-            l.neighbor_linear.weight = matrix("neighbor_weight", (input, output))?;
-            if let NeighborAggregator::Lstm(lstm) = &mut l.aggregator {
-                lstm.input.weight = matrix("lstm_input_weight", (input, 4 * input))?;
-                lstm.input.bias = Some(vector("lstm_bias", 4 * input)?);
-                lstm.hidden.weight = matrix("lstm_hidden_weight", (input, 4 * input))?;
-            }
-            l.normalize = flag("normalize");
-            StackLayer::Sage(l)
-        }
-        other => return Err(bad(format!("unknown layer type {other:?}"))),
-    };
-    let norm = if flag("layerNorm") {
-        Some(LayerNorm {
-            gain: vector("norm_gain", output)?,
-            shift: vector("norm_shift", output)?,
-            epsilon: 1e-5,
-        })
-    } else {
-        None
-    };
-    let rate = config["dropout"].as_f64().unwrap_or(0.0) as f32;
-    Ok(StackBlock {
-        layer,
-        residual: flag("residual"),
-        norm,
-        dropout: (rate > 0.0)
-            .then(|| Dropout::new(rate, i as u64))
-            .transpose()?,
-        sample_size: config["sampleSize"].as_u64().map(|s| s as usize),
-    })
-}
-
-#[cfg(test)]
-mod tests;

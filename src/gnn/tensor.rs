@@ -3,8 +3,8 @@
 //! `ndarray`'s `dot` (the `matrixmultiply` SGEMM kernels).
 
 use crate::error::{Error, Result};
+use crate::file::MappedF32;
 use crate::rng::SplitMix64;
-use crate::store::MappedF32;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 

@@ -119,8 +119,8 @@ fn a_two_layer_graphsage_learns_the_same_communities() {
     let train: Vec<usize> = (0..400).filter(|i| i % 2 == 0).collect();
     let test: Vec<usize> = (0..400).filter(|i| i % 2 == 1).collect();
     let transposed = graph.transpose();
-    let mut first = Sage::new(8, 16, "mean", Activation::Relu, 4).unwrap();
-    let mut second = Sage::new(16, 2, "mean", Activation::None, 5).unwrap();
+    let mut first = Sage::new(8, 16, SageAggregator::Mean, Activation::Relu, 4).unwrap();
+    let mut second = Sage::new(16, 2, SageAggregator::Mean, Activation::None, 5).unwrap();
     let (mut adam1, mut adam2) = (Adam::new(0.01), Adam::new(0.01));
     for _ in 0..200 {
         let (hidden, cache1) = first.forward_train(&graph, features.view()).unwrap();

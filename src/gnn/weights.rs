@@ -1,33 +1,45 @@
-//! Weight files: named 2-D tensors stored as `f32`, `f16` or per-row `int8`,
-//! written atomically and memory-mapped on open, so `f32` weights are read
-//! in place (bit-identical, and a model larger than RAM still runs).
+//! Model (weight) files: named 2-D tensors stored as `f32`, `f16` or
+//! per-row `int8`, with a metadata string (a model's configuration), on the
+//! section container (`file::sections`) — so a model can equally be a
+//! section of a database file. Written atomically and memory-mapped on
+//! open: `f32` tensors are read in place (bit-identical, and a model larger
+//! than RAM still runs).
 //!
-//! ```text
-//! 0   magic "HGNNWTS1" · version u32 · tensor count u32 · table bytes u64 ·
-//!     CRC32 u32 (of bytes 0..24 and the table) · zero padding to 64
-//! 64  table: metadata (u32 length + UTF-8; a layer's configuration as
-//!     JSON), then per tensor: name (u32 length + UTF-8) · type u8 (0 f32,
-//!     1 f16, 2 int8) · rows u64 · cols u64 · offset u64 · length u64 ·
-//!     CRC32 u32
-//! ..  data, each tensor 64-byte aligned: f32 or f16 values row-major, or
-//!     for int8 a f32 scale per row followed by the i8 values
-//! ```
+//! | section kind | param | holds |
+//! |---|---|---|
+//! | 1 metadata | 0 | UTF-8 text (a model's configuration as JSON) |
+//! | 2 directory | 0 | tensor count u32, then per tensor: name (u32 length + UTF-8) · type u8 (0 f32, 1 f16, 2 int8) · rows u64 · cols u64 |
+//! | 3 tensor | index in the directory | `f32` or `f16` values row-major, or for `int8` an `f32` scale per row then the `i8` values |
+//!
+//! Every section is *must understand*: a model file is written whole, never
+//! edited, so nothing needs carrying through.
 
 use super::quantize::{dequantize_rows, f16_to_f32, f32_to_f16, quantize_rows, Int8Rows};
 use super::tensor::Matrix;
 use crate::error::{Error, Result};
-use crate::store::{self, ByteReader, ByteWriter, MappedF32};
-use memmap2::Mmap;
+use crate::file::{
+    sections, ByteReader, ByteWriter, ContainerFormat, MappedF32, Mapping, SectionEntry,
+    SectionFile, SectionFlags, SectionSource,
+};
 use ndarray::{Array2, ArrayView2};
-use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::Arc;
 
-const MAGIC: &[u8; 8] = b"HGNNWTS1";
-const VERSION: u32 = 1;
-const HEADER_BYTES: usize = 64;
-const ALIGN: u64 = 64;
+/// The model file on the section container.
+pub const MODEL_FILE: ContainerFormat = ContainerFormat {
+    magic: b"HGNNMODL",
+    version: 1,
+    header_bytes: 64,
+    name: "model file",
+    header_name: "model file header",
+};
+
+const METADATA: u32 = 1;
+const DIRECTORY: u32 = 2;
+const TENSOR: u32 = 3;
+const FLAGS: SectionFlags = SectionFlags {
+    must_understand: true,
+    safe_to_copy: false,
+};
 
 /// How a tensor's values are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,86 +85,42 @@ impl WeightType {
     }
 }
 
-/// Writes `metadata` and `tensors` to `path` atomically, every tensor as
+/// The directory section and each tensor's section, encoded as
 /// `weight_type`.
+fn encode_tensors(
+    tensors: &[(&str, ArrayView2<'_, f32>)],
+    weight_type: WeightType,
+) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut directory = Vec::new();
+    directory.put_u32(tensors.len() as u32);
+    let mut data = Vec::with_capacity(tensors.len());
+    for (name, values) in tensors {
+        directory.put_str(name);
+        directory.put_u8(weight_type.code());
+        directory.put_u64(values.nrows() as u64);
+        directory.put_u64(values.ncols() as u64);
+        data.push(encode(values, weight_type));
+    }
+    (directory, data)
+}
+
+/// Writes `metadata` and `tensors` to `path` atomically, every tensor as
+/// `weight_type`; returns the file's size.
 pub fn save_weights(
     path: &Path,
     metadata: &str,
     tensors: &[(&str, ArrayView2<'_, f32>)],
     weight_type: WeightType,
 ) -> Result<u64> {
-    // The table's size depends only on the names, so it is laid out first.
-    let mut offset = 0u64;
-    let mut entries = Vec::with_capacity(tensors.len());
-    let table_len: usize = 4
-        + metadata.len()
-        + tensors
-            .iter()
-            .map(|(name, _)| 4 + name.len() + 1 + 8 * 4 + 4)
-            .sum::<usize>();
-    let data_start = align((HEADER_BYTES + table_len) as u64);
-    for (name, values) in tensors {
-        let (rows, cols) = (values.nrows() as u64, values.ncols() as u64);
-        let start = if entries.is_empty() {
-            data_start
-        } else {
-            align(offset)
-        };
-        let length = weight_type
-            .data_bytes(rows, cols)
-            .expect("an in-memory tensor's size fits");
-        let data = encode(values, weight_type);
-        entries.push((
-            name.to_string(),
-            rows,
-            cols,
-            start,
-            length,
-            crc32fast::hash(&data),
-            data,
-        ));
-        offset = start + length;
+    let (directory, data) = encode_tensors(tensors, weight_type);
+    let mut sources = vec![
+        SectionSource::from_bytes(METADATA, 0, FLAGS, metadata.as_bytes()),
+        SectionSource::from_bytes(DIRECTORY, 0, FLAGS, &directory),
+    ];
+    for (i, bytes) in data.iter().enumerate() {
+        sources.push(SectionSource::from_bytes(TENSOR, i as u32, FLAGS, bytes));
     }
-    let mut table = Vec::with_capacity(table_len);
-    table.put_str(metadata);
-    for (name, rows, cols, start, length, crc, _) in &entries {
-        table.put_str(name);
-        table.put_u8(weight_type.code());
-        for value in [*rows, *cols, *start, *length] {
-            table.put_u64(value);
-        }
-        table.put_u32(*crc);
-    }
-    let mut header = Vec::with_capacity(HEADER_BYTES);
-    header.extend_from_slice(MAGIC);
-    header.put_u32(VERSION);
-    header.put_u32(entries.len() as u32);
-    header.put_u64(table.len() as u64);
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&header);
-    hasher.update(&table);
-    header.put_u32(hasher.finalize());
-    header.resize(HEADER_BYTES, 0);
-    store::write_atomically(path, |file, temp| {
-        let io_error = |e| Error::io("cannot write", temp, e);
-        let mut out = BufWriter::new(file);
-        out.write_all(&header).map_err(io_error)?;
-        out.write_all(&table).map_err(io_error)?;
-        let mut position = (HEADER_BYTES + table.len()) as u64;
-        for (_, _, _, start, _, _, data) in &entries {
-            out.write_all(&vec![0; (start - position) as usize])
-                .map_err(io_error)?;
-            out.write_all(data).map_err(io_error)?;
-            position = start + data.len() as u64;
-        }
-        let mut file = out.into_inner().map_err(|e| io_error(e.into_error()))?;
-        let size = file.seek(SeekFrom::End(0)).map_err(io_error)?;
-        Ok((file, size))
-    })
-}
-
-fn align(offset: u64) -> u64 {
-    offset.div_ceil(ALIGN) * ALIGN
+    sections::write_file(path, &MODEL_FILE, &[], sources)
 }
 
 fn encode(values: &ArrayView2<'_, f32>, weight_type: WeightType) -> Vec<u8> {
@@ -175,9 +143,9 @@ fn encode(values: &ArrayView2<'_, f32>, weight_type: WeightType) -> Vec<u8> {
     }
 }
 
-/// A validated, memory-mapped weight file.
+/// A validated, memory-mapped model file.
 pub struct WeightFile {
-    map: Arc<Mmap>,
+    container: SectionFile,
     metadata: String,
     tensors: Vec<TensorEntry>,
 }
@@ -187,94 +155,74 @@ struct TensorEntry {
     weight_type: WeightType,
     rows: usize,
     cols: usize,
-    offset: usize,
-    length: usize,
+    section: SectionEntry,
     /// `f32` tensors, read in place.
     mapped: Option<MappedF32>,
 }
 
 impl WeightFile {
-    /// Maps `path` and checks its header, table and every tensor's CRC.
+    /// Maps `path` and checks its header, sections and every tensor's
+    /// shape against its size.
     pub fn open(path: &Path) -> Result<WeightFile> {
-        let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
-        // SAFETY: read-only mapping of a file hnsw-gnn never modifies in
-        // place (saves write a new file and rename it); see `store`.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("cannot map", path, e))?;
-        WeightFile::parse(Arc::new(map))
+        WeightFile::from_container(SectionFile::parse(Mapping::open(path)?, &MODEL_FILE)?)
     }
 
-    fn parse(map: Arc<Mmap>) -> Result<WeightFile> {
-        let bytes: &[u8] = &map;
-        if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC {
-            return Err(Error::UnsupportedFormat(
-                "not an hnsw-gnn weight file".into(),
-            ));
-        }
-        let mut header = ByteReader::new(&bytes[8..HEADER_BYTES], "weight file header");
-        let version = header.u32("version")?;
-        if version != VERSION {
+    /// A model held in a container already parsed: a model file, or a
+    /// model nested in a section of another file.
+    pub fn from_container(container: SectionFile) -> Result<WeightFile> {
+        container.verify(|entry| match entry.kind {
+            METADATA => "model metadata".into(),
+            DIRECTORY => "model tensor directory".into(),
+            TENSOR => format!("model tensor {}", entry.param),
+            other => format!("model section of kind {other}"),
+        })?;
+        if let Some(entry) = container
+            .sections()
+            .iter()
+            .find(|e| !(METADATA..=TENSOR).contains(&e.kind) && e.flags.must_understand)
+        {
             return Err(Error::UnsupportedFormat(format!(
-                "weight file version {version}; this hnsw-gnn reads {VERSION}"
+                "the model file has a section of kind {} that this hnsw-gnn does not know (upgrade hnsw-gnn)",
+                entry.kind
             )));
         }
-        let count = header.u32("tensor count")?;
-        let table_len = header.u64("table length")?;
-        let stored_crc = header.u32("checksum")?;
-        let table_end = (HEADER_BYTES as u64)
-            .checked_add(table_len)
-            .filter(|&end| end <= bytes.len() as u64)
-            .ok_or_else(|| {
-                Error::corrupt(
-                    "weight file header",
-                    format!("a {table_len}-byte table overruns the file"),
-                )
-            })? as usize;
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&bytes[..24]);
-        hasher.update(&bytes[HEADER_BYTES..table_end]);
-        if hasher.finalize() != stored_crc {
-            return Err(Error::corrupt("weight file header", "checksum mismatch"));
-        }
-        let mut table = ByteReader::new(&bytes[HEADER_BYTES..table_end], "weight file table");
-        let metadata = table.str("metadata")?.to_string();
-        // Each entry takes at least 41 bytes.
-        table.check_fits(count as u64, 41, "tensor count")?;
+        let section = |kind: u32, param: u32, name: &str| {
+            container
+                .find(kind, param)
+                .copied()
+                .ok_or_else(|| Error::corrupt(name, "missing"))
+        };
+        let metadata_entry = section(METADATA, 0, "model metadata")?;
+        let metadata = std::str::from_utf8(container.bytes(&metadata_entry))
+            .map_err(|_| Error::corrupt("model metadata", "not UTF-8"))?
+            .to_string();
+        let directory_entry = section(DIRECTORY, 0, "model tensor directory")?;
+        let mut directory =
+            ByteReader::new(container.bytes(&directory_entry), "model tensor directory");
+        let count = directory.u32("tensor count")?;
+        // Each entry takes at least 21 bytes.
+        directory.check_fits(count as u64, 21, "tensor count")?;
         let mut tensors = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let name = table.str("tensor name")?.to_string();
-            let code = table.u8("tensor type")?;
-            let weight_type = WeightType::from_code(code)
-                .ok_or_else(|| table.corrupt(format!("tensor {name:?} has unknown type {code}")))?;
-            let (rows, cols, offset, length) = (
-                table.u64("rows")?,
-                table.u64("cols")?,
-                table.u64("offset")?,
-                table.u64("length")?,
-            );
-            let crc = table.u32("tensor checksum")?;
-            let section = format!("weight tensor {name:?}");
-            let end = offset
-                .checked_add(length)
-                .filter(|&end| end <= bytes.len() as u64);
-            if weight_type.data_bytes(rows, cols) != Some(length)
-                || end.is_none()
-                || offset % ALIGN != 0
-            {
+        for i in 0..count {
+            let name = directory.str("tensor name")?.to_string();
+            let code = directory.u8("tensor type")?;
+            let weight_type = WeightType::from_code(code).ok_or_else(|| {
+                directory.corrupt(format!("tensor {name:?} has unknown type {code}"))
+            })?;
+            let (rows, cols) = (directory.u64("rows")?, directory.u64("cols")?);
+            let what = format!("model tensor {name:?}");
+            let data = section(TENSOR, i, &what)?;
+            if weight_type.data_bytes(rows, cols) != Some(data.length) {
                 return Err(Error::corrupt(
-                    section,
-                    format!("{rows} × {cols} at {offset}+{length} does not fit the file"),
+                    what,
+                    format!(
+                        "{rows} × {cols} {weight_type:?} values do not fill {} bytes",
+                        data.length
+                    ),
                 ));
             }
-            let data = &bytes[offset as usize..(offset + length) as usize];
-            if crc32fast::hash(data) != crc {
-                return Err(Error::corrupt(section, "checksum mismatch"));
-            }
             let mapped = match weight_type {
-                WeightType::F32 => Some(MappedF32::new(
-                    map.clone(),
-                    offset as usize,
-                    (length / 4) as usize,
-                )?),
+                WeightType::F32 => Some(container.f32s(&data)?),
                 _ => None,
             };
             tensors.push(TensorEntry {
@@ -282,14 +230,13 @@ impl WeightFile {
                 weight_type,
                 rows: rows as usize,
                 cols: cols as usize,
-                offset: offset as usize,
-                length: length as usize,
+                section: data,
                 mapped,
             });
         }
-        table.finish()?;
+        directory.finish()?;
         Ok(WeightFile {
-            map,
+            container,
             metadata,
             tensors,
         })
@@ -349,7 +296,7 @@ impl WeightFile {
     /// Any tensor, decoded to `f32`.
     pub fn tensor(&self, name: &str) -> Result<Array2<f32>> {
         let entry = self.entry(name)?;
-        let data = &self.map[entry.offset..entry.offset + entry.length];
+        let data = self.container.bytes(&entry.section);
         let shape = (entry.rows, entry.cols);
         Ok(match entry.weight_type {
             WeightType::F32 => self.view(name)?.to_owned(),
@@ -471,10 +418,13 @@ mod tests {
                 // Only padding bytes may change unnoticed.
                 Ok(file) => assert_eq!(
                     file.tensor("w").unwrap(),
-                    WeightFile::parse(Arc::new(mmap_of(&good)))
-                        .unwrap()
-                        .tensor("w")
-                        .unwrap(),
+                    WeightFile::from_container(
+                        SectionFile::parse(Mapping::from_bytes(&good).unwrap(), &MODEL_FILE)
+                            .unwrap()
+                    )
+                    .unwrap()
+                    .tensor("w")
+                    .unwrap(),
                     "{at}"
                 ),
             }
@@ -483,11 +433,5 @@ mod tests {
             std::fs::write(&path, &good[..len]).unwrap();
             assert!(WeightFile::open(&path).is_err(), "truncated to {len}");
         }
-    }
-
-    fn mmap_of(bytes: &[u8]) -> Mmap {
-        let mut anonymous = memmap2::MmapMut::map_anon(bytes.len()).unwrap();
-        anonymous.copy_from_slice(bytes);
-        anonymous.make_read_only().unwrap()
     }
 }

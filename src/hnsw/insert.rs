@@ -1,8 +1,8 @@
 //! Linking new nodes into the graph and repairing it around deleted ones.
 
-use super::graph::Storage;
+use super::scratch::{Candidate, SearchScratch};
 use super::select::select_neighbors;
-use super::visited::{Candidate, SearchScratch};
+use super::storage::Storage;
 use super::Index;
 
 impl Index {

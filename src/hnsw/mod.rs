@@ -1,6 +1,17 @@
 //! A Hierarchical Navigable Small World graph (Malkov & Yashunin, 2016)
 //! over internal `u32` slots.
 //!
+//! | file | holds |
+//! |---|---|
+//! | `params.rs` | `HnswParams`, their defaults and limits (`MAX_K`, …) |
+//! | `index.rs` | `Index`: the locks and the public operations |
+//! | `storage.rs` | `Storage`: vectors (owned or mapped), levels, adjacency lists as atomics, tombstones |
+//! | `scratch.rs` | `Candidate` and the pooled per-search scratch (visited epochs, heaps) |
+//! | `insert.rs` | linking new nodes; repairing around deleted ones |
+//! | `search.rs` | greedy descent, beam search, the exact scan for selective filters |
+//! | `select.rs` | the neighbour-selection heuristic |
+//! | `persist.rs` | the index's sections of the database file |
+//!
 //! # Locking scheme
 //!
 //! * `storage: RwLock<Storage>` — the **write** lock is held only to append
@@ -23,364 +34,20 @@
 //!   Their live neighbours are re-linked around them at deletion time.
 //! * For cosine, stored vectors are unit length (normalised on append).
 
-mod graph;
+mod index;
 mod insert;
+mod params;
 mod persist;
+mod scratch;
 mod search;
 mod select;
-mod visited;
+mod storage;
 
+pub use index::{Csr, Index, Neighbor};
+pub use params::{HnswParams, MAX_EF_CONSTRUCTION, MAX_K, MAX_LEVEL, MAX_M, MIN_M};
 pub use persist::IndexSnapshot;
+pub use scratch::Candidate;
 pub use search::{SlotFilter, EXACT_SCAN_MAX_MATCHES};
-pub use visited::Candidate;
-
-use crate::distance::{self, DistanceFn, Kernels, Metric};
-use crate::error::{Error, Result};
-use crate::rng::SplitMix64;
-use graph::Storage;
-use rayon::prelude::*;
-use std::borrow::Cow;
-use std::ops::Range;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use visited::ScratchPool;
-
-/// Construction and search parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HnswParams {
-    /// Links per node above level 0; level 0 allows `2 * m`.
-    pub m: usize,
-    /// Beam width while inserting.
-    pub ef_construction: usize,
-    /// Default beam width while searching (overridable per query).
-    pub ef_search: usize,
-    /// Seed of the level generator, for reproducible graphs.
-    pub seed: u64,
-}
-
-impl Default for HnswParams {
-    fn default() -> Self {
-        HnswParams {
-            m: 16,
-            ef_construction: 200,
-            ef_search: 64,
-            seed: 0x5EED_1DEA,
-        }
-    }
-}
-
-/// Largest accepted `k` and `ef`: beyond this a caller wants an export, not
-/// a nearest-neighbour search.
-pub const MAX_K: usize = 100_000;
-pub const MAX_DIMENSIONS: usize = 65_536;
-const MAX_LEVEL: usize = 31;
-const LINK_LOCK_STRIPES: usize = 4_096;
-
-impl HnswParams {
-    pub fn validate(&self) -> Result<()> {
-        if !(2..=256).contains(&self.m) {
-            return Err(Error::invalid_argument(format!(
-                "m must be between 2 and 256, got {}",
-                self.m
-            )));
-        }
-        if !(1..=10_000).contains(&self.ef_construction) {
-            return Err(Error::invalid_argument(format!(
-                "efConstruction must be between 1 and 10000, got {}",
-                self.ef_construction
-            )));
-        }
-        validate_ef(self.ef_search)
-    }
-}
-
-pub(crate) fn validate_ef(ef: usize) -> Result<()> {
-    if !(1..=MAX_K).contains(&ef) {
-        return Err(Error::invalid_argument(format!(
-            "efSearch must be between 1 and {MAX_K}, got {ef}"
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn validate_k(k: usize) -> Result<()> {
-    if !(1..=MAX_K).contains(&k) {
-        return Err(Error::invalid_argument(format!(
-            "k must be between 1 and {MAX_K}, got {k}"
-        )));
-    }
-    Ok(())
-}
-
-/// A search hit: an internal slot and its distance to the query.
-pub type Neighbor = Candidate;
-
-/// Level-0 adjacency in compressed sparse row form: the neighbours of slot
-/// `i` are `targets[offsets[i]..offsets[i + 1]]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Csr {
-    pub offsets: Vec<u32>,
-    pub targets: Vec<u32>,
-}
-
-pub struct Index {
-    dimensions: usize,
-    metric: Metric,
-    params: HnswParams,
-    distance: DistanceFn,
-    storage: RwLock<Storage>,
-    /// `(level << 32) | slot`, or `u64::MAX` while empty.
-    entry: AtomicU64,
-    entry_lock: Mutex<()>,
-    link_locks: Box<[Mutex<()>]>,
-    scratch_pool: ScratchPool,
-    level_rng: Mutex<SplitMix64>,
-    live: AtomicUsize,
-}
-
-impl Index {
-    pub fn new(dimensions: usize, metric: Metric, params: HnswParams) -> Result<Index> {
-        if !(1..=MAX_DIMENSIONS).contains(&dimensions) {
-            return Err(Error::invalid_argument(format!(
-                "dimensions must be between 1 and {MAX_DIMENSIONS}, got {dimensions}"
-            )));
-        }
-        params.validate()?;
-        Ok(Index {
-            dimensions,
-            metric,
-            params,
-            distance: DistanceFn::new(metric, Kernels::active()),
-            storage: RwLock::new(Storage::new(dimensions, params.m)),
-            entry: AtomicU64::new(u64::MAX),
-            entry_lock: Mutex::new(()),
-            link_locks: (0..LINK_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-            scratch_pool: ScratchPool::new(),
-            level_rng: Mutex::new(SplitMix64::new(params.seed)),
-            live: AtomicUsize::new(0),
-        })
-    }
-
-    pub fn dimensions(&self) -> usize {
-        self.dimensions
-    }
-
-    pub fn metric(&self) -> Metric {
-        self.metric
-    }
-
-    pub fn params(&self) -> HnswParams {
-        self.params
-    }
-
-    /// Live (not deleted) nodes.
-    pub fn len(&self) -> usize {
-        self.live.load(Ordering::Acquire)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Stored slots, deleted ones included; slots are `0..slot_count()`.
-    pub fn slot_count(&self) -> usize {
-        self.read().len()
-    }
-
-    /// Bytes held by vectors, levels and links.
-    pub fn memory_bytes(&self) -> usize {
-        self.read().memory_bytes()
-    }
-
-    /// Checks `vector` and brings it to stored form (unit length for
-    /// cosine). `what` names it in errors.
-    pub fn prepare<'a>(&self, vector: &'a [f32], what: &str) -> Result<Cow<'a, [f32]>> {
-        distance::validate(vector, self.dimensions, what)?;
-        if self.metric.normalizes() {
-            let mut owned = vector.to_vec();
-            distance::normalize(&mut owned, what)?;
-            Ok(Cow::Owned(owned))
-        } else {
-            Ok(Cow::Borrowed(vector))
-        }
-    }
-
-    /// Stores vectors without linking them (see [`Index::link_batch`]). All
-    /// are validated first, so on error nothing is stored.
-    pub fn append_batch(&self, vectors: &[&[f32]]) -> Result<Range<u32>> {
-        let prepared = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| self.prepare(v, &format!("vector {i}")))
-            .collect::<Result<Vec<_>>>()?;
-        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
-        if storage.len() + prepared.len() > u32::MAX as usize - 1 {
-            return Err(Error::invalid_argument("index is full (2^32 - 1 slots)"));
-        }
-        storage.reserve(prepared.len());
-        let mut rng = self.level_rng.lock().unwrap_or_else(|e| e.into_inner());
-        // mL = 1 / ln(m): each level holds about 1/m of the one below.
-        let level_mult = 1.0 / (self.params.m as f64).ln();
-        let start = storage.len() as u32;
-        for vector in &prepared {
-            let uniform = 1.0 - rng.next_f64(); // (0, 1]
-            let level = ((-uniform.ln() * level_mult) as usize).min(MAX_LEVEL);
-            storage.push(vector, level as u8);
-        }
-        self.live.fetch_add(prepared.len(), Ordering::AcqRel);
-        Ok(start..storage.len() as u32)
-    }
-
-    /// Links appended slots into the graph, in parallel on the Rayon pool.
-    /// `progress(done, total)` is called every 1% of the batch (at least
-    /// every 256 items) with increasing `done`, ending with `(total, total)`.
-    pub fn link_batch(&self, slots: Range<u32>, progress: &(dyn Fn(usize, usize) + Sync)) {
-        let storage = self.read();
-        let total = slots.len();
-        let done = AtomicUsize::new(0);
-        let report_every = (total / 100).max(256);
-        // Workers finish out of order; reporting under a lock that remembers
-        // the last value keeps the reported counts increasing.
-        let last_reported = Mutex::new(0);
-        let report = |finished: usize| {
-            let mut last = last_reported.lock().unwrap_or_else(|e| e.into_inner());
-            if finished > *last {
-                *last = finished;
-                progress(finished, total);
-            }
-        };
-        slots.into_par_iter().for_each_init(
-            || self.scratch_pool.take(storage.len()),
-            |scratch, slot| {
-                self.link(&storage, slot, scratch);
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if finished % report_every == 0 && finished < total {
-                    report(finished);
-                }
-            },
-        );
-        report(total);
-    }
-
-    /// Appends and links one vector; returns its slot.
-    pub fn insert(&self, vector: &[f32]) -> Result<u32> {
-        let slot = self.append_batch(&[vector])?.start;
-        self.link_one(slot);
-        Ok(slot)
-    }
-
-    /// Appends and links many vectors in parallel; returns their slots.
-    pub fn insert_batch(
-        &self,
-        vectors: &[&[f32]],
-        progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> Result<Range<u32>> {
-        let slots = self.append_batch(vectors)?;
-        self.link_batch(slots.clone(), progress);
-        Ok(slots)
-    }
-
-    /// Links one appended slot on the calling thread.
-    pub fn link_one(&self, slot: u32) {
-        let storage = self.read();
-        let mut scratch = self.scratch_pool.take(storage.len());
-        self.link(&storage, slot, &mut scratch);
-    }
-
-    /// Deletes `slot` and re-links its neighbours; false if it was already
-    /// deleted or never existed.
-    pub fn delete(&self, slot: u32) -> bool {
-        let deleted = self.tombstone(slot);
-        if deleted {
-            self.repair(slot);
-        }
-        deleted
-    }
-
-    /// The first half of [`Index::delete`]: from now on `slot` is never
-    /// returned. Cheap, so callers can do it under their own locks.
-    pub fn tombstone(&self, slot: u32) -> bool {
-        let storage = self.read();
-        if slot as usize >= storage.len() || !storage.mark_deleted(slot) {
-            return false;
-        }
-        self.live.fetch_sub(1, Ordering::AcqRel);
-        true
-    }
-
-    /// The second half of [`Index::delete`]: re-links the live neighbours of
-    /// a tombstoned slot around it.
-    pub fn repair(&self, slot: u32) {
-        let storage = self.read();
-        if (slot as usize) < storage.len() && storage.is_deleted(slot) {
-            self.repair_around(&storage, slot);
-        }
-    }
-
-    pub fn is_deleted(&self, slot: u32) -> bool {
-        let storage = self.read();
-        (slot as usize) < storage.len() && storage.is_deleted(slot)
-    }
-
-    /// A copy of the stored vector of a live slot (unit length for cosine).
-    pub fn vector(&self, slot: u32) -> Option<Vec<f32>> {
-        let storage = self.read();
-        ((slot as usize) < storage.len() && !storage.is_deleted(slot))
-            .then(|| storage.vector(slot).to_vec())
-    }
-
-    /// The `k` nearest live slots to `query` (raw; validated and normalised
-    /// here), closest first, that pass `filter`. `ef` defaults to the
-    /// index's `ef_search`.
-    pub fn search(
-        &self,
-        query: &[f32],
-        k: usize,
-        ef: Option<usize>,
-        filter: Option<SlotFilter<'_>>,
-    ) -> Result<Vec<Neighbor>> {
-        validate_k(k)?;
-        let ef = ef.unwrap_or(self.params.ef_search);
-        validate_ef(ef)?;
-        let query = self.prepare(query, "query")?;
-        let storage = self.read();
-        Ok(self.search_prepared(&storage, &query, k, ef, filter))
-    }
-
-    /// Level-0 adjacency of every slot (deleted slots keep their rows so
-    /// indices line up with slots; filter them with [`Index::is_deleted`]).
-    pub fn level0_csr(&self) -> Csr {
-        let storage = self.read();
-        let mut offsets = Vec::with_capacity(storage.len() + 1);
-        let mut targets = Vec::new();
-        offsets.push(0);
-        for slot in 0..storage.len() as u32 {
-            targets.extend(storage.neighbors(slot, 0).iter());
-            offsets.push(targets.len() as u32);
-        }
-        Csr { offsets, targets }
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Storage> {
-        self.storage.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_node(&self, slot: u32) -> MutexGuard<'_, ()> {
-        self.link_locks[slot as usize % LINK_LOCK_STRIPES]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn entry_point(&self) -> Option<(u32, usize)> {
-        let word = self.entry.load(Ordering::Acquire);
-        (word != u64::MAX).then(|| (word as u32, (word >> 32) as usize))
-    }
-
-    fn set_entry_point(&self, slot: u32, level: usize) {
-        self.entry
-            .store(((level as u64) << 32) | slot as u64, Ordering::Release);
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -6,11 +6,13 @@
 //! order: `node count u64 · edge count u64 · offsets u64 × (nodes + 1) ·
 //! targets u32 × edges`.
 
-use super::graph::Storage;
-use super::{Index, MAX_LEVEL};
+use super::index::Index;
+use super::params::{HnswParams, MAX_LEVEL};
+use super::storage::Storage;
 use crate::error::{Error, Result};
+use crate::file::{ByteReader, MappedF32, SectionSource};
 use crate::rng::SplitMix64;
-use crate::store::{ByteReader, FileHeader, MappedF32, MappedFile, SectionKind, SectionSource};
+use crate::store::{section, DbFile, FileHeader, SectionKind};
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
@@ -28,6 +30,8 @@ const LINK_BYTES_ALWAYS_ALLOWED: u128 = 64 << 20;
 /// repairs out, see `VectorDb::save`.)
 pub struct IndexSnapshot<'a> {
     storage: RwLockReadGuard<'a, Storage>,
+    dimensions: usize,
+    metric: crate::distance::Metric,
     pub entry: Option<(u32, u32)>,
     pub level_rng_state: u64,
     pub live_count: u64,
@@ -37,6 +41,8 @@ impl Index {
     pub fn snapshot(&self) -> IndexSnapshot<'_> {
         let storage = self.read();
         IndexSnapshot {
+            dimensions: self.dimensions,
+            metric: self.metric,
             entry: self.entry_point().map(|(slot, level)| (slot, level as u32)),
             level_rng_state: self
                 .level_rng
@@ -48,15 +54,30 @@ impl Index {
         }
     }
 
+    /// The graph parameters a file's header stores, validated.
+    pub fn params_of(header: &FileHeader) -> Result<HnswParams> {
+        let params = HnswParams {
+            m: header.m as usize,
+            ef_construction: header.ef_construction as usize,
+            ef_search: header.ef_search as usize,
+            seed: header.level_seed,
+        };
+        params
+            .validate()
+            .map_err(|e| Error::corrupt("header", e.to_string()))?;
+        Ok(params)
+    }
+
     /// Rebuilds an index from a validated, mapped file; vectors stay in the
     /// mapping.
-    pub fn from_file(file: &MappedFile) -> Result<Index> {
+    pub fn from_file(file: &DbFile) -> Result<Index> {
         let header = &file.header;
-        let mut index = Index::new(header.dimensions, header.metric, header.params)
+        let params = Index::params_of(header)?;
+        let mut index = Index::new(header.dimensions, header.metric, params)
             .map_err(|e| Error::corrupt("header", e.to_string()))?;
         let slot_count = header.slot_count as usize;
         let (levels, deleted) = decode_levels(file.section(SectionKind::Levels, 0)?, slot_count)?;
-        let link_bytes = Storage::link_bytes(header.params.m, &levels);
+        let link_bytes = Storage::link_bytes(params.m, &levels);
         let budget =
             LINK_BYTES_ALWAYS_ALLOWED.max(file.len() as u128 * MAX_LINK_BYTES_PER_FILE_BYTE);
         if link_bytes > budget {
@@ -75,8 +96,7 @@ impl Index {
             ));
         }
         let vectors = file.vectors()?;
-        let storage =
-            Storage::from_parts(header.dimensions, header.params.m, vectors, levels, deleted);
+        let storage = Storage::from_parts(header.dimensions, params.m, vectors, levels, deleted);
         for level in 0..=top.map_or(0, usize::from) {
             let bytes = file.section(SectionKind::Graph, level as u32)?;
             decode_level(&storage, level, bytes)?;
@@ -207,48 +227,59 @@ impl IndexSnapshot<'_> {
         self.storage.len() as u64
     }
 
+    /// The header fields that describe the graph; the caller fills in the
+    /// file's own (id, generation).
+    pub fn header(&self, params: HnswParams, file_id: u64, generation: u64) -> FileHeader {
+        FileHeader {
+            dimensions: self.dimensions,
+            metric: self.metric,
+            m: params.m as u32,
+            ef_construction: params.ef_construction as u32,
+            ef_search: params.ef_search as u32,
+            level_seed: params.seed,
+            slot_count: self.slot_count(),
+            live_count: self.live_count,
+            entry: self.entry,
+            file_id,
+            generation,
+            level_rng_state: self.level_rng_state,
+        }
+    }
+
     /// Streams the vectors, levels and graph sections.
     pub fn sections(&self) -> Vec<SectionSource<'_>> {
         let storage = &*self.storage;
         let mut sections = vec![
-            SectionSource {
-                kind: SectionKind::Vectors as u32,
-                param: 0,
-                write: Box::new(move |out: &mut dyn Write| {
-                    for block in storage.vector_blocks() {
-                        write_f32s(out, block)?;
-                    }
-                    Ok(())
-                }),
-            },
-            SectionSource {
-                kind: SectionKind::Levels as u32,
-                param: 0,
-                write: Box::new(move |out: &mut dyn Write| {
-                    let bytes: Vec<u8> = (0..storage.len() as u32)
-                        .map(|s| {
-                            storage.level(s) as u8
-                                | if storage.is_deleted(s) {
-                                    DELETED_BIT
-                                } else {
-                                    0
-                                }
-                        })
-                        .collect();
-                    out.write_all(&bytes)
-                }),
-            },
+            section(SectionKind::Vectors, 0, move |out: &mut dyn Write| {
+                for block in storage.vector_blocks() {
+                    write_f32s(out, block)?;
+                }
+                Ok(())
+            }),
+            section(SectionKind::Levels, 0, move |out: &mut dyn Write| {
+                let bytes: Vec<u8> = (0..storage.len() as u32)
+                    .map(|s| {
+                        storage.level(s) as u8
+                            | if storage.is_deleted(s) {
+                                DELETED_BIT
+                            } else {
+                                0
+                            }
+                    })
+                    .collect();
+                out.write_all(&bytes)
+            }),
         ];
         let top = (0..storage.len() as u32)
             .map(|s| storage.level(s))
             .max()
             .unwrap_or(0);
         for level in 0..=top {
-            sections.push(SectionSource {
-                kind: SectionKind::Graph as u32,
-                param: level as u32,
-                write: Box::new(move |out: &mut dyn Write| write_level(out, storage, level)),
-            });
+            sections.push(section(
+                SectionKind::Graph,
+                level as u32,
+                move |out: &mut dyn Write| write_level(out, storage, level),
+            ));
         }
         sections
     }

@@ -1,8 +1,8 @@
 //! Search: greedy descent through the upper layers, beam search at level 0,
 //! and the exact scan used when a filter is too selective for the graph.
 
-use super::graph::Storage;
-use super::visited::{Candidate, SearchScratch};
+use super::scratch::{Candidate, SearchScratch};
+use super::storage::Storage;
 use super::Index;
 use crate::distance;
 use std::cmp::Reverse;

@@ -5,8 +5,8 @@
 //! then point in diverse directions instead of into one dense cluster, which
 //! keeps clustered data navigable.
 
-use super::graph::Storage;
-use super::visited::Candidate;
+use super::scratch::Candidate;
+use super::storage::Storage;
 use crate::distance::DistanceFn;
 
 /// Selects at most `max` of `candidates` (sorted closest first by distance to

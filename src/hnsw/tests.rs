@@ -1,4 +1,6 @@
 use super::*;
+use crate::distance::Metric;
+use crate::error::Error;
 use crate::testdata::{brute_force_top_k, clustered, clustered_split, recall};
 use std::sync::Arc;
 

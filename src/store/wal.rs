@@ -17,6 +17,17 @@
 //! checksum: that is a torn tail from a crash mid-append, and the writer
 //! truncates it. Everything before it was acknowledged.
 //!
+//! # Record kinds
+//!
+//! A payload's first byte is its kind: bits 0–5 the kind's code, bits 6
+//! and 7 how a program that does not know the code must treat the record
+//! (the file's section flags, see `file::sections`): bit 7 *must
+//! understand* — a writable open refuses the log, a read-only one skips the
+//! record; bit 6 *safe to copy* — a save keeps the record, appending it to
+//! the emptied log, where without the bit it is dropped. What the codes
+//! mean is the database's business (`db::wal_record`); codes known since
+//! the first version (1, 2, 3) are written without flag bits.
+//!
 //! # Durability
 //!
 //! Records are appended to a buffer under the caller's lock (so the log's
@@ -28,8 +39,8 @@
 //! writes in flight share one. The file is the database's lock: the writer
 //! holds an exclusive `flock` on it.
 
-use super::ByteReader;
 use crate::error::{Error, Result};
+use crate::file::{ByteReader, SectionFlags};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -80,6 +91,34 @@ impl Durability {
             Durability::None => "none",
         }
     }
+}
+
+const RECORD_MUST_UNDERSTAND: u8 = 0x80;
+const RECORD_SAFE_TO_COPY: u8 = 0x40;
+const RECORD_CODE_MASK: u8 = 0x3F;
+
+/// The kind byte of a record: `code` (below 64) and the flags for a reader
+/// that does not know it.
+pub fn record_kind_byte(code: u8, flags: SectionFlags) -> u8 {
+    debug_assert!(code <= RECORD_CODE_MASK);
+    code | if flags.must_understand {
+        RECORD_MUST_UNDERSTAND
+    } else {
+        0
+    } | if flags.safe_to_copy {
+        RECORD_SAFE_TO_COPY
+    } else {
+        0
+    }
+}
+
+/// The code and flags of a record's kind byte.
+pub fn record_kind(kind_byte: u8) -> (u8, SectionFlags) {
+    let flags = SectionFlags {
+        must_understand: kind_byte & RECORD_MUST_UNDERSTAND != 0,
+        safe_to_copy: kind_byte & RECORD_SAFE_TO_COPY != 0,
+    };
+    (kind_byte & RECORD_CODE_MASK, flags)
 }
 
 /// The path of the log that belongs to the database file at `path`.
@@ -236,7 +275,7 @@ impl Wal {
             .truncate(false)
             .open(path)
             .map_err(|e| io_error("cannot open", e))?;
-        super::lock_exclusive(&file, path)?;
+        crate::file::lock_exclusive(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| io_error("cannot read", e))?;
@@ -331,7 +370,7 @@ impl Wal {
             callback(Ok(()));
         }
         outcome?;
-        super::sync_parent_dir(&shared.path)
+        crate::file::sync_parent_dir(&shared.path)
     }
 
     /// Buffers one record; returns its sequence number for

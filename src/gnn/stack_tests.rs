@@ -1,7 +1,10 @@
+use super::gradcheck::{assert_gradient, nudged, probe_loss};
+use super::stack::*;
 use super::*;
-use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
 use crate::rng::SplitMix64;
 use crate::testdata::TempDir;
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde_json::json;
 
 fn random_graph(nodes: usize, max_degree: usize, seed: u64) -> Adjacency {
     let mut rng = SplitMix64::new(seed);
@@ -21,7 +24,7 @@ fn random_graph(nodes: usize, max_degree: usize, seed: u64) -> Adjacency {
 fn mixed_stack() -> GnnStack {
     let gcn = Gcn::new(4, 6, Activation::Tanh, 1).unwrap();
     let gat = Gat::new(6, 3, 2, true, Activation::Elu(1.0), 2).unwrap();
-    let sage = Sage::new(6, 3, "lstm", Activation::Tanh, 3).unwrap();
+    let sage = Sage::new(6, 3, SageAggregator::Lstm, Activation::Tanh, 3).unwrap();
     let mut blocks = vec![
         StackBlock::new(StackLayer::Gcn(gcn)),
         StackBlock::new(StackLayer::Gat(gat)),
@@ -105,14 +108,19 @@ fn inference_matches_the_training_pass_for_every_layer_kind() {
         assert_close(&output, &expected, "gat");
         assert_close(&attention.unwrap(), &cache.attention, "gat attention");
     }
-    for aggregator in ["mean", "sum", "max", "lstm"] {
+    for aggregator in [
+        SageAggregator::Mean,
+        SageAggregator::Sum,
+        SageAggregator::Max,
+        SageAggregator::Lstm,
+    ] {
         for output_dim in [3, 8] {
             let mut sage = Sage::new(6, output_dim, aggregator, Activation::Tanh, 4).unwrap();
             sage.normalize = output_dim == 3;
             assert_close(
                 &sage.forward(&adjacency, x.view()).unwrap(),
                 &sage.forward_train(&adjacency, x.view()).unwrap().0,
-                aggregator,
+                aggregator.name(),
             );
         }
     }
@@ -155,7 +163,11 @@ fn a_minibatch_gives_the_targets_rows_of_the_whole_graph_pass() {
     let graph = Graph::new(adjacency.clone());
     let mut rng = SplitMix64::new(4);
     let x = Array2::from_shape_fn((300, 8), |_| rng.gaussian());
-    for aggregator in ["mean", "max", "lstm"] {
+    for aggregator in [
+        SageAggregator::Mean,
+        SageAggregator::Max,
+        SageAggregator::Lstm,
+    ] {
         for sizes in [[None, None], [Some(5), Some(3)]] {
             let mut first = StackBlock::new(StackLayer::Sage(
                 Sage::new(8, 8, aggregator, Activation::Relu, 1).unwrap(),
@@ -178,7 +190,7 @@ fn a_minibatch_gives_the_targets_rows_of_the_whole_graph_pass() {
                 for (a, b) in batch.row(r).iter().zip(whole.row(t as usize).iter()) {
                     assert!(
                         (a - b).abs() < 1e-4,
-                        "{aggregator} {sizes:?} target {t}: {a} vs {b}"
+                        "{aggregator:?} {sizes:?} target {t}: {a} vs {b}"
                     );
                 }
             }
@@ -306,7 +318,7 @@ fn mismatched_widths_are_refused() {
     let pairs = Adjacency::from_lists(&[vec![1], vec![0], vec![3], vec![2]]).unwrap();
     let sage = GnnStack::new(
         vec![StackBlock::new(StackLayer::Sage(
-            Sage::new(4, 2, "mean", Activation::None, 1).unwrap(),
+            Sage::new(4, 2, SageAggregator::Mean, Activation::None, 1).unwrap(),
         ))],
         0,
     )

@@ -9,7 +9,7 @@
 //! every one of them is a node whose vector is already stored, which is all a
 //! beam search needs.
 
-use crate::store::MappedF32;
+use crate::file::MappedF32;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 pub(crate) struct Storage {

@@ -1,12 +1,31 @@
+//! Persistence of a whole database: save and reopen, the log and its
+//! replay, crashes, locks, and damaged or hostile files.
+
+use super::wal_record::{encode_unknown, OP_INSERT};
 use super::*;
-use crate::db::{DbOptions, Item, SearchOptions};
 use crate::distance::Metric;
+use crate::error::{Error, Result};
+use crate::file::{sections, Mapping, SectionFile, SectionSource};
+use crate::file::{ByteWriter, SectionFlags};
+use crate::store::{self, wal, DbFile};
 use crate::testdata::{clustered_split, TempDir};
 use serde_json::json;
 use std::fs;
+use std::path::Path;
+use std::sync::Arc;
 
 fn options(dimensions: usize) -> DbOptions {
     DbOptions::new(dimensions, Metric::Cosine)
+}
+
+/// A new database file at `path`.
+fn create(path: &Path, dimensions: usize, durability: Durability) -> VectorDb {
+    VectorDb::new(DbOptions {
+        path: Some(path.to_path_buf()),
+        durability,
+        ..options(dimensions)
+    })
+    .unwrap()
 }
 
 fn item(i: usize, vector: &[f32]) -> NewItem {
@@ -76,7 +95,7 @@ fn save_and_reopen_gives_identical_results_items_and_mapped_vectors() {
     let dir = TempDir::new("round-trip");
     let path = dir.path().join("db.hgnn");
     let (base, queries) = clustered_split(3_000, 200, 24, 12, 5);
-    let db = VectorDb::create_or_open(&path, options(24), Durability::Batch).unwrap();
+    let db = create(&path, 24, Durability::Batch);
     populate(&db, &base);
     db.save().unwrap();
     let expected = search_all(&db, &queries);
@@ -135,7 +154,7 @@ fn acknowledged_writes_survive_without_save_or_close_in_every_durable_mode() {
         let dir = TempDir::new("replay");
         let path = dir.path().join("db.hgnn");
         let (base, queries) = clustered_split(1_500, 50, 16, 8, 6);
-        let db = VectorDb::create_or_open(&path, options(16), durability).unwrap();
+        let db = create(&path, 16, durability);
         populate(&db, &base);
         let items = all_items(&db, base.len() + 2);
         if durability == Durability::None {
@@ -168,7 +187,7 @@ fn acknowledged_writes_survive_without_save_or_close_in_every_durable_mode() {
 
 fn single_inserts(path: &Path, count: usize) -> Vec<Vec<f32>> {
     let (base, _) = clustered_split(count, 0, 8, 4, 7);
-    let db = VectorDb::create_or_open(path, options(8), Durability::Fsync).unwrap();
+    let db = create(&path, 8, Durability::Fsync);
     for (i, v) in base.iter().enumerate() {
         db.insert(item(i, v)).unwrap();
     }
@@ -241,7 +260,7 @@ fn one_writer_at_a_time_while_readers_may_open() {
     let dir = TempDir::new("lock");
     let path = dir.path().join("db.hgnn");
     let (base, _) = clustered_split(100, 0, 8, 2, 8);
-    let writer = VectorDb::create_or_open(&path, options(8), Durability::Batch).unwrap();
+    let writer = create(&path, 8, Durability::Batch);
     writer.insert(item(0, &base[0])).unwrap();
     writer.save().unwrap();
     writer.insert(item(1, &base[1])).unwrap();
@@ -249,9 +268,12 @@ fn one_writer_at_a_time_while_readers_may_open() {
         .err()
         .unwrap();
     assert_eq!(error.code(), "ERR_LOCKED");
-    let error = VectorDb::create_or_open(&path, options(8), Durability::Batch)
-        .err()
-        .unwrap();
+    let error = VectorDb::new(DbOptions {
+        path: Some(path.clone()),
+        ..options(8)
+    })
+    .err()
+    .unwrap();
     assert_eq!(error.code(), "ERR_LOCKED");
 
     let reader = VectorDb::open(
@@ -286,7 +308,7 @@ fn a_failed_save_leaves_the_previous_file_and_log_intact() {
     db.insert(item(20, &base[0])).unwrap();
     let before = fs::read(&path).unwrap();
     // A directory where the temp file goes makes the save fail part way.
-    let temp = store::temp_path(&path);
+    let temp = crate::file::temp_path(&path);
     fs::create_dir(&temp).unwrap();
     let error = db.save().unwrap_err();
     assert_eq!(error.code(), "ERR_IO", "{error}");
@@ -301,15 +323,26 @@ fn a_failed_save_leaves_the_previous_file_and_log_intact() {
 }
 
 #[test]
-fn opening_checks_the_arguments_against_the_file() {
-    let dir = TempDir::new("mismatch");
+fn creating_over_an_existing_file_is_refused_and_leaves_it_intact() {
+    let dir = TempDir::new("exists");
     let path = dir.path().join("db.hgnn");
     single_inserts(&path, 3);
-    let error = VectorDb::create_or_open(&path, options(9), Durability::Batch)
-        .err()
-        .unwrap();
-    assert_eq!(error.code(), "ERR_INVALID_ARGUMENT");
-    assert!(error.to_string().contains("8-dimensional"), "{error}");
+    let before = fs::read(&path).unwrap();
+    let error = VectorDb::new(DbOptions {
+        path: Some(path.clone()),
+        ..options(9)
+    })
+    .err()
+    .unwrap();
+    assert_eq!(error.code(), "ERR_ALREADY_EXISTS");
+    assert!(error.to_string().contains("VectorDB.open"), "{error}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(
+        VectorDb::open(&path, &OpenOptions::default())
+            .unwrap()
+            .len(),
+        3
+    );
     let missing = dir.path().join("missing.hgnn");
     let error = VectorDb::open(
         &missing,
@@ -331,7 +364,7 @@ fn sample_images() -> (Vec<u8>, Vec<u8>) {
     let dir = TempDir::new("images");
     let path = dir.path().join("db.hgnn");
     let (base, _) = clustered_split(400, 0, 8, 4, 9);
-    let db = VectorDb::create_or_open(&path, options(8), Durability::Fsync).unwrap();
+    let db = create(&path, 8, Durability::Fsync);
     populate(&db, &base[..300]);
     db.save().unwrap();
     let items = base[300..]
@@ -356,9 +389,13 @@ fn sample_images() -> (Vec<u8>, Vec<u8>) {
 
 /// Loads images the way `open` does; panics are the failure under test.
 fn load(file: &[u8], log: &[u8]) -> Result<VectorDb> {
-    let file = MappedFile::from_bytes(file)?;
+    let file = DbFile::from_bytes(file)?;
     let log = wal::parse(log)?;
-    VectorDb::from_image(&file, log.as_ref(), 16).map(|(db, _)| db)
+    let options = OpenOptions {
+        recent_searches: 16,
+        ..Default::default()
+    };
+    VectorDb::from_image(&file, log.as_ref(), &options).map(|opened| opened.db)
 }
 
 #[test]
@@ -537,7 +574,7 @@ fn when_durable_answers_every_write_without_blocking_its_caller() {
         let dir = TempDir::new("when-durable");
         let path = dir.path().join("db.hgnn");
         let (base, _) = clustered_split(300, 0, 8, 3, 10);
-        let db = Arc::new(VectorDb::create_or_open(&path, options(8), durability).unwrap());
+        let db = Arc::new(create(&path, 8, durability));
         let (sender, answers) = std::sync::mpsc::channel();
         for (i, v) in base.iter().enumerate() {
             let applied = db.insert_applied(item(i, v)).unwrap();
@@ -567,7 +604,7 @@ fn read_only_opens_succeed_while_the_writer_keeps_saving() {
     let dir = TempDir::new("reader-vs-saves");
     let path = dir.path().join("db.hgnn");
     let (base, _) = clustered_split(200, 0, 8, 3, 11);
-    let writer = VectorDb::create_or_open(&path, options(8), Durability::Batch).unwrap();
+    let writer = create(&path, 8, Durability::Batch);
     std::thread::scope(|scope| {
         scope.spawn(|| {
             for (i, v) in base.iter().enumerate() {
@@ -591,4 +628,129 @@ fn read_only_opens_succeed_while_the_writer_keeps_saving() {
             seen = reader.len();
         }
     });
+}
+
+/// Rewrites the database file at `path` with one more section, as a newer
+/// hnsw-gnn might have written it.
+fn add_section(path: &Path, kind: u32, flags: SectionFlags, bytes: &[u8]) {
+    let format = store::format::DB_FILE;
+    let file = SectionFile::parse(Mapping::open(path).unwrap(), &format).unwrap();
+    let mut sources: Vec<SectionSource<'_>> = file
+        .sections()
+        .iter()
+        .map(|entry| {
+            SectionSource::from_bytes(entry.kind, entry.param, entry.flags, file.bytes(entry))
+        })
+        .collect();
+    sources.push(SectionSource::from_bytes(kind, 0, flags, bytes));
+    let fields = file.fields().to_vec();
+    sections::write_file(path, &format, &fields, sources).unwrap();
+}
+
+fn flags(must_understand: bool, safe_to_copy: bool) -> SectionFlags {
+    SectionFlags {
+        must_understand,
+        safe_to_copy,
+    }
+}
+
+fn read_only() -> OpenOptions {
+    OpenOptions {
+        read_only: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_unknown_safe_to_copy_section_survives_saves_and_an_unsafe_one_is_dropped() {
+    let dir = TempDir::new("grow-sections");
+    let path = dir.path().join("db.hgnn");
+    single_inserts(&path, 5);
+    add_section(&path, 700, flags(false, true), b"from the future");
+    add_section(
+        &path,
+        701,
+        flags(false, false),
+        b"slot-keyed, from the future",
+    );
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(db.len(), 5);
+    db.insert(item(99, &[0.5; 8])).unwrap();
+    db.save().unwrap();
+    db.insert(item(100, &[0.25; 8])).unwrap();
+    db.save().unwrap();
+    drop(db);
+    let file = SectionFile::parse(Mapping::open(&path).unwrap(), &store::format::DB_FILE).unwrap();
+    let kept: Vec<_> = file.sections().iter().filter(|e| e.kind >= 700).collect();
+    assert_eq!(kept.len(), 1, "the unsafe-to-copy section is dropped");
+    assert_eq!((kept[0].kind, kept[0].flags), (700, flags(false, true)));
+    assert_eq!(file.bytes(kept[0]), b"from the future");
+    assert_eq!(
+        VectorDb::open(&path, &OpenOptions::default())
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
+#[test]
+fn an_unknown_must_understand_section_refuses_writable_opens_only() {
+    let dir = TempDir::new("grow-must");
+    let path = dir.path().join("db.hgnn");
+    single_inserts(&path, 4);
+    add_section(&path, 702, flags(true, false), b"essential");
+    let before = fs::read(&path).unwrap();
+    let error = VectorDb::open(&path, &OpenOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(error.code(), "ERR_UNSUPPORTED_FORMAT");
+    assert!(error.to_string().contains("kind 702"), "{error}");
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        before,
+        "a refused open changes nothing"
+    );
+    let reader = VectorDb::open(&path, &read_only()).unwrap();
+    assert_eq!(reader.len(), 4);
+}
+
+#[test]
+fn unknown_log_records_follow_the_same_flags() {
+    let dir = TempDir::new("grow-records");
+    let path = dir.path().join("db.hgnn");
+    single_inserts(&path, 3);
+    let log_path = wal::wal_path(&path);
+    let contents = wal::parse(&fs::read(&log_path).unwrap()).unwrap().unwrap();
+    let with = |extra: &[Vec<u8>]| {
+        let mut records: Vec<&[u8]> = contents.records.iter().map(Vec::as_slice).collect();
+        records.extend(extra.iter().map(Vec::as_slice));
+        fs::write(
+            &log_path,
+            wal::image(contents.file_id, contents.generation, &records),
+        )
+        .unwrap();
+    };
+    // Must understand: a writable open is refused, a read-only one skips it.
+    with(&[encode_unknown(40, flags(true, false), b"essential")]);
+    let error = VectorDb::open(&path, &OpenOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(error.code(), "ERR_UNSUPPORTED_FORMAT");
+    assert!(error.to_string().contains("kind 40"), "{error}");
+    assert_eq!(VectorDb::open(&path, &read_only()).unwrap().len(), 3);
+    // Safe to copy: kept in the log across a save; otherwise dropped by it.
+    let copied = encode_unknown(41, flags(false, true), b"keep");
+    with(&[
+        copied.clone(),
+        encode_unknown(42, flags(false, false), b"drop"),
+    ]);
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(db.len(), 3);
+    db.insert(item(50, &[0.5; 8])).unwrap();
+    db.save().unwrap();
+    db.close().unwrap();
+    let after = wal::parse(&fs::read(&log_path).unwrap()).unwrap().unwrap();
+    assert_eq!(after.records, vec![copied]);
+    let reopened = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(reopened.len(), 4);
 }

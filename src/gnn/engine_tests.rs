@@ -1,5 +1,7 @@
-use super::*;
-use crate::gnn::gradcheck::probe_loss;
+use super::adjacency::Adjacency;
+use super::gcn::gcn_normalized;
+use super::gradcheck::probe_loss;
+use super::propagate::*;
 use crate::rng::SplitMix64;
 use ndarray::Array2;
 
@@ -127,10 +129,10 @@ fn gcn_normalisation_and_transpose_follow_their_definitions() {
         .with_self_loops();
     assert_eq!(graph.sources(0), &[1, 2, 0]);
     assert_eq!(graph.sources(1), &[0, 1]);
-    let normalized = graph.gcn_normalized(false);
+    let normalized = gcn_normalized(&graph, false);
     // Adding the loops while normalising gives the same graph.
     let base = Adjacency::from_lists(&[vec![1, 2], vec![0], vec![0, 1]]).unwrap();
-    assert_eq!(base.gcn_normalized(true), normalized);
+    assert_eq!(gcn_normalized(&base, true), normalized);
     // In-degrees with self loops: 3, 2, 3. Edge 2 → 0: 1 / sqrt(3 · 3).
     let w = normalized.weights(0).unwrap();
     assert!((w[1] - 1.0 / 3.0).abs() < 1e-6, "{w:?}");
@@ -198,39 +200,6 @@ fn malformed_graphs_and_shapes_are_refused_with_codes() {
     assert_eq!(
         Aggregation::parse("median").unwrap_err().code(),
         "ERR_INVALID_ARGUMENT"
-    );
-}
-
-#[test]
-fn the_hnsw_level0_graph_feeds_the_engine() {
-    let base = crate::testdata::clustered(500, 8, 5, 3);
-    let index =
-        crate::hnsw::Index::new(8, crate::distance::Metric::Euclidean, Default::default()).unwrap();
-    let refs: Vec<&[f32]> = base.iter().map(Vec::as_slice).collect();
-    index.insert_batch(&refs, &|_, _| {}).unwrap();
-    let csr = index.level0_csr();
-    let offsets = csr.offsets.iter().map(|&o| o as usize).collect();
-    let graph = Adjacency::from_csr(500, offsets, csr.targets).unwrap();
-    let features = Array2::from_shape_fn((500, 8), |(i, c)| base[i][c]);
-    let mean = aggregate(&graph, features.view(), Aggregation::Mean)
-        .unwrap()
-        .output;
-    // Neighbours are near: a node's neighbourhood mean is closer to it than
-    // the mean of all nodes is, for most nodes.
-    let global: Vec<f32> = (0..8).map(|c| features.column(c).mean().unwrap()).collect();
-    let closer = (0..500)
-        .filter(|&i| {
-            let d = |v: &dyn Fn(usize) -> f32| {
-                (0..8)
-                    .map(|c| (features[[i, c]] - v(c)).powi(2))
-                    .sum::<f32>()
-            };
-            d(&|c| mean[[i, c]]) < d(&|c| global[c])
-        })
-        .count();
-    assert!(
-        closer > 450,
-        "only {closer} of 500 neighbourhood means are local"
     );
 }
 

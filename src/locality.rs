@@ -1,4 +1,4 @@
-//! Node orders that keep near nodes near in memory. Message passing reads
+//! Row orders that keep near points near in memory. Message passing reads
 //! each edge's source row; when neighbours sit in nearby rows those reads
 //! hit cache instead of memory (on 100k × 128 a banded graph aggregates
 //! about twice as fast as a random one of the same degree).

@@ -1,0 +1,135 @@
+//! Items as callers see them (`NewItem`, `Item`), the `Catalog` that maps
+//! ids to slots and holds metadata, and the catalogue's section of the
+//! database file.
+
+use crate::error::{Error, Result};
+use crate::file::{ByteReader, ByteWriter};
+use crate::hnsw::Index;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+/// An item's metadata: a plain JSON object.
+pub type Metadata = Map<String, Value>;
+
+/// Longest accepted id, in bytes.
+pub const MAX_ID_BYTES: usize = 4_096;
+
+/// An item to insert; `id: None` generates a UUID v4.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewItem {
+    pub id: Option<String>,
+    pub vector: Vec<f32>,
+    pub metadata: Option<Metadata>,
+}
+
+/// A stored item. `vector` is in stored form: unit length under cosine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub id: Arc<str>,
+    pub vector: Vec<f32>,
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+#[derive(Default)]
+pub(super) struct Catalog {
+    pub(super) slot_of: HashMap<Arc<str>, u32>,
+    /// Per slot: its id while live, `None` once deleted or replaced.
+    pub(super) ids: Vec<Option<Arc<str>>>,
+    pub(super) metadata: Vec<Option<Arc<Metadata>>>,
+}
+
+impl Catalog {
+    pub(super) fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) {
+        let slot = self.ids.len() as u32;
+        self.slot_of.insert(id.clone(), slot);
+        self.ids.push(Some(id));
+        self.metadata.push(metadata);
+    }
+}
+
+pub(super) fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid_argument("id must be a non-empty string"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "id is {} bytes long; the limit is {MAX_ID_BYTES}",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn put_metadata(out: &mut Vec<u8>, metadata: Option<&Metadata>) {
+    let json = metadata.map(|m| serde_json::to_vec(m).expect("JSON values always serialise"));
+    out.put_optional_bytes(json.as_deref());
+}
+
+pub(super) fn read_metadata(reader: &mut ByteReader<'_>, what: &str) -> Result<Option<Metadata>> {
+    match reader.optional_bytes(what)? {
+        None => Ok(None),
+        Some(json) => serde_json::from_slice(json)
+            .map(Some)
+            .map_err(|e| reader.corrupt(format!("{what}: {e}"))),
+    }
+}
+
+/// The items section: per slot, its id (absent once deleted) and metadata.
+pub(super) fn write_items(out: &mut dyn Write, catalog: &Catalog) -> std::io::Result<()> {
+    let mut buffer = Vec::with_capacity(1 << 16);
+    for (id, metadata) in catalog.ids.iter().zip(&catalog.metadata) {
+        buffer.put_optional_bytes(id.as_deref().map(str::as_bytes));
+        put_metadata(&mut buffer, metadata.as_deref());
+        if buffer.len() >= 1 << 16 {
+            out.write_all(&buffer)?;
+            buffer.clear();
+        }
+    }
+    out.write_all(&buffer)
+}
+
+pub(super) fn read_items(bytes: &[u8], index: &Index) -> Result<Catalog> {
+    let mut reader = ByteReader::new(bytes, "ids and metadata section");
+    let slots = index.slot_count();
+    // Each slot takes at least its two 4-byte tags.
+    reader.check_fits(slots as u64, 8, "slot count")?;
+    let mut catalog = Catalog {
+        slot_of: HashMap::with_capacity(index.len()),
+        ids: Vec::with_capacity(slots),
+        metadata: Vec::with_capacity(slots),
+    };
+    for slot in 0..slots as u32 {
+        let id = reader.optional_str("id")?;
+        let metadata = read_metadata(&mut reader, "metadata")?;
+        match id {
+            Some(id) => {
+                if index.is_deleted(slot) {
+                    return Err(reader.corrupt(format!("deleted slot {slot} has id {id:?}")));
+                }
+                if id.is_empty() || id.len() > MAX_ID_BYTES {
+                    return Err(
+                        reader.corrupt(format!("slot {slot} has an id of {} bytes", id.len()))
+                    );
+                }
+                if catalog.slot_of.contains_key(id) {
+                    return Err(reader.corrupt(format!("id {id:?} appears twice")));
+                }
+                catalog.push(Arc::from(id), metadata.map(Arc::new));
+            }
+            None => {
+                if !index.is_deleted(slot) {
+                    return Err(reader.corrupt(format!("live slot {slot} has no id")));
+                }
+                if metadata.is_some() {
+                    return Err(reader.corrupt(format!("deleted slot {slot} has metadata")));
+                }
+                catalog.ids.push(None);
+                catalog.metadata.push(None);
+            }
+        }
+    }
+    reader.finish()?;
+    Ok(catalog)
+}

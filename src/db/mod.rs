@@ -1,0 +1,52 @@
+//! `VectorDb`: string ids, metadata and search ids over an `hnsw::Index`,
+//! persisted through `store`.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `options.rs` | `DbOptions` and `OpenOptions`: defaults, limits, parsing of JS-shaped options |
+//! | `vector_db.rs` | `VectorDb`: its locks, the write gate, `Applied` writes and their durability |
+//! | `items.rs` | `NewItem`, `Item`, the `Catalog` (ids ↔ slots, metadata) and its file section |
+//! | `writes.rs` | insert, upsert, update, delete |
+//! | `queries.rs` | get, search, search batches, and their `SearchOptions` and `Hit`s |
+//! | `recent.rs` | the ring of recent searches that feedback refers to |
+//! | `snapshot.rs` | `GraphSnapshot`: live items, features and level-0 links in one consistent read |
+//! | `wal_record.rs` | the log records a change is written as, and their decoder |
+//! | `persist.rs` | create, open, replay, save, close, stats |
+//!
+//! # Locking
+//!
+//! `catalog` (ids ↔ slots, metadata) is taken **before** the index's own
+//! lock, always: searches hold `catalog.read()` for the whole query (filters
+//! read metadata, hits read ids); writers hold `catalog.write()` only to
+//! check ids, append vectors and tombstone replaced slots. Linking appended
+//! slots and repairing around deleted ones happen after the catalog lock is
+//! released, so a batch insert does not block searches while it links.
+//!
+//! The catalog is the source of truth for liveness: an id resolves to
+//! exactly one slot, and a slot without an id is never returned.
+//!
+//! A database created or opened with a path logs every change to its
+//! write-ahead log and acknowledges it once durable; see `persist.rs`.
+mod items;
+mod options;
+mod persist;
+mod queries;
+mod recent;
+mod snapshot;
+mod vector_db;
+mod wal_record;
+mod writes;
+
+pub use crate::store::wal::Durability;
+pub use items::{Item, Metadata, NewItem, MAX_ID_BYTES};
+pub use options::{DbOptions, OpenOptions};
+pub use persist::DbStats;
+pub use queries::{Hit, SearchOptions, SearchResults};
+pub use recent::RecentSearch;
+pub use snapshot::GraphSnapshot;
+pub use vector_db::{Applied, VectorDb};
+
+#[cfg(test)]
+mod persist_tests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! Reads: `get`, `search` and `search_batch`, with their options and
+//! results.
+
+use super::items::{Item, Metadata};
+use super::vector_db::VectorDb;
+use crate::error::Result;
+use crate::filter::Filter;
+use rayon::prelude::*;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Default)]
+pub struct SearchOptions {
+    pub k: usize,
+    /// Beam width; `None` uses the database default.
+    pub ef_search: Option<usize>,
+    pub filter: Option<Filter>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub id: Arc<str>,
+    /// Higher is closer (cosine similarity, dot product, or −squared L2).
+    pub score: f32,
+    /// Lower is closer (see `distance` module for each metric).
+    pub distance: f32,
+    pub metadata: Option<Arc<Metadata>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResults {
+    pub search_id: String,
+    pub hits: Vec<Hit>,
+}
+
+impl VectorDb {
+    pub fn get(&self, id: &str) -> Result<Option<Item>> {
+        self.check_open()?;
+        let catalog = self.read_catalog();
+        Ok(catalog.slot_of.get(id).and_then(|&slot| {
+            Some(Item {
+                id: catalog.ids[slot as usize].clone()?,
+                vector: self.index.vector(slot)?,
+                metadata: catalog.metadata[slot as usize].clone(),
+            })
+        }))
+    }
+
+    /// The `k` nearest items to `query`, recorded under a fresh search id.
+    pub fn search(&self, query: &[f32], options: &SearchOptions) -> Result<SearchResults> {
+        self.check_open()?;
+        let hits = {
+            let catalog = self.read_catalog();
+            let metadata = &catalog.metadata;
+            let filter = options
+                .filter
+                .as_ref()
+                .map(|filter| move |slot: u32| filter.matches(metadata[slot as usize].as_deref()));
+            let slot_filter = filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
+            let found = self
+                .index
+                .search(query, options.k, options.ef_search, slot_filter)?;
+            let metric = self.index.metric();
+            found
+                .into_iter()
+                .filter_map(|n| {
+                    let id = catalog.ids[n.slot as usize].clone()?;
+                    let metadata = catalog.metadata[n.slot as usize].clone();
+                    Some(Hit {
+                        id,
+                        score: metric.score(n.distance),
+                        distance: n.distance,
+                        metadata,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let shown = hits.iter().map(|h| h.id.clone()).collect();
+        let search_id = self.lock_recent().record(query, shown);
+        Ok(SearchResults { search_id, hits })
+    }
+
+    /// Many searches in parallel on all cores; fails on the first bad query.
+    pub fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        options: &SearchOptions,
+    ) -> Result<Vec<SearchResults>> {
+        queries
+            .par_iter()
+            .map(|q| self.search(q, options))
+            .collect()
+    }
+}

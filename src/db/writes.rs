@@ -1,0 +1,261 @@
+//! Writes: insert (single and batch), upsert, update and delete. Each is
+//! applied in memory (visible to searches at once), logged under the
+//! catalog lock so the log's order is the order of application, and
+//! acknowledged once its record is durable (see `vector_db.rs`).
+
+use super::items::{validate_id, Catalog, Metadata, NewItem};
+use super::vector_db::{Applied, VectorDb};
+use super::wal_record;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl VectorDb {
+    /// Inserts one item; `DuplicateId` if its id exists. Returns the id.
+    pub fn insert(&self, item: NewItem) -> Result<String> {
+        self.durable(self.insert_applied(item)?)
+    }
+
+    /// [`VectorDb::insert`] without waiting for durability.
+    pub fn insert_applied(&self, item: NewItem) -> Result<Applied<String>> {
+        self.insert_batch_applied(vec![item], &|_, _| {})
+            .map(|applied| applied.map(|mut ids| ids.remove(0)))
+    }
+
+    /// Inserts many items, linking them in parallel on all cores. All or
+    /// nothing: a bad vector or a duplicate id (in the batch or the
+    /// database) rejects the whole batch before anything is stored.
+    pub fn insert_batch(
+        &self,
+        items: Vec<NewItem>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Vec<String>> {
+        self.durable(self.insert_batch_applied(items, progress)?)
+    }
+
+    /// [`VectorDb::insert_batch`] without waiting for durability.
+    pub fn insert_batch_applied(
+        &self,
+        items: Vec<NewItem>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Applied<Vec<String>>> {
+        let _gate = self.begin_write()?;
+        let (value, sequence) = self.insert_batch_logged(items, progress, true)?;
+        Ok(Applied { value, sequence })
+    }
+
+    pub(super) fn insert_batch_logged(
+        &self,
+        items: Vec<NewItem>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        log: bool,
+    ) -> Result<(Vec<String>, Option<u64>)> {
+        if items.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let (range, ids, sequence) = {
+            let mut catalog = self.write_catalog();
+            let ids = self.assign_ids(&catalog, &items)?;
+            let vectors: Vec<&[f32]> = items.iter().map(|item| item.vector.as_slice()).collect();
+            let slots = self.index.append_batch(&vectors)?;
+            // A failed log append still leaves the change applied (slots and
+            // catalog must line up); the caller gets the error.
+            let sequence = self.log(log, || wal_record::encode_insert(&ids, &items));
+            for (id, item) in ids.iter().zip(items) {
+                catalog.push(id.clone(), item.metadata.map(Arc::new));
+            }
+            debug_assert_eq!(catalog.ids.len(), slots.end as usize);
+            (slots, ids, sequence)
+        };
+        if range.len() == 1 {
+            // One item: link on this thread, skipping the Rayon hand-off.
+            self.index.link_one(range.start);
+            progress(1, 1);
+        } else {
+            self.index.link_batch(range, progress);
+        }
+        Ok((ids.iter().map(|id| id.to_string()).collect(), sequence?))
+    }
+
+    /// Inserts the item, or replaces the vector and metadata of an existing
+    /// one with that id. Returns the id.
+    pub fn upsert(&self, item: NewItem) -> Result<String> {
+        self.durable(self.upsert_applied(item)?)
+    }
+
+    /// [`VectorDb::upsert`] without waiting for durability.
+    pub fn upsert_applied(&self, item: NewItem) -> Result<Applied<String>> {
+        let Some(id) = item.id.clone() else {
+            return self.insert_applied(item);
+        };
+        let _gate = self.begin_write()?;
+        let sequence =
+            self.replace_logged(&id, Some(item.vector), Some(item.metadata), true, true)?;
+        Ok(Applied {
+            value: id,
+            sequence,
+        })
+    }
+
+    /// Changes an existing item: a new vector, new metadata (`Some(None)`
+    /// clears it), or both. `NotFound` if the id is unknown.
+    pub fn update(
+        &self,
+        id: &str,
+        vector: Option<Vec<f32>>,
+        metadata: Option<Option<Metadata>>,
+    ) -> Result<()> {
+        self.durable(self.update_applied(id, vector, metadata)?)
+    }
+
+    /// [`VectorDb::update`] without waiting for durability.
+    pub fn update_applied(
+        &self,
+        id: &str,
+        vector: Option<Vec<f32>>,
+        metadata: Option<Option<Metadata>>,
+    ) -> Result<Applied<()>> {
+        let _gate = self.begin_write()?;
+        let sequence = self.replace_logged(id, vector, metadata, false, true)?;
+        Ok(Applied {
+            value: (),
+            sequence,
+        })
+    }
+
+    /// Returns the log sequence number of the change.
+    pub(super) fn replace_logged(
+        &self,
+        id: &str,
+        vector: Option<Vec<f32>>,
+        metadata: Option<Option<Metadata>>,
+        create: bool,
+        log: bool,
+    ) -> Result<Option<u64>> {
+        validate_id(id)?;
+        let (new_slot, old_slot, sequence) = {
+            let mut catalog = self.write_catalog();
+            let old_slot = catalog.slot_of.get(id).copied();
+            let Some(old) = old_slot else {
+                if !create {
+                    return Err(Error::NotFound(id.to_string()));
+                }
+                drop(catalog);
+                let new_vector = vector
+                    .clone()
+                    .ok_or_else(|| Error::invalid_argument("a new item needs a vector"))?;
+                let item = NewItem {
+                    id: Some(id.to_string()),
+                    vector: new_vector,
+                    metadata: metadata.clone().flatten(),
+                };
+                return match self.insert_batch_logged(vec![item], &|_, _| {}, log) {
+                    // Another writer created it between our check and insert.
+                    Err(Error::DuplicateId(_)) => {
+                        self.replace_logged(id, vector, metadata, create, log)
+                    }
+                    other => other.map(|(_, sequence)| sequence),
+                };
+            };
+            let metadata = match metadata {
+                Some(new) => new.map(Arc::new),
+                None => catalog.metadata[old as usize].clone(),
+            };
+            match vector {
+                None => {
+                    let sequence = self.log(log, || {
+                        vec![wal_record::encode_update(id, None, metadata.as_deref())]
+                    });
+                    catalog.metadata[old as usize] = metadata;
+                    return sequence;
+                }
+                Some(vector) => {
+                    let slot = self.index.append_batch(&[&vector])?.start;
+                    let sequence = self.log(log, || {
+                        vec![wal_record::encode_update(
+                            id,
+                            Some(&vector),
+                            metadata.as_deref(),
+                        )]
+                    });
+                    let id = catalog.ids[old as usize]
+                        .take()
+                        .expect("live slot has an id");
+                    catalog.metadata[old as usize] = None;
+                    catalog.slot_of.insert(id.clone(), slot);
+                    catalog.ids.push(Some(id));
+                    catalog.metadata.push(metadata);
+                    self.index.tombstone(old);
+                    (slot, old, sequence)
+                }
+            }
+        };
+        self.index.link_one(new_slot);
+        self.index.repair(old_slot);
+        sequence
+    }
+
+    /// Deletes an item; false if the id is unknown.
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        self.durable(self.delete_applied(id)?)
+    }
+
+    /// [`VectorDb::delete`] without waiting for durability.
+    pub fn delete_applied(&self, id: &str) -> Result<Applied<bool>> {
+        let _gate = self.begin_write()?;
+        let (value, sequence) = self.delete_logged(id, true)?;
+        Ok(Applied { value, sequence })
+    }
+
+    pub(super) fn delete_logged(&self, id: &str, log: bool) -> Result<(bool, Option<u64>)> {
+        let (slot, sequence) = {
+            let mut catalog = self.write_catalog();
+            let Some(&slot) = catalog.slot_of.get(id) else {
+                return Ok((false, None));
+            };
+            let sequence = self.log(log, || vec![wal_record::encode_delete(id)]);
+            catalog.slot_of.remove(id);
+            catalog.ids[slot as usize] = None;
+            catalog.metadata[slot as usize] = None;
+            self.index.tombstone(slot);
+            (slot, sequence)
+        };
+        self.index.repair(slot);
+        Ok((true, sequence?))
+    }
+
+    pub(super) fn assign_ids(&self, catalog: &Catalog, items: &[NewItem]) -> Result<Vec<Arc<str>>> {
+        let mut fresh: HashMap<&str, ()> = HashMap::with_capacity(items.len());
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            let id: Arc<str> = match &item.id {
+                Some(id) => {
+                    validate_id(id)?;
+                    if catalog.slot_of.contains_key(id.as_str()) || fresh.insert(id, ()).is_some() {
+                        return Err(Error::DuplicateId(id.clone()));
+                    }
+                    Arc::from(id.as_str())
+                }
+                None => Arc::from(self.generate_id()),
+            };
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    pub(super) fn generate_id(&self) -> String {
+        let mut rng = self.id_rng.lock().unwrap_or_else(|e| e.into_inner());
+        let (hi, lo) = (rng.next_u64(), rng.next_u64());
+        // UUID v4: version nibble 4, variant bits 10.
+        let hi = (hi & !0xF000) | 0x4000;
+        let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xFFFF,
+            hi & 0xFFFF,
+            lo >> 48,
+            lo & 0xFFFF_FFFF_FFFF
+        )
+    }
+}

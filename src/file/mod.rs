@@ -1,0 +1,23 @@
+//! Files, knowing no format: the bottom of everything hnsw-gnn persists.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mmap.rs` | `Mapping` (the crate's one `Mmap::map`) and `MappedF32`, values read in place |
+//! | `atomic.rs` | `write_atomically`: temp file, fsync, rename, fsync of the directory |
+//! | `lock.rs` | `lock_exclusive`: one writer per file |
+//! | `bytes.rs` | `ByteReader` (bounds-checked, names its section in errors) and `ByteWriter` |
+//! | `sections.rs` | the checksummed section container every hnsw-gnn file is made of, with the must-understand / safe-to-copy flags |
+
+pub mod atomic;
+pub mod bytes;
+pub mod lock;
+pub mod mmap;
+pub mod sections;
+
+pub use atomic::{sync_parent_dir, temp_path, write_atomically};
+pub use bytes::{ByteReader, ByteWriter};
+pub use lock::lock_exclusive;
+pub use mmap::{MappedF32, Mapping};
+pub use sections::{
+    ContainerFormat, SectionEntry, SectionFile, SectionFlags, SectionSource, SectionWriter,
+};

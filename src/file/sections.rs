@@ -1,0 +1,648 @@
+//! The checksummed section container that every hnsw-gnn file is made of:
+//! the database file and the model (weight) file are two *formats* of it —
+//! each its own magic, version and header fields — and a model container
+//! can itself be stored, whole, as one section of a database file.
+//!
+//! ```text
+//! 0   magic [8] · format version u32 · header bytes H u32 · section count u32 ·
+//!     format fields (H − 24 bytes) · CRC32 u32 at H − 4
+//! H   section table, 32 bytes per section:
+//!     kind u32 · param u32 · offset u64 · length u64 · CRC32 u32 · flags u32
+//! …   the sections, each at a 64-byte-aligned offset (relative to byte 0),
+//!     zero bytes between them, nothing after the last
+//! ```
+//!
+//! All integers are little-endian. The header CRC covers the header (its
+//! own field read as zero) and the table; each section has its own CRC,
+//! checked by [`SectionFile::verify`].
+//!
+//! # Growing a format: the flag bits
+//!
+//! Like PNG's chunk names, every section says how a program that does not
+//! know its kind must treat it:
+//! - **must understand**: a program that would *change* the file refuses it
+//!   (`ERR_UNSUPPORTED_FORMAT`); one that only reads may skip the section.
+//! - **safe to copy**: a program that rewrites the file carries the section
+//!   through byte for byte; without the bit it drops the section, which
+//!   then may depend on things the rewrite changes (such as slot numbers).
+//!
+//! What a known kind means is the format's business; the container knows
+//! no format.
+//!
+//! # Trust
+//!
+//! Every offset, length and count is checked against the image before it
+//! is used; overlapping sections, non-zero padding and trailing bytes are
+//! refused: a damaged or hostile image gives `ERR_CORRUPT_FILE`, never a
+//! panic or an allocation its size does not justify.
+
+use super::bytes::{ByteReader, ByteWriter};
+use super::mmap::{MappedF32, Mapping};
+use crate::error::{Error, Result};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::Path;
+
+/// Every section starts at a multiple of this (so `f32` and wider values
+/// can be read in place, and a nested container stays aligned).
+pub const SECTION_ALIGN: u64 = 64;
+const FIXED_HEADER_BYTES: usize = 20;
+const TABLE_ENTRY_BYTES: usize = 32;
+/// More sections than any format writes; bounds the table read.
+const MAX_SECTIONS: u32 = 4_096;
+const MUST_UNDERSTAND: u32 = 1;
+const SAFE_TO_COPY: u32 = 2;
+
+/// What distinguishes one file format built on the container.
+#[derive(Clone, Copy, Debug)]
+pub struct ContainerFormat {
+    pub magic: &'static [u8; 8],
+    /// The version written, and the newest one read.
+    pub version: u32,
+    /// `H`: the header with its format fields and CRC.
+    pub header_bytes: usize,
+    /// Names the format in errors ("database file", "model file").
+    pub name: &'static str,
+    /// Names the header in errors.
+    pub header_name: &'static str,
+}
+
+impl ContainerFormat {
+    fn crc_at(&self) -> usize {
+        self.header_bytes - 4
+    }
+
+    /// Bytes before the first section: header and table, aligned.
+    fn data_start(&self, sections: usize) -> u64 {
+        align_up((self.header_bytes + sections * TABLE_ENTRY_BYTES) as u64)
+    }
+}
+
+/// How a program that does not know a section's kind must treat it (see
+/// the module doc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SectionFlags {
+    pub must_understand: bool,
+    pub safe_to_copy: bool,
+}
+
+impl SectionFlags {
+    fn bits(self) -> u32 {
+        (self.must_understand as u32 * MUST_UNDERSTAND) | (self.safe_to_copy as u32 * SAFE_TO_COPY)
+    }
+
+    fn from_bits(bits: u32) -> Option<SectionFlags> {
+        (bits & !(MUST_UNDERSTAND | SAFE_TO_COPY) == 0).then_some(SectionFlags {
+            must_understand: bits & MUST_UNDERSTAND != 0,
+            safe_to_copy: bits & SAFE_TO_COPY != 0,
+        })
+    }
+}
+
+/// One entry of the section table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionEntry {
+    pub kind: u32,
+    pub param: u32,
+    pub flags: SectionFlags,
+    /// From the start of the container.
+    pub offset: u64,
+    pub length: u64,
+    pub crc: u32,
+}
+
+impl SectionEntry {
+    fn range(&self) -> Range<usize> {
+        self.offset as usize..(self.offset + self.length) as usize
+    }
+}
+
+pub fn align_up(offset: u64) -> u64 {
+    offset.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
+}
+
+/// CRC of a header (its CRC field read as zero) and the table after it.
+fn header_crc(header_and_table: &[u8], crc_at: usize) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header_and_table[..crc_at]);
+    hasher.update(&[0; 4]);
+    hasher.update(&header_and_table[crc_at + 4..]);
+    hasher.finalize()
+}
+
+/// A validated container image inside a [`Mapping`]: its header fields
+/// and its sections, each usable in place.
+#[derive(Clone)]
+pub struct SectionFile {
+    mapping: Mapping,
+    /// Where the image lies in the mapping.
+    span: Range<usize>,
+    version: u32,
+    format: ContainerFormat,
+    sections: Vec<SectionEntry>,
+}
+
+impl SectionFile {
+    /// The container that fills all of `mapping`.
+    pub fn parse(mapping: Mapping, format: &ContainerFormat) -> Result<SectionFile> {
+        let span = 0..mapping.len();
+        SectionFile::parse_within(mapping, span, format)
+    }
+
+    /// The container that fills `span` of `mapping` (a section holding a
+    /// nested container). Checks the header and table, not the sections'
+    /// CRCs (see [`SectionFile::verify`]).
+    pub fn parse_within(
+        mapping: Mapping,
+        span: Range<usize>,
+        format: &ContainerFormat,
+    ) -> Result<SectionFile> {
+        let image = mapping
+            .bytes()
+            .get(span.clone())
+            .ok_or_else(|| Error::Internal(format!("span {span:?} outside the mapping")))?;
+        let (version, sections) = decode(image, format)?;
+        Ok(SectionFile {
+            mapping,
+            span,
+            version,
+            format: *format,
+            sections,
+        })
+    }
+
+    /// Checks every section's CRC; `name` names a section in the error.
+    pub fn verify(&self, name: impl Fn(&SectionEntry) -> String) -> Result<()> {
+        for entry in &self.sections {
+            if crc32fast::hash(self.bytes(entry)) != entry.crc {
+                return Err(Error::corrupt(name(entry), "checksum mismatch"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The version the image was written as.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The format's own header fields (bytes `20..H − 4`).
+    pub fn fields(&self) -> &[u8] {
+        &self.image()[FIXED_HEADER_BYTES..self.format.crc_at()]
+    }
+
+    pub fn sections(&self) -> &[SectionEntry] {
+        &self.sections
+    }
+
+    /// The first section of `kind` with `param`.
+    pub fn find(&self, kind: u32, param: u32) -> Option<&SectionEntry> {
+        self.sections
+            .iter()
+            .find(|s| s.kind == kind && s.param == param)
+    }
+
+    pub fn bytes(&self, entry: &SectionEntry) -> &[u8] {
+        &self.image()[entry.range()]
+    }
+
+    /// A section's bytes as `f32` values read in place.
+    pub fn f32s(&self, entry: &SectionEntry) -> Result<MappedF32> {
+        self.mapping.f32s(
+            self.span.start + entry.offset as usize,
+            entry.length as usize / 4,
+        )
+    }
+
+    /// The container nested in a section, sharing this mapping.
+    pub fn nested(&self, entry: &SectionEntry, format: &ContainerFormat) -> Result<SectionFile> {
+        let start = self.span.start + entry.offset as usize;
+        SectionFile::parse_within(
+            self.mapping.clone(),
+            start..start + entry.length as usize,
+            format,
+        )
+    }
+
+    /// Size of the image in bytes.
+    pub fn len(&self) -> u64 {
+        self.span.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.span.is_empty()
+    }
+
+    fn image(&self) -> &[u8] {
+        &self.mapping.bytes()[self.span.clone()]
+    }
+}
+
+fn decode(image: &[u8], format: &ContainerFormat) -> Result<(u32, Vec<SectionEntry>)> {
+    let corrupt = |why: String| Error::corrupt(format.header_name, why);
+    if image.len() < format.header_bytes {
+        return Err(corrupt(format!(
+            "the {} is {} bytes, shorter than its header",
+            format.name,
+            image.len()
+        )));
+    }
+    if &image[..8] != format.magic {
+        return Err(Error::UnsupportedFormat(format!(
+            "not an hnsw-gnn {} (bad magic bytes)",
+            format.name
+        )));
+    }
+    let mut reader = ByteReader::new(&image[8..FIXED_HEADER_BYTES], format.header_name);
+    let version = reader.u32("format version")?;
+    if version > format.version {
+        return Err(Error::UnsupportedFormat(format!(
+            "the {} has format version {version}; this hnsw-gnn reads up to {} (upgrade hnsw-gnn)",
+            format.name, format.version
+        )));
+    }
+    if version == 0 {
+        return Err(corrupt("format version 0".into()));
+    }
+    let header_bytes = reader.u32("header length")?;
+    if header_bytes as usize != format.header_bytes {
+        return Err(corrupt(format!(
+            "header length {header_bytes}, expected {}",
+            format.header_bytes
+        )));
+    }
+    let section_count = reader.u32("section count")?;
+    if section_count > MAX_SECTIONS {
+        return Err(corrupt(format!("{section_count} sections")));
+    }
+    let table_end = format.header_bytes + section_count as usize * TABLE_ENTRY_BYTES;
+    if image.len() < table_end {
+        return Err(corrupt(format!(
+            "the {} is {} bytes, shorter than its header and section table ({table_end})",
+            format.name,
+            image.len()
+        )));
+    }
+    let crc_at = format.crc_at();
+    let stored = u32::from_le_bytes(image[crc_at..crc_at + 4].try_into().expect("4 bytes"));
+    if header_crc(&image[..table_end], crc_at) != stored {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    let mut table = ByteReader::new(&image[format.header_bytes..table_end], "section table");
+    let data_start = format.data_start(section_count as usize);
+    let mut sections = Vec::with_capacity(section_count as usize);
+    for i in 0..section_count {
+        let (kind, param) = (table.u32("kind")?, table.u32("param")?);
+        let (offset, length) = (table.u64("offset")?, table.u64("length")?);
+        let crc = table.u32("crc")?;
+        let flag_bits = table.u32("flags")?;
+        let flags = SectionFlags::from_bits(flag_bits).ok_or_else(|| {
+            Error::corrupt(
+                "section table",
+                format!("section {i} has unknown flag bits {flag_bits:#x}"),
+            )
+        })?;
+        let end = offset.checked_add(length);
+        if !offset.is_multiple_of(SECTION_ALIGN)
+            || offset < data_start
+            || end.is_none_or(|end| end > image.len() as u64)
+        {
+            return Err(Error::corrupt(
+                "section table",
+                format!(
+                    "section {i} spans {offset}+{length} bytes, outside the {}-byte {}",
+                    image.len(),
+                    format.name
+                ),
+            ));
+        }
+        sections.push(SectionEntry {
+            kind,
+            param,
+            flags,
+            offset,
+            length,
+            crc,
+        });
+    }
+    let mut spans: Vec<(u64, u64)> = sections
+        .iter()
+        .map(|s| (s.offset, s.offset + s.length))
+        .collect();
+    spans.sort_unstable();
+    if spans.windows(2).any(|w| w[0].1 > w[1].0) {
+        return Err(Error::corrupt("section table", "sections overlap"));
+    }
+    // Every byte is accounted for: padding is zero, nothing trails the
+    // last section.
+    let mut covered = table_end as u64;
+    let end = image.len() as u64;
+    for (start, stop) in spans.into_iter().chain([(end, end)]) {
+        if image[covered as usize..start as usize]
+            .iter()
+            .any(|&b| b != 0)
+        {
+            return Err(Error::corrupt(
+                "section table",
+                format!(
+                    "non-zero bytes between offsets {covered} and {start}, outside every section"
+                ),
+            ));
+        }
+        covered = covered.max(stop);
+    }
+    Ok((version, sections))
+}
+
+/// Streams a section's bytes into the container being written.
+pub type SectionWriter<'a> = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + 'a>;
+
+/// One section to write.
+pub struct SectionSource<'a> {
+    pub kind: u32,
+    pub param: u32,
+    pub flags: SectionFlags,
+    pub write: SectionWriter<'a>,
+}
+
+impl<'a> SectionSource<'a> {
+    /// A section whose bytes are already in memory.
+    pub fn from_bytes(kind: u32, param: u32, flags: SectionFlags, bytes: &'a [u8]) -> Self {
+        SectionSource {
+            kind,
+            param,
+            flags,
+            write: Box::new(move |out: &mut dyn Write| out.write_all(bytes)),
+        }
+    }
+}
+
+/// Counts and checksums what passes through.
+struct ChecksumWriter<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+    written: u64,
+}
+
+impl<W: Write> Write for ChecksumWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a whole container to `out` (positioned at its start): header
+/// and table last, once every section's length and CRC are known. Returns
+/// `out` and the container's size.
+pub fn write_container<W: Write + Seek>(
+    out: W,
+    format: &ContainerFormat,
+    fields: &[u8],
+    sections: Vec<SectionSource<'_>>,
+) -> io::Result<(W, u64)> {
+    let field_bytes = format.crc_at() - FIXED_HEADER_BYTES;
+    if fields.len() > field_bytes || sections.len() > MAX_SECTIONS as usize {
+        return Err(io::Error::other(format!(
+            "{} header fields or {} sections do not fit a {}",
+            fields.len(),
+            sections.len(),
+            format.name
+        )));
+    }
+    let data_start = format.data_start(sections.len());
+    let mut out = BufWriter::with_capacity(1 << 20, out);
+    out.write_all(&vec![0; data_start as usize])?;
+    let mut offset = data_start;
+    let mut table = Vec::with_capacity(sections.len());
+    for section in sections {
+        let start = align_up(offset);
+        out.write_all(&vec![0; (start - offset) as usize])?;
+        let mut counted = ChecksumWriter {
+            inner: &mut out,
+            hasher: crc32fast::Hasher::new(),
+            written: 0,
+        };
+        (section.write)(&mut counted)?;
+        let (length, crc) = (counted.written, counted.hasher.finalize());
+        table.push(SectionEntry {
+            kind: section.kind,
+            param: section.param,
+            flags: section.flags,
+            offset: start,
+            length,
+            crc,
+        });
+        offset = start + length;
+    }
+    let mut out = out.into_inner().map_err(|e| e.into_error())?;
+    let mut header = Vec::with_capacity(data_start as usize);
+    header.extend_from_slice(format.magic);
+    header.put_u32(format.version);
+    header.put_u32(format.header_bytes as u32);
+    header.put_u32(table.len() as u32);
+    header.extend_from_slice(fields);
+    header.resize(format.header_bytes, 0);
+    for entry in &table {
+        header.put_u32(entry.kind);
+        header.put_u32(entry.param);
+        header.put_u64(entry.offset);
+        header.put_u64(entry.length);
+        header.put_u32(entry.crc);
+        header.put_u32(entry.flags.bits());
+    }
+    let crc = header_crc(&header, format.crc_at());
+    header[format.crc_at()..format.header_bytes].copy_from_slice(&crc.to_le_bytes());
+    out.seek(SeekFrom::Start(0))?;
+    out.write_all(&header)?;
+    Ok((out, offset))
+}
+
+/// Writes a container to `path` atomically (see [`super::atomic`]).
+pub fn write_file(
+    path: &Path,
+    format: &ContainerFormat,
+    fields: &[u8],
+    sections: Vec<SectionSource<'_>>,
+) -> Result<u64> {
+    super::atomic::write_atomically(path, |file, temp| {
+        write_container(file, format, fields, sections)
+            .map_err(|e| Error::io("cannot write", temp, e))
+    })
+}
+
+/// A container built in memory (to nest in a section, or for tests).
+pub fn to_bytes(
+    format: &ContainerFormat,
+    fields: &[u8],
+    sections: Vec<SectionSource<'_>>,
+) -> Result<Vec<u8>> {
+    let (cursor, _) = write_container(io::Cursor::new(Vec::new()), format, fields, sections)
+        .map_err(|e| Error::Io(format!("cannot build a {}: {e}", format.name)))?;
+    Ok(cursor.into_inner())
+}
+
+/// Recomputes every in-bounds section CRC and the header CRC of an image
+/// whose header is `header_bytes` long, so mutation tests and the fuzz
+/// target reach the parsers behind the checksums. Leaves what it cannot
+/// make sense of alone.
+#[doc(hidden)]
+pub fn refresh_checksums(image: &mut [u8], header_bytes: usize) {
+    if image.len() < header_bytes || header_bytes < FIXED_HEADER_BYTES + 4 {
+        return;
+    }
+    let count =
+        u32::from_le_bytes(image[16..20].try_into().expect("4 bytes")).min(MAX_SECTIONS) as usize;
+    let table_end = header_bytes + count * TABLE_ENTRY_BYTES;
+    if image.len() < table_end {
+        return;
+    }
+    for i in 0..count {
+        let at = header_bytes + i * TABLE_ENTRY_BYTES;
+        let offset = u64::from_le_bytes(image[at + 8..at + 16].try_into().expect("8 bytes"));
+        let length = u64::from_le_bytes(image[at + 16..at + 24].try_into().expect("8 bytes"));
+        if let Some(end) = offset
+            .checked_add(length)
+            .filter(|&end| end <= image.len() as u64)
+        {
+            let crc = crc32fast::hash(&image[offset as usize..end as usize]);
+            image[at + 24..at + 28].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    let crc = header_crc(&image[..table_end], header_bytes - 4);
+    image[header_bytes - 4..header_bytes].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEST: ContainerFormat = ContainerFormat {
+        magic: b"TESTFILE",
+        version: 3,
+        header_bytes: 64,
+        name: "test file",
+        header_name: "test header",
+    };
+
+    fn flags(must_understand: bool, safe_to_copy: bool) -> SectionFlags {
+        SectionFlags {
+            must_understand,
+            safe_to_copy,
+        }
+    }
+
+    fn sample() -> Vec<u8> {
+        let floats: Vec<u8> = [1.0f32, -2.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let sections = vec![
+            SectionSource::from_bytes(1, 0, flags(true, false), &floats),
+            SectionSource::from_bytes(9, 4, flags(false, true), b"abc"),
+            SectionSource::from_bytes(2, 7, SectionFlags::default(), &[]),
+        ];
+        to_bytes(&TEST, b"fields!", sections).unwrap()
+    }
+
+    #[test]
+    fn sections_round_trip_aligned_with_their_flags_and_fields() {
+        let image = sample();
+        let file = SectionFile::parse(Mapping::from_bytes(&image).unwrap(), &TEST).unwrap();
+        file.verify(|e| format!("kind {}", e.kind)).unwrap();
+        assert_eq!(file.version(), 3);
+        assert_eq!(&file.fields()[..7], b"fields!");
+        assert!(file.fields()[7..].iter().all(|&b| b == 0));
+        let kinds: Vec<_> = file
+            .sections()
+            .iter()
+            .map(|s| (s.kind, s.param, s.flags))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, 0, flags(true, false)),
+                (9, 4, flags(false, true)),
+                (2, 7, flags(false, false))
+            ]
+        );
+        assert!(file
+            .sections()
+            .iter()
+            .all(|s| s.offset % SECTION_ALIGN == 0));
+        let floats = file.find(1, 0).unwrap();
+        assert_eq!(file.f32s(floats).unwrap().as_slice(), &[1.0, -2.5]);
+        assert_eq!(file.bytes(file.find(9, 4).unwrap()), b"abc");
+        assert!(file.find(9, 5).is_none());
+    }
+
+    #[test]
+    fn a_container_nested_in_a_section_reads_in_place() {
+        let inner = sample();
+        let outer = to_bytes(
+            &TEST,
+            &[],
+            vec![
+                SectionSource::from_bytes(5, 0, SectionFlags::default(), b"x"),
+                SectionSource::from_bytes(6, 0, SectionFlags::default(), &inner),
+            ],
+        )
+        .unwrap();
+        let file = SectionFile::parse(Mapping::from_bytes(&outer).unwrap(), &TEST).unwrap();
+        let nested = file.nested(file.find(6, 0).unwrap(), &TEST).unwrap();
+        nested.verify(|e| format!("kind {}", e.kind)).unwrap();
+        assert_eq!(
+            nested.f32s(nested.find(1, 0).unwrap()).unwrap().as_slice(),
+            &[1.0, -2.5]
+        );
+        assert_eq!(nested.len(), inner.len() as u64);
+    }
+
+    #[test]
+    fn damage_is_refused_with_the_right_code() {
+        let image = sample();
+        let parse = |bytes: &[u8]| {
+            SectionFile::parse(Mapping::from_bytes(bytes).unwrap(), &TEST)
+                .and_then(|f| f.verify(|e| format!("kind {}", e.kind)).map(|()| f))
+        };
+        let code = |bytes: &[u8]| parse(bytes).err().map(|e| e.code());
+        assert_eq!(code(&image), None);
+        assert_eq!(code(&[b'x'; 100]), Some("ERR_UNSUPPORTED_FORMAT"));
+        assert_eq!(code(b"TESTFILE"), Some("ERR_CORRUPT_FILE"));
+        let mut newer = image.clone();
+        newer[8..12].copy_from_slice(&4u32.to_le_bytes());
+        refresh_checksums(&mut newer, 64);
+        let error = parse(&newer).err().unwrap();
+        assert_eq!(error.code(), "ERR_UNSUPPORTED_FORMAT");
+        assert!(error.to_string().contains("upgrade"), "{error}");
+        // Every flipped byte is caught: by a CRC, or by a check behind it.
+        for at in 0..image.len() {
+            let mut bad = image.clone();
+            bad[at] ^= 0x40;
+            assert!(code(&bad).is_some(), "flip at {at} went unnoticed");
+        }
+        for len in 0..image.len() {
+            assert!(code(&image[..len]).is_some(), "truncation to {len}");
+        }
+        let mut unknown_flag = image.clone();
+        unknown_flag[64 + 28] = 4;
+        refresh_checksums(&mut unknown_flag, 64);
+        assert!(parse(&unknown_flag)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("flag bits"));
+        let mut trailing = image.clone();
+        trailing.extend_from_slice(&[0, 1]);
+        assert!(parse(&trailing)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("non-zero"));
+    }
+}
