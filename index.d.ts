@@ -1,10 +1,221 @@
-// Public types of hnsw-gnn. Everything generated from the Rust doc comments
-// lives in native.d.ts and is re-exported here; this file adds the search
-// methods that index.js assembles in JavaScript.
+// Public types of hnsw-gnn: exactly what `require('hnsw-gnn')` exports
+// (a test compares the two, member by member), with every option's
+// default and unit. The native classes behind them are not part of the API.
 
-export * from './native'
+// ------------------------------------------------------------------ errors --
 
-import type { SearchOptions, OpenDbOptions, Matrix, Graph, CsrGraph, AttentionOutput, SaveWeightsOptions } from './native'
+/**
+ * The stable `code` of every error hnsw-gnn throws or rejects with (one per
+ * variant of the Rust core's `Error`; a test keeps the two in step).
+ */
+export type ErrorCode =
+  /** A vector's length differs from `dimensions`; GNN features or weights of the wrong shape. */
+  | 'ERR_DIMENSION_MISMATCH'
+  /** Empty vector, NaN or ±Infinity, a zero vector under cosine; a NaN or infinite GNN feature. */
+  | 'ERR_INVALID_VECTOR'
+  /** An option or argument out of range or of the wrong type, or an unknown option key. */
+  | 'ERR_INVALID_ARGUMENT'
+  /** A malformed metadata filter. */
+  | 'ERR_INVALID_FILTER'
+  /** A GNN graph with neighbour or batch ids out of range, or inconsistent CSR offsets. */
+  | 'ERR_INVALID_GRAPH'
+  /** `update` of an unknown id. */
+  | 'ERR_NOT_FOUND'
+  /** `insert`/`insertBatch` of an existing id (or the same id twice in a batch). */
+  | 'ERR_DUPLICATE_ID'
+  /** `new VectorDB({ path })` where a database file already exists (open it with `VectorDB.open`). */
+  | 'ERR_ALREADY_EXISTS'
+  /** A database, model or log file fails its checks; the message names the section. */
+  | 'ERR_CORRUPT_FILE'
+  /** Not an hnsw-gnn file, or written by a newer hnsw-gnn than this one can read or change. */
+  | 'ERR_UNSUPPORTED_FORMAT'
+  /** A file cannot be read or written (missing, disk full, permission denied). */
+  | 'ERR_IO'
+  /** Another `VectorDB` has the file open for writing. */
+  | 'ERR_LOCKED'
+  /** A call after `close()`. */
+  | 'ERR_CLOSED'
+  /** A write to a database opened with `readOnly: true`. */
+  | 'ERR_READ_ONLY'
+  /** A bug: a caught Rust panic (it never crashes Node). */
+  | 'ERR_INTERNAL'
+
+/** What every hnsw-gnn error is: an `Error` with a stable `code`. */
+export interface HnswGnnError extends Error {
+  code: ErrorCode
+}
+
+// ------------------------------------------------------------- the module --
+
+/** The limits every call is held to (from the Rust core). */
+export interface Limits {
+  /** Largest `k` of a search. */
+  maxK: number
+  /** Largest `efSearch`. */
+  maxEfSearch: number
+  /** Longest vector. */
+  maxDimensions: number
+  /** Longest id, in UTF-8 bytes. */
+  maxIdBytes: number
+  /** Largest `recentSearches`. */
+  maxRecentSearches: number
+  /** Range of `m`. */
+  minM: number
+  maxM: number
+  /** Largest `efConstruction`. */
+  maxEfConstruction: number
+  /** Most layers of a `GraphSAGE` model. */
+  maxGnnLayers: number
+  /** Most attention heads of a `GATLayer`. */
+  maxGnnHeads: number
+  /** Widest GNN layer input or output. */
+  maxGnnWidth: number
+}
+
+/** The limits every call is held to (frozen). */
+export declare const limits: Readonly<Limits>
+
+/** Which SIMD kernels this process uses, and which the CPU supports. */
+export interface SimdInfo {
+  /**
+   * The active path: `'avx512'`, `'avx2'`, `'neon'` or `'scalar'`
+   * (`HNSW_GNN_SIMD` can force one).
+   */
+  active: string
+  /** Every path this CPU can run. */
+  available: string[]
+}
+
+/** Reports the distance kernels in use. */
+export declare function simdInfo(): SimdInfo
+
+// -------------------------------------------------------------- VectorDB --
+
+/** How distance is measured; see the README's score table. */
+export type Metric = 'cosine' | 'euclidean' | 'dot'
+
+/**
+ * When a write's Promise resolves (for a database with a `path`):
+ * - `'batch'` (default): once its log record is fsynced; fsyncs are shared
+ *   by concurrent writes and happen at most every 10 ms.
+ * - `'fsync'`: once its record is fsynced, without waiting to batch.
+ * - `'none'`: at once, with no fsync: for bulk loads. A crash (of the
+ *   process or the machine) can lose every write since the last `save()`;
+ *   `close()` keeps them.
+ */
+export type Durability = 'batch' | 'fsync' | 'none'
+
+/** Options of `new VectorDB(...)`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
+export interface VectorDbOptions {
+  /** Length of every vector (1 to `limits.maxDimensions`, 65536). Required. */
+  dimensions: number
+  /**
+   * `'cosine'` (default), `'euclidean'` (squared L2) or `'dot'`. Cosine
+   * vectors are normalised to unit length on insert, so cosine search runs
+   * as a dot product.
+   */
+  metric?: Metric
+  /**
+   * Links per node (default 16, 2 to 256; level 0 keeps up to `2 * m`).
+   * More links: better recall, more memory, slower inserts.
+   */
+  m?: number
+  /** Beam width while inserting (default 200, at most 10000). */
+  efConstruction?: number
+  /**
+   * Default beam width while searching (default 64, at most 100000); per
+   * query via `search(q, { efSearch })`.
+   */
+  efSearch?: number
+  /**
+   * How many recent searches are remembered so feedback can refer to them
+   * by `searchId` (default 10000).
+   */
+  recentSearches?: number
+  /**
+   * Creates a new database file here (`ERR_ALREADY_EXISTS` if there is one:
+   * open an existing file with `VectorDB.open`, which reads it off the JS
+   * thread). Every change is then logged to `<path>-wal` before it is
+   * acknowledged, and `save()` folds the log into the file. Without a path
+   * the database lives in memory only.
+   */
+  path?: string
+  /** When writes are acknowledged (default `'batch'`); only with a `path`. */
+  durability?: Durability
+}
+
+/** Options of `VectorDB.open`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
+export interface OpenDbOptions {
+  /** When writes are acknowledged (default `'batch'`). */
+  durability?: Durability
+  /**
+   * Open without taking the writer's lock, so another process may be
+   * writing: searches and reads only (writes reject with `ERR_READ_ONLY`).
+   * Sees the file as last saved plus the writer's log at the moment of
+   * opening.
+   */
+  readOnly?: boolean
+  /** As in the constructor (default 10000). */
+  recentSearches?: number
+}
+
+/** An item as passed to `insert`, `insertBatch` and `upsert`. */
+export interface ItemInput {
+  /** A unique id (at most `limits.maxIdBytes` UTF-8 bytes); a UUID v4 is generated when omitted. */
+  id?: string
+  /** `dimensions` finite numbers; a `Float32Array` is read without a copy. */
+  vector: Float32Array | number[]
+  /** Any plain object; filters match against it. */
+  metadata?: Record<string, unknown> | null
+}
+
+/** Changes for `update`. */
+export interface ItemUpdate {
+  /** A new vector. */
+  vector?: Float32Array | number[]
+  /** New metadata; `null` clears it, omitted keeps it. */
+  metadata?: Record<string, unknown> | null
+}
+
+/** A stored item as `get` returns it. */
+export interface StoredItem {
+  id: string
+  /** The stored vector (unit length under the cosine metric). */
+  vector: Float32Array
+  metadata: Record<string, unknown> | null
+}
+
+/** Options of `insertBatch`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
+export interface InsertBatchOptions {
+  /**
+   * Called with the number of items linked so far, every 1% of the batch
+   * (at least every 256 items) and once at the end with `done === total`.
+   * Counts only increase. Calls come from worker threads through the event
+   * loop, so the last one may arrive just after the promise resolves.
+   */
+  onProgress?: (done: number, total: number) => void
+}
+
+/**
+ * A metadata filter, Pinecone/MongoDB style: `{ color: 'red', price: {
+ * $lt: 20 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $and $or`;
+ * a bare value means `$eq`; dotted names reach into nested objects. An
+ * invalid filter is an `ERR_INVALID_FILTER`, never ignored.
+ */
+export type Filter = Record<string, unknown>
+
+/** Options of `search`, `searchSync` and `searchBatch`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
+export interface SearchOptions {
+  /** How many hits to return (default 10, at most `limits.maxK`, 100000). */
+  k?: number
+  /**
+   * Beam width for this query (default: the database's `efSearch`). Larger
+   * is slower and more accurate; it is raised to `k` if smaller.
+   */
+  efSearch?: number
+  /** Only items whose metadata passes the filter; applied during the graph walk. */
+  filter?: Filter
+}
 
 /** One search hit. */
 export interface SearchHit {
@@ -15,10 +226,7 @@ export interface SearchHit {
    * (`dot`), or the negated squared euclidean distance (`euclidean`).
    */
   score: number
-  /**
-   * Lower is closer: `1 - cosine similarity`, `-dot`, or the squared
-   * euclidean distance.
-   */
+  /** Lower is closer: `1 - cosine similarity`, `-dot`, or the squared euclidean distance. */
   distance: number
   /** The item's metadata, or `null` when it has none. */
   metadata: Record<string, unknown> | null
@@ -32,95 +240,253 @@ export interface SearchResult {
   hits: SearchHit[]
 }
 
-declare module './native' {
-  namespace VectorDB {
-    /**
-     * Opens an existing database file off the JS thread: validates it
-     * (every section's checksum), memory-maps its vectors instead of
-     * reading them into the heap, and replays its write-ahead log.
-     * Rejects with `ERR_IO` (missing or unreadable file),
-     * `ERR_CORRUPT_FILE`, `ERR_UNSUPPORTED_FORMAT` (written by a newer
-     * hnsw-gnn) or `ERR_LOCKED` (another `VectorDB` is writing it; pass
-     * `readOnly: true` to read alongside it).
-     *
-     * @example
-     * const db = await VectorDB.open('shop.hgnn')
-     */
-    function open(path: string, options?: OpenDbOptions): Promise<VectorDB>
-  }
+/** What `stats()` reports. */
+export interface DatabaseStats {
+  /** Live items. */
+  items: number
+  /** Stored slots: live items plus deleted ones kept as graph tombstones. */
+  slots: number
+  /** The database file, or `null` for an in-memory database. */
+  path: string | null
+  /** Size of the file as last saved, in bytes. */
+  fileBytes: number
+  /** Size of the write-ahead log (changes since the last save), in bytes. */
+  walBytes: number
+  /** Vector bytes read in place from the memory-mapped file (not copied to the heap). */
+  mappedVectorBytes: number
+  /** Vector bytes held in memory (inserted since the last save) plus the graph's links. */
+  indexHeapBytes: number
+  /** Whether vectors are served from the mapped file. */
+  vectorsMapped: boolean
+  /** The write acknowledgement mode, or `null` without a writable file. */
+  durability: Durability | null
+  readOnly: boolean
+  /** Number of saves since the file was created. */
+  generation: number
+}
 
-  interface VectorDB {
-    /**
-     * The `k` nearest items to `query`, computed on the libuv thread pool.
-     * Rejects with `ERR_DIMENSION_MISMATCH`, `ERR_INVALID_VECTOR`,
-     * `ERR_INVALID_ARGUMENT` or `ERR_INVALID_FILTER` on bad input.
-     *
-     * @example
-     * const { searchId, hits } = await db.search(query, { k: 10, filter: { color: 'red' } })
-     */
-    search(query: Float32Array | number[], options?: SearchOptions): Promise<SearchResult>
-    /**
-     * Like `search`, on the calling thread: the lowest latency, but it
-     * blocks the event loop for the duration of the search (typically
-     * 20–200 µs). Throws the same errors `search` rejects with.
-     */
-    searchSync(query: Float32Array | number[], options?: SearchOptions): SearchResult
-    /**
-     * Many searches in parallel on all cores. `queries` is an array of
-     * vectors or one flat `Float32Array` of `n * dimensions` numbers.
-     * Rejects on the first bad query.
-     */
-    searchBatch(queries: Array<Float32Array | number[]> | Float32Array, options?: SearchOptions): Promise<SearchResult[]>
-  }
+/** The live items as a graph, from `snapshot()`: row `i` is item `ids[i]`. */
+export interface Snapshot {
+  /** Level-0 HNSW links among the live items, by row. */
+  graph: Graph
+  /** The items' stored vectors, one row each (unit length under cosine). */
+  features: Matrix
+  /** The item of each row. */
+  ids: string[]
+}
+
+/**
+ * An embedded vector database: an HNSW index with string ids, metadata and
+ * filters. Methods returning a Promise run off the JS thread (batch work
+ * spreads over all cores); the `Sync` variants run on the calling thread.
+ * Every error is an {@link HnswGnnError}; async methods reject, sync ones
+ * throw, and a failed call changes nothing.
+ *
+ * @example
+ * const db = new VectorDB({ dimensions: 384 })
+ * await db.insert({ id: 'sku-1', vector, metadata: { color: 'red' } })
+ * const { searchId, hits } = await db.search(query, { k: 10, filter: { color: 'red' } })
+ */
+export declare class VectorDB {
+  /**
+   * In memory, or a new database file at `options.path`. Throws
+   * `ERR_ALREADY_EXISTS` if that file exists: open it with
+   * {@link VectorDB.open}.
+   */
+  constructor(options: VectorDbOptions)
+  /**
+   * Opens an existing database file off the JS thread: validates it (every
+   * section's checksum), memory-maps its vectors instead of reading them
+   * into the heap, and replays its write-ahead log. Rejects with `ERR_IO`
+   * (missing or unreadable), `ERR_CORRUPT_FILE`, `ERR_UNSUPPORTED_FORMAT`
+   * (written by a newer hnsw-gnn) or `ERR_LOCKED` (another `VectorDB` is
+   * writing it; pass `readOnly: true` to read alongside it).
+   *
+   * @example
+   * const db = await VectorDB.open('shop.hgnn')
+   */
+  static open(path: string, options?: OpenDbOptions): Promise<VectorDB>
+  /** Number of live items. */
+  readonly size: number
+  readonly dimensions: number
+  readonly metric: Metric
+  /**
+   * Inserts one item and resolves to its id. Rejects with
+   * `ERR_DUPLICATE_ID` if the id exists (use `upsert` to replace).
+   */
+  insert(item: ItemInput): Promise<string>
+  /**
+   * Inserts many items, linking them in parallel on all cores; resolves to
+   * their ids in order. All or nothing: one bad vector or duplicate id
+   * rejects the batch before anything is stored.
+   */
+  insertBatch(items: ItemInput[], options?: InsertBatchOptions | null): Promise<string[]>
+  /** Inserts the item or replaces the vector and metadata of the item with that id; resolves to the id. */
+  upsert(item: ItemInput): Promise<string>
+  /** Changes an existing item's vector and/or metadata. Rejects with `ERR_NOT_FOUND` for an unknown id. */
+  update(id: string, changes: ItemUpdate): Promise<void>
+  /** Resolves to the stored item, or `null` if there is none. */
+  get(id: string): Promise<StoredItem | null>
+  /** The stored item, or `null` if there is none. */
+  getSync(id: string): StoredItem | null
+  /** Deletes an item; resolves to `false` if the id was unknown. A deleted item is never returned by a search. */
+  delete(id: string): Promise<boolean>
+  /**
+   * The `k` nearest items to `query`, computed off the JS thread. Rejects
+   * with `ERR_DIMENSION_MISMATCH`, `ERR_INVALID_VECTOR`,
+   * `ERR_INVALID_ARGUMENT` or `ERR_INVALID_FILTER` on bad input.
+   */
+  search(query: Float32Array | number[], options?: SearchOptions): Promise<SearchResult>
+  /**
+   * Like `search`, on the calling thread: the lowest latency, but it blocks
+   * the event loop for the search (typically 20–200 µs).
+   */
+  searchSync(query: Float32Array | number[], options?: SearchOptions): SearchResult
+  /**
+   * Many searches in parallel on all cores. `queries` is an array of
+   * vectors or one flat `Float32Array` of `n * dimensions` numbers. Rejects
+   * on the first bad query.
+   */
+  searchBatch(queries: Array<Float32Array | number[]> | Float32Array, options?: SearchOptions): Promise<SearchResult[]>
+  /**
+   * The live items as a graph for the GNN layers, in one consistent read
+   * taken off the JS thread (writes wait while it is taken): their ids, their
+   * vectors as features, and their level-0 HNSW links, rows in an order that
+   * keeps linked items near each other in memory. The order is kept until
+   * the next write, so repeated snapshots agree row for row.
+   *
+   * @example
+   * const { graph, features, ids } = await db.snapshot()
+   * const out = await new GCNLayer({ inputDim: db.dimensions, outputDim: 64 }).forward(features, graph)
+   */
+  snapshot(): Promise<Snapshot>
+  /** Counts, file and log sizes, and how much of the index is mapped. */
+  stats(): DatabaseStats
+  /**
+   * Writes the whole database to its file atomically (a temp file, fsynced,
+   * renamed over the old one) and empties the write-ahead log. Writes wait
+   * while it runs; searches do not. Rejects with `ERR_IO` (disk full,
+   * permission denied), leaving the previous file intact.
+   */
+  save(): Promise<void>
+  /**
+   * Waits for writes in progress, flushes the write-ahead log and releases
+   * the file and its lock. Unsaved changes stay safe in the log and are
+   * replayed by the next open. Later calls reject with `ERR_CLOSED`;
+   * closing twice is harmless.
+   */
+  close(): Promise<void>
 }
 
 // ---------------------------------------------------------------- GNN layers
 
+/** A row-major `f32` matrix: `data` holds `rows × cols` values. */
+export interface Matrix {
+  data: Float32Array
+  rows: number
+  cols: number
+}
+
+/** Compressed sparse rows: node `i` aggregates `targets[offsets[i]] .. targets[offsets[i + 1]]`. */
+export interface CsrGraph {
+  offsets: Uint32Array
+  targets: Uint32Array
+}
+
 /**
  * Node features: a `Float32Array` of `numNodes × inputDim` values (row
- * major), or a matrix `{ data, rows, cols }` such as `db.vectors()` or a
- * layer's output. Read in place, never copied; do not modify it while an
- * async call runs.
+ * major), or a {@link Matrix} such as `snapshot().features` or a layer's
+ * output. Read in place, never copied; do not modify it while an async call
+ * runs.
  */
 export type Features = Float32Array | Matrix
 
 /**
- * Who aggregates whom: a `Graph` (from `db.graph()` or `new Graph(...)`;
- * what layers derive from it is cached across calls, so prefer it for
- * repeated calls), CSR arrays `{ offsets, targets }`, or one neighbour
- * list per node. Node `i` aggregates the nodes listed for it.
+ * Who aggregates whom: a {@link Graph} (what layers derive from it is
+ * cached across calls, so prefer it for repeated calls), CSR arrays, or one
+ * neighbour list per node. Node `i` aggregates the nodes listed for it.
  */
 export type GraphInput = Graph | CsrGraph | number[][]
 
-/** Options every layer takes. */
+/**
+ * A graph for the GNN layers, validated once (`ERR_INVALID_GRAPH` for
+ * out-of-range ids or inconsistent offsets); what a layer derives from it
+ * (self loops, normalisation, transpose) is cached, so pass the same
+ * `Graph` to repeated calls.
+ */
+export declare class Graph {
+  constructor(adjacency: CsrGraph | number[][])
+  readonly numNodes: number
+  readonly numEdges: number
+  /** A copy of the CSR arrays. */
+  csr(): CsrGraph
+}
+
+/**
+ * The message-passing engine on its own: row `i` of the result reduces the
+ * features of node `i`'s neighbours with `'sum'`, `'mean'` or `'max'`
+ * (zeros for a node without neighbours). A bare `Float32Array` holds one
+ * row per node.
+ */
+export declare function aggregate(features: Features, graph: GraphInput, aggregation: 'sum' | 'mean' | 'max'): Promise<Matrix>
+/** Like `aggregate`, on the calling thread. */
+export declare function aggregateSync(features: Features, graph: GraphInput, aggregation: 'sum' | 'mean' | 'max'): Matrix
+
+/** An element-wise non-linearity. */
+export type Activation = 'none' | 'linear' | 'relu' | 'leaky_relu' | 'leakyRelu' | 'elu' | 'gelu' | 'tanh'
+
+/** Options every layer takes. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
 export interface LayerOptions {
-  /** Width of the input features. */
+  /** Width of the input features (required). */
   inputDim: number
-  /** Width of the output. */
+  /** Width of the output (required). */
   outputDim: number
-  /**
-   * `'none' | 'relu' | 'leaky_relu' | 'elu' | 'gelu' | 'tanh'`.
-   */
-  activation?: 'none' | 'linear' | 'relu' | 'leaky_relu' | 'leakyRelu' | 'elu' | 'gelu' | 'tanh'
-  /** Add the layer's input to its output (needs `inputDim === outputDim`). */
+  /** The layer's non-linearity; each class documents its default. */
+  activation?: Activation
+  /** LeakyReLU's negative slope (default 0.01) or ELU's alpha (default 1). */
+  activationParameter?: number
+  /** Add the layer's input to its output (needs `inputDim === outputDim`; default `false`). */
   residual?: boolean
-  /** Layer normalisation of each node's output. */
+  /** Layer normalisation of each node's output (default `false`). */
   layerNorm?: boolean
   /**
-   * Dropout rate on the output during training (Rust `GnnStack::forward_train`);
-   * forward passes from JS are inference and never drop.
+   * Dropout rate in [0, 1) on the output during training (Rust
+   * `GnnStack::forward_train`; default 0); forward passes from JS are
+   * inference and never drop.
    */
   dropout?: number
   /** Seeds the initial weights and neighbour sampling (random when omitted). */
   seed?: number
 }
 
-/** Methods every layer has. */
-declare abstract class GnnLayer {
+/** Options of `saveWeights`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
+export interface SaveWeightsOptions {
+  /** `'f32'` (default, exact), `'f16'` (half the size) or `'int8'` (a quarter, one scale per row). */
+  weightType?: 'f32' | 'f16' | 'int8'
+}
+
+/** A GAT forward pass with its attention weights. */
+export interface AttentionOutput {
+  output: Matrix
+  /**
+   * `(edges × heads)` row-major: the weight of edge `e` in head `h` is
+   * `attention[e * heads + h]`, edges in the order of `graph`; each node's
+   * weights sum to 1 per head.
+   */
+  attention: Float32Array
+  heads: number
+  /** The graph attended over: the input plus self loops (unless `selfLoops: false`). */
+  graph: CsrGraph
+}
+
+/** What every layer has (GCNLayer, GATLayer and GraphSAGE). */
+export interface GnnLayer {
   readonly inputDim: number
   readonly outputDim: number
-  /** The configuration stored beside the weights. */
+  /** The configuration stored beside the weights: each block's options. */
   readonly config: Record<string, unknown>
+  /** Whether weights are read in place from a memory-mapped file (`loadWeights` of an f32 file). */
+  readonly weightsMapped: boolean
   /**
    * A copy of every parameter by name: `'0.weight'` is layer 0's
    * `inputDim × outputDim` weight (`x · W`), `'0.bias'` its bias (one-row
@@ -130,24 +496,21 @@ declare abstract class GnnLayer {
    * `lstm_hidden_weight` (gates ordered input, forget, cell, output).
    */
   weights(): Record<string, Matrix>
-  /** Whether weights are read in place from a memory-mapped file (`loadWeights` of an f32 file). */
-  readonly weightsMapped: boolean
   /**
    * The layer's output for every node, computed off the JS thread (in
    * parallel over nodes). Rejects with `ERR_DIMENSION_MISMATCH` when the
-   * features do not match `inputDim` or the graph's node count, and
+   * features do not match `inputDim` or the graph's node count,
+   * `ERR_INVALID_VECTOR` for a NaN or infinite feature and
    * `ERR_INVALID_GRAPH` for out-of-range neighbour ids.
    *
    * @example
-   * const out = await layer.forward(db.vectors(), db.graph())
+   * const { graph, features } = await db.snapshot()
+   * const out = await layer.forward(features, graph)
    */
   forward(features: Features, graph: GraphInput): Promise<Matrix>
   /** Like `forward`, on the calling thread. */
   forwardSync(features: Features, graph: GraphInput): Matrix
-  /**
-   * Writes the configuration and weights to `path` atomically: `f32`
-   * (exact), `f16` (half the size) or `int8` (a quarter, one scale per row).
-   */
+  /** Writes the configuration and weights to a model file at `path`, atomically. */
   saveWeights(path: string, options?: SaveWeightsOptions): Promise<void>
   saveWeightsSync(path: string, options?: SaveWeightsOptions): void
   /**
@@ -162,6 +525,7 @@ declare abstract class GnnLayer {
   loadWeightsSync(path: string): void
 }
 
+/** Options of `GCNLayer`. */
 export interface GCNLayerOptions extends LayerOptions {
   /** Aggregate over `A + I` (default `true`), as Kipf & Welling. */
   selfLoops?: boolean
@@ -173,14 +537,16 @@ export interface GCNLayerOptions extends LayerOptions {
  *
  * @example
  * const gcn = new GCNLayer({ inputDim: 128, outputDim: 64, activation: 'relu' })
- * const { data, rows, cols } = await gcn.forward(db.vectors(), db.graph())
+ * const { data, rows, cols } = await gcn.forward(features, graph)
  */
-export declare class GCNLayer extends GnnLayer {
+export declare class GCNLayer {
   constructor(options: GCNLayerOptions)
 }
+export interface GCNLayer extends GnnLayer {}
 
+/** Options of `GATLayer`. */
 export interface GATLayerOptions extends LayerOptions {
-  /** Attention heads (default 1). */
+  /** Attention heads (default 1, at most 256). */
   numHeads?: number
   /**
    * Concatenate the heads (default; `outputDim` is split evenly between
@@ -200,32 +566,30 @@ export interface GATLayerOptions extends LayerOptions {
  * const gat = new GATLayer({ inputDim: 128, outputDim: 64, numHeads: 8 })
  * const { output, attention, heads, graph } = await gat.forwardWithAttention(features, adjacency)
  */
-export declare class GATLayer extends GnnLayer {
+export declare class GATLayer {
   constructor(options: GATLayerOptions)
-  /**
-   * `forward` plus the attention weights: `attention[e * heads + h]` is
-   * edge `e`'s weight in head `h`, for the edges of `graph` (the input with
-   * self loops added); each node's weights sum to 1 per head.
-   */
+  /** `forward` plus the attention weights over the graph attended (the input with self loops added). */
   forwardWithAttention(features: Features, graph: GraphInput): Promise<AttentionOutput>
   forwardWithAttentionSync(features: Features, graph: GraphInput): AttentionOutput
 }
+export interface GATLayer extends GnnLayer {}
 
+/** Options of `GraphSAGE`. */
 export interface GraphSAGEOptions extends LayerOptions {
-  /** Layers (default 2). */
+  /** Layers (default 2, at most 64). */
   numLayers?: number
   /** Width between layers (default `inputDim`). */
   hiddenDim?: number
   /** How neighbours are summarised (default `'mean'`). */
   aggregator?: 'mean' | 'max' | 'sum' | 'lstm'
   /**
-   * Neighbours sampled per hop from the target nodes outwards, one entry
-   * per layer: `[10, 5]` takes 10 neighbours of each target and 5 of each
-   * of those (as PyG's `NeighborLoader`). Omit to use every neighbour.
+   * Neighbours sampled per hop from the target nodes outwards, one entry per
+   * layer: `[10, 5]` takes 10 neighbours of each target and 5 of each of
+   * those (as PyG's `NeighborLoader`). Omit to use every neighbour.
    * Sampling is seeded, so repeated calls agree.
    */
   sampleSizes?: number[]
-  /** Scale every layer's output rows to unit length. */
+  /** Scale every layer's output rows to unit length (default `false`). */
   normalize?: boolean
 }
 
@@ -236,9 +600,9 @@ export interface GraphSAGEOptions extends LayerOptions {
  *
  * @example
  * const sage = new GraphSAGE({ inputDim: 128, outputDim: 64, numLayers: 2, sampleSizes: [10, 5] })
- * const rows = await sage.forwardMinibatch(db.vectors(), db.graph(), [0, 42])
+ * const rows = await sage.forwardMinibatch(features, graph, [0, 42])
  */
-export declare class GraphSAGE extends GnnLayer {
+export declare class GraphSAGE {
   constructor(options: GraphSAGEOptions)
   /**
    * The output rows of `batch` nodes only (in that order), computing just
@@ -248,3 +612,4 @@ export declare class GraphSAGE extends GnnLayer {
   forwardMinibatch(features: Features, graph: GraphInput, batch: Uint32Array | number[]): Promise<Matrix>
   forwardMinibatchSync(features: Features, graph: GraphInput, batch: Uint32Array | number[]): Matrix
 }
+export interface GraphSAGE extends GnnLayer {}

@@ -9,155 +9,78 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** The native class behind `GCNLayer`, `GATLayer` and `GraphSAGE`. */
+/** The model behind one layer object; `loadWeights` swaps it. */
 export declare class GnnModel {
-  constructor(kind: 'gcn' | 'gat' | 'sage', options: object)
+  constructor(kind: string, options?: any | undefined | null)
   get inputDim(): number
   get outputDim(): number
-  /** The configuration, as saved with the weights. */
   get config(): any
-  /**
-   * A copy of every parameter by name (`"0.weight"` is layer 0's
-   * `inputDim × outputDim` weight; vectors are one-row matrices).
-   */
   weights(): Record<string, Matrix>
-  /** Whether any weight matrix is read in place from a mapped file. */
   get weightsMapped(): boolean
-  forward(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): Promise<Matrix>
-  forwardSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): Matrix
-  forwardWithAttention(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): Promise<AttentionOutput>
-  forwardWithAttentionSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][]): AttentionOutput
-  forwardMinibatch(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], batch: Uint32Array | number[]): Promise<Matrix>
-  forwardMinibatchSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], batch: Uint32Array | number[]): Matrix
-  saveWeights(path: string, options?: SaveWeightsOptions | undefined | null): Promise<void>
-  saveWeightsSync(path: string, options?: SaveWeightsOptions | undefined | null): void
-  loadWeights(path: string): Promise<void>
+  forward(features: FeaturesArg, graph: GraphArg): Promise<unknown>
+  forwardSync(features: FeaturesArg, graph: GraphArg): Matrix
+  forwardWithAttention(features: FeaturesArg, graph: GraphArg): Promise<unknown>
+  forwardWithAttentionSync(features: FeaturesArg, graph: GraphArg): AttentionOutput
+  forwardMinibatch(features: FeaturesArg, graph: GraphArg, batch: Uint32Array | Array<number>): Promise<unknown>
+  forwardMinibatchSync(features: FeaturesArg, graph: GraphArg, batch: Uint32Array | Array<number>): Matrix
+  saveWeights(path: string, options?: any | undefined | null): Promise<unknown>
+  saveWeightsSync(path: string, options?: any | undefined | null): void
+  loadWeights(path: string): Promise<unknown>
   loadWeightsSync(path: string): void
 }
 export type JsGnnModel = GnnModel
 
 /**
  * A graph for the GNN layers, validated once; what a layer derives from
- * it (self loops, normalisation, transpose) is cached, so pass the same
- * `Graph` to repeated calls. `db.graph()` returns one with `ids`.
+ * it (self loops, normalisation, transpose) is cached across calls.
  */
 export declare class Graph {
-  /**
-   * From CSR arrays or one neighbour list per node (`ERR_INVALID_GRAPH`
-   * for out-of-range ids or inconsistent offsets).
-   */
-  constructor(adjacency: CsrGraph | number[][])
+  constructor(adjacency: CsrGraph | Array<Array<number>>)
   get numNodes(): number
   get numEdges(): number
-  /** The item id of each node, for a graph from `db.graph()`. */
-  get ids(): Array<string> | null
-  /** A copy of the CSR arrays. */
   csr(): CsrGraph
 }
 export type JsGraph = Graph
 
-/**
- * A database opened off the JS thread by `VectorDB.open`, waiting to be
- * wrapped by the `VectorDB` constructor. Not part of the public API.
- */
-export declare class OpenedDatabase {}
-
-/**
- * An embedded vector database: an HNSW index with string ids, metadata and
- * filters. Methods returning a Promise run on the libuv thread pool (batch
- * work spreads over all cores); the `Sync` variants run on the calling
- * thread.
- */
+/** The native database; index.js's `VectorDB` keeps one in a private field. */
 export declare class VectorDB {
-  constructor(options: VectorDbOptions)
-  /**
-   * Writes the whole database to its file atomically (a temp file,
-   * fsynced, renamed over the old one) and empties the write-ahead log.
-   * Writes wait while it runs; searches do not. Rejects with `ERR_IO`
-   * (disk full, permission denied), leaving the previous file intact.
-   */
-  save(): Promise<void>
-  /**
-   * Waits for writes in progress, flushes the write-ahead log and
-   * releases the file and its lock. Unsaved changes stay safe in the log
-   * and are replayed by the next open. Later calls reject with
-   * `ERR_CLOSED`; closing twice is harmless.
-   */
-  close(): Promise<void>
-  /** Counts, file and log sizes, and how much of the index is mapped. */
+  constructor(options?: any | undefined | null)
+  static open(path: string, options?: any | undefined | null): Promise<unknown>
+  save(): Promise<unknown>
+  close(): Promise<unknown>
   stats(): DatabaseStats
-  /**
-   * The HNSW level-0 graph over the live items, for the GNN layers:
-   * node `i` is item `graph.ids[i]`, the same row as in `vectors()`
-   * (while no write lands between the two calls), and its neighbours are
-   * its level-0 links.
-   */
-  graph(): JsGraph
-  /**
-   * The live items' vectors as a feature matrix, one row per node of
-   * `graph()` (unit length under the cosine metric).
-   */
-  vectors(): Matrix
-  /** Number of live items. */
+  snapshot(): Promise<unknown>
   get size(): number
   get dimensions(): number
-  get metric(): 'cosine' | 'euclidean' | 'dot'
+  get metric(): string
+  insert(item: ItemInput): object
   /**
-   * Inserts one item and resolves to its id. Rejects with
-   * `ERR_DUPLICATE_ID` if the id exists (use `upsert` to replace).
+   * `on_progress` and `other_keys` come from the options object (see
+   * index.js).
    */
-  insert(item: ItemInput): Promise<string>
-  /**
-   * Inserts many items, linking them in parallel on all cores; resolves to
-   * their ids in order. All or nothing: one bad vector or duplicate id
-   * rejects the batch before anything is stored.
-   */
-  insertBatch(items: Array<ItemInput>, options?: InsertBatchOptions | undefined | null): Promise<string[]>
-  /**
-   * Inserts the item or replaces the vector and metadata of the existing
-   * item with that id; resolves to the id.
-   */
-  upsert(item: ItemInput): Promise<string>
-  /**
-   * Changes an existing item's vector and/or metadata. Rejects with
-   * `ERR_NOT_FOUND` if there is no item with this id.
-   */
-  update(id: string, changes: ItemUpdate): Promise<void>
-  /** Resolves to the stored item, or `null` if there is none. */
-  get(id: string): Promise<StoredItem | null>
-  /** The stored item, or `null` if there is none. */
+  insertBatch(items: Array<ItemInput>, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  upsert(item: ItemInput): object
+  update(id: string, changes: ItemUpdate): object
+  get(id: string): Promise<unknown>
   getSync(id: string): StoredItem | null
-  /**
-   * Deletes an item; resolves to `false` if the id was unknown. A deleted
-   * item is never returned by a search.
-   */
-  delete(id: string): Promise<boolean>
+  delete(id: string): object
+  search(query: Float32Array | Array<number>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  searchSync(query: VectorArg, k: number | undefined | null, efSearch: number | undefined | null, filter: any | undefined | null, otherKeys: Array<string> | undefined | null, numbers: NumbersOut): PackedText
+  searchBatch(queries: Float32Array | Array<Float32Array | Array<number>>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, otherKeys?: Array<string> | undefined | null): object
 }
 export type JsVectorDb = VectorDB
 
-/**
- * The message-passing engine on its own: row `i` of the result reduces
- * the features of node `i`'s neighbours with `'sum'`, `'mean'` or `'max'`
- * (zeros for a node without neighbours). A bare `Float32Array` holds one
- * row per node.
- */
-export declare function aggregate(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], aggregation: 'sum' | 'mean' | 'max'): Promise<Matrix>
+export declare function aggregate(features: FeaturesArg, graph: GraphArg, aggregation: string): Promise<unknown>
 
-export declare function aggregateSync(features: Float32Array | Matrix, graph: Graph | CsrGraph | number[][], aggregation: 'sum' | 'mean' | 'max'): Matrix
+export declare function aggregateSync(features: FeaturesArg, graph: GraphArg, aggregation: string): Matrix
 
 /** A GAT forward pass with its attention weights. */
 export interface AttentionOutput {
   output: Matrix
-  /**
-   * `(edges × heads)` row-major: the weight of edge `e` in head `h` is
-   * `attention[e * heads + h]`, edges in the order of `graph`.
-   */
+  /** `(edges × heads)` row-major. */
   attention: Float32Array
   heads: number
-  /**
-   * The graph attended over: the input plus self loops (unless
-   * `selfLoops: false`).
-   */
+  /** The graph attended over. */
   graph: CsrGraph
 }
 
@@ -170,47 +93,26 @@ export interface CsrGraph {
   targets: Uint32Array
 }
 
-/** What `stats()` reports. */
+/** What `stats()` reports (documented in index.d.ts). */
 export interface DatabaseStats {
-  /** Live items. */
   items: number
-  /** Stored slots: live items plus deleted ones kept as graph tombstones. */
   slots: number
-  /** The database file, or `null` for an in-memory database. */
   path?: string
-  /** Size of the file as last saved. */
   fileBytes: number
-  /** Size of the write-ahead log (changes since the last save). */
   walBytes: number
-  /**
-   * Vector bytes read in place from the memory-mapped file (not copied
-   * to the heap).
-   */
   mappedVectorBytes: number
-  /**
-   * Vector bytes held in memory (inserted since the last save) plus the
-   * graph's links.
-   */
   indexHeapBytes: number
-  /** Whether vectors are served from the mapped file. */
   vectorsMapped: boolean
-  durability?: 'batch' | 'fsync' | 'none' | null
+  durability?: string
   readOnly: boolean
-  /** Number of saves since the file was created. */
   generation: number
 }
 
-/** Options of `insertBatch`. */
-export interface InsertBatchOptions {
-  /**
-   * Called with the number of items linked so far, every 1% of the batch
-   * (at least every 256 items) and once at the end with
-   * `done === total`. Counts only increase. Calls come from worker
-   * threads through the event loop, so the last one may arrive just
-   * after the promise resolves.
-   */
-  onProgress?: (done: number, total: number) => void
-}
+/**
+ * `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
+ * layers use: the GNN benchmark's dense reference.
+ */
+export declare function internalSgemm(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array
 
 /** An item as passed to `insert`, `insertBatch` and `upsert`. */
 export interface ItemInput {
@@ -223,10 +125,25 @@ export interface ItemInput {
 
 /** Changes for `update`. */
 export interface ItemUpdate {
-  /** A new vector. */
   vector?: Float32Array | Array<number>
-  /** New metadata; `null` clears it, omitted keeps it. */
-  metadata?: Record<string, unknown> | null
+  metadata?: any
+}
+
+export declare function limits(): Limits
+
+/** The limits the core holds every call to (documented in index.d.ts). */
+export interface Limits {
+  maxK: number
+  maxEfSearch: number
+  maxDimensions: number
+  maxIdBytes: number
+  maxRecentSearches: number
+  minM: number
+  maxM: number
+  maxEfConstruction: number
+  maxGnnLayers: number
+  maxGnnHeads: number
+  maxGnnWidth: number
 }
 
 /** A row-major `f32` matrix: `data` holds `rows × cols` values. */
@@ -236,55 +153,19 @@ export interface Matrix {
   cols: number
 }
 
-/** Options of `VectorDB.open`. */
-export interface OpenDbOptions {
-  /** As in the constructor (default `'batch'`). */
-  durability?: 'batch' | 'fsync' | 'none'
-  /**
-   * Open without taking the writer's lock, so another process may be
-   * writing: searches and reads only (writes reject with
-   * `ERR_READ_ONLY`). Sees the file as last saved plus the writer's log
-   * at the moment of opening.
-   */
-  readOnly?: boolean
-  /** As in the constructor (default 10000). */
-  recentSearches?: number
-}
-
-export interface SaveWeightsOptions {
-  /** `'f32'` (default, exact), `'f16'` or `'int8'` (per-row scale). */
-  weightType?: 'f32' | 'f16' | 'int8'
-}
-
-/** Options of `search`, `searchSync` and `searchBatch`. */
-export interface SearchOptions {
-  /** How many hits to return (default 10, at most 100000). */
-  k?: number
-  /**
-   * Beam width for this query (default: the database's `efSearch`).
-   * Larger is slower and more accurate; it is raised to `k` if smaller.
-   */
-  efSearch?: number
-  /**
-   * A metadata filter, e.g. `{ color: 'red', price: { $lt: 20 } }`.
-   * Operators: `$eq $ne $gt $gte $lt $lte $in $nin $and $or`; a bare
-   * value means `$eq`; dotted names reach into nested objects.
-   */
-  filter?: Record<string, unknown>
-}
-
-/** Reports the distance kernels in use. */
 export declare function simdInfo(): SimdInfo
 
 /** Which SIMD kernels this process uses, and which the CPU supports. */
 export interface SimdInfo {
-  /**
-   * The active path: `"avx512"`, `"avx2"`, `"neon"` or `"scalar"`
-   * (`HNSW_GNN_SIMD` can force one).
-   */
   active: string
-  /** Every path this CPU can run. */
   available: Array<string>
+}
+
+/** `db.snapshot()`: the graph, its features and the item of each row. */
+export interface Snapshot {
+  graph: JsGraph
+  features: Matrix
+  ids: Array<string>
 }
 
 /** A stored item as returned by `get`. */
@@ -293,51 +174,4 @@ export interface StoredItem {
   /** The stored vector (unit length under the cosine metric). */
   vector: Float32Array
   metadata: Record<string, unknown> | null
-}
-
-/** Options of `new VectorDB(...)`. */
-export interface VectorDbOptions {
-  /** Length of every vector (1 to 65536). */
-  dimensions: number
-  /**
-   * `'cosine'` (default), `'euclidean'` (squared L2) or `'dot'`. Cosine
-   * vectors are normalised to unit length on insert, so cosine search runs
-   * as a dot product.
-   */
-  metric?: 'cosine' | 'euclidean' | 'dot'
-  /**
-   * Links per node (default 16; level 0 keeps up to `2 * m`). More links:
-   * better recall, more memory, slower inserts.
-   */
-  m?: number
-  /** Beam width while inserting (default 200). */
-  efConstruction?: number
-  /**
-   * Default beam width while searching (default 64); per query via
-   * `search(q, { efSearch })`.
-   */
-  efSearch?: number
-  /**
-   * How many recent searches are remembered so feedback can refer to
-   * them by `searchId` (default 10000).
-   */
-  recentSearches?: number
-  /**
-   * A database file: opened if it exists (its dimensions and metric must
-   * match; its HNSW parameters are kept), created otherwise. Every
-   * change is then logged to `<path>-wal` before it is acknowledged, and
-   * `save()` folds the log into the file. Without a path the database
-   * lives in memory only.
-   */
-  path?: string
-  /**
-   * When a write's Promise resolves (with a `path`):
-   * - `'batch'` (default): once its log record is fsynced; fsyncs are
-   *   shared by concurrent writes and happen at most every 10 ms.
-   * - `'fsync'`: once its record is fsynced, without waiting to batch.
-   * - `'none'`: at once, with no fsync: for bulk loads. A crash (of the
-   *   process or the machine) can lose every write since the last
-   *   `save()`; `close()` keeps them.
-   */
-  durability?: 'batch' | 'fsync' | 'none'
 }

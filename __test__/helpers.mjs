@@ -152,26 +152,29 @@ export function assertClose(actual, expected, tol = 1e-4, what = 'value') {
 }
 
 /**
- * Asserts that `hits` is exactly the reference ranking: the same ids in the
- * same order. Where the reference has near-ties (float32 vs float64
- * rounding), only the distances are required to agree at those positions.
+ * Asserts that `hits` rank like the brute-force `reference` (`{ id,
+ * distance }`, closest first): ids in the same positions wherever distances
+ * are not tied; within a group of tied distances the same ids in any order;
+ * and for a tied group at the cut-off (`allDistances[k]` ties the last
+ * reference hit, so which tied item makes the top k is arbitrary) matching
+ * distances only. Distances must match everywhere.
  */
 export function assertSameRanking(hits, reference, allDistances, message = '') {
   assert.equal(hits.length, reference.length, `${message}: hit count`)
-  const ids = hits.map((h) => h.id)
-  const refIds = reference.map((r) => r.id)
   const tie = 1e-5
-  const hasTies = reference.some((r, i) => i > 0 && r.distance - reference[i - 1].distance < tie)
-  const boundaryTie =
-    allDistances !== undefined && allDistances.length > reference.length && reference.length > 0
-      ? allDistances[reference.length] - reference[reference.length - 1].distance < tie
-      : false
-  if (!hasTies && !boundaryTie) {
-    assert.deepEqual(ids, refIds, `${message}: ids differ from brute force`)
-    return
-  }
-  for (let i = 0; i < hits.length; i++) {
-    assertClose(hits[i].distance, reference[i].distance, 1e-4, `${message}: distance #${i}`)
+  const n = reference.length
+  const cutTied = allDistances !== undefined && allDistances.length > n && n > 0 && allDistances[n] - reference[n - 1].distance < tie
+  for (let start = 0; start < n; ) {
+    let end = start + 1
+    while (end < n && reference[end].distance - reference[end - 1].distance < tie) end++
+    const hitIds = hits.slice(start, end).map((h) => h.id)
+    const refIds = reference.slice(start, end).map((r) => r.id)
+    if (!(cutTied && end === n)) {
+      assert.deepEqual([...hitIds].sort(), [...refIds].sort(), `${message}: ids at positions ${start}..${end - 1} differ from brute force`)
+      if (end - start === 1) assert.equal(hitIds[0], refIds[0], `${message}: id #${start}`)
+    }
+    for (let i = start; i < end; i++) assertClose(hits[i].distance, reference[i].distance, 1e-4, `${message}: distance #${i}`)
+    start = end
   }
 }
 

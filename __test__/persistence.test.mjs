@@ -95,16 +95,21 @@ describe('save and reopen', () => {
     await reopened.close()
   })
 
-  test('new VectorDB({ path }) opens an existing file and checks its shape', async () => {
+  test('new VectorDB({ path }) creates a file and refuses one that exists, which VectorDB.open opens', async () => {
     const file = freshPath()
     const db = new VectorDB({ dimensions: 3, metric: 'dot', path: file })
     await db.insert({ id: 'a', vector: [1, 2, 3] })
     await db.close()
-    const same = new VectorDB({ dimensions: 3, metric: 'dot', path: file })
+    const before = fs.readFileSync(file)
+    const error = thrownBy(() => new VectorDB({ dimensions: 3, metric: 'dot', path: file }))
+    assertCode(error, 'ERR_ALREADY_EXISTS')
+    assert.match(error.message, /VectorDB\.open/)
+    assert.deepEqual(fs.readFileSync(file), before, 'a refused create leaves the file as it was')
+    const same = await VectorDB.open(file)
     assert.equal(same.size, 1)
+    assert.equal(same.dimensions, 3)
+    assert.equal(same.metric, 'dot')
     await same.close()
-    assertCode(thrownBy(() => new VectorDB({ dimensions: 4, metric: 'dot', path: file })), 'ERR_INVALID_ARGUMENT')
-    assertCode(thrownBy(() => new VectorDB({ dimensions: 3, metric: 'cosine', path: file })), 'ERR_INVALID_ARGUMENT')
   })
 })
 

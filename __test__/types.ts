@@ -4,8 +4,20 @@
 import {
   VectorDB,
   simdInfo,
-  __napiBindingTarget,
-  type JsVectorDb,
+  limits,
+  aggregate,
+  aggregateSync,
+  type Limits,
+  type ErrorCode,
+  type HnswGnnError,
+  type Metric,
+  type Durability,
+  type Filter,
+  type Snapshot,
+  type GnnLayer,
+  type Activation,
+  type LayerOptions,
+  type SaveWeightsOptions,
   type VectorDbOptions,
   type ItemInput,
   type ItemUpdate,
@@ -46,7 +58,7 @@ async function main(): Promise<void> {
   }
   const db = new VectorDB(options)
   const minimal = new VectorDB({ dimensions: 4 })
-  const alias: JsVectorDb = minimal
+  const alias: VectorDB = minimal
 
   const size: number = db.size
   const dimensions: number = db.dimensions
@@ -112,7 +124,25 @@ async function main(): Promise<void> {
   const info: SimdInfo = simdInfo()
   const active: string = info.active
   const available: string[] = info.available
-  const target: 'native' | 'wasm32-wasi' | 'wasm32-wasip1' = __napiBindingTarget
+  const bounds: Readonly<Limits> = limits
+  const maxK: number = bounds.maxK
+  // @ts-expect-error: limits are read-only
+  limits.maxK = 5
+  const code: ErrorCode = 'ERR_NOT_FOUND'
+  // @ts-expect-error: codes are the listed ones
+  const badCode: ErrorCode = 'ERR_NOPE'
+  try {
+    await db.get('a')
+  } catch (error) {
+    const typed = error as HnswGnnError
+    const which: ErrorCode = typed.code
+    const message: string = typed.message
+    console.log(which, message)
+  }
+  const someMetric: Metric = 'dot'
+  const someDurability: Durability = 'none'
+  const someFilter: Filter = { $or: [{ a: 1 }, { b: { $in: [1, 2] } }] }
+  const target = [maxK, code, badCode, someMetric, someDurability, someFilter]
 
   console.log(size, dimensions, metric, ids, upserted, updated, deleted, storedSync, resultFromArray, sync, syncF32)
   console.log(batch, flatBatch, searchId, active, available, target)
@@ -172,10 +202,19 @@ async function main(): Promise<void> {
   console.log(wrong, notNull, scoreText)
 
   // ------------------------------------------------------------ GNN layers --
-  const graph: Graph = db.graph()
-  const nodeIds: string[] | null = graph.ids
+  const snapshot: Snapshot = await db.snapshot()
+  const graph: Graph = snapshot.graph
+  const nodeIds: string[] = snapshot.ids
   const csr: CsrGraph = graph.csr()
-  const vectors: Matrix = db.vectors()
+  const vectors: Matrix = snapshot.features
+  const edges: number = graph.numEdges + graph.numNodes
+  const mean: Matrix = await aggregate(vectors, graph, 'mean')
+  const max: Matrix = aggregateSync(vectors, [[1], [0]], 'max')
+  const asLayer: GnnLayer = new GCNLayer({ inputDim: 4, outputDim: 4 })
+  const activation: Activation = 'gelu'
+  const layerOptions: LayerOptions = { inputDim: 4, outputDim: 4, activation, activationParameter: 0.1 }
+  const saveOptions: SaveWeightsOptions = { weightType: 'f16' }
+  console.log(edges, mean, max, asLayer.config, layerOptions, saveOptions)
   const features: Features = vectors
   const input: GraphInput = graph
   const gcnOptions: GCNLayerOptions = { inputDim: 4, outputDim: 2, activation: 'relu', selfLoops: true }
@@ -206,6 +245,12 @@ async function main(): Promise<void> {
   new GCNLayer({ outputDim: 2 })
   // @ts-expect-error: weight types are named
   await gcn.saveWeights('/tmp/x', { weightType: 'f8' })
+  // @ts-expect-error: snapshots replaced graph() and vectors()
+  db.graph()
+  // @ts-expect-error: nothing private is typed
+  db._search([1, 2, 3, 4])
+  // @ts-expect-error: an aggregation is named
+  aggregateSync(vectors, graph, 'median')
 }
 
 void main()

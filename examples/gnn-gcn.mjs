@@ -11,7 +11,7 @@ await db.insertBatch(
 
 // Smooth each item's vector over its HNSW neighbours: one graph convolution.
 const gcn = new GCNLayer({ inputDim: 8, outputDim: 4, activation: 'relu', seed: 1 })
-const graph = db.graph() // level-0 links; row i is item graph.ids[i]
-const out = await gcn.forward(db.vectors(), graph)
-const row = graph.ids.indexOf('item-0')
+const { graph, features, ids } = await db.snapshot() // level-0 links; row i is item ids[i]
+const out = await gcn.forward(features, graph)
+const row = ids.indexOf('item-0')
 console.log(`GCN: ${out.rows} × ${out.cols}; item-0 →`, Array.from(out.data.subarray(row * 4, row * 4 + 4), (v) => +v.toFixed(3)))

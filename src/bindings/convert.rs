@@ -1,9 +1,13 @@
-//! JS values ↔ core types. Every check here is about the *shape* of JS input;
-//! semantic validation (dimensions, NaN, ranges) lives in the core.
+//! JS values ↔ core types: vectors, items, packed search results, matrices
+//! and graphs. Every check here is about the *shape* of JS input; semantic
+//! validation (dimensions, NaN, ranges, options) lives in the core.
 
+use super::graph::JsGraph;
 use crate::db::{Item, Metadata, NewItem, SearchResults};
+use crate::gnn::{Adjacency, Graph};
+use ndarray::{Array2, ArrayView2};
+use std::sync::Arc;
 use crate::error::{Error, Result};
-use crate::filter::Filter;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
@@ -28,28 +32,6 @@ pub fn vector_owned(vector: &Either<Float32Array, Vec<f64>>) -> Vec<f32> {
     }
 }
 
-/// A count option: a whole number in `min..`, or the default when absent.
-pub fn count(name: &str, value: Option<f64>, default: usize) -> Result<usize> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    if value.fract() != 0.0 || !value.is_finite() || value < 1.0 || value > u32::MAX as f64 {
-        return Err(Error::invalid_argument(format!(
-            "{name} must be a positive integer, got {value}"
-        )));
-    }
-    Ok(value as usize)
-}
-
-pub fn metadata(value: Option<Value>) -> Result<Option<Metadata>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(map)),
-        Some(other) => Err(Error::invalid_argument(format!(
-            "metadata must be a plain object, got {other}"
-        ))),
-    }
-}
 
 /// An item as passed to `insert`, `insertBatch` and `upsert`.
 #[napi(object)]
@@ -67,48 +49,9 @@ impl ItemInput {
         Ok(NewItem {
             vector: vector_owned(&self.vector),
             id: self.id,
-            metadata: metadata(self.metadata)?,
+            metadata: crate::db::metadata_from_value(self.metadata)?,
         })
     }
-}
-
-/// Options of `search`, `searchSync` and `searchBatch`.
-// Declares the TS type only: index.js reads the fields and passes them
-// positionally (see `search_options`).
-#[allow(dead_code)]
-#[napi(object)]
-pub struct SearchOptions {
-    /// How many hits to return (default 10, at most 100000).
-    pub k: Option<f64>,
-    /// Beam width for this query (default: the database's `efSearch`).
-    /// Larger is slower and more accurate; it is raised to `k` if smaller.
-    pub ef_search: Option<f64>,
-    /// A metadata filter, e.g. `{ color: 'red', price: { $lt: 20 } }`.
-    /// Operators: `$eq $ne $gt $gte $lt $lte $in $nin $and $or`; a bare
-    /// value means `$eq`; dotted names reach into nested objects.
-    #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: Option<Value>,
-}
-
-/// Search options as `index.js` passes them: positionally, because reading
-/// named properties through Node-API costs more than the search options are
-/// worth.
-pub fn search_options(
-    k: Option<f64>,
-    ef_search: Option<f64>,
-    filter: Option<Value>,
-) -> Result<crate::db::SearchOptions> {
-    Ok(crate::db::SearchOptions {
-        k: count("k", k, 10)?,
-        ef_search: ef_search
-            .map(|ef| count("efSearch", Some(ef), 0))
-            .transpose()?,
-        filter: filter
-            .as_ref()
-            .filter(|f| !f.is_null())
-            .map(Filter::parse)
-            .transpose()?,
-    })
 }
 
 /// Search results cross into JS in packed form: building `{ id, score,
@@ -198,4 +141,172 @@ pub fn stored_item(item: Option<Item>) -> Option<StoredItem> {
         vector: Float32Array::new(item.vector),
         metadata: metadata_value(item.metadata),
     })
+}
+
+/// A row-major `f32` matrix: `data` holds `rows × cols` values.
+#[napi(object)]
+pub struct Matrix {
+    pub data: Float32Array,
+    pub rows: u32,
+    pub cols: u32,
+}
+
+impl Matrix {
+    pub fn from_array(array: Array2<f32>) -> Matrix {
+        let (rows, cols) = array.dim();
+        // Row-major, whatever layout the computation left (concatenated
+        // GAT heads come out column-major).
+        let array = if array.is_standard_layout() {
+            array
+        } else {
+            array.as_standard_layout().into_owned()
+        };
+        let (data, _) = array.into_raw_vec_and_offset();
+        Matrix {
+            data: Float32Array::new(data),
+            rows: rows as u32,
+            cols: cols as u32,
+        }
+    }
+}
+
+/// Compressed sparse rows: node `i`'s neighbours are
+/// `targets[offsets[i]] .. targets[offsets[i + 1]]`.
+#[napi(object)]
+pub struct CsrGraph {
+    pub offsets: Uint32Array,
+    pub targets: Uint32Array,
+}
+
+pub fn csr_of(adjacency: &Adjacency) -> CsrGraph {
+    let (offsets, sources) = adjacency.csr();
+    CsrGraph {
+        offsets: Uint32Array::new(offsets.iter().map(|&o| o as u32).collect()),
+        targets: Uint32Array::new(sources.to_vec()),
+    }
+}
+
+/// Features as passed from JS, read in place.
+pub struct Features {
+    data: Float32Array,
+    rows: usize,
+    cols: usize,
+}
+
+pub type FeaturesArg = Either<Float32Array, Matrix>;
+
+impl Features {
+    /// A bare `Float32Array` is `length / cols` rows of `cols` values.
+    pub fn new(features: FeaturesArg, cols: usize) -> Result<Features> {
+        let (data, rows, cols) = match features {
+            Either::A(data) => {
+                if cols == 0 || data.len() % cols != 0 {
+                    return Err(Error::ShapeMismatch(format!(
+                        "{} feature values are not a whole number of {cols}-wide rows",
+                        data.len()
+                    )));
+                }
+                let rows = data.len() / cols;
+                (data, rows, cols)
+            }
+            Either::B(m) => {
+                let (rows, cols) = (m.rows as usize, m.cols as usize);
+                if rows.checked_mul(cols) != Some(m.data.len()) {
+                    return Err(Error::ShapeMismatch(format!(
+                        "a {rows} × {cols} matrix needs {} values, data has {}",
+                        rows.saturating_mul(cols),
+                        m.data.len()
+                    )));
+                }
+                (m.data, rows, cols)
+            }
+        };
+        Ok(Features { data, rows, cols })
+    }
+
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.rows, self.cols), &self.data[..]).expect("length checked")
+    }
+}
+
+/// A graph argument: a `Graph` (its derived forms are cached across calls),
+/// CSR arrays, or one neighbour list per node.
+pub enum GraphInput {
+    Shared(Arc<Graph>),
+    Csr(Uint32Array, Uint32Array),
+    Lists(Vec<Vec<f64>>),
+}
+
+pub type GraphArg<'a> = Either3<ClassInstance<'a, JsGraph>, CsrGraph, Vec<Vec<f64>>>;
+
+impl GraphInput {
+    pub fn new(arg: GraphArg<'_>) -> GraphInput {
+        match arg {
+            Either3::A(graph) => GraphInput::Shared(graph.shared()),
+            Either3::B(csr) => GraphInput::Csr(csr.offsets, csr.targets),
+            Either3::C(lists) => GraphInput::Lists(lists),
+        }
+    }
+
+    /// Validates and builds the graph (on the calling thread: a worker for
+    /// async methods).
+    pub fn resolve(self) -> Result<Arc<Graph>> {
+        Ok(match self {
+            GraphInput::Shared(graph) => graph,
+            GraphInput::Csr(offsets, targets) => {
+                Arc::new(Graph::new(adjacency_from_csr(&offsets, &targets)?))
+            }
+            GraphInput::Lists(lists) => Arc::new(Graph::new(adjacency_from_lists(&lists)?)),
+        })
+    }
+}
+
+pub fn adjacency_from_csr(offsets: &[u32], targets: &[u32]) -> Result<Adjacency> {
+    if offsets.is_empty() {
+        return Err(Error::InvalidGraph(
+            "offsets must have one entry per node plus one".into(),
+        ));
+    }
+    Adjacency::from_csr(
+        offsets.len() - 1,
+        offsets.iter().map(|&o| o as usize).collect(),
+        targets.to_vec(),
+    )
+}
+
+pub fn adjacency_from_lists(lists: &[Vec<f64>]) -> Result<Adjacency> {
+    let lists = lists
+        .iter()
+        .enumerate()
+        .map(|(i, list)| {
+            list.iter()
+                .map(|&j| node_index(j, || format!("node {i} lists neighbour {j}")))
+                .collect::<Result<Vec<u32>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Adjacency::from_lists(&lists)
+}
+
+/// Node indices given as a `Uint32Array` or numbers.
+pub fn node_indices(nodes: Either<Uint32Array, Vec<f64>>) -> Result<Vec<u32>> {
+    match nodes {
+        Either::A(nodes) => Ok(nodes.to_vec()),
+        Either::B(nodes) => nodes
+            .iter()
+            .map(|&n| node_index(n, || format!("batch node {n}")))
+            .collect(),
+    }
+}
+
+/// A JS number that must be a node index (a whole number in `u32`);
+/// `what` names it in the error.
+fn node_index(value: f64, what: impl FnOnce() -> String) -> Result<u32> {
+    if value.fract() == 0.0 && (0.0..u32::MAX as f64).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(Error::InvalidGraph(format!(
+            "{} is not a node index",
+            what()
+        )))
+    }
 }

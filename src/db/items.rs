@@ -16,6 +16,18 @@ pub type Metadata = Map<String, Value>;
 /// Longest accepted id, in bytes.
 pub const MAX_ID_BYTES: usize = 4_096;
 
+/// Metadata as JS gives it: a plain object, or `null`/absent for none.
+pub fn metadata_from_value(value: Option<Value>) -> Result<Option<Metadata>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(other) => Err(Error::invalid_argument(format!(
+            "metadata must be a plain object, got {}",
+            crate::error::short_json(&other)
+        ))),
+    }
+}
+
 /// An item to insert; `id: None` generates a UUID v4.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewItem {

@@ -38,10 +38,12 @@ mod wal_record;
 mod writes;
 
 pub use crate::store::wal::Durability;
-pub use items::{Item, Metadata, NewItem, MAX_ID_BYTES};
-pub use options::{DbOptions, OpenOptions};
+pub use items::{metadata_from_value, Item, Metadata, NewItem, MAX_ID_BYTES};
+pub use options::{
+    check_insert_batch_keys, DbOptions, OpenOptions, INSERT_BATCH_OPTION_KEYS, MAX_RECENT_SEARCHES,
+};
 pub use persist::DbStats;
-pub use queries::{Hit, SearchOptions, SearchResults};
+pub use queries::{Hit, SearchOptions, SearchResults, DEFAULT_K, SEARCH_OPTION_KEYS};
 pub use recent::RecentSearch;
 pub use snapshot::GraphSnapshot;
 pub use vector_db::{Applied, VectorDb};

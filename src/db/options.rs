@@ -15,6 +15,18 @@ pub const DEFAULT_RECENT_SEARCHES: usize = 10_000;
 /// Most recent searches a database remembers.
 pub const MAX_RECENT_SEARCHES: usize = 10_000_000;
 
+/// The options of `insertBatch`.
+pub const INSERT_BATCH_OPTION_KEYS: [&str; 1] = ["onProgress"];
+
+/// Refuses `insertBatch` options other than [`INSERT_BATCH_OPTION_KEYS`].
+pub fn check_insert_batch_keys(keys: &[String]) -> Result<()> {
+    crate::options::check_keys(
+        "insertBatch options",
+        keys.iter().map(String::as_str),
+        &INSERT_BATCH_OPTION_KEYS,
+    )
+}
+
 /// How to create a database.
 #[derive(Clone, Debug)]
 pub struct DbOptions {

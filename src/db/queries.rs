@@ -5,15 +5,58 @@ use super::items::{Item, Metadata};
 use super::vector_db::VectorDb;
 use crate::error::Result;
 use crate::filter::Filter;
+use crate::options::{check_keys, count};
 use rayon::prelude::*;
+use serde_json::Value;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, Default)]
+/// How many hits a search returns unless told.
+pub const DEFAULT_K: usize = 10;
+
+/// The options of `search`, `searchSync` and `searchBatch`.
+pub const SEARCH_OPTION_KEYS: [&str; 3] = ["k", "efSearch", "filter"];
+
+#[derive(Clone, Debug)]
 pub struct SearchOptions {
+    /// Hits to return (at most `hnsw::MAX_K`).
     pub k: usize,
     /// Beam width; `None` uses the database default.
     pub ef_search: Option<usize>,
     pub filter: Option<Filter>,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            k: DEFAULT_K,
+            ef_search: None,
+            filter: None,
+        }
+    }
+}
+
+impl SearchOptions {
+    /// Search options as JS gives them, field by field (reading named
+    /// properties through Node-API costs more than a search's options are
+    /// worth): `k`, `efSearch`, `filter`, and the names of any other keys
+    /// the options object had, which are refused.
+    pub fn from_parts(
+        k: Option<f64>,
+        ef_search: Option<f64>,
+        filter: Option<&Value>,
+        other_keys: &[String],
+    ) -> Result<SearchOptions> {
+        const WHAT: &str = "search options";
+        check_keys(WHAT, other_keys.iter().map(String::as_str), &SEARCH_OPTION_KEYS)?;
+        Ok(SearchOptions {
+            k: k.map_or(Ok(DEFAULT_K), |k| count(WHAT, "k", k))?,
+            ef_search: ef_search.map(|ef| count(WHAT, "efSearch", ef)).transpose()?,
+            filter: filter
+                .filter(|f| !f.is_null())
+                .map(Filter::parse)
+                .transpose()?,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +120,18 @@ impl VectorDb {
         let shown = hits.iter().map(|h| h.id.clone()).collect();
         let search_id = self.lock_recent().record(query, shown);
         Ok(SearchResults { search_id, hits })
+    }
+
+    /// The queries of a flat batch (`n × dimensions` values, row-major).
+    pub fn query_rows<'a>(&self, flat: &'a [f32]) -> Result<Vec<&'a [f32]>> {
+        let dimensions = self.dimensions();
+        if flat.len() % dimensions != 0 {
+            return Err(crate::error::Error::BatchShape {
+                dimensions,
+                len: flat.len(),
+            });
+        }
+        Ok(flat.chunks_exact(dimensions).collect())
     }
 
     /// Many searches in parallel on all cores; fails on the first bad query.

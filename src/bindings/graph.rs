@@ -1,0 +1,109 @@
+//! The `Graph` class, and the message-passing engine on its own
+//! (`aggregate`).
+
+use super::convert::{self, CsrGraph, Features, FeaturesArg, GraphArg, GraphInput, Matrix};
+use super::error::{call, ErrorCode};
+use super::task::Job;
+use crate::gnn::{Aggregation, Graph};
+use crate::Result as CoreResult;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use ndarray::Array2;
+use std::sync::Arc;
+
+/// A graph for the GNN layers, validated once; what a layer derives from
+/// it (self loops, normalisation, transpose) is cached across calls.
+#[napi(js_name = "Graph")]
+pub struct JsGraph {
+    inner: Arc<Graph>,
+}
+
+impl JsGraph {
+    pub fn from_graph(graph: Graph) -> JsGraph {
+        JsGraph {
+            inner: Arc::new(graph),
+        }
+    }
+
+    pub fn shared(&self) -> Arc<Graph> {
+        self.inner.clone()
+    }
+}
+
+#[napi]
+impl JsGraph {
+    #[napi(constructor)]
+    pub fn new(adjacency: Either<CsrGraph, Vec<Vec<f64>>>) -> Result<Self, ErrorCode> {
+        call(|| {
+            let adjacency = match adjacency {
+                Either::A(csr) => convert::adjacency_from_csr(&csr.offsets, &csr.targets)?,
+                Either::B(lists) => convert::adjacency_from_lists(&lists)?,
+            };
+            Ok(JsGraph::from_graph(Graph::new(adjacency)))
+        })
+    }
+
+    #[napi(getter)]
+    pub fn num_nodes(&self) -> u32 {
+        self.inner.num_nodes() as u32
+    }
+
+    #[napi(getter)]
+    pub fn num_edges(&self) -> u32 {
+        self.inner.adjacency().num_edges() as u32
+    }
+
+    #[napi]
+    pub fn csr(&self) -> CsrGraph {
+        convert::csr_of(self.inner.adjacency())
+    }
+}
+
+#[napi]
+pub fn aggregate(
+    features: FeaturesArg,
+    graph: GraphArg<'_>,
+    aggregation: String,
+) -> Result<AsyncTask<Job<Array2<f32>, Matrix>>, ErrorCode> {
+    let (graph, features, aggregation) = call(|| arguments(features, graph, &aggregation))?;
+    Ok(Job::spawn(
+        move || Ok(crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?.output),
+        Matrix::from_array,
+    ))
+}
+
+#[napi]
+pub fn aggregate_sync(
+    features: FeaturesArg,
+    graph: GraphArg<'_>,
+    aggregation: String,
+) -> Result<Matrix, ErrorCode> {
+    call(|| {
+        let (graph, features, aggregation) = arguments(features, graph, &aggregation)?;
+        let aggregated = crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?;
+        Ok(Matrix::from_array(aggregated.output))
+    })
+}
+
+/// A bare `Float32Array` of features holds one row per node of the graph,
+/// so its width comes from the graph's node count.
+fn arguments(
+    features: FeaturesArg,
+    graph: GraphArg<'_>,
+    aggregation: &str,
+) -> CoreResult<(GraphInput, Features, Aggregation)> {
+    let aggregation = Aggregation::parse(aggregation)?;
+    let graph = GraphInput::new(graph);
+    let rows = match &graph {
+        GraphInput::Shared(g) => g.num_nodes(),
+        GraphInput::Csr(offsets, _) => offsets.len().saturating_sub(1),
+        GraphInput::Lists(lists) => lists.len(),
+    };
+    let cols = match &features {
+        Either::A(data) if rows > 0 => data.len() / rows,
+        Either::A(_) => 1,
+        Either::B(m) => m.cols as usize,
+    };
+    let features = Features::new(features, cols.max(1))?;
+    Ok((graph, features, aggregation))
+}
