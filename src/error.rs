@@ -50,6 +50,27 @@ pub enum Error {
     Internal(String),
 }
 
+/// Every code [`Error::code`] can return: the JS `ErrorCode` type in
+/// index.d.ts lists exactly these (a test keeps them in step), and so does
+/// the README's table of errors.
+pub const CODES: [&str; 15] = [
+    "ERR_DIMENSION_MISMATCH",
+    "ERR_INVALID_GRAPH",
+    "ERR_INVALID_VECTOR",
+    "ERR_INVALID_ARGUMENT",
+    "ERR_INVALID_FILTER",
+    "ERR_NOT_FOUND",
+    "ERR_DUPLICATE_ID",
+    "ERR_ALREADY_EXISTS",
+    "ERR_CORRUPT_FILE",
+    "ERR_UNSUPPORTED_FORMAT",
+    "ERR_IO",
+    "ERR_LOCKED",
+    "ERR_CLOSED",
+    "ERR_READ_ONLY",
+    "ERR_INTERNAL",
+];
+
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -167,6 +188,84 @@ pub fn catch_panics<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// One error of every variant. The match below has no wildcard, so a
+    /// new variant does not compile until it is added here too.
+    fn one_of_each() -> Vec<Error> {
+        let all = vec![
+            Error::DimensionMismatch { expected: 1, actual: 2 },
+            Error::BatchShape { dimensions: 2, len: 3 },
+            Error::ShapeMismatch(String::new()),
+            Error::InvalidGraph(String::new()),
+            Error::InvalidVector(String::new()),
+            Error::InvalidArgument(String::new()),
+            Error::InvalidFilter(String::new()),
+            Error::NotFound(String::new()),
+            Error::DuplicateId(String::new()),
+            Error::AlreadyExists(String::new()),
+            Error::corrupt("", ""),
+            Error::UnsupportedFormat(String::new()),
+            Error::Io(String::new()),
+            Error::Locked(String::new()),
+            Error::Closed,
+            Error::ReadOnly,
+            Error::Internal(String::new()),
+        ];
+        let mut seen = BTreeSet::new();
+        for error in &all {
+            seen.insert(match error {
+                Error::DimensionMismatch { .. } => 0,
+                Error::BatchShape { .. } => 1,
+                Error::ShapeMismatch(_) => 2,
+                Error::InvalidGraph(_) => 3,
+                Error::InvalidVector(_) => 4,
+                Error::InvalidArgument(_) => 5,
+                Error::InvalidFilter(_) => 6,
+                Error::NotFound(_) => 7,
+                Error::DuplicateId(_) => 8,
+                Error::AlreadyExists(_) => 9,
+                Error::CorruptFile { .. } => 10,
+                Error::UnsupportedFormat(_) => 11,
+                Error::Io(_) => 12,
+                Error::Locked(_) => 13,
+                Error::Closed => 14,
+                Error::ReadOnly => 15,
+                Error::Internal(_) => 16,
+            });
+        }
+        assert_eq!(seen.len(), 17, "one error of every variant");
+        all
+    }
+
+    /// The codes a declaration lists: every `'ERR_…'` string in `text`.
+    fn codes_in(text: &str) -> BTreeSet<String> {
+        text.split(['\'', '`'])
+            .filter(|piece| piece.starts_with("ERR_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_codes_are_exactly_those_index_d_ts_and_the_readme_declare() {
+        let produced: BTreeSet<String> = one_of_each().iter().map(|e| e.code().to_string()).collect();
+        let listed: BTreeSet<String> = CODES.iter().map(|c| c.to_string()).collect();
+        assert_eq!(produced, listed, "CODES lists every code and no other");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let types = std::fs::read_to_string(root.join("index.d.ts")).unwrap();
+        let start = types.find("export type ErrorCode").expect("index.d.ts declares ErrorCode");
+        let end = start + types[start..].find("\nexport ").expect("something follows ErrorCode");
+        assert_eq!(codes_in(&types[start..end]), listed, "index.d.ts's ErrorCode");
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let start = readme.find("\n## Errors").expect("the README has an Errors section");
+        let end = start + 1 + readme[start + 1..].find("\n## ").expect("a section follows");
+        let table: String = readme[start..end]
+            .lines()
+            .filter(|line| line.starts_with("| `ERR_"))
+            .map(|line| line.split('|').nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(codes_in(&table), listed, "the README's table of errors");
+    }
 
     #[test]
     fn a_panic_becomes_err_internal_with_its_message() {

@@ -8,7 +8,8 @@
 //! the same bytes are also parsed as a raw log.
 #![no_main]
 
-use hnsw_gnn::store::{self, wal, MappedFile};
+use hnsw_gnn::db::OpenOptions;
+use hnsw_gnn::store::{self, wal, DbFile};
 use hnsw_gnn::{NewItem, SearchOptions, VectorDb};
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = wal::parse(rest);
     let mut file = file.to_vec();
     store::refresh_checksums(&mut file);
-    let Ok(mapped) = MappedFile::from_bytes(&file) else {
+    let Ok(mapped) = DbFile::from_bytes(&file) else {
         return;
     };
     let mut records = Vec::new();
@@ -35,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
     let header = &mapped.header;
     let log = wal::image(header.file_id, header.generation, &records);
     let log = wal::parse(&log).expect("a log framed by wal::image parses");
-    if let Ok((db, _)) = VectorDb::from_image(&mapped, log.as_ref(), 16) {
+    let options = OpenOptions { recent_searches: 16, ..Default::default() };
+    if let Ok(opened) = VectorDb::from_image(&mapped, log.as_ref(), &options) {
+        let db = opened.db;
         let query = vec![0.25; db.dimensions()];
         let options = SearchOptions { k: 5, ..Default::default() };
         let _ = db.search(&query, &options);

@@ -49,6 +49,8 @@ pub use snapshot::GraphSnapshot;
 pub use vector_db::{Applied, VectorDb};
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod persist_tests;
 #[cfg(test)]
 mod tests;
