@@ -1,13 +1,12 @@
 use super::adjacency::Adjacency;
 use super::gcn::gcn_normalized;
-use super::gradcheck::probe_loss;
+use super::gradcheck::{
+    draw_until, flat, numeric_gradients, probe_loss, random_matrix, to_f64, GradCheck,
+};
 use super::propagate::*;
+use super::reference;
 use crate::rng::SplitMix64;
 use ndarray::Array2;
-
-fn random_matrix(rows: usize, cols: usize, rng: &mut SplitMix64) -> Array2<f32> {
-    Array2::from_shape_fn((rows, cols), |_| rng.gaussian())
-}
 
 /// A random directed graph with empty rows, repeated edges and self loops,
 /// optionally weighted.
@@ -29,28 +28,6 @@ fn random_graph(nodes: usize, rng: &mut SplitMix64, weighted: bool) -> Adjacency
     }
 }
 
-/// The definition, one element at a time, in f64.
-fn reference(graph: &Adjacency, x: &Array2<f32>, aggregation: Aggregation) -> Array2<f32> {
-    Array2::from_shape_fn((graph.num_nodes(), x.ncols()), |(i, c)| {
-        let messages: Vec<f64> = graph
-            .sources(i)
-            .iter()
-            .enumerate()
-            .map(|(k, &j)| {
-                graph.weights(i).map_or(1.0, |w| w[k] as f64) * x[[j as usize, c]] as f64
-            })
-            .collect();
-        if messages.is_empty() {
-            return 0.0;
-        }
-        (match aggregation {
-            Aggregation::Sum => messages.iter().sum(),
-            Aggregation::Mean => messages.iter().sum::<f64>() / messages.len() as f64,
-            Aggregation::Max => messages.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
-        }) as f32
-    })
-}
-
 const ALL: [Aggregation; 3] = [Aggregation::Sum, Aggregation::Mean, Aggregation::Max];
 
 #[test]
@@ -61,8 +38,11 @@ fn aggregate_matches_the_definition_for_every_reduction() {
         let x = random_matrix(60, 19, &mut rng);
         for aggregation in ALL {
             let got = aggregate(&graph, x.view(), aggregation).unwrap().output;
-            let want = reference(&graph, &x, aggregation);
-            let error = (&got - &want).iter().fold(0f32, |m, d| m.max(d.abs()));
+            let want = reference::aggregate(&reference::edges(&graph), &to_f64(&x), aggregation);
+            let error = got
+                .iter()
+                .zip(want.iter())
+                .fold(0f64, |m, (g, w)| m.max((*g as f64 - w).abs()));
             assert!(
                 error < 1e-5,
                 "{aggregation:?} weighted={weighted}: max error {error}"
@@ -71,55 +51,46 @@ fn aggregate_matches_the_definition_for_every_reduction() {
     }
 }
 
-/// Checks `aggregate_backward` against central finite differences of the
-/// scalar loss `sum(output ⊙ probe)`.
+/// `aggregate_backward` against differences of the reduction's f64
+/// definition, for `sum(output ⊙ probe)`.
 #[test]
-fn aggregate_backward_matches_finite_differences() {
-    let mut rng = SplitMix64::new(2);
-    for weighted in [false, true] {
-        let graph = random_graph(24, &mut rng, weighted);
-        let transposed = graph.transpose();
-        let x = random_matrix(24, 5, &mut rng);
-        let probe = random_matrix(24, 5, &mut rng);
-        for aggregation in ALL {
-            let loss = |x: &Array2<f32>| -> f64 {
-                probe_loss(
-                    &aggregate(&graph, x.view(), aggregation).unwrap().output,
-                    &probe,
-                )
-            };
-            let forward = aggregate(&graph, x.view(), aggregation).unwrap();
-            let analytic =
-                aggregate_backward(&graph, &transposed, &forward, probe.view(), aggregation)
-                    .unwrap();
-            let eps = 1e-3;
-            let mut checked = 0;
-            for ((i, c), &g) in analytic.indexed_iter() {
-                let (mut up, mut down) = (x.clone(), x.clone());
-                up[[i, c]] += eps;
-                down[[i, c]] -= eps;
-                // Max is not differentiable where a nudge changes a winner:
-                // finite differences straddle the kink there, so skip.
-                let winners =
-                    |x: &Array2<f32>| aggregate(&graph, x.view(), aggregation).unwrap().winners;
-                if aggregation == Aggregation::Max
-                    && (winners(&up) != forward.winners || winners(&down) != forward.winners)
-                {
-                    continue;
-                }
-                checked += 1;
-                let numeric = (loss(&up) - loss(&down)) / (2.0 * eps as f64);
-                assert!(
-                    (numeric - g as f64).abs() < 2e-3 * (1.0 + numeric.abs()),
-                    "{aggregation:?} weighted={weighted} d/dx[{i},{c}]: numeric {numeric}, analytic {g}"
+fn aggregate_backward_matches_an_f64_reference_for_every_reduction() {
+    let mut check = GradCheck::new("aggregate backward");
+    for seed in 0..5 {
+        let mut rng = SplitMix64::new(seed);
+        for weighted in [false, true] {
+            let nodes = 5 + rng.below(8);
+            let width = 2 + rng.below(5);
+            let graph = random_graph(nodes, &mut rng, weighted);
+            let transposed = graph.transpose();
+            let edges = reference::edges(&graph);
+            for aggregation in ALL {
+                // A max is differentiable only away from ties: redraw until
+                // no nudge can change a winner.
+                let x = draw_until(
+                    "aggregated features",
+                    || random_matrix(nodes, width, &mut rng),
+                    |x| {
+                        aggregation != Aggregation::Max
+                            || reference::max_tie_margin(&edges, &to_f64(x)) > 1e-3
+                    },
                 );
+                let probe = random_matrix(nodes, width, &mut rng);
+                let forward = aggregate(&graph, x.view(), aggregation).unwrap();
+                let analytic =
+                    aggregate_backward(&graph, &transposed, &forward, probe.view(), aggregation)
+                        .unwrap();
+                let what = format!("seed {seed} {aggregation:?} weighted={weighted}");
+                let definition = |x: &Array2<f64>| reference::aggregate(&edges, x, aggregation);
+                check.forward(&what, &forward.output, &definition(&to_f64(&x)));
+                let probe = to_f64(&probe);
+                let numeric =
+                    numeric_gradients(&to_f64(&x), |x| probe_loss(&definition(x), &probe));
+                check.tensors(&what, &["dx"], &[flat(&analytic)], &numeric);
             }
-            assert!(
-                checked * 10 >= analytic.len() * 9,
-                "{aggregation:?}: only {checked} coordinates away from kinks"
-            );
         }
     }
+    check.finish();
 }
 
 #[test]

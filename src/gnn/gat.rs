@@ -419,7 +419,10 @@ impl Layer for Gat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
+    use crate::gnn::gradcheck::{
+        draw_until, flat, numeric_gradients, probe_loss, random_matrix, to_f64, GradCheck,
+    };
+    use crate::gnn::reference::{edges, kink_distance, GatRef};
 
     fn small_graph() -> Adjacency {
         let mut rng = SplitMix64::new(8);
@@ -455,56 +458,76 @@ mod tests {
     }
 
     #[test]
-    fn gat_backward_matches_finite_differences() {
-        let graph = small_graph();
-        let mut rng = SplitMix64::new(9);
-        for concat in [true, false] {
-            let mut layer = Gat::new(4, 3, 2, concat, Activation::Elu(1.0), 3).unwrap();
-            layer.bias = Array1::from_shape_fn(layer.bias.len(), |_| rng.gaussian());
-            let x = Array2::from_shape_fn((9, 4), |_| rng.gaussian());
-            let probe = Array2::from_shape_fn((9, layer.bias.len()), |_| rng.gaussian());
-            let loss = |layer: &Gat, x: &Array2<f32>| {
-                probe_loss(&layer.forward(&graph, x.view()).unwrap(), &probe)
-            };
-            let (_, cache) = layer.forward_train(&graph, x.view()).unwrap();
-            let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();
-            let with = |edit: &dyn Fn(&mut Gat)| {
-                let mut copy = layer.clone();
-                edit(&mut copy);
-                loss(&copy, &x)
-            };
-            let eps = 1e-3;
-            assert_gradient(&format!("concat={concat} dx"), &dx, eps, |k, d| {
-                loss(&layer, &nudged(&x, k, d))
-            });
-            assert_gradient(
-                &format!("concat={concat} dW"),
-                &grads.projection,
-                eps,
-                |k, d| {
-                    with(&|g| {
-                        g.projection.weight =
-                            nudged(&layer.projection.weight.view().to_owned(), k, d).into()
-                    })
-                },
-            );
-            assert_gradient(
-                &format!("concat={concat} da_src"),
-                &grads.attention_source,
-                eps,
-                |k, d| with(&|g| g.attention_source = nudged(&layer.attention_source, k, d)),
-            );
-            assert_gradient(
-                &format!("concat={concat} da_dst"),
-                &grads.attention_destination,
-                eps,
-                |k, d| {
-                    with(&|g| g.attention_destination = nudged(&layer.attention_destination, k, d))
-                },
-            );
-            assert_gradient(&format!("concat={concat} db"), &grads.bias, eps, |k, d| {
-                with(&|g| g.bias = nudged(&layer.bias, k, d))
-            });
+    fn gat_backward_matches_an_f64_reference_for_every_parameter() {
+        let mut check = GradCheck::new("gat backward");
+        for seed in 0..5 {
+            let mut rng = SplitMix64::new(seed);
+            let nodes = 5 + rng.below(8);
+            let (input, head_dim, heads) = (2 + rng.below(5), 2 + rng.below(3), 1 + rng.below(3));
+            // Self loops as callers add them, except on row 0, which keeps
+            // no edges (its output is the bias alone).
+            let lists: Vec<Vec<u32>> = (0..nodes)
+                .map(|i| {
+                    if i == 0 {
+                        return vec![];
+                    }
+                    let mut row: Vec<u32> =
+                        (0..rng.below(5)).map(|_| rng.below(nodes) as u32).collect();
+                    if !row.contains(&(i as u32)) {
+                        row.push(i as u32);
+                    }
+                    row
+                })
+                .collect();
+            let graph = Adjacency::from_lists(&lists).unwrap();
+            let edges = edges(&graph);
+            let activation = [
+                Activation::Elu(1.0),
+                Activation::Tanh,
+                Activation::None,
+                Activation::Gelu,
+                Activation::LeakyRelu(0.1),
+            ][seed as usize];
+            for concat in [true, false] {
+                let mut layer = Gat::new(input, head_dim, heads, concat, activation, seed).unwrap();
+                layer.bias = Array1::from_shape_fn(layer.bias.len(), |_| rng.gaussian());
+                // Differences straddling a LeakyReLU kink (on the scores, or
+                // the output's) measure neither side.
+                let linear = GatRef {
+                    activation: Activation::None,
+                    ..GatRef::of(&layer)
+                };
+                let x = draw_until(
+                    "gat features",
+                    || random_matrix(nodes, input, &mut rng),
+                    |x| {
+                        let (pre, margin) = linear.forward_with_margin(&edges, &to_f64(x));
+                        margin > 1e-3 && pre.iter().all(|&v| kink_distance(activation, v) > 1e-3)
+                    },
+                );
+                let probe = random_matrix(nodes, layer.bias.len(), &mut rng);
+                let (out, cache) = layer.forward_train(&graph, x.view()).unwrap();
+                let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();
+                let what = format!("seed {seed} heads={heads} concat={concat} {activation:?}");
+                let point = (to_f64(&x), GatRef::of(&layer));
+                let reference = |(x, gat): &(Array2<f64>, GatRef)| gat.forward(&edges, x);
+                check.forward(&what, &out, &reference(&point));
+                let probe = to_f64(&probe);
+                let numeric = numeric_gradients(&point, |p| probe_loss(&reference(p), &probe));
+                check.tensors(
+                    &what,
+                    &["dx", "dW", "da_src", "da_dst", "db"],
+                    &[
+                        flat(&dx),
+                        flat(&grads.projection),
+                        flat(&grads.attention_source),
+                        flat(&grads.attention_destination),
+                        flat(&grads.bias),
+                    ],
+                    &numeric,
+                );
+            }
         }
+        check.finish();
     }
 }

@@ -203,7 +203,11 @@ impl Layer for Gcn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
+    use crate::gnn::gradcheck::{
+        draw_until, flat, numeric_gradients, probe_loss, random_graph, random_matrix, to_f64,
+        GradCheck,
+    };
+    use crate::gnn::reference::{edges, kink_distance, GcnRef};
     use crate::rng::SplitMix64;
 
     #[test]
@@ -225,51 +229,59 @@ mod tests {
     }
 
     #[test]
-    fn gcn_backward_matches_finite_differences() {
-        let mut rng = SplitMix64::new(4);
-        let lists: Vec<Vec<u32>> = (0..12)
-            .map(|_| (0..rng.below(4)).map(|_| rng.below(12) as u32).collect())
-            .collect();
-        let graph = GcnGraph::new(&Adjacency::from_lists(&lists).unwrap(), true);
-        for activation in [Activation::None, Activation::Tanh, Activation::Elu(1.0)] {
-            let mut layer = Gcn::new(5, 3, activation, 7).unwrap();
-            layer.linear.bias = Some(ndarray::Array1::from_shape_fn(3, |_| rng.gaussian()));
-            let x = Array2::from_shape_fn((12, 5), |_| rng.gaussian());
-            let probe = Array2::from_shape_fn((12, 3), |_| rng.gaussian());
-            let loss = |layer: &Gcn, x: &Array2<f32>| -> f64 {
-                probe_loss(&layer.forward(&graph, x.view()).unwrap(), &probe)
-            };
-            let (_, cache) = layer.forward_train(&graph, x.view()).unwrap();
-            let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();
-            let with_weight = |k, d| Gcn {
-                linear: Linear {
-                    weight: nudged(&layer.linear.weight.view().to_owned(), k, d).into(),
-                    ..layer.linear.clone()
-                },
-                ..layer.clone()
-            };
-            let with_bias = |k, d| Gcn {
-                linear: Linear {
-                    bias: Some(nudged(layer.linear.bias.as_ref().unwrap(), k, d)),
-                    ..layer.linear.clone()
-                },
-                ..layer.clone()
-            };
-            assert_gradient(&format!("{activation:?} dx"), &dx, 1e-2, |k, d| {
-                loss(&layer, &nudged(&x, k, d))
-            });
-            assert_gradient(
-                &format!("{activation:?} dW"),
-                &grads.weight,
-                1e-2,
-                |k, d| loss(&with_weight(k, d), &x),
-            );
-            assert_gradient(
-                &format!("{activation:?} db"),
-                grads.bias.as_ref().unwrap(),
-                1e-2,
-                |k, d| loss(&with_bias(k, d), &x),
-            );
+    fn gcn_backward_matches_an_f64_reference_with_and_without_self_loops() {
+        let mut check = GradCheck::new("gcn backward");
+        for seed in 0..5 {
+            let mut rng = SplitMix64::new(seed);
+            let nodes = 5 + rng.below(8);
+            let (input, output) = (2 + rng.below(5), 2 + rng.below(5));
+            let adjacency = random_graph(nodes, 4, seed % 2 == 1, &mut rng);
+            let edges = edges(&adjacency);
+            for self_loops in [true, false] {
+                let graph = GcnGraph::new(&adjacency, self_loops);
+                for activation in [
+                    Activation::None,
+                    Activation::Tanh,
+                    Activation::Elu(1.0),
+                    Activation::Gelu,
+                    Activation::LeakyRelu(0.1),
+                ] {
+                    let mut layer = Gcn::new(input, output, activation, seed).unwrap();
+                    layer.self_loops = self_loops;
+                    layer.linear.bias =
+                        Some(ndarray::Array1::from_shape_fn(output, |_| rng.gaussian()));
+                    // Differences straddling LeakyReLU's kink measure neither side.
+                    let reference = GcnRef::of(&layer);
+                    let x = draw_until(
+                        "gcn features",
+                        || random_matrix(nodes, input, &mut rng),
+                        |x| {
+                            let pre = reference.pre_activation(&edges, &to_f64(x));
+                            pre.iter().all(|&v| kink_distance(activation, v) > 1e-3)
+                        },
+                    );
+                    let probe = random_matrix(nodes, output, &mut rng);
+                    let (out, cache) = layer.forward_train(&graph, x.view()).unwrap();
+                    let (dx, grads) = layer.backward(&graph, &cache, probe.view()).unwrap();
+                    let what = format!("seed {seed} self_loops={self_loops} {activation:?}");
+                    let point = (to_f64(&x), GcnRef::of(&layer));
+                    let reference = |(x, gcn): &(Array2<f64>, GcnRef)| gcn.forward(&edges, x);
+                    check.forward(&what, &out, &reference(&point));
+                    let probe = to_f64(&probe);
+                    let numeric = numeric_gradients(&point, |p| probe_loss(&reference(p), &probe));
+                    check.tensors(
+                        &what,
+                        &["dx", "dW", "db"],
+                        &[
+                            flat(&dx),
+                            flat(&grads.weight),
+                            flat(grads.bias.as_ref().unwrap()),
+                        ],
+                        &numeric,
+                    );
+                }
+            }
         }
+        check.finish();
     }
 }

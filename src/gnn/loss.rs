@@ -96,38 +96,92 @@ pub fn bpr(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnn::gradcheck::{assert_gradient, nudged};
+    use crate::gnn::gradcheck::{flat, numeric_gradients, random_matrix, to_f64, GradCheck};
     use crate::rng::SplitMix64;
 
+    /// The losses' definitions in f64.
+    fn mse_reference(prediction: &Array2<f64>, target: &Array2<f64>) -> f64 {
+        let sum: f64 = prediction
+            .iter()
+            .zip(target.iter())
+            .map(|(p, t)| (p - t) * (p - t))
+            .sum();
+        sum / prediction.len() as f64
+    }
+
+    fn cross_entropy_reference(logits: &Array2<f64>, labels: &[usize]) -> f64 {
+        let total: f64 = logits
+            .rows()
+            .into_iter()
+            .zip(labels)
+            .map(|(row, &label)| {
+                let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let log_sum = max + row.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+                log_sum - row[label]
+            })
+            .sum();
+        total / labels.len() as f64
+    }
+
+    /// `mean −log σ(p − q) = mean log(1 + exp(−(p − q)))`.
+    fn bpr_reference(positive: &Array1<f64>, negative: &Array1<f64>) -> f64 {
+        let total: f64 = positive
+            .iter()
+            .zip(negative.iter())
+            .map(|(p, q)| (-(p - q)).exp().ln_1p())
+            .sum();
+        total / positive.len() as f64
+    }
+
     #[test]
-    fn every_loss_gradient_matches_finite_differences() {
-        let mut rng = SplitMix64::new(5);
-        let logits = Array2::from_shape_fn((6, 4), |_| 2.0 * rng.gaussian());
-        let target = Array2::from_shape_fn((6, 4), |_| rng.gaussian());
-        let labels = [0, 3, 1, 1, 2, 0];
-        let (_, grad) = mse(logits.view(), target.view()).unwrap();
-        assert_gradient("mse", &grad, 1e-2, |k, d| {
-            mse(nudged(&logits, k, d).view(), target.view()).unwrap().0 as f64
-        });
-        let (_, grad) = softmax_cross_entropy(logits.view(), &labels).unwrap();
-        assert_gradient("cross-entropy", &grad, 1e-2, |k, d| {
-            softmax_cross_entropy(nudged(&logits, k, d).view(), &labels)
-                .unwrap()
-                .0 as f64
-        });
-        let positive = Array1::from_shape_fn(7, |_| 3.0 * rng.gaussian());
-        let negative = Array1::from_shape_fn(7, |_| 3.0 * rng.gaussian());
-        let (_, dp, dn) = bpr(positive.view(), negative.view()).unwrap();
-        assert_gradient("bpr positive", &dp, 1e-2, |k, d| {
-            bpr(nudged(&positive, k, d).view(), negative.view())
-                .unwrap()
-                .0 as f64
-        });
-        assert_gradient("bpr negative", &dn, 1e-2, |k, d| {
-            bpr(positive.view(), nudged(&negative, k, d).view())
-                .unwrap()
-                .0 as f64
-        });
+    fn every_loss_gradient_matches_an_f64_reference() {
+        let mut check = GradCheck::new("loss gradients");
+        for seed in 0..5 {
+            let mut rng = SplitMix64::new(seed);
+            let (rows, classes) = (3 + rng.below(8), 2 + rng.below(5));
+            let logits = random_matrix(rows, classes, &mut rng).mapv(|v| 2.0 * v);
+            let target = random_matrix(rows, classes, &mut rng);
+            let labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
+            let what = format!("seed {seed} {rows}×{classes}");
+
+            let (loss, grad) = mse(logits.view(), target.view()).unwrap();
+            let target = to_f64(&target);
+            let reference = |p: &Array2<f64>| mse_reference(p, &target);
+            assert!((loss as f64 - reference(&to_f64(&logits))).abs() < 1e-5);
+            let numeric = numeric_gradients(&to_f64(&logits), reference);
+            check.tensors(
+                &format!("{what} mse"),
+                &["dprediction"],
+                &[flat(&grad)],
+                &numeric,
+            );
+
+            let (loss, grad) = softmax_cross_entropy(logits.view(), &labels).unwrap();
+            let reference = |l: &Array2<f64>| cross_entropy_reference(l, &labels);
+            assert!((loss as f64 - reference(&to_f64(&logits))).abs() < 1e-5);
+            let numeric = numeric_gradients(&to_f64(&logits), reference);
+            check.tensors(
+                &format!("{what} cross-entropy"),
+                &["dlogits"],
+                &[flat(&grad)],
+                &numeric,
+            );
+
+            let positive = Array1::from_shape_fn(rows, |_| 3.0 * rng.gaussian());
+            let negative = Array1::from_shape_fn(rows, |_| 3.0 * rng.gaussian());
+            let (loss, dp, dn) = bpr(positive.view(), negative.view()).unwrap();
+            let point = (to_f64(&positive), to_f64(&negative));
+            let reference = |(p, q): &(Array1<f64>, Array1<f64>)| bpr_reference(p, q);
+            assert!((loss as f64 - reference(&point)).abs() < 1e-5);
+            let numeric = numeric_gradients(&point, reference);
+            check.tensors(
+                &format!("{what} bpr"),
+                &["dpositive", "dnegative"],
+                &[flat(&dp), flat(&dn)],
+                &numeric,
+            );
+        }
+        check.finish();
     }
 
     #[test]

@@ -257,54 +257,57 @@ impl LstmAggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gnn::gradcheck::{assert_gradient, nudged, probe_loss};
+    use crate::gnn::gradcheck::{
+        flat, numeric_gradients, probe_loss, random_matrix, to_f64, GradCheck,
+    };
+    use crate::gnn::reference::{edges, LstmRef};
     use crate::rng::SplitMix64;
 
     #[test]
-    fn lstm_backward_matches_finite_differences() {
-        let mut rng = SplitMix64::new(21);
-        // Rows of length 0 to 4, with repeated sources.
-        let graph =
-            Adjacency::from_lists(&[vec![1, 2, 3], vec![], vec![0], vec![4, 4, 1, 0], vec![2, 3]])
+    fn lstm_backward_matches_an_f64_reference_for_input_and_every_weight() {
+        let mut check = GradCheck::new("lstm backward");
+        for seed in 0..5 {
+            let mut rng = SplitMix64::new(seed);
+            let (nodes, width) = (5 + rng.below(6), 2 + rng.below(4));
+            // Rows of 0 to 4 sources with repeats; row 0 stays empty.
+            let lists: Vec<Vec<u32>> = (0..nodes)
+                .map(|i| {
+                    let length = if i == 0 { 0 } else { rng.below(5) };
+                    (0..length).map(|_| rng.below(nodes) as u32).collect()
+                })
+                .collect();
+            let graph = Adjacency::from_lists(&lists).unwrap();
+            let edges = edges(&graph);
+            let mut lstm = LstmAggregator::new(width, seed).unwrap();
+            for w in lstm.hidden.weight.make_mut().iter_mut() {
+                *w *= 3.0; // a strong recurrence, so dh through time matters
+            }
+            let x = random_matrix(nodes, width, &mut rng);
+            let probe = random_matrix(nodes, width, &mut rng);
+            let cache = lstm.forward_train(&graph, x.view()).unwrap();
+            assert!(cache.output.row(0).iter().all(|&v| v == 0.0));
+            let (dx, grads) = lstm
+                .backward(&graph, x.view(), &cache, probe.view())
                 .unwrap();
-        let mut lstm = LstmAggregator::new(3, 5).unwrap();
-        for w in lstm.hidden.weight.make_mut().iter_mut() {
-            *w *= 3.0; // a strong recurrence, so dh through time matters
+            let what = format!("seed {seed} width {width}");
+            let point = (to_f64(&x), LstmRef::of(&lstm));
+            let reference = |(x, lstm): &(Array2<f64>, LstmRef)| lstm.forward(&edges, x);
+            check.forward(&what, &cache.output, &reference(&point));
+            let probe = to_f64(&probe);
+            let numeric = numeric_gradients(&point, |p| probe_loss(&reference(p), &probe));
+            check.tensors(
+                &what,
+                &["dx", "dW_in", "db", "dW_hidden"],
+                &[
+                    flat(&dx),
+                    flat(&grads.input.weight),
+                    flat(grads.input.bias.as_ref().unwrap()),
+                    flat(&grads.hidden),
+                ],
+                &numeric,
+            );
         }
-        let x = Array2::from_shape_fn((5, 3), |_| rng.gaussian());
-        let probe = Array2::from_shape_fn((5, 3), |_| rng.gaussian());
-        let loss = |lstm: &LstmAggregator, x: &Array2<f32>| {
-            probe_loss(
-                &lstm.forward_train(&graph, x.view()).unwrap().output,
-                &probe,
-            )
-        };
-        let cache = lstm.forward_train(&graph, x.view()).unwrap();
-        assert!(cache.output.row(1).iter().all(|&v| v == 0.0));
-        let (dx, grads) = lstm
-            .backward(&graph, x.view(), &cache, probe.view())
-            .unwrap();
-        assert_gradient("lstm dx", &dx, 1e-2, |k, d| loss(&lstm, &nudged(&x, k, d)));
-        let with = |edit: &dyn Fn(&mut LstmAggregator)| {
-            let mut copy = lstm.clone();
-            edit(&mut copy);
-            loss(&copy, &x)
-        };
-        let input = lstm.input.weight.view().to_owned();
-        assert_gradient("lstm dW_in", &grads.input.weight, 1e-2, |k, d| {
-            with(&|l| l.input.weight = nudged(&input, k, d).into())
-        });
-        let bias = lstm.input.bias.clone().unwrap();
-        assert_gradient(
-            "lstm db",
-            grads.input.bias.as_ref().unwrap(),
-            1e-2,
-            |k, d| with(&|l| l.input.bias = Some(nudged(&bias, k, d))),
-        );
-        let hidden = lstm.hidden.weight.view().to_owned();
-        assert_gradient("lstm dW_hidden", &grads.hidden, 1e-2, |k, d| {
-            with(&|l| l.hidden.weight = nudged(&hidden, k, d).into())
-        });
+        check.finish();
     }
 
     #[test]

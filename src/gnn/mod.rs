@@ -28,6 +28,8 @@ pub mod gat;
 pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
+#[cfg(test)]
+mod reference;
 pub mod loss;
 pub mod lstm;
 pub mod model;

@@ -1,9 +1,14 @@
-use super::gradcheck::{assert_gradient, nudged, probe_loss};
+use super::gradcheck::{
+    draw_until, flat, numeric_gradients, probe_loss, random_matrix, to_f64, GradCheck, Tensors,
+};
+use super::reference::{
+    edges, with_self_loops, Edges, GatRef, GcnRef, NeighborsRef, NormRef, SageRef,
+};
 use super::stack::*;
 use super::*;
 use crate::rng::SplitMix64;
 use crate::testdata::TempDir;
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use serde_json::json;
 
 fn random_graph(nodes: usize, max_degree: usize, seed: u64) -> Adjacency {
@@ -20,11 +25,12 @@ fn random_graph(nodes: usize, max_degree: usize, seed: u64) -> Adjacency {
     Adjacency::from_lists(&lists).unwrap()
 }
 
-/// GCN → GAT (residual) → GraphSAGE-LSTM (sampled, layer norm).
-fn mixed_stack() -> GnnStack {
-    let gcn = Gcn::new(4, 6, Activation::Tanh, 1).unwrap();
-    let gat = Gat::new(6, 3, 2, true, Activation::Elu(1.0), 2).unwrap();
-    let sage = Sage::new(6, 3, SageAggregator::Lstm, Activation::Tanh, 3).unwrap();
+/// GCN → GAT (residual) → GraphSAGE-LSTM (sampled, layer norm), its
+/// weights drawn from `seed`.
+fn mixed_stack(seed: u64) -> GnnStack {
+    let gcn = Gcn::new(4, 6, Activation::Tanh, 1 + 3 * seed).unwrap();
+    let gat = Gat::new(6, 3, 2, true, Activation::Elu(1.0), 2 + 3 * seed).unwrap();
+    let sage = Sage::new(6, 3, SageAggregator::Lstm, Activation::Tanh, 3 + 3 * seed).unwrap();
     let mut blocks = vec![
         StackBlock::new(StackLayer::Gcn(gcn)),
         StackBlock::new(StackLayer::Gat(gat)),
@@ -34,46 +40,202 @@ fn mixed_stack() -> GnnStack {
     blocks[1].residual = true;
     blocks[2].sample_size = Some(2);
     blocks[2].norm = Some(LayerNorm::new(3));
-    GnnStack::new(blocks, 77).unwrap()
+    GnnStack::new(blocks, 77 + seed).unwrap()
+}
+
+/// A stack's definition in f64: each block's layer from `reference`, then
+/// the residual and the layer norm (the stacks checked have no dropout).
+#[derive(Clone)]
+struct StackRef {
+    blocks: Vec<BlockRef>,
+}
+
+#[derive(Clone)]
+struct BlockRef {
+    layer: LayerRef,
+    /// The edges the layer runs on.
+    edges: Edges,
+    residual: bool,
+    norm: Option<NormRef>,
+}
+
+#[derive(Clone)]
+enum LayerRef {
+    Gcn(GcnRef),
+    Gat(GatRef),
+    Sage(SageRef),
+}
+
+impl StackRef {
+    /// `stack` read into f64. GCN normalises (and adds loops to) the graph
+    /// itself; GAT attends over the graph with the self loops it asks for;
+    /// a sampling GraphSAGE layer reads the neighbours the crate's sampler
+    /// picks for its hop (sampling only chooses edges, nothing about it is
+    /// differentiated, and it has its own tests).
+    fn of(stack: &GnnStack, adjacency: &Adjacency) -> StackRef {
+        let all = edges(adjacency);
+        let blocks = stack
+            .blocks
+            .iter()
+            .zip(stack.sample_seeds())
+            .map(|(block, seed)| {
+                assert!(block.dropout.is_none(), "the reference has no dropout");
+                let (layer, edges) = match &block.layer {
+                    StackLayer::Gcn(l) => (LayerRef::Gcn(GcnRef::of(l)), all.clone()),
+                    StackLayer::Gat(l) => (
+                        LayerRef::Gat(GatRef::of(l)),
+                        if l.self_loops {
+                            with_self_loops(&all)
+                        } else {
+                            all.clone()
+                        },
+                    ),
+                    StackLayer::Sage(l) => (
+                        LayerRef::Sage(SageRef::of(l)),
+                        match block.sample_size {
+                            Some(size) => edges(&adjacency.sample_neighbors(size, seed)),
+                            None => all.clone(),
+                        },
+                    ),
+                };
+                BlockRef {
+                    layer,
+                    edges,
+                    residual: block.residual,
+                    norm: block.norm.as_ref().map(NormRef::of),
+                }
+            })
+            .collect();
+        StackRef { blocks }
+    }
+
+    /// The output, and how far the GAT scores come to LeakyReLU's kink.
+    fn forward_with_margin(&self, x: &Array2<f64>) -> (Array2<f64>, f64) {
+        let mut x = x.clone();
+        let mut margin = f64::INFINITY;
+        for block in &self.blocks {
+            let mut h = match &block.layer {
+                LayerRef::Gcn(l) => l.forward(&block.edges, &x),
+                LayerRef::Gat(l) => {
+                    let (h, m) = l.forward_with_margin(&block.edges, &x);
+                    margin = margin.min(m);
+                    h
+                }
+                LayerRef::Sage(l) => l.forward(&block.edges, &x),
+            };
+            if block.residual {
+                h += &x;
+            }
+            if let Some(norm) = &block.norm {
+                h = norm.forward(&h);
+            }
+            x = h;
+        }
+        (x, margin)
+    }
+
+    /// Names of the tensors of [`Tensors::tensors_mut`], for messages.
+    fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (b, block) in self.blocks.iter().enumerate() {
+            let layer: &[&str] = match &block.layer {
+                LayerRef::Gcn(_) => &["gcn weight", "gcn bias"],
+                LayerRef::Gat(_) => &[
+                    "gat projection",
+                    "gat attention_source",
+                    "gat attention_destination",
+                    "gat bias",
+                ],
+                LayerRef::Sage(l) => match l.neighbors {
+                    NeighborsRef::Lstm(_) => &[
+                        "sage self_weight",
+                        "sage bias",
+                        "sage neighbor_weight",
+                        "sage lstm input_weight",
+                        "sage lstm bias",
+                        "sage lstm hidden_weight",
+                    ],
+                    NeighborsRef::Reduce(_) => {
+                        &["sage self_weight", "sage bias", "sage neighbor_weight"]
+                    }
+                },
+            };
+            let norm: &[&str] = if block.norm.is_some() {
+                &["norm gain", "norm shift"]
+            } else {
+                &[]
+            };
+            names.extend(layer.iter().chain(norm).map(|n| format!("block {b} {n}")));
+        }
+        names
+    }
+}
+
+impl Tensors for StackRef {
+    /// In the order of `GnnStack::parameters_mut`.
+    fn tensors_mut(&mut self) -> Vec<&mut [f64]> {
+        let mut tensors = Vec::new();
+        for block in &mut self.blocks {
+            match &mut block.layer {
+                LayerRef::Gcn(l) => tensors.extend(l.tensors_mut()),
+                LayerRef::Gat(l) => tensors.extend(l.tensors_mut()),
+                LayerRef::Sage(l) => tensors.extend(l.tensors_mut()),
+            }
+            tensors.extend(block.norm.tensors_mut());
+        }
+        tensors
+    }
 }
 
 #[test]
-fn stack_backward_matches_finite_differences_for_every_parameter() {
-    let graph = Graph::new(random_graph(9, 4, 5));
-    let mut stack = mixed_stack();
-    // Non-trivial norm parameters, so their gradients are tested too.
-    let mut rng = SplitMix64::new(8);
-    for p in stack.parameters_mut() {
-        if p.len() <= 6 {
-            p.iter_mut().for_each(|v| *v += 0.3 * rng.gaussian());
+fn stack_backward_matches_an_f64_reference_for_the_input_and_every_parameter() {
+    let mut check = GradCheck::new("stack backward");
+    for seed in 0..5 {
+        let adjacency = random_graph(7 + seed as usize, 4, 5 + seed);
+        let graph = Graph::new(adjacency.clone());
+        let nodes = graph.num_nodes();
+        let mut stack = mixed_stack(seed);
+        // Non-trivial biases, attention vectors and norm parameters, so
+        // their gradients are tested away from their initial values too.
+        let mut rng = SplitMix64::new(8 + seed);
+        for p in stack.parameters_mut() {
+            if p.len() <= 6 {
+                p.iter_mut().for_each(|v| *v += 0.3 * rng.gaussian());
+            }
         }
+        let reference = StackRef::of(&stack, &adjacency);
+        // Differences straddling a kink of GAT's LeakyReLU measure neither side.
+        let x = draw_until(
+            "stack features",
+            || random_matrix(nodes, 4, &mut rng),
+            |x| reference.forward_with_margin(&to_f64(x)).1 > 1e-3,
+        );
+        let probe = random_matrix(nodes, 3, &mut rng);
+        let (out, cache) = stack.forward_train(&graph, x.view()).unwrap();
+        assert_close(
+            &out,
+            &stack.forward(&graph, x.view()).unwrap(),
+            "mixed stack",
+        );
+        assert!(cache.attention(1).is_some() && cache.attention(0).is_none());
+        let (dx, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
+        assert_eq!(grads.slices().len(), stack.clone().parameters_mut().len());
+        let what = format!("seed {seed} on {nodes} nodes");
+        let names = reference.names();
+        let point = (to_f64(&x), reference);
+        let forward = |(x, stack): &(Array2<f64>, StackRef)| stack.forward_with_margin(x).0;
+        check.forward(&what, &out, &forward(&point));
+        let probe = to_f64(&probe);
+        let numeric = numeric_gradients(&point, |p| probe_loss(&forward(p), &probe));
+        let mut analytic = vec![flat(&dx)];
+        analytic.extend(grads.slices().into_iter().map(flat));
+        let names: Vec<&str> = ["dx"]
+            .into_iter()
+            .chain(names.iter().map(String::as_str))
+            .collect();
+        check.tensors(&what, &names, &analytic, &numeric);
     }
-    let x = Array2::from_shape_fn((9, 4), |_| rng.gaussian());
-    let probe = Array2::from_shape_fn((9, 3), |_| rng.gaussian());
-    let loss = |stack: &GnnStack, x: &Array2<f32>| {
-        probe_loss(&stack.forward(&graph, x.view()).unwrap(), &probe)
-    };
-    let (out, cache) = stack.forward_train(&graph, x.view()).unwrap();
-    assert_close(
-        &out,
-        &stack.forward(&graph, x.view()).unwrap(),
-        "mixed stack",
-    );
-    assert!(cache.attention(1).is_some() && cache.attention(0).is_none());
-    let (dx, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
-    assert_gradient("stack dx", &dx, 1e-2, |k, d| {
-        loss(&stack, &nudged(&x, k, d))
-    });
-    let slices: Vec<Vec<f32>> = grads.slices().iter().map(|s| s.to_vec()).collect();
-    assert_eq!(slices.len(), stack.clone().parameters_mut().len());
-    for (p, analytic) in slices.into_iter().enumerate() {
-        let analytic = Array1::from(analytic);
-        assert_gradient(&format!("stack parameter {p}"), &analytic, 2e-3, |k, d| {
-            let mut copy = stack.clone();
-            copy.parameters_mut()[p][k] += d;
-            loss(&copy, &x)
-        });
-    }
+    check.finish();
 }
 
 fn assert_close(a: &Array2<f32>, b: &Array2<f32>, what: &str) {
@@ -218,7 +380,7 @@ fn saved_stacks_reload_bit_identical_from_the_mapping_and_quantised_within_bound
     let graph = Graph::new(random_graph(120, 8, 3));
     let mut rng = SplitMix64::new(12);
     let x = Array2::from_shape_fn((120, 4), |_| rng.gaussian());
-    let stack = mixed_stack();
+    let stack = mixed_stack(0);
     let expected = stack.forward(&graph, x.view()).unwrap();
     let path = dir.path().join("model.f32");
     stack.save(&path, WeightType::F32).unwrap();
