@@ -16,8 +16,10 @@ const { generate } = require('./lib/synth')
 const { median } = require('./lib/measure')
 
 const ROOT = path.join(__dirname, '..')
-const hnswGnn = require(process.env.HNSW_GNN_MODULE || ROOT)
-const { VectorDB, Graph, GCNLayer, GATLayer, GraphSAGE, aggregateSync, _sgemm } = hnswGnn
+const MODULE = process.env.HNSW_GNN_MODULE || ROOT
+const { VectorDB, Graph, GCNLayer, GATLayer, GraphSAGE, aggregateSync } = require(MODULE)
+// The dense reference: the layers' own SGEMM, through the unstable probe entry.
+const { sgemm: denseProduct } = require(path.join(MODULE, 'internal.js'))
 
 const USAGE = `Usage: node benchmark/gnn.js [options]
 
@@ -105,9 +107,10 @@ async function buildGraph(o) {
   const items = []
   for (let i = 0; i < o.nodes; i++) items.push({ id: String(i), vector: base.subarray(i * o.dim, (i + 1) * o.dim) })
   await db.insertBatch(items)
-  const features = db.vectors()
+  const snapshot = await db.snapshot()
+  const features = snapshot.features
   // Level-0 lists hold up to 2M links, nearest first: keep DEGREE of them.
-  const { offsets, targets } = db.graph().csr()
+  const { offsets, targets } = snapshot.graph.csr()
   const kept = []
   const keptOffsets = new Uint32Array(offsets.length)
   for (let i = 0; i + 1 < offsets.length; i++) {
@@ -232,7 +235,7 @@ async function main() {
     ['GCN 128→64', () => gcn.forwardSync(features, graph), 15],
     ['GAT 8 heads (8 × 8)', () => gat.forwardSync(features, graph), 45],
     ['SAGE 128→128→64', () => sage.forwardSync(features, graph), 25],
-    ['dense SGEMM', () => _sgemm(features.data, weight, n, d, 64), null],
+    ['dense SGEMM', () => denseProduct(features.data, weight, n, d, 64), null],
   ]
   const rows = ops.map(([op, fn, target]) => ({ op, target, ...time(fn, o.runs) }))
   const sgemm = rows.find((r) => r.op === 'dense SGEMM')

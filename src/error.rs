@@ -194,8 +194,14 @@ mod tests {
     /// new variant does not compile until it is added here too.
     fn one_of_each() -> Vec<Error> {
         let all = vec![
-            Error::DimensionMismatch { expected: 1, actual: 2 },
-            Error::BatchShape { dimensions: 2, len: 3 },
+            Error::DimensionMismatch {
+                expected: 1,
+                actual: 2,
+            },
+            Error::BatchShape {
+                dimensions: 2,
+                len: 3,
+            },
             Error::ShapeMismatch(String::new()),
             Error::InvalidGraph(String::new()),
             Error::InvalidVector(String::new()),
@@ -241,24 +247,43 @@ mod tests {
     /// The codes a declaration lists: every `'ERR_…'` string in `text`.
     fn codes_in(text: &str) -> BTreeSet<String> {
         text.split(['\'', '`'])
-            .filter(|piece| piece.starts_with("ERR_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .filter(|piece| {
+                piece.starts_with("ERR_")
+                    && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            })
             .map(str::to_string)
             .collect()
     }
 
     #[test]
     fn the_codes_are_exactly_those_index_d_ts_and_the_readme_declare() {
-        let produced: BTreeSet<String> = one_of_each().iter().map(|e| e.code().to_string()).collect();
+        let produced: BTreeSet<String> =
+            one_of_each().iter().map(|e| e.code().to_string()).collect();
         let listed: BTreeSet<String> = CODES.iter().map(|c| c.to_string()).collect();
         assert_eq!(produced, listed, "CODES lists every code and no other");
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let types = std::fs::read_to_string(root.join("index.d.ts")).unwrap();
-        let start = types.find("export type ErrorCode").expect("index.d.ts declares ErrorCode");
-        let end = start + types[start..].find("\nexport ").expect("something follows ErrorCode");
-        assert_eq!(codes_in(&types[start..end]), listed, "index.d.ts's ErrorCode");
+        let start = types
+            .find("export type ErrorCode")
+            .expect("index.d.ts declares ErrorCode");
+        let end = start
+            + types[start..]
+                .find("\nexport ")
+                .expect("something follows ErrorCode");
+        assert_eq!(
+            codes_in(&types[start..end]),
+            listed,
+            "index.d.ts's ErrorCode"
+        );
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-        let start = readme.find("\n## Errors").expect("the README has an Errors section");
-        let end = start + 1 + readme[start + 1..].find("\n## ").expect("a section follows");
+        let start = readme
+            .find("\n## Errors")
+            .expect("the README has an Errors section");
+        let end = start
+            + 1
+            + readme[start + 1..]
+                .find("\n## ")
+                .expect("a section follows");
         let table: String = readme[start..end]
             .lines()
             .filter(|line| line.starts_with("| `ERR_"))

@@ -50,5 +50,7 @@ pub use hnsw::{HnswParams, Index};
 #[cfg(test)]
 pub(crate) mod testdata;
 
-#[cfg(feature = "napi")]
+// Not in test builds: the Rust tests drive the core; the JS tests drive the
+// bindings, which do nothing outside a Node process.
+#[cfg(all(feature = "napi", not(test)))]
 mod bindings;

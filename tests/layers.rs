@@ -466,3 +466,59 @@ fn a_file_that_reaches_upward_fails_the_check() {
     assert!(expected.len() >= 6, "the fixture marks its violations");
     assert_eq!(found, expected);
 }
+
+/// Lines of `source` before its `#[cfg(test)]` module (all of it if none).
+fn lines_before_tests(source: &str) -> usize {
+    let lines: Vec<&str> = source.lines().collect();
+    lines
+        .windows(2)
+        .position(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim_start().starts_with("mod "))
+        .unwrap_or(lines.len())
+}
+
+#[test]
+fn no_file_in_src_has_more_than_700_lines_of_code_before_its_tests() {
+    const LIMIT: usize = 700;
+    let src = root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    // Files that are test modules themselves (`#[cfg(test)] mod name;`).
+    let mut test_only = BTreeSet::new();
+    for file in &files {
+        let source = fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        for w in lines.windows(2) {
+            if w[0].trim() == "#[cfg(test)]" {
+                if let Some(name) = w[1]
+                    .trim()
+                    .strip_prefix("mod ")
+                    .and_then(|m| m.strip_suffix(';'))
+                {
+                    let dir = file.parent().unwrap();
+                    let dir = if file.ends_with("mod.rs") || file.ends_with("lib.rs") {
+                        dir.to_path_buf()
+                    } else {
+                        dir.join(file.file_stem().unwrap())
+                    };
+                    test_only.insert(dir.join(format!("{name}.rs")));
+                }
+            }
+        }
+    }
+    let mut long = Vec::new();
+    for file in files.iter().filter(|f| !test_only.contains(*f)) {
+        let count = lines_before_tests(&fs::read_to_string(file).unwrap());
+        if count > LIMIT {
+            long.push(format!(
+                "{}: {count} lines",
+                file.strip_prefix(&src).unwrap().display()
+            ));
+        }
+    }
+    assert!(test_only.len() >= 5, "test-only files found: {test_only:?}");
+    assert!(
+        long.is_empty(),
+        "files over {LIMIT} lines before their tests:\n{}",
+        long.join("\n")
+    );
+}

@@ -18,7 +18,10 @@ fn check(db: &VectorDb, expected: &Value, label: &str) {
     let items = expected["items"].as_object().expect("items");
     assert_eq!(db.len(), items.len(), "{label}: item count");
     for (id, item) in items {
-        let stored = db.get(id).unwrap().unwrap_or_else(|| panic!("{label}: {id} missing"));
+        let stored = db
+            .get(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{label}: {id} missing"));
         let vector: Vec<f32> = item["vector"]
             .as_array()
             .unwrap()
@@ -27,10 +30,17 @@ fn check(db: &VectorDb, expected: &Value, label: &str) {
             .collect();
         assert_eq!(stored.vector, vector, "{label}: {id}'s vector");
         let metadata = item["metadata"].as_object().cloned();
-        assert_eq!(stored.metadata.as_deref(), metadata.as_ref(), "{label}: {id}'s metadata");
+        assert_eq!(
+            stored.metadata.as_deref(),
+            metadata.as_ref(),
+            "{label}: {id}'s metadata"
+        );
     }
     for gone in ["item-1", "item-5"] {
-        assert!(db.get(gone).unwrap().is_none(), "{label}: {gone} stays deleted");
+        assert!(
+            db.get(gone).unwrap().is_none(),
+            "{label}: {gone} stays deleted"
+        );
     }
 }
 
@@ -46,12 +56,17 @@ fn golden_files_of_every_format_open_with_their_exact_contents() {
     for source in versions {
         let label = source.file_name().unwrap().to_string_lossy().to_string();
         let expected: Value =
-            serde_json::from_str(&fs::read_to_string(source.join("expected.json")).unwrap()).unwrap();
+            serde_json::from_str(&fs::read_to_string(source.join("expected.json")).unwrap())
+                .unwrap();
         let read_only = OpenOptions {
             read_only: true,
             ..Default::default()
         };
-        check(&VectorDb::open(&source.join("db.hgnn"), &read_only).unwrap(), &expected, &label);
+        check(
+            &VectorDb::open(&source.join("db.hgnn"), &read_only).unwrap(),
+            &expected,
+            &label,
+        );
 
         let dir = TempDir::new("golden");
         let path = dir.path().join("db.hgnn");
@@ -62,6 +77,10 @@ fn golden_files_of_every_format_open_with_their_exact_contents() {
         db.save().unwrap();
         db.close().unwrap();
         assert_eq!(DbFile::open(&path, true).unwrap().version(), FORMAT_VERSION);
-        check(&VectorDb::open(&path, &OpenOptions::default()).unwrap(), &expected, &label);
+        check(
+            &VectorDb::open(&path, &OpenOptions::default()).unwrap(),
+            &expected,
+            &label,
+        );
     }
 }

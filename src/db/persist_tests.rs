@@ -32,7 +32,9 @@ fn item(i: usize, vector: &[f32]) -> NewItem {
     NewItem {
         id: Some(format!("item-{i}")),
         vector: vector.to_vec(),
-        metadata: json!({ "i": i, "even": i % 2 == 0 }).as_object().cloned(),
+        metadata: json!({ "i": i, "even": i.is_multiple_of(2) })
+            .as_object()
+            .cloned(),
     }
 }
 
@@ -187,7 +189,7 @@ fn acknowledged_writes_survive_without_save_or_close_in_every_durable_mode() {
 
 fn single_inserts(path: &Path, count: usize) -> Vec<Vec<f32>> {
     let (base, _) = clustered_split(count, 0, 8, 4, 7);
-    let db = create(&path, 8, Durability::Fsync);
+    let db = create(path, 8, Durability::Fsync);
     for (i, v) in base.iter().enumerate() {
         db.insert(item(i, v)).unwrap();
     }

@@ -47,10 +47,16 @@ impl SearchOptions {
         other_keys: &[String],
     ) -> Result<SearchOptions> {
         const WHAT: &str = "search options";
-        check_keys(WHAT, other_keys.iter().map(String::as_str), &SEARCH_OPTION_KEYS)?;
+        check_keys(
+            WHAT,
+            other_keys.iter().map(String::as_str),
+            &SEARCH_OPTION_KEYS,
+        )?;
         Ok(SearchOptions {
             k: k.map_or(Ok(DEFAULT_K), |k| count(WHAT, "k", k))?,
-            ef_search: ef_search.map(|ef| count(WHAT, "efSearch", ef)).transpose()?,
+            ef_search: ef_search
+                .map(|ef| count(WHAT, "efSearch", ef))
+                .transpose()?,
             filter: filter
                 .filter(|f| !f.is_null())
                 .map(Filter::parse)
@@ -125,7 +131,7 @@ impl VectorDb {
     /// The queries of a flat batch (`n × dimensions` values, row-major).
     pub fn query_rows<'a>(&self, flat: &'a [f32]) -> Result<Vec<&'a [f32]>> {
         let dimensions = self.dimensions();
-        if flat.len() % dimensions != 0 {
+        if !flat.len().is_multiple_of(dimensions) {
             return Err(crate::error::Error::BatchShape {
                 dimensions,
                 len: flat.len(),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Seeds the locality order, so a snapshot's rows do not change between
 /// calls on an unchanged database.
-const ORDER_SEED: u64 = 0x6E0D_E5;
+const ORDER_SEED: u64 = 0x006E_0DE5;
 
 /// The live items, their vectors and their level-0 links, row-aligned.
 #[derive(Clone, Debug)]

@@ -57,7 +57,7 @@ fn filtered_search_equals_brute_force_filtered_top_k() {
     let cases = [
         (
             json!({ "parity": "even" }),
-            Box::new(|i: usize| i % 2 == 0) as Box<dyn Fn(usize) -> bool>,
+            Box::new(|i: usize| i.is_multiple_of(2)) as Box<dyn Fn(usize) -> bool>,
         ),
         (
             json!({ "bucket": { "$in": [1, 2, 3] }, "rank": { "$gte": 100 } }),
@@ -231,14 +231,14 @@ fn delete_then_reinsert_same_id() {
     }
     assert!(!db.delete("item-0").unwrap());
     assert_eq!(db.len(), 2_400);
-    for i in 0..600 {
-        let hits = db.search(&base[i], &options(10)).unwrap().hits;
+    for vector in &base[..600] {
+        let hits = db.search(vector, &options(10)).unwrap().hits;
         assert!(hits.iter().all(|h| index_of(&h.id) >= 600));
     }
-    for i in 0..600 {
+    for (i, vector) in base[..600].iter().enumerate() {
         db.insert(NewItem {
             id: Some(format!("item-{i}")),
-            vector: base[i].clone(),
+            vector: vector.clone(),
             metadata: None,
         })
         .unwrap();
@@ -310,7 +310,7 @@ fn a_snapshot_lines_up_ids_features_and_links_of_live_items() {
         for &target in links(&snapshot, row) {
             assert_ne!(target as usize, row, "no self links from HNSW");
             assert!(
-                index_of(&snapshot.ids[target as usize]) % 5 != 0,
+                !index_of(&snapshot.ids[target as usize]).is_multiple_of(5),
                 "links to deleted items are dropped"
             );
         }
