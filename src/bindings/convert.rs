@@ -4,13 +4,13 @@
 
 use super::graph::JsGraph;
 use crate::db::{Item, Metadata, NewItem, SearchResults};
-use crate::gnn::{Adjacency, Graph};
-use ndarray::{Array2, ArrayView2};
-use std::sync::Arc;
 use crate::error::{Error, Result};
+use crate::gnn::{Adjacency, Graph};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use ndarray::{Array2, ArrayView2};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A vector argument: `Float32Array` (read in place) or `number[]`.
 pub type VectorArg<'a> = Either<Float32ArraySlice<'a>, Vec<f64>>;
@@ -31,7 +31,6 @@ pub fn vector_owned(vector: &Either<Float32Array, Vec<f64>>) -> Vec<f32> {
         Either::B(numbers) => numbers.iter().map(|&x| x as f32).collect(),
     }
 }
-
 
 /// An item as passed to `insert`, `insertBatch` and `upsert`.
 #[napi(object)]

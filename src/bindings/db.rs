@@ -6,7 +6,10 @@ use super::convert::{self, ItemInput, Matrix, PackedText, StoredItem, VectorArg}
 use super::error::{call, ErrorCode};
 use super::graph::JsGraph;
 use super::task::{spawn_search, spawn_write, Job};
-use crate::db::{check_insert_batch_keys, DbOptions, DbStats, GraphSnapshot, OpenOptions, SearchOptions, VectorDb};
+use crate::db::{
+    check_insert_batch_keys, DbOptions, DbStats, GraphSnapshot, OpenOptions, SearchOptions,
+    VectorDb,
+};
 use crate::gnn::{Adjacency, Graph};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -164,7 +167,12 @@ impl JsVectorDb {
     #[napi]
     pub fn insert<'env>(&self, env: &'env Env, item: ItemInput) -> Result<Object<'env>, ErrorCode> {
         let item = call(|| item.into_core())?;
-        spawn_write(env, self.core.clone(), move |core| core.insert_applied(item), |id| id)
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.insert_applied(item),
+            |id| id,
+        )
     }
 
     /// `on_progress` and `other_keys` come from the options object (see
@@ -205,7 +213,12 @@ impl JsVectorDb {
     #[napi]
     pub fn upsert<'env>(&self, env: &'env Env, item: ItemInput) -> Result<Object<'env>, ErrorCode> {
         let item = call(|| item.into_core())?;
-        spawn_write(env, self.core.clone(), move |core| core.upsert_applied(item), |id| id)
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.upsert_applied(item),
+            |id| id,
+        )
     }
 
     #[napi]
@@ -333,7 +346,12 @@ fn search_options(
     filter: Option<Value>,
     other_keys: Option<Vec<String>>,
 ) -> crate::Result<SearchOptions> {
-    SearchOptions::from_parts(k, ef_search, filter.as_ref(), &other_keys.unwrap_or_default())
+    SearchOptions::from_parts(
+        k,
+        ef_search,
+        filter.as_ref(),
+        &other_keys.unwrap_or_default(),
+    )
 }
 
 type PackedJs = Vec<Either<Vec<PackedText>, Float64Array>>;

@@ -55,7 +55,8 @@ impl JsGnnModel {
     #[napi(constructor)]
     pub fn new(kind: String, options: Option<Value>) -> Result<Self, ErrorCode> {
         call(|| {
-            let model = Model::from_options(ModelKind::parse(&kind)?, &options.unwrap_or(Value::Null))?;
+            let model =
+                Model::from_options(ModelKind::parse(&kind)?, &options.unwrap_or(Value::Null))?;
             Ok(JsGnnModel {
                 model: Arc::new(RwLock::new(Arc::new(model))),
             })
@@ -107,11 +108,17 @@ impl JsGnnModel {
     }
 
     #[napi]
-    pub fn forward_sync(&self, features: FeaturesArg, graph: GraphArg<'_>) -> Result<Matrix, ErrorCode> {
+    pub fn forward_sync(
+        &self,
+        features: FeaturesArg,
+        graph: GraphArg<'_>,
+    ) -> Result<Matrix, ErrorCode> {
         call(|| {
             let features = self.features(features)?;
             let graph = GraphInput::new(graph).resolve()?;
-            self.current().forward(&graph, features.view()).map(Matrix::from_array)
+            self.current()
+                .forward(&graph, features.view())
+                .map(Matrix::from_array)
         })
     }
 
@@ -122,7 +129,8 @@ impl JsGnnModel {
         graph: GraphArg<'_>,
     ) -> Result<AsyncTask<Job<AttentionPass, AttentionOutput>>, ErrorCode> {
         let features = call(|| {
-            self.current().require(ModelKind::Gat, "forwardWithAttention")?;
+            self.current()
+                .require(ModelKind::Gat, "forwardWithAttention")?;
             self.features(features)
         })?;
         let (model, graph) = (self.current(), GraphInput::new(graph));
@@ -139,7 +147,8 @@ impl JsGnnModel {
         graph: GraphArg<'_>,
     ) -> Result<AttentionOutput, ErrorCode> {
         call(|| {
-            self.current().require(ModelKind::Gat, "forwardWithAttentionSync")?;
+            self.current()
+                .require(ModelKind::Gat, "forwardWithAttentionSync")?;
             let features = self.features(features)?;
             let graph = GraphInput::new(graph).resolve()?;
             self.current()
@@ -156,7 +165,8 @@ impl JsGnnModel {
         batch: Either<Uint32Array, Vec<f64>>,
     ) -> Result<AsyncTask<Job<Array2<f32>, Matrix>>, ErrorCode> {
         let (features, nodes) = call(|| {
-            self.current().require(ModelKind::Sage, "forwardMinibatch")?;
+            self.current()
+                .require(ModelKind::Sage, "forwardMinibatch")?;
             Ok((self.features(features)?, convert::node_indices(batch)?))
         })?;
         let (model, graph) = (self.current(), GraphInput::new(graph));
@@ -174,7 +184,8 @@ impl JsGnnModel {
         batch: Either<Uint32Array, Vec<f64>>,
     ) -> Result<Matrix, ErrorCode> {
         call(|| {
-            self.current().require(ModelKind::Sage, "forwardMinibatchSync")?;
+            self.current()
+                .require(ModelKind::Sage, "forwardMinibatchSync")?;
             let (features, nodes) = (self.features(features)?, convert::node_indices(batch)?);
             let graph = GraphInput::new(graph).resolve()?;
             self.current()
@@ -192,7 +203,11 @@ impl JsGnnModel {
         let weight_type = call(|| WeightType::from_options(options.as_ref()))?;
         let model = self.current();
         Ok(Job::spawn(
-            move || model.save_weights(&PathBuf::from(path), weight_type).map(|_| ()),
+            move || {
+                model
+                    .save_weights(&PathBuf::from(path), weight_type)
+                    .map(|_| ())
+            },
             |()| (),
         ))
     }

@@ -67,7 +67,12 @@ pub fn aggregate(
 ) -> Result<AsyncTask<Job<Array2<f32>, Matrix>>, ErrorCode> {
     let (graph, features, aggregation) = call(|| arguments(features, graph, &aggregation))?;
     Ok(Job::spawn(
-        move || Ok(crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?.output),
+        move || {
+            Ok(
+                crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?
+                    .output,
+            )
+        },
         Matrix::from_array,
     ))
 }
@@ -80,7 +85,8 @@ pub fn aggregate_sync(
 ) -> Result<Matrix, ErrorCode> {
     call(|| {
         let (graph, features, aggregation) = arguments(features, graph, &aggregation)?;
-        let aggregated = crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?;
+        let aggregated =
+            crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?;
         Ok(Matrix::from_array(aggregated.output))
     })
 }

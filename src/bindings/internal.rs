@@ -11,11 +11,19 @@ use ndarray::ArrayView2;
 /// `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
 /// layers use: the GNN benchmark's dense reference.
 #[napi(js_name = "internalSgemm")]
-pub fn sgemm(a: Float32Array, b: Float32Array, m: u32, k: u32, n: u32) -> Result<Float32Array, ErrorCode> {
+pub fn sgemm(
+    a: Float32Array,
+    b: Float32Array,
+    m: u32,
+    k: u32,
+    n: u32,
+) -> Result<Float32Array, ErrorCode> {
     call(|| {
         let (m, k, n) = (m as usize, k as usize, n as usize);
-        let a = ArrayView2::from_shape((m, k), &a[..]).map_err(|e| Error::ShapeMismatch(e.to_string()))?;
-        let b = ArrayView2::from_shape((k, n), &b[..]).map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        let a = ArrayView2::from_shape((m, k), &a[..])
+            .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        let b = ArrayView2::from_shape((k, n), &b[..])
+            .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
         Ok(Matrix::from_array(crate::gnn::tensor::matmul(a, b)).data)
     })
 }

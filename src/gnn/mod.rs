@@ -28,8 +28,6 @@ pub mod gat;
 pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
-#[cfg(test)]
-mod reference;
 pub mod loss;
 pub mod lstm;
 pub mod model;
@@ -38,6 +36,8 @@ pub mod optim;
 pub mod options;
 pub mod propagate;
 pub mod quantize;
+#[cfg(test)]
+mod reference;
 pub mod sage;
 pub mod sample;
 pub mod stack;

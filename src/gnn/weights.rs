@@ -66,8 +66,10 @@ impl WeightType {
 
     /// The options of `saveWeights`: `{ weightType }`, `f32` by default.
     pub fn from_options(options: Option<&serde_json::Value>) -> Result<WeightType> {
-        let o = crate::options::OptionsReader::new(options, "saveWeights options", &["weightType"])?;
-        o.text("weightType")?.map_or(Ok(WeightType::F32), WeightType::parse)
+        let o =
+            crate::options::OptionsReader::new(options, "saveWeights options", &["weightType"])?;
+        o.text("weightType")?
+            .map_or(Ok(WeightType::F32), WeightType::parse)
     }
 
     fn code(self) -> u8 {
