@@ -72,7 +72,7 @@ function blockLength(k) {
 }
 
 function requestedK(options) {
-  const k = options == null || options.k === undefined ? 10 : options.k
+  const k = options == null || options.k === undefined ? native.DEFAULT_K : options.k
   // An invalid k is rejected by the native side; size the block for a valid one.
   return Number.isInteger(k) && k >= 1 && k <= limits.maxK ? k : 1
 }
@@ -104,7 +104,7 @@ function unpack(packed, numbers, offset, k) {
 
 // Reused by every searchSync: the native side fills it before returning,
 // and unpack copies everything out before the next call.
-let syncNumbers = new Float64Array(blockLength(10))
+let syncNumbers = new Float64Array(blockLength(native.DEFAULT_K))
 
 // ----------------------------------------------------------------- classes --
 

@@ -109,6 +109,12 @@ export interface DatabaseStats {
 }
 
 /**
+ * Hits a search returns without a `k`: index.js sizes its result buffer
+ * with it (internal; not re-exported).
+ */
+export declare const DEFAULT_K: number
+
+/**
  * `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
  * layers use: the GNN benchmark's dense reference.
  */

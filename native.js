@@ -843,6 +843,7 @@ module.exports.VectorDB = nativeBinding.VectorDB
 module.exports.JsVectorDb = nativeBinding.JsVectorDb
 module.exports.aggregate = nativeBinding.aggregate
 module.exports.aggregateSync = nativeBinding.aggregateSync
+module.exports.DEFAULT_K = nativeBinding.DEFAULT_K
 module.exports.internalSgemm = nativeBinding.internalSgemm
 module.exports.limits = nativeBinding.limits
 module.exports.simdInfo = nativeBinding.simdInfo

@@ -41,6 +41,11 @@ pub fn simd_info() -> SimdInfo {
     }
 }
 
+/// Hits a search returns without a `k`: index.js sizes its result buffer
+/// with it (internal; not re-exported).
+#[napi]
+pub const DEFAULT_K: u32 = crate::db::DEFAULT_K as u32;
+
 /// The limits the core holds every call to (documented in index.d.ts).
 #[napi(object)]
 pub struct Limits {
