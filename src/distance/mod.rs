@@ -16,6 +16,13 @@
 //! path the CPU supports, or the one forced by `HNSW_GNN_SIMD=scalar|avx2|avx512|neon`
 //! (a forced path the CPU lacks falls back to the best available one, with a
 //! warning on stderr). The graph code never knows which path runs.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | `Metric`, `SimdPath`, `Kernels` and the dispatcher, `DistanceFn`, vector validation |
+//! | `scalar.rs` | the reference kernels every SIMD path is tested against |
+//! | `x86.rs` | AVX2+FMA and AVX-512 kernels, prefetch |
+//! | `arm.rs` | NEON kernels |
 
 #[cfg(target_arch = "aarch64")]
 mod arm;
