@@ -133,9 +133,7 @@ fn strip(source: &str) -> String {
                 }
                 j += 1;
             }
-            for k in i..j.min(chars.len()) {
-                out.push(blank(chars[k]));
-            }
+            out.extend(chars[i..j.min(chars.len())].iter().map(|&ch| blank(ch)));
             i = j;
         } else if c == '"' {
             out.push(' ');
@@ -158,9 +156,11 @@ fn strip(source: &str) -> String {
             while j < chars.len() && chars[j] != '\'' {
                 j += 1;
             }
-            for k in i..(j + 1).min(chars.len()) {
-                out.push(blank(chars[k]));
-            }
+            out.extend(
+                chars[i..(j + 1).min(chars.len())]
+                    .iter()
+                    .map(|&ch| blank(ch)),
+            );
             i = j + 1;
         } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
             // 'x' (a lifetime such as 'a has no closing quote there).

@@ -140,6 +140,7 @@ impl Index {
     /// every 256 items) with increasing `done`, ending with `(total, total)`.
     pub fn link_batch(&self, slots: Range<u32>, progress: &(dyn Fn(usize, usize) + Sync)) {
         let storage = self.read();
+        self.ensure_anchors(&storage);
         let total = slots.len();
         let done = AtomicUsize::new(0);
         let report_every = (total / 100).max(256);
@@ -158,7 +159,7 @@ impl Index {
             |scratch, slot| {
                 self.link(&storage, slot, scratch);
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if finished % report_every == 0 && finished < total {
+                if finished.is_multiple_of(report_every) && finished < total {
                     report(finished);
                 }
             },
@@ -187,6 +188,7 @@ impl Index {
     /// Links one appended slot on the calling thread.
     pub fn link_one(&self, slot: u32) {
         let storage = self.read();
+        self.ensure_anchors(&storage);
         let mut scratch = self.scratch_pool.take(storage.len());
         self.link(&storage, slot, &mut scratch);
     }
@@ -217,6 +219,7 @@ impl Index {
     pub fn repair(&self, slot: u32) {
         let storage = self.read();
         if (slot as usize) < storage.len() && storage.is_deleted(slot) {
+            self.ensure_anchors(&storage);
             self.repair_around(&storage, slot);
         }
     }
@@ -277,7 +280,7 @@ impl Index {
 
     pub(super) fn entry_point(&self) -> Option<(u32, usize)> {
         let word = self.entry.load(Ordering::Acquire);
-        (word != u64::MAX).then(|| (word as u32, (word >> 32) as usize))
+        (word != u64::MAX).then_some((word as u32, (word >> 32) as usize))
     }
 
     pub(super) fn set_entry_point(&self, slot: u32, level: usize) {

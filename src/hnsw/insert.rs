@@ -1,14 +1,24 @@
 //! Linking new nodes into the graph and repairing it around deleted ones.
 
 use super::scratch::{Candidate, SearchScratch};
+use super::search::Beam;
 use super::select::select_neighbors;
-use super::storage::Storage;
+use super::storage::{Storage, ROOT};
 use super::Index;
 
 impl Index {
     /// Connects an appended node: greedy descent to its level, then at each
-    /// level down to 0 a beam search with `ef_construction`, the heuristic
-    /// picks `m` neighbours, and each of them links back.
+    /// level down to 0 a beam search with `ef_construction` and the
+    /// heuristic's choice of `m` neighbours; then, from level 0 up, the node
+    /// writes its own list and each neighbour links back. Finally the node
+    /// is anchored (see `repair.rs`).
+    ///
+    /// Choosing top-down but publishing bottom-up means a node is reachable
+    /// at a level only once its lists at that level and every level below
+    /// are written. Publishing each level as it was chosen let a concurrent
+    /// insert descend onto a node whose level-0 list was still empty: its
+    /// beam search dead-ended there, and it was linked to that one node
+    /// only, far from its real neighbours.
     pub(super) fn link(&self, storage: &Storage, slot: u32, scratch: &mut SearchScratch) {
         let level = storage.level(slot);
         let query = storage.vector(slot);
@@ -21,6 +31,7 @@ impl Index {
             entry_guard = Some(self.entry_lock.lock().unwrap_or_else(|e| e.into_inner()));
             entry = self.entry_point();
             if entry.is_none() {
+                storage.set_anchor(slot, ROOT);
                 self.set_entry_point(slot, level);
                 return;
             }
@@ -37,23 +48,20 @@ impl Index {
             best = self.greedy_closest(storage, query, best, lc);
         }
 
+        // Choose, top-down; nothing is written yet.
+        let top = level.min(top_level);
+        let mut chosen: Vec<Vec<u32>> = vec![Vec::new(); top + 1];
         let mut entry_points = vec![best];
         let mut selected = Vec::with_capacity(self.params.m);
-        let mut neighbor_slots = Vec::with_capacity(self.params.m);
-        for lc in (0..=level.min(top_level)).rev() {
+        for lc in (0..=top).rev() {
             scratch.reset(storage.len());
             let admit = |n: u32| n != slot && !storage.is_deleted(n);
-            self.search_layer(
-                storage,
-                query,
-                &entry_points,
-                self.params.ef_construction,
-                lc,
-                scratch,
-                &admit,
-            );
-            let mut found: Vec<Candidate> = scratch.results.drain().collect();
-            found.sort_unstable();
+            let beam = Beam {
+                ef: self.params.ef_construction,
+                level: lc,
+                admit: &admit,
+            };
+            let mut found = self.search_layer(storage, query, &entry_points, beam, scratch);
             if found.is_empty() {
                 // Everything near is deleted: link to the way we came rather
                 // than leave the node unreachable.
@@ -70,25 +78,34 @@ impl Index {
                 self.params.m,
                 &mut selected,
             );
-            neighbor_slots.clear();
-            neighbor_slots.extend(selected.iter().map(|c| c.slot));
-            self.set_own_links(storage, slot, lc, &neighbor_slots);
-            for &neighbor in &neighbor_slots {
+            chosen[lc].extend(selected.iter().map(|c| c.slot));
+            entry_points = found;
+        }
+        // `entry_points` now holds the level-0 candidates, closest first.
+
+        // Publish, bottom-up.
+        for (lc, neighbors) in chosen.iter().enumerate() {
+            self.set_own_links(storage, slot, lc, neighbors);
+            for &neighbor in neighbors {
                 self.add_link(storage, neighbor, slot, lc);
             }
-            self.ensure_reachable(storage, slot, lc, &neighbor_slots);
-            entry_points = found;
+            if lc == 0 {
+                self.anchor_new(storage, slot, &entry_points, scratch);
+            } else {
+                self.ensure_reachable(storage, slot, lc, neighbors);
+            }
         }
 
         if entry_guard.is_some() && level > top_level {
+            self.take_root(storage, slot, entry_slot);
             self.set_entry_point(slot, level);
+            storage.set_anchor(slot, ROOT);
         }
     }
 
-    /// Writes the list a new node chose for itself at `level`. Concurrent
-    /// inserts may already have linked back to it (they can reach it through
-    /// a level it finished earlier); those links are kept, or the newcomer
-    /// could be left without any way in.
+    /// Writes the list a new node chose for itself at `level`. Other inserts
+    /// cannot reach the node at `level` before this (see [`Index::link`]),
+    /// but any links they did add are kept rather than overwritten.
     fn set_own_links(&self, storage: &Storage, slot: u32, level: usize, chosen: &[u32]) {
         let _node = self.lock_node(slot);
         let already = storage.neighbors(slot, level);
@@ -105,9 +122,10 @@ impl Index {
         }
     }
 
-    /// If every neighbour's heuristic pruned `slot` away again (a concurrent
-    /// insert can crowd it out), `slot` would have no way in: give its
-    /// nearest neighbour a link to it in place of that list's last entry.
+    /// Above level 0 (where anchors keep every node reachable), a best
+    /// effort: if every neighbour's heuristic pruned `slot` away again, give
+    /// its nearest neighbour a link to it in place of that list's last
+    /// entry, so the node is not lost to the upper layers at once.
     fn ensure_reachable(&self, storage: &Storage, slot: u32, level: usize, neighbors: &[u32]) {
         let linked_back = |n: u32| storage.neighbors(n, level).iter().any(|m| m == slot);
         let Some(&nearest) = neighbors.first() else {
@@ -171,8 +189,10 @@ impl Index {
     }
 
     /// Replaces the list of `node` at `level` with the heuristic's choice
-    /// among `candidates` (duplicates allowed). The caller holds the node's
-    /// link lock. An empty candidate set leaves the list as it is.
+    /// among `candidates` (duplicates allowed), keeping at level 0 every
+    /// entry anchored to `node` (whether or not it is a candidate). The
+    /// caller holds the node's link lock. An empty candidate set leaves the
+    /// list as it is.
     fn reselect(
         &self,
         storage: &Storage,
@@ -193,15 +213,13 @@ impl Index {
         // Sorted by (distance, slot), so duplicates are adjacent.
         pool.sort_unstable();
         pool.dedup_by_key(|c| c.slot);
+        let max = storage.max_links(level);
         let mut selected = Vec::with_capacity(pool.len());
-        select_neighbors(
-            storage,
-            &self.distance,
-            &pool,
-            storage.max_links(level),
-            &mut selected,
-        );
-        let slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
+        select_neighbors(storage, &self.distance, &pool, max, &mut selected);
+        let mut slots: Vec<u32> = selected.iter().map(|c| c.slot).collect();
+        if level == 0 {
+            self.keep_anchored(storage, node, max, &mut slots);
+        }
         storage.set_neighbors(node, level, &slots);
     }
 }

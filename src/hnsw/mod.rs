@@ -8,6 +8,7 @@
 //! | `storage.rs` | `Storage`: vectors (owned or mapped), levels, adjacency lists as atomics, tombstones |
 //! | `scratch.rs` | `Candidate` and the pooled per-search scratch (visited epochs, heaps) |
 //! | `insert.rs` | linking new nodes; repairing around deleted ones |
+//! | `repair.rs` | anchors: a level-0 way into every node that no prune removes, so all stay reachable |
 //! | `search.rs` | greedy descent, beam search, the exact scan for selective filters |
 //! | `select.rs` | the neighbour-selection heuristic |
 //! | `persist.rs` | the index's sections of the database file |
@@ -38,6 +39,7 @@ mod index;
 mod insert;
 mod params;
 mod persist;
+mod repair;
 mod scratch;
 mod search;
 mod select;

@@ -15,6 +15,14 @@ pub const EXACT_SCAN_MAX_MATCHES: usize = 2_048;
 /// Items sampled to estimate a filter's selectivity.
 const SELECTIVITY_SAMPLE: usize = 256;
 
+/// What one beam search looks for: how wide, on which level, and which
+/// nodes may be results.
+pub(super) struct Beam<'a> {
+    pub ef: usize,
+    pub level: usize,
+    pub admit: &'a dyn Fn(u32) -> bool,
+}
+
 /// A predicate over internal slots (e.g. a metadata filter).
 pub type SlotFilter<'a> = &'a (dyn Fn(u32) -> bool + Sync);
 
@@ -44,20 +52,19 @@ impl Index {
         }
     }
 
-    /// Beam search at `level` from `entry_points`. On return
-    /// `scratch.results` holds up to `ef` of the closest nodes that `admit`
-    /// accepts; rejected nodes are still traversed, so a filter or a
-    /// tombstone never cuts the graph.
+    /// Beam search from `entry_points` as `beam` says: up to `beam.ef` of
+    /// the closest nodes that `beam.admit` accepts, closest first. Rejected
+    /// nodes are still traversed, so a filter or a tombstone never cuts the
+    /// graph.
     pub(super) fn search_layer(
         &self,
         storage: &Storage,
         query: &[f32],
         entry_points: &[Candidate],
-        ef: usize,
-        level: usize,
+        beam: Beam<'_>,
         scratch: &mut SearchScratch,
-        admit: &dyn Fn(u32) -> bool,
-    ) {
+    ) -> Vec<Candidate> {
+        let Beam { ef, level, admit } = beam;
         let SearchScratch {
             visited,
             candidates,
@@ -118,6 +125,9 @@ impl Index {
                 }
             }
         }
+        let mut found: Vec<Candidate> = results.drain().collect();
+        found.sort_unstable();
+        found
     }
 
     /// Exact top-`k` over every live slot that passes `filter`.
@@ -191,9 +201,12 @@ impl Index {
         }
         let mut scratch = self.scratch_pool.take(storage.len());
         let admit = |slot: u32| !storage.is_deleted(slot) && filter.is_none_or(|f| f(slot));
-        self.search_layer(storage, query, &[entry], ef.max(k), 0, &mut scratch, &admit);
-        let mut found: Vec<Candidate> = scratch.results.drain().collect();
-        found.sort_unstable();
+        let beam = Beam {
+            ef: ef.max(k),
+            level: 0,
+            admit: &admit,
+        };
+        let mut found = self.search_layer(storage, query, &[entry], beam, &mut scratch);
         found.truncate(k);
         // A graph cut off from some nodes, or a filter whose matches are
         // unreachable from the entry point, must not return fewer than `k`

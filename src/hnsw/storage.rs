@@ -8,9 +8,22 @@
 //! entries. A reader racing a rewrite may see a mix of old and new entries;
 //! every one of them is a node whose vector is already stored, which is all a
 //! beam search needs.
+//!
+//! Each node also has an *anchor* (see `repair.rs`): the node whose level-0
+//! list must keep it, so that every node stays reachable from the entry
+//! point. Anchors live in memory only; after a load they are rebuilt before
+//! the first write (`anchors_ready`).
 
 use crate::file::MappedF32;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// Anchor of a node that has none yet (being linked, or loaded from a file
+/// and not reached by the rebuild yet).
+pub(crate) const UNANCHORED: u32 = u32::MAX;
+/// Anchor of the entry point: the root every anchor chain ends at. Slots
+/// stop below `u32::MAX - 1`, so this is never a slot.
+pub(crate) const ROOT: u32 = u32::MAX - 1;
 
 pub(crate) struct Storage {
     dimensions: usize,
@@ -28,6 +41,14 @@ pub(crate) struct Storage {
     /// Levels 1..=level, `1 + max_links` each; empty for level-0-only nodes
     /// (most of them), so the upper layers cost almost nothing.
     upper_links: Vec<Box<[AtomicU32]>>,
+    /// Per node: the node whose level-0 list must keep it, [`ROOT`] or
+    /// [`UNANCHORED`]. Set under the anchor's link lock.
+    anchors: Vec<AtomicU32>,
+    /// Set once the anchors describe the graph: at once for a new index,
+    /// after the rebuild for one loaded from a file.
+    anchors_ready: OnceLock<()>,
+    /// Slots `0..loaded` came from a file (so were linked when it was saved).
+    loaded: usize,
 }
 
 impl Storage {
@@ -42,11 +63,15 @@ impl Storage {
             deleted: Vec::new(),
             links0: Vec::new(),
             upper_links: Vec::new(),
+            anchors: Vec::new(),
+            anchors_ready: OnceLock::from(()),
+            loaded: 0,
         }
     }
 
     /// Nodes with the given levels and deletion marks, vectors from a mapped
     /// file, and empty adjacency (filled with [`Storage::set_neighbors`]).
+    /// The anchors are left to be rebuilt from the graph.
     pub fn from_parts(
         dimensions: usize,
         max_links: usize,
@@ -73,6 +98,11 @@ impl Storage {
             links0: (0..levels.len() * (1 + max_links0))
                 .map(|_| AtomicU32::new(0))
                 .collect(),
+            anchors: (0..levels.len())
+                .map(|_| AtomicU32::new(UNANCHORED))
+                .collect(),
+            anchors_ready: OnceLock::new(),
+            loaded: levels.len(),
             levels,
             deleted: deleted.into_iter().map(AtomicBool::new).collect(),
             upper_links,
@@ -80,10 +110,11 @@ impl Storage {
     }
 
     /// Heap bytes the adjacency of `levels` will take: what
-    /// [`Storage::from_parts`] allocates besides the levels themselves.
+    /// [`Storage::from_parts`] allocates besides the levels themselves
+    /// (lists and anchors).
     pub fn link_bytes(max_links: usize, levels: &[u8]) -> u128 {
         let upper: u128 = levels.iter().map(|&l| l as u128).sum();
-        (levels.len() as u128 * (1 + 2 * max_links as u128) + upper * (1 + max_links as u128)) * 4
+        (levels.len() as u128 * (2 + 2 * max_links as u128) + upper * (1 + max_links as u128)) * 4
     }
 
     /// All vectors in slot order, as the mapped rows then the owned ones.
@@ -115,6 +146,7 @@ impl Storage {
         self.deleted.reserve(additional);
         self.links0.reserve(additional * (1 + self.max_links0));
         self.upper_links.reserve(additional);
+        self.anchors.reserve(additional);
     }
 
     /// Appends a node with empty adjacency; the caller links it afterwards.
@@ -130,6 +162,7 @@ impl Storage {
             .map(|_| AtomicU32::new(0))
             .collect();
         self.upper_links.push(upper);
+        self.anchors.push(AtomicU32::new(UNANCHORED));
         slot
     }
 
@@ -158,6 +191,35 @@ impl Storage {
     /// Marks `slot` deleted; returns false if it already was.
     pub fn mark_deleted(&self, slot: u32) -> bool {
         !self.deleted[slot as usize].swap(true, Ordering::AcqRel)
+    }
+
+    /// The node whose level-0 list keeps `slot`, or [`ROOT`] / [`UNANCHORED`].
+    #[inline(always)]
+    pub fn anchor(&self, slot: u32) -> u32 {
+        self.anchors[slot as usize].load(Ordering::Acquire)
+    }
+
+    /// Callers hold the link lock of `anchor` (when it is a slot), and its
+    /// level-0 list already holds `slot`.
+    pub fn set_anchor(&self, slot: u32, anchor: u32) {
+        self.anchors[slot as usize].store(anchor, Ordering::Release);
+    }
+
+    /// Whether `slot` has a way in that no prune removes: an anchor, or it is
+    /// the root.
+    #[inline]
+    pub fn is_anchored(&self, slot: u32) -> bool {
+        self.anchor(slot) != UNANCHORED
+    }
+
+    pub fn anchors_ready(&self) -> &OnceLock<()> {
+        &self.anchors_ready
+    }
+
+    /// Slots loaded from a file: `0..loaded_slots()`. Later ones were
+    /// appended since.
+    pub fn loaded_slots(&self) -> usize {
+        self.loaded
     }
 
     pub fn max_links(&self, level: usize) -> usize {
@@ -223,6 +285,7 @@ impl Storage {
             + self.links0.capacity() * 4
             + self.upper_links.capacity() * std::mem::size_of::<Box<[AtomicU32]>>()
             + upper
+            + self.anchors.capacity() * 4
     }
 }
 
