@@ -85,7 +85,7 @@ async function main() {
 
   const env = envInfo()
   log(`ANN benchmark — ${env.date}`)
-  log(`CPU: ${env.cpu} (${env.cores} cores), Node ${env.node}, ${env.platform}, load average ${env.loadStart}`)
+  log(`CPU: ${env.cpu} (${env.cores} cores; flags: ${env.simd}), Node ${env.node}, ${env.platform}, load average ${env.loadStart}`)
 
   const dataset = await prepareDataset(opts)
   log(`Dataset: ${dataset.desc}`)

@@ -14,6 +14,7 @@ const { spawnSync } = require('child_process')
 const { eachArgument, UsageError } = require('./lib/args')
 const { generate } = require('./lib/synth')
 const { median } = require('./lib/measure')
+const { simdFlags } = require('./lib/report')
 
 const ROOT = path.join(__dirname, '..')
 const MODULE = process.env.HNSW_GNN_MODULE || ROOT
@@ -248,7 +249,7 @@ async function main() {
   }
   say(`# GNN benchmark: ${n} nodes, ${e} edges, ${d}-d features`)
   say()
-  say(`${cpuModel()}, ${process.env.RAYON_NUM_THREADS} threads, hnsw-gnn ${require(path.join(ROOT, 'package.json')).version}, Node ${process.version}; median of ${o.runs} runs after 2 warm-ups.`)
+  say(`${cpuModel()} (flags: ${simdFlags()}), ${process.env.RAYON_NUM_THREADS} threads, hnsw-gnn ${require(path.join(ROOT, 'package.json')).version}, Node ${process.version}; median of ${o.runs} runs after 2 warm-ups.`)
   say()
   say('| op | median ms | min ms | GFLOPS | gathered GB/s | × SGEMM time | target | |')
   say('|---|---:|---:|---:|---:|---:|---:|---|')

@@ -461,6 +461,7 @@ function markdown({ env, opts, sizes }) {
   out.push('Reproduce with:', '', '```sh', commandLine(), '```', '')
   out.push(`- Date: ${env.date}`)
   out.push(`- Machine: ${env.cpu}, ${env.cores} cores, ${fmt(env.memGB, 0)} GiB RAM; ${env.platform}; Node ${env.node}`)
+  out.push(`- CPU flags: ${env.simd}`)
   out.push(`- Load average (1/5/15 min) at start: ${env.loadStart}; at end: ${env.loadEnd} (the machine is shared; other work ran alongside, so timings are medians)`)
   out.push(`- Data: the ann benchmark's seeded synthetic set (seed ${opts.seed}): clustered, ${opts.dim}-d float32; ${opts.nq} queries with exact ground truth for the check. Generated and cached outside all timings.`)
   out.push(`- All indexes: M=${M}, efConstruction=${EF_CONSTRUCTION}, squared L2; search check at k=${opts.k}, efSearch=${opts.ef}. MB = 2^20 bytes.`)
@@ -500,7 +501,7 @@ async function main() {
 
   const env = envInfo()
   log(`Persistence benchmark — ${env.date}`)
-  log(`CPU: ${env.cpu} (${env.cores} cores), Node ${env.node}, ${env.platform}, load average ${env.loadStart}`)
+  log(`CPU: ${env.cpu} (${env.cores} cores; flags: ${env.simd}), Node ${env.node}, ${env.platform}, load average ${env.loadStart}`)
   log(`sizes ${opts.sizes.join(', ')} × ${opts.dim}; libraries ${opts.libs.join(', ')}; ${opts.runs} save/open run(s), ${opts.rebuildRuns} rebuild(s) per size (medians)`)
 
   const sizes = []

@@ -30,6 +30,19 @@ function loadAverage() {
 // "ruvector not installed, skipped" reads better than "ruvector: ruvector ...".
 const skipLine = (s) => (s.reason.startsWith(s.lib) ? s.reason : `${s.lib}: ${s.reason}`)
 
+// The SIMD flags that decide which kernels run (the CPUs of these machines
+// differ: some EPYCs have AVX2+FMA only, others AVX-512).
+function simdFlags() {
+  try {
+    const m = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.+)$/m)
+    if (!m) return 'unknown'
+    const wanted = m[1].split(/\s+/).filter((f) => /^(avx2|fma|avx512\w*|asimd|neon)$/.test(f))
+    return wanted.length ? wanted.join(' ') : 'none of AVX2/FMA/AVX-512/NEON'
+  } catch {
+    return 'unknown'
+  }
+}
+
 function envInfo() {
   let cpu = os.cpus()[0]?.model || 'unknown'
   try {
@@ -38,6 +51,7 @@ function envInfo() {
   } catch {}
   return {
     cpu,
+    simd: simdFlags(),
     cores: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
@@ -188,6 +202,7 @@ function markdown({ env, command, dataset, opts, results, skipped, crit, notes }
   out.push(`Reproduce with:`, '', '```sh', command, '```', '')
   out.push(`- Date: ${env.date}`)
   out.push(`- CPU: ${env.cpu}, ${env.cores} cores, ${fmt(env.memGB, 0)} GiB RAM; ${env.platform}`)
+  out.push(`- CPU flags: ${env.simd}`)
   out.push(`- Node ${env.node}`)
   out.push(`- Load average (1/5/15 min) at start: ${env.loadStart}; at end: ${env.loadEnd} (the machine may be shared; timings are medians to damp that)`)
   out.push(`- Dataset: ${dataset.desc}`)
@@ -214,4 +229,4 @@ function markdown({ env, command, dataset, opts, results, skipped, crit, notes }
   return out.join('\n')
 }
 
-module.exports = { envInfo, loadAverage, skipLine, printLibrary, printSummary, markdown, criteria, point, RECALL_TARGET }
+module.exports = { simdFlags, envInfo, loadAverage, skipLine, printLibrary, printSummary, markdown, criteria, point, RECALL_TARGET }
