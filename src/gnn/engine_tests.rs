@@ -1,7 +1,8 @@
 use super::adjacency::Adjacency;
 use super::gcn::gcn_normalized;
 use super::gradcheck::{
-    draw_until, flat, numeric_gradients, probe_loss, random_matrix, to_f64, GradCheck,
+    draw_until, flat, numeric_gradients, probe_loss, random_matrix, to_f64, with_random_weights,
+    GradCheck,
 };
 use super::propagate::*;
 use super::reference;
@@ -19,10 +20,7 @@ fn random_graph(nodes: usize, rng: &mut SplitMix64, weighted: bool) -> Adjacency
         .collect();
     let graph = Adjacency::from_lists(&lists).unwrap();
     if weighted {
-        let weights = (0..graph.num_edges())
-            .map(|_| 0.5 + rng.next_f32())
-            .collect();
-        graph.with_weights(weights).unwrap()
+        with_random_weights(graph, rng)
     } else {
         graph
     }

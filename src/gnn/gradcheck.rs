@@ -155,15 +155,20 @@ pub fn random_graph(
         .collect();
     let graph = Adjacency::from_lists(&lists).expect("sources are in range");
     if weighted {
-        let weights = (0..graph.num_edges())
-            .map(|_| 0.5 + rng.next_f32())
-            .collect();
-        graph
-            .with_weights(weights)
-            .expect("one finite weight per edge")
+        with_random_weights(graph, rng)
     } else {
         graph
     }
+}
+
+/// `graph` with a weight in [0.5, 1.5) on every edge.
+pub fn with_random_weights(graph: Adjacency, rng: &mut SplitMix64) -> Adjacency {
+    let weights = (0..graph.num_edges())
+        .map(|_| 0.5 + rng.next_f32())
+        .collect();
+    graph
+        .with_weights(weights)
+        .expect("one finite weight per edge")
 }
 
 /// `sum(output ⊙ probe)`: the scalar whose gradient with respect to the

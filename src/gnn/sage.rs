@@ -348,10 +348,7 @@ mod tests {
         }
         let graph = Adjacency::from_csr_bipartite(nodes, sources, offsets, list).unwrap();
         if seed >= 3 {
-            let weights = (0..graph.num_edges())
-                .map(|_| 0.5 + rng.next_f32())
-                .collect();
-            graph.with_weights(weights).unwrap()
+            crate::gnn::gradcheck::with_random_weights(graph, rng)
         } else {
             graph
         }
