@@ -229,4 +229,4 @@ function markdown({ env, command, dataset, opts, results, skipped, crit, notes }
   return out.join('\n')
 }
 
-module.exports = { simdFlags, envInfo, loadAverage, skipLine, printLibrary, printSummary, markdown, criteria, point, RECALL_TARGET }
+module.exports = { simdFlags, envInfo, loadAverage, skipLine, printLibrary, printSummary, markdown, criteria, point, RECALL_TARGET, mdTable, textTable }

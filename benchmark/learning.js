@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+'use strict'
+// The learning benchmark: does search get better from clicks, for queries
+// nobody asked before, without getting worse under random clicks, and does
+// it follow when relevance drifts? (DESIGN.md §5–6)
+//
+//   node benchmark/learning.js --baselines        # the committed numbers
+//   node benchmark/learning.js --help
+//
+// Every method is a learner (benchmark/learning/interface.md) run through
+// the same protocol (learning/protocol.js) on the same datasets
+// (learning/datasets.js), tuned with the same budget on a validation slice
+// (learning/experiment.js). Jobs run in worker threads, two by default
+// (this machine has two cores). Results go to benchmark/results/
+// learning-baselines.{md,svg,json}.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { parseArgs } = require('node:util')
+const { Worker } = require('node:worker_threads')
+const { METHODS, BASELINES, TUNING, tuningObjective } = require('./learning/experiment')
+const { CHECKPOINTS, DRIFT_AT, TRAIN_EVERY, SCENARIOS } = require('./learning/protocol')
+const { TUNING_BUDGET } = require('./learning/baselines')
+const { DATASETS, loadDataset } = require('./learning/datasets')
+const { markdown, chart, protocolLines } = require('./learning/report')
+const { envInfo } = require('./lib/report')
+
+const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [options]
+
+  --baselines          run every baseline (${BASELINES.join(', ')}, ruvector when installed)
+  --methods LIST       comma-separated methods (known: ${Object.keys(METHODS).join(', ')})
+  --datasets LIST      comma-separated (default: ${Object.keys(DATASETS).join(',')})
+  --scenarios LIST     comma-separated (default: ${Object.keys(SCENARIOS).join(',')})
+  --seeds N            evaluation seeds (default 5)
+  --workers N          worker threads (default 2)
+  --quick              a smoke run: 2 seeds, 2,000 sessions, tuning on 1,000
+  --out PREFIX         results path prefix (default benchmark/results/learning-baselines;
+                       --quick defaults to none: nothing written)
+  --help`
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      baselines: { type: 'boolean' },
+      methods: { type: 'string' },
+      datasets: { type: 'string' },
+      scenarios: { type: 'string' },
+      seeds: { type: 'string', default: '5' },
+      workers: { type: 'string', default: '2' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const list = (s, fallback) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : fallback)
+  const methods = list(values.methods, values.baselines ? BASELINES.concat(METHODS.ruvector ? ['ruvector'] : []) : null)
+  if (!methods) throw new Error(`say --baselines or --methods\n${USAGE}`)
+  for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(', ')}`)
+  if (!methods.includes('static')) methods.unshift('static') // every gain is measured against it
+  const datasets = list(values.datasets, Object.keys(DATASETS))
+  const scenarios = list(values.scenarios, Object.keys(SCENARIOS))
+  const quick = Boolean(values.quick)
+  const seeds = quick ? 2 : Number(values.seeds)
+  const out = values.out ?? (quick ? null : path.join(__dirname, 'results', values.baselines && !values.methods ? 'learning-baselines' : 'learning'))
+  const checkpoints = quick ? [0, 500, 1000, 2000] : CHECKPOINTS
+  return {
+    command: process.argv.slice(2).join(' '),
+    methods,
+    datasets,
+    scenarios,
+    seeds,
+    workers: Math.max(1, Number(values.workers)),
+    out,
+    sessions: checkpoints[checkpoints.length - 1],
+    checkpoints,
+    driftAt: quick ? 1000 : DRIFT_AT,
+    tuning: quick ? { ...TUNING, sessions: 1000, checkpoints: [500, 1000] } : TUNING,
+  }
+}
+
+// A fixed set of worker threads that run jobs (learning/experiment.js) in
+// the order given, printing progress to stderr.
+class JobPool {
+  constructor(size) {
+    this.workers = Array.from({ length: size }, () => new Worker(path.join(__dirname, 'learning', 'experiment.js')))
+    this.pending = new Map()
+    this.nextId = 0
+    for (const w of this.workers) {
+      w.on('message', ({ id, result, error }) => {
+        const { resolve, reject } = this.pending.get(id)
+        this.pending.delete(id)
+        if (error) reject(new Error(error))
+        else resolve(result)
+      })
+      w.on('error', (err) => {
+        for (const { reject } of this.pending.values()) reject(err)
+      })
+    }
+  }
+
+  async runAll(jobs, title) {
+    const started = Date.now()
+    let done = 0
+    const queue = jobs.map((job, index) => ({ job, index }))
+    const results = new Array(jobs.length)
+    const drain = async (worker) => {
+      while (queue.length) {
+        const { job, index } = queue.shift()
+        const id = this.nextId++
+        results[index] = await new Promise((resolve, reject) => {
+          this.pending.set(id, { resolve, reject })
+          worker.postMessage({ id, job })
+        })
+        done++
+        const elapsed = (Date.now() - started) / 1000
+        const eta = (elapsed / done) * (jobs.length - done)
+        process.stderr.write(
+          `  ${title} [${done}/${jobs.length}] ${job.dataset} ${job.method} ${job.scenario} seed ${job.seed}: ` +
+            `${results[index].seconds.toFixed(1)} s (elapsed ${elapsed.toFixed(0)} s, eta ${eta.toFixed(0)} s)\n`,
+        )
+      }
+    }
+    await Promise.all(this.workers.map(drain))
+    return results
+  }
+
+  close() {
+    return Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+async function main() {
+  const o = options()
+  const env = envInfo()
+  const started = Date.now()
+  const pool = new JobPool(o.workers)
+  try {
+    // 1. Tuning: every configuration of every method's grid, per dataset.
+    const tuningJobs = []
+    for (const dataset of o.datasets) {
+      for (const method of o.methods) {
+        for (const params of METHODS[method].grid) {
+          tuningJobs.push({ role: 'tune', dataset, method, params, ...o.tuning, driftAt: o.driftAt })
+        }
+      }
+    }
+    console.error(`tuning: ${tuningJobs.length} runs`)
+    const tuningResults = await pool.runAll(tuningJobs, 'tune')
+    const tuned = []
+    for (const dataset of o.datasets) {
+      for (const method of o.methods) {
+        const runs = tuningResults.filter((r) => r.dataset === dataset && r.method === method)
+        const scored = runs.map((r) => ({ params: r.params, objective: tuningObjective(r) }))
+        const best = scored.reduce((a, b) => (b.objective > a.objective ? b : a))
+        tuned.push({
+          dataset,
+          method,
+          gridSize: runs.length,
+          params: best.params,
+          objective: best.objective,
+          min: Math.min(...scored.map((s) => s.objective)),
+          max: best.objective,
+          grid: scored,
+        })
+      }
+    }
+
+    // 2. Evaluation: every method with its tuned parameters, every scenario
+    //    and seed (seeds 1..N; the tuning seed is apart).
+    const evalJobs = []
+    for (const dataset of o.datasets) {
+      for (const scenario of o.scenarios) {
+        for (let seed = 1; seed <= o.seeds; seed++) {
+          for (const method of o.methods) {
+            const { params } = tuned.find((t) => t.dataset === dataset && t.method === method)
+            evalJobs.push({ role: 'eval', dataset, method, params, scenario, seed, sessions: o.sessions, checkpoints: o.checkpoints, driftAt: o.driftAt })
+          }
+        }
+      }
+    }
+    console.error(`evaluation: ${evalJobs.length} runs`)
+    const results = await pool.runAll(evalJobs, 'eval')
+    const minutes = (Date.now() - started) / 60000
+
+    // 3. Report.
+    const datasets = o.datasets.map(loadDataset)
+    const notes = o.methods.filter((m) => METHODS[m].describe).map((m) => `### About ${m}\n\n${METHODS[m].describe()}`)
+    const relOut = o.out ? path.relative(path.join(__dirname, '..'), o.out) : null
+    const header = [
+      `# Learning from feedback: ${o.methods.join(', ')}`,
+      '',
+      `Reproduce: \`node benchmark/learning.js ${o.command}\`` +
+        `${relOut ? ` (writes \`${relOut}.{md,svg,json}\`)` : ''}.`,
+      '',
+      `Measured ${env.date.slice(0, 10)} on ${env.cpu} (${env.cores} cores; SIMD ${env.simd}), Node ${env.node}; ${o.workers} worker threads; the whole run took ${minutes.toFixed(1)} min.` +
+        (relOut ? ` Chart: [${path.basename(o.out)}.svg](${path.basename(o.out)}.svg).` : ''),
+    ].join('\n')
+    const md = markdown({
+      header,
+      datasets,
+      tuned,
+      results,
+      methods: o.methods,
+      driftAt: o.driftAt,
+      summaryAt: o.checkpoints.includes(5000) ? 5000 : o.sessions,
+      protocol: protocolLines({ ...o, budget: TUNING_BUDGET, trainEvery: TRAIN_EVERY }),
+      notes,
+    })
+    console.log(md)
+    if (o.out) {
+      fs.mkdirSync(path.dirname(o.out), { recursive: true })
+      fs.writeFileSync(`${o.out}.md`, md)
+      fs.writeFileSync(`${o.out}.svg`, chart(results, o.methods, o.driftAt))
+      fs.writeFileSync(`${o.out}.json`, JSON.stringify({ env, options: o, tuned, results }) + '\n')
+      console.error(`wrote ${o.out}.{md,svg,json}`)
+    }
+  } finally {
+    await pool.close()
+  }
+}
+
+main().catch((err) => {
+  console.error(err.stack || String(err))
+  process.exit(1)
+})
