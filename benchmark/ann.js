@@ -18,19 +18,11 @@ const path = require('node:path')
 const { parseArgs, USAGE, UsageError } = require('./lib/args')
 const { ensureSynthetic, ensureUnitGroundTruth, readMeta } = require('./lib/dataset')
 const { runBenchmark } = require('./lib/orchestrate')
+const { isInstalled } = require('./lib/adapters')
 const { envInfo, loadAverage, skipLine, printLibrary, printSummary, markdown, criteria, point } = require('./lib/report')
 
 const log = (...a) => console.log(...a)
 const info = (...a) => console.error(...a) // progress goes to stderr, tables to stdout
-
-function isInstalled(name) {
-  try {
-    require.resolve(name)
-    return true
-  } catch {
-    return false
-  }
-}
 
 async function prepareDataset(opts) {
   if (opts.dataset) {

@@ -27,7 +27,7 @@ const { envInfo } = require('./lib/report')
 
 const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [options]
 
-  --baselines          run every baseline (${BASELINES.join(', ')}, ruvector when installed)
+  --baselines          run every baseline (${BASELINES.join(', ')})
   --methods LIST       comma-separated methods (known: ${Object.keys(METHODS).join(', ')})
   --datasets LIST      comma-separated (default: ${Object.keys(DATASETS).join(',')})
   --scenarios LIST     comma-separated (default: ${Object.keys(SCENARIOS).join(',')})
@@ -57,7 +57,7 @@ function options() {
     process.exit(0)
   }
   const list = (s, fallback) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : fallback)
-  const methods = list(values.methods, values.baselines ? BASELINES.concat(METHODS.ruvector ? ['ruvector'] : []) : null)
+  const methods = list(values.methods, values.baselines ? BASELINES.slice() : null)
   if (!methods) throw new Error(`say --baselines or --methods\n${USAGE}`)
   for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(', ')}`)
   if (!methods.includes('static')) methods.unshift('static') // every gain is measured against it

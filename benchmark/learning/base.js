@@ -6,20 +6,17 @@
 
 const path = require('node:path')
 
+const { rowViews } = require('../lib/adapters')
+
 const PROJECT_ROOT = path.join(__dirname, '..', '..')
 const BASE_DEPTH = 100
 const BASE_EF_SEARCH = 160
-
-// Row views into a flat Float32Array; the same view object must be passed
-// again to hit the cache.
-function rowViews(flat, dim) {
-  return Array.from({ length: flat.length / dim }, (_, r) => flat.subarray(r * dim, (r + 1) * dim))
-}
 
 async function createBase(dataset, { depth = BASE_DEPTH, efSearch = BASE_EF_SEARCH } = {}) {
   const { VectorDB } = require(PROJECT_ROOT)
   const db = new VectorDB({ dimensions: dataset.dim, metric: 'cosine', m: 16, efConstruction: 200, efSearch })
   await db.insertBatch(rowViews(dataset.vectors, dataset.dim).map((vector, i) => ({ id: String(i), vector })))
+  // Keyed by the query vector object: callers pass the same row views again.
   const cache = new WeakMap()
   const toResult = (result) => ({
     ids: Int32Array.from(result.hits, (hit) => Number(hit.id)),
@@ -61,4 +58,4 @@ function similarity(dataset, query, item) {
   return s
 }
 
-module.exports = { createBase, rowViews, similarity, BASE_DEPTH, BASE_EF_SEARCH, PROJECT_ROOT }
+module.exports = { createBase, similarity, BASE_DEPTH, BASE_EF_SEARCH, PROJECT_ROOT }

@@ -8,10 +8,13 @@
 
 const { parentPort } = require('node:worker_threads')
 const { loadDataset } = require('./datasets')
-const { createBase, rowViews } = require('./base')
+const { createBase } = require('./base')
+const { rowViews } = require('../lib/adapters')
 const { splitQueries } = require('./split')
 const { runScenario, streams } = require('./protocol')
 const { createStatic, createClickBoost, createPastQueries, createRocchio } = require('./baselines')
+const ruvector = require('./ruvector')
+const { isInstalled } = require('../lib/adapters')
 
 // Every method: how to make it, and the grid it is tuned over. A learner
 // module added later (our own) registers here the same way.
@@ -20,8 +23,10 @@ const METHODS = {
   'click-boost': { create: createClickBoost, grid: createClickBoost.grid },
   'past-queries': { create: createPastQueries, grid: createPastQueries.grid },
   rocchio: { create: createRocchio, grid: createRocchio.grid },
+  // RuVector's own learner (SONA) on its own index; see ruvector.js.
+  ruvector: { create: ruvector.createRuvectorLearner, grid: ruvector.grid, describe: ruvector.describe },
 }
-const BASELINES = ['static', 'click-boost', 'past-queries', 'rocchio']
+const BASELINES = ['static', 'click-boost', 'past-queries', 'rocchio'].concat(isInstalled('ruvector') ? ['ruvector'] : [])
 
 // The tuning run: one seed of its own, the clicks scenario, checkpoints at
 // 2,000 and 5,000 sessions; the objective is the mean validation nDCG@10 of

@@ -54,7 +54,7 @@ async function runScenario({
   const mode = SCENARIOS[scenario]
   if (!mode) throw new Error(`unknown scenario ${JSON.stringify(scenario)}; known: ${Object.keys(SCENARIOS).join(', ')}`)
   const random = streams(seed)
-  const relevance = new Relevance(dataset.itemGroup, dataset.groupCount)
+  const relevance = new Relevance(dataset.itemGroup, dataset.groupCount, dataset.queries.group)
   const queryGroup = dataset.queries.group
   const searchMicros = []
   const points = []

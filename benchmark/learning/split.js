@@ -50,22 +50,26 @@ function shuffle(items, random) {
 }
 
 // What a query of group g is looking for: at first its own group; after a
-// drift, half of the groups (seeded) look for another drifted group's items
-// instead (a random cyclic shift among them, so no drifted group keeps its
-// meaning). Query vectors do not change, only what users click.
+// drift, half of the query groups (seeded) look for another drifted group's
+// items instead (a random cyclic shift among them, so no drifted group keeps
+// its meaning). Query vectors do not change, only what users click.
 class Relevance {
-  constructor(itemGroup, groupCount) {
+  // queryGroup: the group of every query; only groups with queries drift.
+  constructor(itemGroup, groupCount, queryGroup) {
     this.itemGroup = itemGroup
     this.groupSize = new Int32Array(groupCount)
     for (const g of itemGroup) this.groupSize[g]++
+    this.asked = new Uint8Array(groupCount)
+    for (const g of queryGroup) this.asked[g] = 1
     this.meaning = Int32Array.from({ length: groupCount }, (_, g) => g)
   }
 
-  // Changes the meaning of half of the groups that hold items; returns them.
+  // Changes the meaning of half of the groups with items and queries;
+  // returns them.
   drift(random) {
-    const withItems = []
-    for (let g = 0; g < this.meaning.length; g++) if (this.groupSize[g] > 0) withItems.push(g)
-    const drifted = shuffle(withItems, random).slice(0, Math.floor(withItems.length / 2))
+    const eligible = []
+    for (let g = 0; g < this.meaning.length; g++) if (this.groupSize[g] > 0 && this.asked[g]) eligible.push(g)
+    const drifted = shuffle(eligible, random).slice(0, Math.floor(eligible.length / 2))
     const meanings = drifted.map((g) => this.meaning[g])
     drifted.forEach((g, i) => {
       this.meaning[g] = meanings[(i + 1) % meanings.length]

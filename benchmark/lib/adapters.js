@@ -27,6 +27,16 @@ function tmpFile(tag) {
   return path.join(os.tmpdir(), `ann-bench-${tag}-${process.pid}-${Date.now()}`)
 }
 
+function isInstalled(name) {
+  try {
+    require.resolve(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// One Float32Array view per row of a flat array (views, not copies).
 function rowViews(flat, dim) {
   const rows = []
   for (let off = 0; off < flat.length; off += dim) rows.push(flat.subarray(off, off + dim))
@@ -255,4 +265,4 @@ function ruvector(ds, { k, efs, ruvectorMetric }) {
 
 const ADAPTERS = { hnswlib, usearch, 'hnsw-gnn': hnswGnn, ruvector }
 
-module.exports = { ADAPTERS, NotInstalled, M, EF_CONSTRUCTION }
+module.exports = { ADAPTERS, NotInstalled, M, EF_CONSTRUCTION, isInstalled, rowViews, pkgVersion }
