@@ -188,7 +188,8 @@ async function main() {
 
     // 3. Report.
     const datasets = o.datasets.map(loadDataset)
-    const notes = o.methods.filter((m) => METHODS[m].describe).map((m) => `### About ${m}\n\n${METHODS[m].describe()}`)
+    const notes = []
+    for (const m of o.methods) if (METHODS[m].describe) notes.push(`### About ${m}\n\n${await METHODS[m].describe()}`)
     const relOut = o.out ? path.relative(path.join(__dirname, '..'), o.out) : null
     const header = [
       `# Learning from feedback: ${o.methods.join(', ')}`,

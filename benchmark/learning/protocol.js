@@ -60,14 +60,14 @@ async function runScenario({
   const points = []
   let clicks = 0
 
-  const evaluate = (label, at) => {
+  const evaluate = async (label, at) => {
     let ndcg = 0
     let recall = 0
     let rr = 0
     for (const q of evalQueries) {
       const relevant = relevance.forGroup(queryGroup[q])
       const started = process.hrtime.bigint()
-      const ranked = learner.search(queryRows[q], SHOWN)
+      const ranked = await learner.search(queryRows[q], SHOWN)
       searchMicros.push(Number(process.hrtime.bigint() - started) / 1000)
       ndcg += ndcgAt(ranked, relevant.isRelevant, relevant.count, SHOWN)
       recall += recallAt(ranked, relevant.isRelevant, relevant.count, SHOWN)
@@ -79,16 +79,16 @@ async function runScenario({
 
   const wanted = new Set(checkpoints)
   for (let s = 0; ; s++) {
-    if (wanted.has(s)) evaluate(String(s), s)
+    if (wanted.has(s)) await evaluate(String(s), s)
     if (mode.drift && s === driftAt) {
       relevance.drift(random.drift)
-      evaluate(`${s} (drift)`, s)
+      await evaluate(`${s} (drift)`, s)
     }
     if (s === sessions) break
     const q = feedbackQueries[Math.floor(random.queries() * feedbackQueries.length)]
     const relevant = relevance.forGroup(queryGroup[q])
     const started = process.hrtime.bigint()
-    const shown = Array.from(learner.search(queryRows[q], SHOWN))
+    const shown = Array.from(await learner.search(queryRows[q], SHOWN))
     searchMicros.push(Number(process.hrtime.bigint() - started) / 1000)
     const { clicked, converted } = mode.user(shown, relevant.isRelevant, random.clicks)
     clicks += clicked.length

@@ -1,9 +1,8 @@
 'use strict'
 // RuVector (npm `ruvector`, the peer that calls itself a "self-learning
-// vector database") as learners for benchmark/learning (see interface.md).
+// vector database") as a learner for benchmark/learning (see interface.md).
 //
-//   createRuvectorStatic(env)          its VectorDB, no learning
-//   createRuvectorLearner(env, params) the same VectorDB plus SONA, the one
+//   createRuvectorLearner(env, params) its VectorDB plus SONA, the one
 //                                      learning API of the package that takes
 //                                      vectors and rewards (see describe())
 //   grid                               the tuning grid for the learner
@@ -11,21 +10,24 @@
 //                                      what could not be used, and a probe
 //                                      of whether SONA's transforms move
 //
-// Everything of ruvector runs in a worker thread of our own (this same
-// file), and the caller blocks on Atomics.wait until it has answered:
-// - its VectorDB is Promise-only while the learner interface is synchronous;
+// Everything of ruvector runs in a child process of our own (this same
+// file), one per learner:
 // - `require('ruvector')` cannot be done in the benchmark's job threads: in
 //   any worker thread it reads `workerData.workerId` (a TypeError when the
 //   thread has no workerData) and answers every message on `parentPort`
 //   itself (parallel-intelligence.js), which would talk over the job
-//   protocol. Our worker has workerData and no parentPort traffic.
-// The hand-off costs a few tens of microseconds per call; it is part of the
+//   protocol;
+// - in a worker thread of its own it segfaulted now and then (a
+//   ThreadSafeFunction callback of ruvector-core calling
+//   napi_delete_reference on a bad pointer, seen in gdb when two such
+//   threads ran in one process), which a process of its own avoids.
+// The round trip costs tens of microseconds per call; it is part of the
 // measured search time.
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { Worker, MessageChannel, receiveMessageOnPort, isMainThread, workerData } = require('node:worker_threads')
+const { fork } = require('node:child_process')
 const { pkgVersion } = require('../lib/adapters')
 
 // Same graph parameters as every other method; ruvector ignores a per-query
@@ -35,11 +37,8 @@ const HNSW_CONFIG = { m: 16, efConstruction: 200, efSearch: 128 }
 // length, so cosine ranks the same as dot would.
 const DISTANCE_METRIC = 'Cosine'
 
-const WORKER_ROLE = 'ruvector-learning'
-// Building the index, and forceLearn() (it re-clusters every stored
-// trajectory, up to 10,000: ~13 s at 384 dimensions), can take long.
-const LONG_CALL_MS = 3 * 60 * 60 * 1000
-const CALL_MS = 60 * 1000
+// The child process is this file run with this flag.
+const SERVER_FLAG = '--ruvector-learner-process'
 
 // SONA's default micro-LoRA learning rate (README of @ruvector/sona).
 const DEFAULT_PARAMS = { microLoraLr: 0.001 }
@@ -56,84 +55,71 @@ const grid = MICRO_LORA_LRS.map((microLoraLr) => ({ microLoraLr }))
 
 // ------------------------------------------------------ caller's side
 
-// A worker thread running serve() below; call() posts one message and
-// blocks until the worker has answered it.
-class RuvectorWorker {
+// A child process running serve() below; call() sends one request and
+// resolves with its answer (requests go one at a time).
+class RuvectorProcess {
   constructor() {
-    const { port1, port2 } = new MessageChannel()
-    this.port = port1
-    this.signal = new Int32Array(new SharedArrayBuffer(4))
-    this.worker = new Worker(__filename, { workerData: { role: WORKER_ROLE, port: port2, signal: this.signal }, transferList: [port2] })
-    this.worker.unref() // an unclosed learner must not keep the process alive
+    this.child = fork(__filename, [SERVER_FLAG], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.pending = null
+    this.child.on('message', (reply) => {
+      const { resolve, reject, op } = this.pending
+      this.pending = null
+      if (reply.error) reject(new Error(`ruvector ${op} failed: ${reply.error}`))
+      else resolve(reply)
+    })
+    this.child.on('exit', (code, signal) => {
+      if (this.pending) this.pending.reject(new Error(`ruvector process exited (${signal || code}) during '${this.pending.op}'`))
+      this.pending = null
+    })
   }
 
-  call(message, timeoutMs = CALL_MS) {
-    Atomics.store(this.signal, 0, 0)
-    this.port.postMessage(message)
-    if (Atomics.wait(this.signal, 0, 0, timeoutMs) === 'timed-out') {
-      throw new Error(`ruvector worker gave no answer to '${message.op}' within ${timeoutMs / 1000} s`)
-    }
-    const reply = receiveMessageOnPort(this.port)
-    if (!reply) throw new Error(`ruvector worker signalled '${message.op}' done but sent no reply`)
-    if (reply.message.error) throw new Error(`ruvector ${message.op} failed: ${reply.message.error}`)
-    return reply.message
+  call(message) {
+    if (this.pending) return Promise.reject(new Error(`ruvector: '${message.op}' while '${this.pending.op}' is running`))
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject, op: message.op }
+      this.child.send(message)
+    })
   }
 
   close() {
-    if (!this.worker) return
-    this.worker.terminate()
-    this.worker = null
-    this.port.close()
+    this.child.kill()
   }
 }
 
-// Starts a worker holding the dataset in ruvector's VectorDB (and, with
-// `sona`, a SONA engine); returns the learner methods both learners share.
-function startLearner(dataset, sona) {
-  const worker = new RuvectorWorker()
+// Starts a process holding the dataset in ruvector's VectorDB and a SONA
+// engine; resolves to the learner.
+async function createRuvectorLearner(env, params = {}) {
+  const { microLoraLr } = { ...DEFAULT_PARAMS, ...params }
+  const { dataset } = env
+  const ruvector = new RuvectorProcess()
   const storagePath = path.join(os.tmpdir(), `learning-ruvector-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.db`)
   const close = () => {
-    worker.close()
+    ruvector.close()
     fs.rmSync(storagePath, { recursive: true, force: true }) // it persists to disk
   }
   try {
-    worker.call({ op: 'build', dim: dataset.dim, count: dataset.count, vectors: dataset.vectors, storagePath, sona }, LONG_CALL_MS)
+    await ruvector.call({ op: 'build', dim: dataset.dim, count: dataset.count, vectors: dataset.vectors, storagePath, microLoraLr })
   } catch (e) {
     close()
     throw e
   }
   return {
-    worker,
-    // Copies: posting a view (a query row of a larger array) would clone its
-    // whole underlying buffer.
-    search: (query, k) => worker.call({ op: 'search', query: Float32Array.from(query), k }).ids,
-    close,
-  }
-}
-
-function createRuvectorStatic(env) {
-  const { search, close } = startLearner(env.dataset, null)
-  return { name: 'ruvector (static)', search, feedback() {}, train() {}, close }
-}
-
-function createRuvectorLearner(env, params = {}) {
-  const { microLoraLr } = { ...DEFAULT_PARAMS, ...params }
-  const { worker, search, close } = startLearner(env.dataset, { microLoraLr })
-  return {
     name: `ruvector + SONA (lr ${microLoraLr})`,
-    search,
-    feedback(session) {
+    // Copies: sending a view (a query row of a larger array) would send its
+    // whole underlying buffer.
+    search: async (query, k) => (await ruvector.call({ op: 'search', query: Float32Array.from(query), k })).ids,
+    async feedback(session) {
       const { shown, clicked, converted } = session
-      worker.call({ op: 'feedback', query: Float32Array.from(session.query), shown, clicked, converted })
+      await ruvector.call({ op: 'feedback', query: Float32Array.from(session.query), shown, clicked, converted })
     },
-    train() {
-      worker.call({ op: 'train' }, LONG_CALL_MS)
+    async train() {
+      await ruvector.call({ op: 'train' })
     },
     close,
   }
 }
 
-// ------------------------------------------------------ worker's side
+// ------------------------------------------------------ the child's side
 
 // SONA, as its README shows it: one trajectory per session (the query
 // embedding, one step per shown item with the item's vector as activations
@@ -194,25 +180,23 @@ function probeSona(SonaEngine, { dim = 64, sessions = 300, probes = 20 } = {}) {
   })
 }
 
-function serve({ port, signal }) {
+function serve() {
   const { VectorDB, SonaEngine } = require('ruvector')
   let db = null
   let sona = null
   let row = null
   const handlers = {
-    async build({ dim, count, vectors, storagePath, sona: sonaParams }) {
+    async build({ dim, count, vectors, storagePath, microLoraLr }) {
       db = new VectorDB({ dimensions: dim, distanceMetric: DISTANCE_METRIC, storagePath, hnswConfig: { ...HNSW_CONFIG, maxElements: count } })
       const entries = []
       for (let i = 0; i < count; i++) entries.push({ id: String(i), vector: vectors.subarray(i * dim, (i + 1) * dim) })
       await db.insertBatch(entries)
-      if (sonaParams) {
-        sona = SonaEngine.withConfig({ hiddenDim: dim, embeddingDim: dim, microLoraLr: sonaParams.microLoraLr })
-        row = (item) => vectors.subarray(item * dim, (item + 1) * dim)
-      }
+      sona = SonaEngine.withConfig({ hiddenDim: dim, embeddingDim: dim, microLoraLr })
+      row = (item) => vectors.subarray(item * dim, (item + 1) * dim)
       return {}
     },
     async search({ query, k }) {
-      const hits = await db.search({ vector: sona ? adaptQuery(sona, query) : query, k })
+      const hits = await db.search({ vector: adaptQuery(sona, query), k })
       return { ids: Int32Array.from(hits, (hit) => Number(hit.id)) }
     },
     async feedback({ query, shown, clicked, converted }) {
@@ -229,32 +213,31 @@ function serve({ port, signal }) {
       return { results: probeSona(SonaEngine) }
     },
   }
-  port.on('message', async (message) => {
+  process.on('message', async (message) => {
     let reply
     try {
       reply = await handlers[message.op](message)
     } catch (e) {
       reply = { error: String(e && e.stack ? e.stack : e) }
     }
-    port.postMessage(reply)
-    Atomics.store(signal, 0, 1)
-    Atomics.notify(signal, 0)
+    process.send(reply)
   })
+  process.on('disconnect', () => process.exit(0)) // the caller is gone
 }
 
 // ------------------------------------------------------------- describe
 
 let probeResults = null
 
-function describeProbe() {
+async function describeProbe() {
   if (!probeResults) {
-    const worker = new RuvectorWorker()
+    const ruvector = new RuvectorProcess()
     try {
-      probeResults = worker.call({ op: 'probe' }).results
+      probeResults = (await ruvector.call({ op: 'probe' })).results
     } catch (e) {
       probeResults = [{ error: e.message.split('\n')[0] }]
     } finally {
-      worker.close()
+      ruvector.close()
     }
   }
   const pct = (x) => `${Number((100 * x).toPrecision(2))} %`
@@ -276,7 +259,7 @@ function describeProbe() {
   return `Probe (300 sessions in 64 dimensions whose clicks all went to one vector, then 20 new queries): ${facts.concat(failed).join('; ')}.`
 }
 
-function describe() {
+async function describe() {
   const versions = `ruvector ${pkgVersion('ruvector')}, @ruvector/sona ${pkgVersion('@ruvector/sona')}, @ruvector/core ${pkgVersion('@ruvector/core')}`
   return [
     `**RuVector** (${versions}). *Static*: \`VectorDB\` (cosine on the unit vectors, HNSW m ${HNSW_CONFIG.m}, efConstruction ${HNSW_CONFIG.efConstruction}, efSearch ${HNSW_CONFIG.efSearch} fixed at construction because a per-query efSearch is ignored), \`insertBatch\` then \`search({ vector, k })\`. ` +
@@ -286,14 +269,14 @@ function describe() {
       'per train() `flush()` and `forceLearn()`; per search `applyMicroLora` then `applyBaseLora(0, ·)` on the query before the VectorDB search. ' +
       `Tuned over microLoraLr {${MICRO_LORA_LRS.join(', ')}} (${DEFAULT_PARAMS.microLoraLr} is SONA's default). ` +
       'Not used: moving the query toward the centroid of the nearest learned pattern (`findPatterns`, documented for routing decisions): that blend would be our method, a Rocchio variant, not RuVector\'s. ' +
-      'All ruvector calls run in a worker thread of ours: its VectorDB is Promise-only, and `require("ruvector")` fails in (or takes over the messages of) any worker thread without `workerData.workerId`.',
+      'All ruvector calls run in a child process of ours, one per learner: `require("ruvector")` fails in (or takes over the messages of) any worker thread without `workerData.workerId`, and in a thread of its own ruvector-core segfaulted now and then (a ThreadSafeFunction callback calling `napi_delete_reference` on a bad pointer).',
     'By SONA\'s source (crates/sona in the ruvector repository; the behaviour checked on the installed binary) the micro-LoRA computes `output = input + scale·(input·down)·up` where only `up` is trained, from the normalised REINFORCE direction Σ(reward − mean reward)·activation, and `down` keeps its fixed initial values: ' +
       'it adds one learned direction to every query, with a sign and size set by that fixed projection, so it pushes some queries toward what was clicked and others away from it and cannot learn a different correction per query region. ' +
-      describeProbe(),
+      await describeProbe(),
     'Not usable here: `AdaptiveEmbedder` and `IntelligenceEngine` embed and learn from text only (`embed(text)`, `learnFromOutcome(context, action, success)`), `LearningEngine` is tabular RL over string states, the GNN `RuvectorLayer` and `differentiableSearch` have no training call in JS, and @ruvector/ruvllm\'s `ContrastiveTrainer.train()` only computes losses ("without actual backprop").',
   ].join('\n\n')
 }
 
-if (!isMainThread && workerData && workerData.role === WORKER_ROLE) serve(workerData)
+if (require.main === module && process.argv.includes(SERVER_FLAG)) serve()
 
-module.exports = { createRuvectorStatic, createRuvectorLearner, describe, grid }
+module.exports = { createRuvectorLearner, describe, grid }
