@@ -36,6 +36,7 @@ const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [
   --quick              a smoke run: 2 seeds, 2,000 sessions, tuning on 1,000
   --out PREFIX         results path prefix (default benchmark/results/learning-baselines;
                        --quick defaults to none: nothing written)
+  --report RUN.json    only re-render the .md and .svg of a stored run
   --help`
 
 function options() {
@@ -49,6 +50,7 @@ function options() {
       workers: { type: 'string', default: '2' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean' },
     },
   })
@@ -56,6 +58,7 @@ function options() {
     console.log(USAGE)
     process.exit(0)
   }
+  if (values.report) return { report: values.report }
   const list = (s, fallback) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : fallback)
   const methods = list(values.methods, values.baselines ? BASELINES.slice() : null)
   if (!methods) throw new Error(`say --baselines or --methods\n${USAGE}`)
@@ -133,8 +136,8 @@ class JobPool {
   }
 }
 
-async function main() {
-  const o = options()
+// Tunes every method, then runs every (dataset, scenario, seed, method).
+async function measure(o) {
   const env = envInfo()
   const started = Date.now()
   const pool = new JobPool(o.workers)
@@ -185,8 +188,15 @@ async function main() {
     console.error(`evaluation: ${evalJobs.length} runs`)
     const results = await pool.runAll(evalJobs, 'eval')
     const minutes = (Date.now() - started) / 60000
+    return { env, options: o, tuned, results, minutes }
+  } finally {
+    await pool.close()
+  }
+}
 
-    // 3. Report.
+// Tables and chart of a run (fresh, or as stored in its .json).
+async function report({ env, options: o, tuned, results, minutes }) {
+  {
     const datasets = o.datasets.map(loadDataset)
     const notes = []
     for (const m of o.methods) if (METHODS[m].describe) notes.push(`### About ${m}\n\n${await METHODS[m].describe()}`)
@@ -216,12 +226,20 @@ async function main() {
       fs.mkdirSync(path.dirname(o.out), { recursive: true })
       fs.writeFileSync(`${o.out}.md`, md)
       fs.writeFileSync(`${o.out}.svg`, chart(results, o.methods, o.driftAt))
-      fs.writeFileSync(`${o.out}.json`, JSON.stringify({ env, options: o, tuned, results }) + '\n')
+      fs.writeFileSync(`${o.out}.json`, JSON.stringify({ env, options: o, tuned, results, minutes }) + '\n')
       console.error(`wrote ${o.out}.{md,svg,json}`)
     }
-  } finally {
-    await pool.close()
   }
+}
+
+async function main() {
+  const o = options()
+  if (o.report) {
+    // Re-renders a stored run (e.g. after a change to the report's layout).
+    const run = JSON.parse(fs.readFileSync(o.report, 'utf8'))
+    return report({ ...run, options: { ...run.options, out: o.report.replace(/\.json$/, '') } })
+  }
+  return report(await measure(o))
 }
 
 main().catch((err) => {
