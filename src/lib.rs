@@ -23,11 +23,11 @@
 //! | 2 | `store` | the database file's format and write-ahead log; no HNSW types | `error`, `distance`, `file` |
 //! | 3 | `hnsw` | the graph: insert, search, delete, its sections of the file | `error`, `rng`, `distance`, `file`, `store` |
 //! | 3 | `gnn` | message passing, layers, training, model files | `error`, `rng`, `options`, `distance`, `file` |
-//! | 4 | `db` | `VectorDb`: ids, metadata, search ids, persistence | `error`, `rng`, `options`, `distance`, `filter`, `locality`, `file`, `store`, `hnsw` |
-//! | 5 | `bindings` | the Node classes: argument conversion and error mapping only | `error`, `rng`, `options`, `distance`, `filter`, `file`, `store`, `hnsw`, `gnn`, `db` |
+//! | 4 | `learn` | learning from feedback: the feedback log (the model, next) | `error`, `rng`, `options`, `distance`, `file`, `hnsw`, `gnn` |
+//! | 5 | `db` | `VectorDb`: ids, metadata, search ids, persistence | `error`, `rng`, `options`, `distance`, `filter`, `locality`, `file`, `store`, `hnsw`, `learn` |
+//! | 6 | `bindings` | the Node classes: argument conversion and error mapping only | `error`, `rng`, `options`, `distance`, `filter`, `file`, `store`, `hnsw`, `gnn`, `learn`, `db` |
 //!
-//! The learner (`learn`, next) will sit between `hnsw`/`gnn` and `db`: `db`
-//! reaches `gnn` only through it.
+//! `db` reaches `gnn` only through `learn`.
 
 pub mod db;
 pub mod distance;
@@ -36,6 +36,7 @@ pub mod file;
 pub mod filter;
 pub mod gnn;
 pub mod hnsw;
+pub mod learn;
 pub mod locality;
 pub mod options;
 pub mod rng;
