@@ -113,7 +113,7 @@ function createRocchio(env, { beta, similarityPower, neighbours = 50 }) {
   return {
     name: 'rocchio',
     search(query, k) {
-      const { clicks, skips } = memory.evidence(query, { neighbours, similarityPower })
+      const { clicks, skips } = memory.evidence(query, { neighbours, similarityPower, withSkips: true })
       if (clicks.size === 0) return Array.from(env.base.search(query, k).ids)
       const positive = centroid(clicks)
       const negative = centroid(skips)

@@ -6,6 +6,8 @@
 // but uniformly at random among the shown items, so it carries no signal: a
 // method that learns from it must not get worse.
 
+const { shuffle } = require('../lib/rng')
+
 const CLICK_MODEL = Object.freeze({
   examinationExponent: 0.8,
   clickIfRelevant: 0.9,
@@ -37,11 +39,7 @@ function honestUser(shown, isRelevant, random, model = CLICK_MODEL) {
 // items (conversions among its own clicks). Same rates, no information.
 function randomUser(shown, isRelevant, random, model = CLICK_MODEL) {
   const honest = honestUser(shown, isRelevant, random, model)
-  const order = Array.from(shown)
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[order[i], order[j]] = [order[j], order[i]]
-  }
+  const order = shuffle(shown, random)
   const clickedSet = new Set(order.slice(0, honest.clicked.length))
   // Report clicks in shown order, as a real log would.
   const clicked = shown.filter((item) => clickedSet.has(item))

@@ -10,6 +10,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const crypto = require('node:crypto')
 const { Rng, deriveSeed } = require('../lib/rng')
+const { normalizeRows } = require('../lib/dataset')
 
 const DATA_DIR = path.join(__dirname, '..', 'data')
 
@@ -107,6 +108,7 @@ function loadNpmScopes(dir = path.join(DATA_DIR, 'npm-scopes')) {
       throw new Error(`${file}: checksum differs from meta.json; regenerate with export.py`)
     }
     if (bytes.length !== rows * meta.dim * 2) throw new Error(`${file}: ${bytes.length} bytes, expected ${rows} x ${meta.dim} halves`)
+    // Half precision loses the exact unit length; cosine = dot needs it back.
     return normalizeRows(halfToFloat(bytes), meta.dim)
   }
   return {
@@ -150,12 +152,6 @@ function halfToFloat(bytes) {
     else out[i] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15)
   }
   return out
-}
-
-// Half precision loses the exact unit length; cosine = dot needs it back.
-function normalizeRows(vectors, dim) {
-  for (let r = 0; r < vectors.length / dim; r++) normalize(vectors.subarray(r * dim, (r + 1) * dim))
-  return vectors
 }
 
 const DATASETS = {

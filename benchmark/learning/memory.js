@@ -96,8 +96,9 @@ class QueryMemory {
   // Per-item evidence from the neighbours of `query`: for each neighbour j
   // with weight w_j = max(0, similarity)^power, its click rate on item i
   // (decayed click weight / decayed sessions of j); returned as a Map of
-  // item -> sum_j w_j * rate_ji / sum_j w_j, and the same for skips.
-  evidence(query, { neighbours, similarityPower }) {
+  // item -> sum_j w_j * rate_ji / sum_j w_j, and the same for skips when
+  // `withSkips` (only Rocchio uses them).
+  evidence(query, { neighbours, similarityPower, withSkips = false }) {
     const clicks = new Map()
     const skips = new Map()
     let total = 0
@@ -107,7 +108,7 @@ class QueryMemory {
       total += w
       const perSession = w / entry.sessions // both stored at the same scale
       for (const [item, stored] of entry.clicks) clicks.set(item, (clicks.get(item) || 0) + stored * perSession)
-      for (const [item, stored] of entry.skips) skips.set(item, (skips.get(item) || 0) + stored * perSession)
+      if (withSkips) for (const [item, stored] of entry.skips) skips.set(item, (skips.get(item) || 0) + stored * perSession)
     }
     if (total > 0) {
       for (const [item, v] of clicks) clicks.set(item, v / total)

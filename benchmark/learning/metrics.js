@@ -45,11 +45,4 @@ function meanAndSpread(values) {
   return { mean, sd, min: Math.min(...values), max: Math.max(...values) }
 }
 
-function median(values) {
-  if (values.length === 0) return NaN
-  const sorted = Float64Array.from(values).sort()
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
-module.exports = { ndcgAt, recallAt, reciprocalRankAt, meanAndSpread, median }
+module.exports = { ndcgAt, recallAt, reciprocalRankAt, meanAndSpread }

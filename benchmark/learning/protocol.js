@@ -6,7 +6,8 @@
 
 const { Rng, deriveSeed } = require('../lib/rng')
 const { honestUser, randomUser } = require('./clicks')
-const { ndcgAt, recallAt, reciprocalRankAt, median } = require('./metrics')
+const { ndcgAt, recallAt, reciprocalRankAt } = require('./metrics')
+const { median } = require('../lib/measure')
 const { Relevance } = require('./split')
 
 const SHOWN = 10

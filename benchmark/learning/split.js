@@ -1,4 +1,6 @@
 'use strict'
+const { shuffle } = require('../lib/rng')
+
 // Which queries may give feedback, which tune, which are held out; and what
 // is relevant to a query at a given moment (relevance drift).
 
@@ -40,15 +42,6 @@ function splitQueries(queryGroup, random, { testFraction = 0.3, validationFracti
   }
 }
 
-function shuffle(items, random) {
-  const out = items.slice()
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j], out[i]]
-  }
-  return out
-}
-
 // What a query of group g is looking for: at first its own group; after a
 // drift, half of the query groups (seeded) look for another drifted group's
 // items instead (a random cyclic shift among them, so no drifted group keeps
@@ -85,4 +78,4 @@ class Relevance {
   }
 }
 
-module.exports = { splitQueries, shuffle, Relevance }
+module.exports = { splitQueries, Relevance }

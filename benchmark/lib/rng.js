@@ -45,4 +45,14 @@ class Rng {
   }
 }
 
-module.exports = { Rng, deriveSeed, mulberry32 }
+// A shuffled copy of `items` (Fisher-Yates), `random` a () => [0, 1) source.
+function shuffle(items, random) {
+  const out = Array.from(items)
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
+}
+
+module.exports = { Rng, deriveSeed, mulberry32, shuffle }
