@@ -67,7 +67,12 @@ function options() {
   const datasets = list(values.datasets, Object.keys(DATASETS))
   const scenarios = list(values.scenarios, Object.keys(SCENARIOS))
   const quick = Boolean(values.quick)
-  const seeds = quick ? 2 : Number(values.seeds)
+  const positive = (name) => {
+    const n = Number(values[name])
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${JSON.stringify(values[name])}`)
+    return n
+  }
+  const seeds = quick ? 2 : positive('seeds')
   const out = values.out ?? (quick ? null : path.join(__dirname, 'results', values.baselines && !values.methods ? 'learning-baselines' : 'learning'))
   const checkpoints = quick ? [0, 500, 1000, 2000] : CHECKPOINTS
   return {
@@ -76,7 +81,7 @@ function options() {
     datasets,
     scenarios,
     seeds,
-    workers: Math.max(1, Number(values.workers)),
+    workers: positive('workers'),
     out,
     sessions: checkpoints[checkpoints.length - 1],
     checkpoints,
@@ -196,39 +201,37 @@ async function measure(o) {
 
 // Tables and chart of a run (fresh, or as stored in its .json).
 async function report({ env, options: o, tuned, results, minutes }) {
-  {
-    const datasets = o.datasets.map(loadDataset)
-    const notes = []
-    for (const m of o.methods) if (METHODS[m].describe) notes.push(`### About ${m}\n\n${await METHODS[m].describe()}`)
-    const relOut = o.out ? path.relative(path.join(__dirname, '..'), o.out) : null
-    const header = [
-      `# Learning from feedback: ${o.methods.join(', ')}`,
-      '',
-      `Reproduce: \`node benchmark/learning.js ${o.command}\`` +
-        `${relOut ? ` (writes \`${relOut}.{md,svg,json}\`)` : ''}.`,
-      '',
-      `Measured ${env.date.slice(0, 10)} on ${env.cpu} (${env.cores} cores; SIMD ${env.simd}), Node ${env.node}; ${o.workers} worker threads; the whole run took ${minutes.toFixed(1)} min.` +
-        (relOut ? ` Chart: [${path.basename(o.out)}.svg](${path.basename(o.out)}.svg).` : ''),
-    ].join('\n')
-    const md = markdown({
-      header,
-      datasets,
-      tuned,
-      results,
-      methods: o.methods,
-      driftAt: o.driftAt,
-      summaryAt: o.checkpoints.includes(5000) ? 5000 : o.sessions,
-      protocol: protocolLines({ ...o, budget: TUNING_BUDGET, trainEvery: TRAIN_EVERY }),
-      notes,
-    })
-    console.log(md)
-    if (o.out) {
-      fs.mkdirSync(path.dirname(o.out), { recursive: true })
-      fs.writeFileSync(`${o.out}.md`, md)
-      fs.writeFileSync(`${o.out}.svg`, chart(results, o.methods, o.driftAt))
-      fs.writeFileSync(`${o.out}.json`, JSON.stringify({ env, options: o, tuned, results, minutes }) + '\n')
-      console.error(`wrote ${o.out}.{md,svg,json}`)
-    }
+  const datasets = o.datasets.map(loadDataset)
+  const notes = []
+  for (const m of o.methods) if (METHODS[m].describe) notes.push(`### About ${m}\n\n${await METHODS[m].describe()}`)
+  const relOut = o.out ? path.relative(path.join(__dirname, '..'), o.out) : null
+  const header = [
+    `# Learning from feedback: ${o.methods.join(', ')}`,
+    '',
+    `Reproduce: \`node benchmark/learning.js ${o.command}\`` +
+      `${relOut ? ` (writes \`${relOut}.{md,svg,json}\`)` : ''}.`,
+    '',
+    `Measured ${env.date.slice(0, 10)} on ${env.cpu} (${env.cores} cores; SIMD ${env.simd}), Node ${env.node}; ${o.workers} worker threads; the whole run took ${minutes.toFixed(1)} min.` +
+      (relOut ? ` Chart: [${path.basename(o.out)}.svg](${path.basename(o.out)}.svg).` : ''),
+  ].join('\n')
+  const md = markdown({
+    header,
+    datasets,
+    tuned,
+    results,
+    methods: o.methods,
+    driftAt: o.driftAt,
+    summaryAt: o.checkpoints.includes(5000) ? 5000 : o.sessions,
+    protocol: protocolLines({ ...o, budget: TUNING_BUDGET, trainEvery: TRAIN_EVERY }),
+    notes,
+  })
+  console.log(md)
+  if (o.out) {
+    fs.mkdirSync(path.dirname(o.out), { recursive: true })
+    fs.writeFileSync(`${o.out}.md`, md)
+    fs.writeFileSync(`${o.out}.svg`, chart(results, o.methods, o.driftAt))
+    fs.writeFileSync(`${o.out}.json`, JSON.stringify({ env, options: o, tuned, results, minutes }) + '\n')
+    console.error(`wrote ${o.out}.{md,svg,json}`)
   }
 }
 
