@@ -142,6 +142,154 @@ export interface VectorDbOptions {
   path?: string
   /** When writes are acknowledged (default `'batch'`); only with a `path`. */
   durability?: Durability
+  /**
+   * Learning from feedback (on by default; see README "How learning
+   * works"). `false` turns it off: no feedback log, no trainer, search is
+   * base search and `feedback` rejects with `ERR_INVALID_ARGUMENT`.
+   */
+  learning?: boolean | LearningOptions
+}
+
+/**
+ * How a database learns from feedback. Every key is optional; unknown keys
+ * are an `ERR_INVALID_ARGUMENT`. The settings are saved with the file; the
+ * ones given to `VectorDB.open` override them.
+ */
+export interface LearningOptions {
+  /** Sessions the feedback log keeps, newest first (default 10000). */
+  bufferSessions?: number
+  /** A session's weight halves every this many newer sessions (default 5000). */
+  halfLifeSessions?: number
+  /** ...and, if set, every this many milliseconds of age (default: off). */
+  halfLifeMs?: number
+  /** A conversion counts this many clicks (default 3, from 1 to 1000). */
+  conversionWeight?: number
+  /**
+   * Feedback older than this many milliseconds is dropped (the log holds
+   * query vectors). Default: off, kept until the ring overwrites it.
+   */
+  retentionMs?: number
+  /** The background trainer retrains after this many new sessions (default 200)... */
+  trainEverySessions?: number
+  /** ...or after this many milliseconds when any session arrived (default 30000). */
+  trainEveryMs?: number
+  /** No model is trained from fewer sessions than this (default 50). */
+  minSessions?: number
+  /** Threads the trainer uses (default 1). */
+  threads?: number
+  /** Candidates a model scores per search, at least `k` (default 100). */
+  rerankDepth?: number
+  /**
+   * Share of searches served as a team-draft interleaving of the base and
+   * the learned ranking (default 0.1; 0 to 1). Their clicks decide whether
+   * the serving model stays: one that loses is rolled back. Which searches
+   * are interleaved follows from the search id. Use 0 for evaluations.
+   */
+  explore?: number
+  /** Whether a background thread trains (default true); `false` trains only on `train()`. */
+  background?: boolean
+  /** The trainer's hyperparameters (advanced; the defaults are tuned on the benchmark). */
+  model?: LearningModelOptions
+}
+
+/** The trainer's hyperparameters. */
+export interface LearningModelOptions {
+  /** Passes over the training pairs (default 6). */
+  epochs?: number
+  /** Step size of the pairwise training (default 0.1). */
+  learningRate?: number
+  /** L2 pull of every encoding toward "no change" (default 0.02). */
+  shrinkage?: number
+  /** Largest position-bias exponent η (propensity of rank r is r^-η, η fitted to the log; default 1). */
+  propensityExponent?: number
+  /** Weight of a neighbour's encoding per hop of message passing (default 0.5; 0 turns message passing off). */
+  messageWeight?: number
+  /** Hops of message passing over the item graph (0, 1 or 2; default 2). */
+  hops?: number
+  /** Past queries the memory consults per search (default 30). */
+  memoryNeighbours?: number
+  /** Exponent on a past query's similarity in the memory (default 8). */
+  similarityPower?: number
+  /** One-sided z a model must reach on held-back sessions to be published (default 1.64). */
+  minZ?: number
+}
+
+/**
+ * Feedback for a search: by `searchId` for searches this database served
+ * (what was shown comes from its recent-search table), or by `query` and
+ * `shown` ids for searches served elsewhere. Repeated feedback for one
+ * search merges. Unknown keys are an `ERR_INVALID_ARGUMENT`.
+ */
+export type Feedback =
+  | {
+      /** From `search`; `ERR_NOT_FOUND` if unknown or older than the last `recentSearches` searches. */
+      searchId: string
+      /** Ids the user clicked; each must have been shown (`ERR_INVALID_ARGUMENT` otherwise). */
+      clicked?: string[]
+      /** Ids that converted (bought, kept, ...); a conversion counts as a click too. */
+      converted?: string[]
+    }
+  | {
+      /** The query vector of a search served elsewhere. */
+      query: Float32Array | number[]
+      /** The ids shown for it, best first (1 to `limits.maxK`, no repeats). */
+      shown: string[]
+      clicked?: string[]
+      converted?: string[]
+    }
+
+/** What `train()` resolves to. */
+export interface TrainingReport {
+  /** Sessions in the snapshot trained on, and how many of them were held back to validate. */
+  sessions: number
+  heldBack: number
+  /** Clicked-versus-skipped pairs trained on. */
+  pairs: number
+  /** Mean pairwise loss of the last epoch. */
+  loss: number
+  /** Held-back gain of the learned order over base (DCG of clicks per session, propensity weighted) and its z. */
+  validationGain: number
+  validationZ: number
+  /** Whether the model was published; if not, search is base search until a pass passes. */
+  published: boolean
+  /** The published model's blend weight (0 when not published). */
+  blend: number
+}
+
+/** What `learningStats()` reports. */
+export interface LearningStats {
+  /** Whether learning is on for this database. */
+  enabled: boolean
+  /** Sessions in the feedback log. */
+  sessions: number
+  /** Sessions logged since the last training pass. */
+  sessionsSinceTraining: number
+  /** Version of the serving model; 0 when none serves. */
+  modelVersion: number
+  /** Whether a model reranks searches now. */
+  active: boolean
+  /** Blend weight of the learned item encodings (λ_enc; 0 when none serves). */
+  blendWeight: number
+  /** Blend weight of the similar-past-query memory (λ_mem). */
+  memoryWeight: number
+  /** Items and past queries the serving model knows. */
+  modelItems: number
+  modelQueries: number
+  /** Training passes run, models published, and models rolled back by interleaving. */
+  trainings: number
+  published: number
+  rollbacks: number
+  /** When the last pass finished (ms since the epoch) and how long it took (ms); `null` before the first. */
+  lastTrainedAt: number | null
+  lastTrainingMs: number | null
+  /** The last pass's loss, held-back gain and its z; `null` before the first. */
+  loss: number | null
+  validationGain: number | null
+  validationZ: number | null
+  /** Interleaved searches of the serving model whose clicks favoured it (wins), base (losses), or neither (ties). */
+  interleaving: { wins: number; losses: number; ties: number }
+  /** Heap bytes of the feedback log and the serving model. */
+  heapBytes: number
 }
 
 /** Options of `VectorDB.open`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
@@ -157,6 +305,8 @@ export interface OpenDbOptions {
   readOnly?: boolean
   /** As in the constructor (default 10000). */
   recentSearches?: number
+  /** Overrides the learning settings saved in the file (absent keeps them). */
+  learning?: boolean | LearningOptions
 }
 
 /** An item as passed to `insert`, `insertBatch` and `upsert`. */
@@ -215,6 +365,11 @@ export interface SearchOptions {
   efSearch?: number
   /** Only items whose metadata passes the filter; applied during the graph walk. */
   filter?: Filter
+  /**
+   * Let the learned model rank the hits when one serves (default true);
+   * `false` gives base search.
+   */
+  rerank?: boolean
 }
 
 /** One search hit. */
@@ -222,11 +377,19 @@ export interface SearchHit {
   /** The item's id. */
   id: string
   /**
+   * What orders the list, higher first. Without a serving model it equals
+   * `baseScore`. With one, it is the learned score (`baseScore` plus what
+   * feedback taught), comparable only within one result list; in an
+   * interleaved search (see `LearningOptions.explore`) the order is the
+   * interleaving's.
+   */
+  score: number
+  /**
    * Higher is closer: the cosine similarity (`cosine`), the dot product
    * (`dot`), or the negated squared euclidean distance (`euclidean`).
    */
-  score: number
-  /** Lower is closer: `1 - cosine similarity`, `-dot`, or the squared euclidean distance. */
+  baseScore: number
+  /** The metric's distance, unchanged by learning. Lower is closer: `1 - cosine similarity`, `-dot`, or the squared euclidean distance. */
   distance: number
   /** The item's metadata, or `null` when it has none. */
   metadata: Record<string, unknown> | null
@@ -236,7 +399,7 @@ export interface SearchHit {
 export interface SearchResult {
   /** Names this search for later feedback; unique per search. */
   searchId: string
-  /** At most `k` hits, closest first. */
+  /** At most `k` hits, best first (by `score`). */
   hits: SearchHit[]
 }
 
@@ -360,6 +523,37 @@ export declare class VectorDB {
    * const out = await new GCNLayer({ inputDim: db.dimensions, outputDim: 64 }).forward(features, graph)
    */
   snapshot(): Promise<Snapshot>
+  /**
+   * Logs what the user did with a search's results and resolves once the
+   * session is durable (like a write). Returns at once: training happens
+   * on the background trainer. Rejects with `ERR_NOT_FOUND` (unknown or
+   * expired `searchId`), `ERR_INVALID_ARGUMENT` (an id that was not shown,
+   * a malformed object, learning off), `ERR_DIMENSION_MISMATCH` or
+   * `ERR_INVALID_VECTOR` (a bad `query`), `ERR_READ_ONLY`, `ERR_CLOSED`; a
+   * rejected call logs nothing.
+   *
+   * @example
+   * const { searchId, hits } = await db.search(query)
+   * await db.feedback({ searchId, clicked: [hits[2].id], converted: [hits[2].id] })
+   */
+  feedback(feedback: Feedback): Promise<void>
+  /**
+   * Runs one training pass now, off the JS thread, and resolves once its
+   * model is published or rejected by the guardrail (a model must beat
+   * base search on held-back sessions).
+   */
+  train(): Promise<TrainingReport>
+  /** The feedback log, the serving model and how it fares. */
+  learningStats(): LearningStats
+  /** Forgets the feedback log and the model; search is base search again. Saved at the next `save()`. */
+  resetLearning(): Promise<void>
+  /**
+   * Drops logged feedback that arrived before `before` (a `Date` or
+   * milliseconds since the epoch), or all of it without `before`; resolves
+   * to the number of sessions dropped. The log holds query vectors: this
+   * is how to honour a retention policy. Saved at the next `save()`.
+   */
+  purgeFeedback(options?: { before?: Date | number }): Promise<number>
   /** Counts, file and log sizes, and how much of the index is mapped. */
   stats(): DatabaseStats
   /**

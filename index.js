@@ -63,12 +63,12 @@ function otherKeys(options, known) {
 
 // Search results arrive packed (see src/bindings/convert.rs, `pack`): per
 // result a block of numbers `[n, searchId length, id lengths × k, scores × k,
-// distances × k]` and one string holding the search id and the hit ids, or
+// distances × k, base scores × k]` and one string holding the search id and the hit ids, or
 // `[string, metadata[]]` when any hit has metadata.
-const SEARCH_KEYS = ['k', 'efSearch', 'filter']
+const SEARCH_KEYS = ['k', 'efSearch', 'filter', 'rerank']
 
 function blockLength(k) {
-  return 2 + 3 * k
+  return 2 + 4 * k
 }
 
 function requestedK(options) {
@@ -78,8 +78,8 @@ function requestedK(options) {
 }
 
 function searchArguments(options) {
-  if (options == null) return [undefined, undefined, undefined, undefined]
-  return [options.k, options.efSearch, options.filter, otherKeys(options, SEARCH_KEYS)]
+  if (options == null) return [undefined, undefined, undefined, undefined, undefined]
+  return [options.k, options.efSearch, options.filter, options.rerank, otherKeys(options, SEARCH_KEYS)]
 }
 
 function unpack(packed, numbers, offset, k) {
@@ -94,6 +94,7 @@ function unpack(packed, numbers, offset, k) {
     hits[i] = {
       id: text.slice(position, end),
       score: numbers[offset + 2 + k + i],
+      baseScore: numbers[offset + 2 + 3 * k + i],
       distance: numbers[offset + 2 + 2 * k + i],
       metadata: metadata === null ? null : metadata[i],
     }
@@ -148,6 +149,18 @@ function graphArgument(graph) {
 }
 
 const INSERT_BATCH_KEYS = ['onProgress']
+const FEEDBACK_KEYS = ['searchId', 'query', 'shown', 'clicked', 'converted']
+
+function invalidArgument(message) {
+  const error = new TypeError(message)
+  error.code = 'ERR_INVALID_ARGUMENT'
+  return error
+}
+
+// A time as `purgeFeedback` takes it: a Date or milliseconds since the epoch.
+function epochMs(time) {
+  return time instanceof Date ? time.getTime() : time
+}
 
 /** An embedded vector database (see index.d.ts). */
 class VectorDB {
@@ -226,6 +239,40 @@ class VectorDB {
     return async(() => this.#native.searchBatch(queries, ...searchArguments(options))).then(([texts, numbers]) =>
       texts.map((packed, i) => unpack(packed, numbers, i * blockLength(k), k)),
     )
+  }
+
+  feedback(feedback) {
+    return async(() => {
+      if (feedback === null || typeof feedback !== 'object') {
+        throw invalidArgument(`feedback must be an object such as { searchId, clicked }, got ${feedback === null ? 'null' : typeof feedback}`)
+      }
+      const { searchId, query, shown, clicked, converted } = feedback
+      return this.#native.feedback(searchId, query, shown, clicked, converted, otherKeys(feedback, FEEDBACK_KEYS))
+    })
+  }
+
+  train() {
+    return async(() => this.#native.train())
+  }
+
+  learningStats() {
+    const stats = sync(() => this.#native.learningStats())
+    for (const key of ['lastTrainedAt', 'lastTrainingMs', 'loss', 'validationGain', 'validationZ']) stats[key] ??= null
+    return stats
+  }
+
+  resetLearning() {
+    return async(() => this.#native.resetLearning())
+  }
+
+  purgeFeedback(options) {
+    return async(() => {
+      if (options != null && typeof options !== 'object') throw invalidArgument('purgeFeedback options must be an object such as { before: Date }')
+      const others = options == null ? undefined : otherKeys(options, ['before'])
+      if (others) throw invalidArgument(`purgeFeedback options have no option ${JSON.stringify(others[0])}; the options are before`)
+      const before = options == null ? undefined : epochMs(options.before)
+      return this.#native.purgeFeedback(before)
+    })
   }
 
   snapshot() {

@@ -64,9 +64,19 @@ export declare class VectorDB {
   get(id: string): Promise<unknown>
   getSync(id: string): StoredItem | null
   delete(id: string): object
-  search(query: Float32Array | Array<number>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, otherKeys?: Array<string> | undefined | null): object
-  searchSync(query: VectorArg, k: number | undefined | null, efSearch: number | undefined | null, filter: any | undefined | null, otherKeys: Array<string> | undefined | null, numbers: NumbersOut): PackedText
-  searchBatch(queries: Float32Array | Array<Float32Array | Array<number>>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  search(query: Float32Array | Array<number>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  searchSync(query: VectorArg, k: number | undefined | null, efSearch: number | undefined | null, filter: any | undefined | null, rerank: boolean | undefined | null, otherKeys: Array<string> | undefined | null, numbers: NumbersOut): PackedText
+  searchBatch(queries: Float32Array | Array<Float32Array | Array<number>>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  /**
+   * `feedback(...)`: the fields of the feedback object (index.js reads
+   * them; `other_keys` names any others, which are refused).
+   */
+  feedback(searchId?: string | undefined | null, query?: Float32Array | Array<number> | undefined | null, shown?: Array<string> | undefined | null, clicked?: Array<string> | undefined | null, converted?: Array<string> | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  train(): Promise<unknown>
+  learningStats(): JsLearningStats
+  resetLearning(): Promise<unknown>
+  /** `before`: milliseconds since the epoch; absent purges everything. */
+  purgeFeedback(before?: number | undefined | null): Promise<unknown>
 }
 export type JsVectorDb = VectorDB
 
@@ -114,6 +124,13 @@ export interface DatabaseStats {
  */
 export declare const DEFAULT_K: number
 
+/** Interleaving tallies of the serving model. */
+export interface InterleavingStats {
+  wins: number
+  losses: number
+  ties: number
+}
+
 /**
  * `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
  * layers use: the GNN benchmark's dense reference.
@@ -133,6 +150,29 @@ export interface ItemInput {
 export interface ItemUpdate {
   vector?: Float32Array | Array<number>
   metadata?: any
+}
+
+/** What `learningStats()` reports (documented in index.d.ts). */
+export interface LearningStats {
+  enabled: boolean
+  sessions: number
+  sessionsSinceTraining: number
+  modelVersion: number
+  active: boolean
+  blendWeight: number
+  memoryWeight: number
+  modelItems: number
+  modelQueries: number
+  trainings: number
+  published: number
+  rollbacks: number
+  lastTrainedAt?: number
+  lastTrainingMs?: number
+  loss?: number
+  validationGain?: number
+  validationZ?: number
+  interleaving: InterleavingStats
+  heapBytes: number
 }
 
 export declare function limits(): Limits
@@ -180,4 +220,16 @@ export interface StoredItem {
   /** The stored vector (unit length under the cosine metric). */
   vector: Float32Array
   metadata: Record<string, unknown> | null
+}
+
+/** What `train()` resolves to (documented in index.d.ts). */
+export interface TrainingReport {
+  sessions: number
+  heldBack: number
+  pairs: number
+  loss: number
+  validationGain: number
+  validationZ: number
+  published: boolean
+  blend: number
 }

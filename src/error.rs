@@ -28,6 +28,9 @@ pub enum Error {
     InvalidFilter(String),
     /// A method that promises an existing item was given an unknown id.
     NotFound(String),
+    /// Feedback for a search id this database does not remember (unknown,
+    /// or older than its last `recentSearches` searches).
+    UnknownSearch(String),
     /// `insert` of an id that already exists.
     DuplicateId(String),
     /// Creating a database file where one already exists.
@@ -85,7 +88,7 @@ impl Error {
             Error::InvalidVector(_) => "ERR_INVALID_VECTOR",
             Error::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
             Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
-            Error::NotFound(_) => "ERR_NOT_FOUND",
+            Error::NotFound(_) | Error::UnknownSearch(_) => "ERR_NOT_FOUND",
             Error::DuplicateId(_) => "ERR_DUPLICATE_ID",
             Error::AlreadyExists(_) => "ERR_ALREADY_EXISTS",
             Error::CorruptFile { .. } => "ERR_CORRUPT_FILE",
@@ -136,6 +139,10 @@ impl fmt::Display for Error {
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::InvalidFilter(why) => write!(f, "invalid filter: {why}"),
             Error::NotFound(id) => write!(f, "no item with id {id:?}"),
+            Error::UnknownSearch(id) => write!(
+                f,
+                "no recent search {id:?}: the id is unknown, or older than the last recentSearches searches this database remembers"
+            ),
             Error::DuplicateId(id) => write!(f, "an item with id {id:?} already exists"),
             Error::AlreadyExists(why) => write!(f, "{why}"),
             Error::CorruptFile { section, why } => {
@@ -208,6 +215,7 @@ mod tests {
             Error::InvalidArgument(String::new()),
             Error::InvalidFilter(String::new()),
             Error::NotFound(String::new()),
+            Error::UnknownSearch(String::new()),
             Error::DuplicateId(String::new()),
             Error::AlreadyExists(String::new()),
             Error::corrupt("", ""),
@@ -228,7 +236,7 @@ mod tests {
                 Error::InvalidVector(_) => 4,
                 Error::InvalidArgument(_) => 5,
                 Error::InvalidFilter(_) => 6,
-                Error::NotFound(_) => 7,
+                Error::NotFound(_) | Error::UnknownSearch(_) => 7,
                 Error::DuplicateId(_) => 8,
                 Error::AlreadyExists(_) => 9,
                 Error::CorruptFile { .. } => 10,

@@ -23,7 +23,7 @@
 //! | 2 | `store` | the database file's format and write-ahead log; no HNSW types | `error`, `distance`, `file` |
 //! | 3 | `hnsw` | the graph: insert, search, delete, its sections of the file | `error`, `rng`, `distance`, `file`, `store` |
 //! | 3 | `gnn` | message passing, layers, training, model files | `error`, `rng`, `options`, `distance`, `file` |
-//! | 4 | `learn` | learning from feedback: the feedback log (the model, next) | `error`, `rng`, `options`, `distance`, `file`, `hnsw`, `gnn` |
+//! | 4 | `learn` | learning from feedback: the log, the trainer, the model, interleaving | `error`, `rng`, `options`, `distance`, `file`, `hnsw`, `gnn` |
 //! | 5 | `db` | `VectorDb`: ids, metadata, search ids, persistence | `error`, `rng`, `options`, `distance`, `filter`, `locality`, `file`, `store`, `hnsw`, `learn` |
 //! | 6 | `bindings` | the Node classes: argument conversion and error mapping only | `error`, `rng`, `options`, `distance`, `filter`, `file`, `store`, `hnsw`, `gnn`, `learn`, `db` |
 //!

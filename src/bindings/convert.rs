@@ -61,12 +61,13 @@ impl ItemInput {
 /// string, and `index.js` slices them apart.
 ///
 /// Numbers, per result, in a block of `block_len(k)` slots:
-/// `[hits n, searchId length, id lengths × k, scores × k, distances × k]`
+/// `[hits n, searchId length, id lengths × k, scores × k, distances × k,
+/// base scores × k]`
 /// (lengths in UTF-16 code units, as JS strings count them). Text, per
 /// result: the search id followed by the hit ids. When any hit has
 /// metadata, the native call returns `[text, metadata[]]` instead of `text`.
 pub fn block_len(k: usize) -> usize {
-    2 + 3 * k
+    2 + 4 * k
 }
 
 pub type PackedText = Either<String, Vec<Value>>;
@@ -97,6 +98,7 @@ pub fn pack(results: SearchResults, k: usize, numbers: &mut [f64]) -> Result<Pac
         numbers[2 + i] = utf16_len(&hit.id);
         numbers[2 + k + i] = hit.score as f64;
         numbers[2 + 2 * k + i] = hit.distance as f64;
+        numbers[2 + 3 * k + i] = hit.base_score as f64;
         text.push_str(&hit.id);
         if any_metadata {
             metadata.push(metadata_value(hit.metadata));

@@ -7,10 +7,11 @@ use super::error::{call, ErrorCode};
 use super::graph::JsGraph;
 use super::task::{spawn_search, spawn_write, Job};
 use crate::db::{
-    check_insert_batch_keys, DbOptions, DbStats, GraphSnapshot, OpenOptions, SearchOptions,
-    VectorDb,
+    check_insert_batch_keys, DbOptions, DbStats, Feedback, GraphSnapshot, OpenOptions,
+    SearchOptions, VectorDb,
 };
 use crate::gnn::{Adjacency, Graph};
+use crate::learn::{LearningStats, TrainReport};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -96,9 +97,9 @@ impl JsVectorDb {
     pub fn new(options: Option<Value>) -> Result<Self, ErrorCode> {
         call(|| {
             let options = DbOptions::from_options(&options.unwrap_or(Value::Null))?;
-            Ok(JsVectorDb {
-                core: Arc::new(VectorDb::new(options)?),
-            })
+            let core = Arc::new(VectorDb::new(options)?);
+            core.start_background_training();
+            Ok(JsVectorDb { core })
         })
     }
 
@@ -109,7 +110,11 @@ impl JsVectorDb {
     ) -> Result<AsyncTask<Job<Arc<VectorDb>, JsVectorDb>>, ErrorCode> {
         let options = call(|| OpenOptions::from_options(options.as_ref()))?;
         Ok(Job::spawn(
-            move || VectorDb::open(&PathBuf::from(path), &options).map(Arc::new),
+            move || {
+                let core = Arc::new(VectorDb::open(&PathBuf::from(path), &options)?);
+                core.start_background_training();
+                Ok(core)
+            },
             |core| JsVectorDb { core },
         ))
     }
@@ -267,6 +272,8 @@ impl JsVectorDb {
     // packed results (see `SearchOptions::from_parts` and `convert::pack`);
     // index.js turns them into `{ searchId, hits }`.
 
+    // The options arrive field by field (see above), hence the arity.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn search<'env>(
         &self,
@@ -275,9 +282,10 @@ impl JsVectorDb {
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<Value>,
+        rerank: Option<bool>,
         other_keys: Option<Vec<String>>,
     ) -> Result<Object<'env>, ErrorCode> {
-        let options = call(|| search_options(k, ef_search, filter, other_keys))?;
+        let options = call(|| search_options(k, ef_search, filter, rerank, other_keys))?;
         let query = convert::vector_owned(&query);
         let core = self.core.clone();
         spawn_search(
@@ -290,6 +298,8 @@ impl JsVectorDb {
         )
     }
 
+    // The options arrive field by field (see above), hence the arity.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn search_sync(
         &self,
@@ -297,11 +307,12 @@ impl JsVectorDb {
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<Value>,
+        rerank: Option<bool>,
         other_keys: Option<Vec<String>>,
         numbers: NumbersOut,
     ) -> Result<PackedText, ErrorCode> {
         call(|| {
-            let options = search_options(k, ef_search, filter, other_keys)?;
+            let options = search_options(k, ef_search, filter, rerank, other_keys)?;
             let mut owned = Vec::new();
             let query = convert::vector_slice(&query, &mut owned);
             let results = self.core.search(query, &options)?;
@@ -309,6 +320,8 @@ impl JsVectorDb {
         })
     }
 
+    // The options arrive field by field (see above), hence the arity.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn search_batch<'env>(
         &self,
@@ -317,9 +330,10 @@ impl JsVectorDb {
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<Value>,
+        rerank: Option<bool>,
         other_keys: Option<Vec<String>>,
     ) -> Result<Object<'env>, ErrorCode> {
-        let options = call(|| search_options(k, ef_search, filter, other_keys))?;
+        let options = call(|| search_options(k, ef_search, filter, rerank, other_keys))?;
         let queries: Vec<Vec<f32>> = match &queries {
             Either::A(flat) => call(|| self.core.query_rows(flat))?
                 .into_iter()
@@ -340,16 +354,190 @@ impl JsVectorDb {
     }
 }
 
+#[napi]
+impl JsVectorDb {
+    /// `feedback(...)`: the fields of the feedback object (index.js reads
+    /// them; `other_keys` names any others, which are refused).
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn feedback<'env>(
+        &self,
+        env: &'env Env,
+        search_id: Option<String>,
+        query: Option<Either<Float32Array, Vec<f64>>>,
+        shown: Option<Vec<String>>,
+        clicked: Option<Vec<String>>,
+        converted: Option<Vec<String>>,
+        other_keys: Option<Vec<String>>,
+    ) -> Result<Object<'env>, ErrorCode> {
+        let query = query.as_ref().map(convert::vector_owned);
+        let feedback = call(|| {
+            Feedback::from_parts(
+                search_id,
+                query,
+                shown,
+                clicked,
+                converted,
+                &other_keys.unwrap_or_default(),
+            )
+        })?;
+        spawn_write(
+            env,
+            self.core.clone(),
+            move |core| core.feedback_applied(feedback),
+            |()| (),
+        )
+    }
+
+    #[napi]
+    pub fn train(&self) -> AsyncTask<Job<TrainReport, TrainingReport>> {
+        let core = self.core.clone();
+        Job::spawn(move || core.train(), TrainingReport::from)
+    }
+
+    #[napi]
+    pub fn learning_stats(&self) -> Result<JsLearningStats, ErrorCode> {
+        call(|| {
+            self.core.check_open()?;
+            Ok(self.core.learning_stats().into())
+        })
+    }
+
+    #[napi]
+    pub fn reset_learning(&self) -> AsyncTask<Job<(), ()>> {
+        let core = self.core.clone();
+        Job::spawn(move || core.reset_learning(), |()| ())
+    }
+
+    /// `before`: milliseconds since the epoch; absent purges everything.
+    #[napi]
+    pub fn purge_feedback(
+        &self,
+        before: Option<f64>,
+    ) -> Result<AsyncTask<Job<usize, u32>>, ErrorCode> {
+        let before = call(|| {
+            before
+                .map(|ms| {
+                    if ms.is_finite() && ms >= 0.0 {
+                        Ok(ms as u64)
+                    } else {
+                        Err(crate::Error::invalid_argument(format!(
+                            "purgeFeedback: before must be a time in milliseconds since the epoch (a Date or a number), got {ms}"
+                        )))
+                    }
+                })
+                .transpose()
+        })?;
+        let core = self.core.clone();
+        Ok(Job::spawn(
+            move || core.purge_feedback(before),
+            |n| n as u32,
+        ))
+    }
+}
+
+/// What `train()` resolves to (documented in index.d.ts).
+#[napi(object)]
+pub struct TrainingReport {
+    pub sessions: u32,
+    pub held_back: u32,
+    pub pairs: u32,
+    pub loss: f64,
+    pub validation_gain: f64,
+    pub validation_z: f64,
+    pub published: bool,
+    pub blend: f64,
+}
+
+impl From<TrainReport> for TrainingReport {
+    fn from(r: TrainReport) -> Self {
+        TrainingReport {
+            sessions: r.sessions as u32,
+            held_back: r.held_back as u32,
+            pairs: r.pairs as u32,
+            loss: r.loss,
+            validation_gain: r.validation_gain,
+            validation_z: r.validation_z,
+            published: r.accepted,
+            blend: r.blend.encoding.max(r.blend.memory) as f64,
+        }
+    }
+}
+
+/// Interleaving tallies of the serving model.
+#[napi(object)]
+pub struct InterleavingStats {
+    pub wins: f64,
+    pub losses: f64,
+    pub ties: f64,
+}
+
+/// What `learningStats()` reports (documented in index.d.ts).
+#[napi(object, js_name = "LearningStats")]
+pub struct JsLearningStats {
+    pub enabled: bool,
+    pub sessions: u32,
+    pub sessions_since_training: u32,
+    pub model_version: f64,
+    pub active: bool,
+    pub blend_weight: f64,
+    pub memory_weight: f64,
+    pub model_items: u32,
+    pub model_queries: u32,
+    pub trainings: f64,
+    pub published: f64,
+    pub rollbacks: f64,
+    pub last_trained_at: Option<f64>,
+    pub last_training_ms: Option<f64>,
+    pub loss: Option<f64>,
+    pub validation_gain: Option<f64>,
+    pub validation_z: Option<f64>,
+    pub interleaving: InterleavingStats,
+    pub heap_bytes: f64,
+}
+
+impl From<LearningStats> for JsLearningStats {
+    fn from(s: LearningStats) -> Self {
+        JsLearningStats {
+            enabled: s.enabled,
+            sessions: s.sessions as u32,
+            sessions_since_training: s.sessions_since_training as u32,
+            model_version: s.model_version as f64,
+            active: s.active,
+            blend_weight: s.blend_encoding as f64,
+            memory_weight: s.blend_memory as f64,
+            model_items: s.model_items as u32,
+            model_queries: s.model_queries as u32,
+            trainings: s.trainings as f64,
+            published: s.published as f64,
+            rollbacks: s.rollbacks as f64,
+            last_trained_at: s.last_trained_at_ms.map(|t| t as f64),
+            last_training_ms: s.last_training_ms,
+            loss: s.loss,
+            validation_gain: s.validation_gain,
+            validation_z: s.validation_z,
+            interleaving: InterleavingStats {
+                wins: s.interleaving.wins as f64,
+                losses: s.interleaving.losses as f64,
+                ties: s.interleaving.ties as f64,
+            },
+            heap_bytes: s.heap_bytes as f64,
+        }
+    }
+}
+
 fn search_options(
     k: Option<f64>,
     ef_search: Option<f64>,
     filter: Option<Value>,
+    rerank: Option<bool>,
     other_keys: Option<Vec<String>>,
 ) -> crate::Result<SearchOptions> {
     SearchOptions::from_parts(
         k,
         ef_search,
         filter.as_ref(),
+        rerank,
         &other_keys.unwrap_or_default(),
     )
 }

@@ -8,7 +8,9 @@
 //! | `items.rs` | `NewItem`, `Item`, the `Catalog` (ids ↔ slots, metadata) and its file section |
 //! | `writes.rs` | insert, upsert, update, delete |
 //! | `queries.rs` | get, search, search batches, and their `SearchOptions` and `Hit`s |
-//! | `recent.rs` | the ring of recent searches that feedback refers to |
+//! | `recent.rs` | the ring of recent searches that feedback refers to (saved with the file) |
+//! | `rerank.rs` | search with a serving model: candidates, learned order, interleaving |
+//! | `learning.rs` | feedback, train, learning stats, reset, purge, the background trainer |
 //! | `snapshot.rs` | `GraphSnapshot`: live items, features and level-0 links in one consistent read |
 //! | `wal_record.rs` | the log records a change is written as, and their decoder |
 //! | `persist.rs` | create, open, replay, save, close, stats |
@@ -28,10 +30,12 @@
 //! A database created or opened with a path logs every change to its
 //! write-ahead log and acknowledges it once durable; see `persist.rs`.
 mod items;
+mod learning;
 mod options;
 mod persist;
 mod queries;
 mod recent;
+mod rerank;
 mod snapshot;
 mod vector_db;
 mod wal_record;
@@ -39,6 +43,7 @@ mod writes;
 
 pub use crate::store::wal::Durability;
 pub use items::{metadata_from_value, Item, Metadata, NewItem, MAX_ID_BYTES};
+pub use learning::{Feedback, FEEDBACK_KEYS};
 pub use options::{
     check_insert_batch_keys, DbOptions, OpenOptions, INSERT_BATCH_OPTION_KEYS, MAX_RECENT_SEARCHES,
 };
@@ -50,6 +55,8 @@ pub use vector_db::{Applied, VectorDb};
 
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod learning_tests;
 #[cfg(test)]
 mod persist_tests;
 #[cfg(test)]

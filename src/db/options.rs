@@ -6,6 +6,7 @@ use super::Durability;
 use crate::distance::{Metric, MAX_DIMENSIONS};
 use crate::error::{Error, Result};
 use crate::hnsw::HnswParams;
+use crate::learn::LearningSettings;
 use crate::options::OptionsReader;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub struct DbOptions {
     pub path: Option<PathBuf>,
     /// When a write is acknowledged (with a `path`).
     pub durability: Durability,
+    /// Learning from feedback (on by default).
+    pub learning: LearningSettings,
 }
 
 impl DbOptions {
@@ -51,12 +54,13 @@ impl DbOptions {
             recent_searches: DEFAULT_RECENT_SEARCHES,
             path: None,
             durability: Durability::Batch,
+            learning: LearningSettings::default(),
         }
     }
 
     /// The options of `new VectorDB({...})`: `dimensions` (required),
     /// `metric`, `m`, `efConstruction`, `efSearch`, `recentSearches`,
-    /// `path`, `durability` (only with a `path`).
+    /// `path`, `durability` (only with a `path`), `learning`.
     pub fn from_options(value: &Value) -> Result<DbOptions> {
         const WHAT: &str = "VectorDB options";
         let known = [
@@ -68,6 +72,7 @@ impl DbOptions {
             "recentSearches",
             "path",
             "durability",
+            "learning",
         ];
         let o = OptionsReader::new(Some(value), WHAT, &known)?;
         let dimensions = o.required_count("dimensions")?;
@@ -91,6 +96,8 @@ impl DbOptions {
             }
             options.durability = Durability::parse(durability)?;
         }
+        options.learning =
+            LearningSettings::from_options(o.get("learning"), &LearningSettings::default())?;
         options.validate()?;
         Ok(options)
     }
@@ -105,6 +112,7 @@ impl DbOptions {
             )));
         }
         self.hnsw.validate()?;
+        self.learning.validate()?;
         validate_recent_searches(self.recent_searches)
     }
 }
@@ -127,6 +135,9 @@ pub struct OpenOptions {
     /// writer's log as of opening.
     pub read_only: bool,
     pub recent_searches: usize,
+    /// The `learning` option as given: it overrides the settings saved in
+    /// the file (absent keeps them).
+    pub learning: Option<Value>,
 }
 
 impl Default for OpenOptions {
@@ -135,15 +146,16 @@ impl Default for OpenOptions {
             durability: Durability::Batch,
             read_only: false,
             recent_searches: DEFAULT_RECENT_SEARCHES,
+            learning: None,
         }
     }
 }
 
 impl OpenOptions {
     /// The options of `VectorDB.open(path, {...})`: `durability`,
-    /// `readOnly`, `recentSearches`; absent means every default.
+    /// `readOnly`, `recentSearches`, `learning`; absent means every default.
     pub fn from_options(value: Option<&Value>) -> Result<OpenOptions> {
-        let known = ["durability", "readOnly", "recentSearches"];
+        let known = ["durability", "readOnly", "recentSearches", "learning"];
         let o = OptionsReader::new(value, "VectorDB.open options", &known)?;
         let defaults = OpenOptions::default();
         let options = OpenOptions {
@@ -154,7 +166,10 @@ impl OpenOptions {
             recent_searches: o
                 .count("recentSearches")?
                 .unwrap_or(defaults.recent_searches),
+            learning: o.get("learning").cloned(),
         };
+        // Checked now, so a bad option fails before the file is read.
+        LearningSettings::from_options(options.learning.as_ref(), &LearningSettings::default())?;
         validate_recent_searches(options.recent_searches)?;
         Ok(options)
     }

@@ -18,10 +18,13 @@
 
 use super::items::{read_items, write_items};
 use super::options::{DbOptions, OpenOptions};
+use super::recent::RecentSearches;
 use super::vector_db::VectorDb;
 use super::wal_record::{decode_op, WalOp};
 use crate::error::{Error, Result};
+use crate::file::{ByteReader, ByteWriter};
 use crate::hnsw::Index;
+use crate::learn::LearningSettings;
 use crate::rng::SplitMix64;
 use crate::store::wal::{self, Durability, Wal, WalContents};
 use crate::store::{section, write_db_file, CarriedSections, DbFile, SectionKind};
@@ -198,7 +201,24 @@ impl VectorDb {
         let header = &file.header;
         let index = Index::from_file(file)?;
         let catalog = read_items(file.section(SectionKind::Items, 0)?, &index)?;
-        let db = VectorDb::with_index(index, catalog, options.recent_searches)?;
+        let saved = file
+            .optional_section(SectionKind::Feedback, 0)
+            .map(|bytes| SavedFeedback::decode(bytes, options.recent_searches, index.dimensions()))
+            .transpose()?;
+        let learning = LearningSettings::from_options(
+            options.learning.as_ref(),
+            saved
+                .as_ref()
+                .map_or(&LearningSettings::default(), |s| &s.settings),
+        )?;
+        let mut db = VectorDb::with_index(index, catalog, options.recent_searches, learning)?;
+        if let Some(saved) = saved {
+            db.recent = Mutex::new(saved.recent);
+            if db.learner.enabled() {
+                let model = file.optional_section(SectionKind::Model, 0);
+                db.learner.restore(Some(saved.log), model)?;
+            }
+        }
         let mut carried_records = Vec::new();
         let replayed = match log {
             None => false,
@@ -243,6 +263,10 @@ impl VectorDb {
                     .replace_logged(&id, vector, Some(metadata), false, false)
                     .map(|_| ()),
                 WalOp::Delete(id) => self.delete_logged(&id, false).map(|_| ()),
+                WalOp::Feedback(session) => {
+                    self.replay_feedback(session);
+                    Ok(())
+                }
                 WalOp::Unknown { code, flags } => {
                     if flags.must_understand && !read_only {
                         return Err(Error::UnsupportedFormat(format!(
@@ -297,6 +321,19 @@ impl VectorDb {
                 0,
                 move |out: &mut dyn Write| write_items(out, catalog),
             ));
+            let feedback = self.saved_feedback();
+            sections.push(section(
+                SectionKind::Feedback,
+                0,
+                move |out: &mut dyn Write| out.write_all(&feedback),
+            ));
+            if let Some(model) = self.learner.encode_model() {
+                sections.push(section(
+                    SectionKind::Model,
+                    0,
+                    move |out: &mut dyn Write| out.write_all(&model),
+                ));
+            }
             if let Some(carried) = &state.carried_sections {
                 sections.extend(carried.sources());
             }
@@ -331,6 +368,7 @@ impl VectorDb {
         if self.closed.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return Ok(());
         }
+        self.stop_background_training();
         match self.persistence.as_ref().and_then(|p| p.wal.as_ref()) {
             Some(wal) => wal.close(),
             None => Ok(()),
@@ -356,6 +394,58 @@ impl VectorDb {
             read_only: persistence.is_some_and(|p| p.wal.is_none()),
             generation: state.map_or(0, |s| s.1),
         }
+    }
+}
+
+/// The feedback section: the learning settings, the recent searches that
+/// feedback may still name, and the feedback log.
+struct SavedFeedback<'a> {
+    settings: LearningSettings,
+    recent: RecentSearches,
+    log: &'a [u8],
+}
+
+const FEEDBACK_SECTION_VERSION: u32 = 1;
+
+impl VectorDb {
+    fn saved_feedback(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.put_u32(FEEDBACK_SECTION_VERSION);
+        let settings = serde_json::to_vec(&self.learner.settings().to_options())
+            .expect("JSON values always serialise");
+        out.put_optional_bytes(Some(&settings));
+        self.lock_recent().encode(&mut out);
+        let log = self.learner.encode_log();
+        out.put_optional_bytes(Some(&log));
+        out
+    }
+}
+
+impl<'a> SavedFeedback<'a> {
+    fn decode(bytes: &'a [u8], recent_searches: usize, dimensions: usize) -> Result<Self> {
+        let mut r = ByteReader::new(bytes, "feedback section");
+        let version = r.u32("version")?;
+        if version != FEEDBACK_SECTION_VERSION {
+            return Err(r.corrupt(format!("version {version}")));
+        }
+        let settings = r
+            .optional_bytes("learning settings")?
+            .ok_or_else(|| r.corrupt("learning settings missing"))?;
+        let settings: serde_json::Value = serde_json::from_slice(settings)
+            .map_err(|e| r.corrupt(format!("learning settings: {e}")))?;
+        let settings =
+            LearningSettings::from_options(Some(&settings), &LearningSettings::default())
+                .map_err(|e| r.corrupt(format!("learning settings: {e}")))?;
+        let recent = RecentSearches::decode(&mut r, recent_searches, dimensions)?;
+        let log = r
+            .optional_bytes("feedback log")?
+            .ok_or_else(|| r.corrupt("feedback log missing"))?;
+        r.finish()?;
+        Ok(SavedFeedback {
+            settings,
+            recent,
+            log,
+        })
     }
 }
 

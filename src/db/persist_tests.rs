@@ -45,6 +45,7 @@ fn search_all(db: &VectorDb, queries: &[Vec<f32>]) -> Results {
         k: 10,
         ef_search: Some(80),
         filter: None,
+        ..SearchOptions::default()
     };
     queries
         .iter()

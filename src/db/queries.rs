@@ -1,7 +1,7 @@
 //! Reads: `get`, `search` and `search_batch`, with their options and
 //! results.
 
-use super::items::{Item, Metadata};
+use super::items::{Catalog, Item, Metadata};
 use super::vector_db::VectorDb;
 use crate::error::Result;
 use crate::filter::Filter;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub const DEFAULT_K: usize = 10;
 
 /// The options of `search`, `searchSync` and `searchBatch`.
-pub const SEARCH_OPTION_KEYS: [&str; 3] = ["k", "efSearch", "filter"];
+pub const SEARCH_OPTION_KEYS: [&str; 4] = ["k", "efSearch", "filter", "rerank"];
 
 #[derive(Clone, Debug)]
 pub struct SearchOptions {
@@ -23,6 +23,9 @@ pub struct SearchOptions {
     /// Beam width; `None` uses the database default.
     pub ef_search: Option<usize>,
     pub filter: Option<Filter>,
+    /// Let the learned model rank the hits when one is serving; `false`
+    /// gives base search.
+    pub rerank: bool,
 }
 
 impl Default for SearchOptions {
@@ -31,6 +34,7 @@ impl Default for SearchOptions {
             k: DEFAULT_K,
             ef_search: None,
             filter: None,
+            rerank: true,
         }
     }
 }
@@ -38,12 +42,13 @@ impl Default for SearchOptions {
 impl SearchOptions {
     /// Search options as JS gives them, field by field (reading named
     /// properties through Node-API costs more than a search's options are
-    /// worth): `k`, `efSearch`, `filter`, and the names of any other keys
-    /// the options object had, which are refused.
+    /// worth): `k`, `efSearch`, `filter`, `rerank`, and the names of any
+    /// other keys the options object had, which are refused.
     pub fn from_parts(
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<&Value>,
+        rerank: Option<bool>,
         other_keys: &[String],
     ) -> Result<SearchOptions> {
         const WHAT: &str = "search options";
@@ -61,6 +66,7 @@ impl SearchOptions {
                 .filter(|f| !f.is_null())
                 .map(Filter::parse)
                 .transpose()?,
+            rerank: rerank.unwrap_or(true),
         })
     }
 }
@@ -68,8 +74,11 @@ impl SearchOptions {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
     pub id: Arc<str>,
-    /// Higher is closer (cosine similarity, dot product, or −squared L2).
+    /// What orders the list: the learned score when a model ranked it,
+    /// else `base_score`. Comparable only within one result list.
     pub score: f32,
+    /// Higher is closer (cosine similarity, dot product, or −squared L2).
+    pub base_score: f32,
     /// Lower is closer (see `distance` module for each metric).
     pub distance: f32,
     pub metadata: Option<Arc<Metadata>>,
@@ -94,29 +103,29 @@ impl VectorDb {
         }))
     }
 
-    /// The `k` nearest items to `query`, recorded under a fresh search id.
+    /// The `k` nearest items to `query`, recorded under a fresh search id;
+    /// ranked by the learned model when one serves (see `rerank.rs`).
     pub fn search(&self, query: &[f32], options: &SearchOptions) -> Result<SearchResults> {
         self.check_open()?;
+        if options.rerank {
+            if let Some(model) = self.learner.serving() {
+                return self.search_learned(query, options, &model);
+            }
+        }
         let hits = {
             let catalog = self.read_catalog();
-            let metadata = &catalog.metadata;
-            let filter = options
-                .filter
-                .as_ref()
-                .map(|filter| move |slot: u32| filter.matches(metadata[slot as usize].as_deref()));
-            let slot_filter = filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
-            let found = self
-                .index
-                .search(query, options.k, options.ef_search, slot_filter)?;
+            let found = self.base_candidates(&catalog, query, options, options.k, None)?;
             let metric = self.index.metric();
             found
                 .into_iter()
                 .filter_map(|n| {
                     let id = catalog.ids[n.slot as usize].clone()?;
                     let metadata = catalog.metadata[n.slot as usize].clone();
+                    let score = metric.score(n.distance);
                     Some(Hit {
                         id,
-                        score: metric.score(n.distance),
+                        score,
+                        base_score: score,
                         distance: n.distance,
                         metadata,
                     })
@@ -126,6 +135,25 @@ impl VectorDb {
         let shown = hits.iter().map(|h| h.id.clone()).collect();
         let search_id = self.lock_recent().record(query, shown);
         Ok(SearchResults { search_id, hits })
+    }
+
+    /// Base search's `depth` nearest slots passing the options' filter.
+    pub(super) fn base_candidates(
+        &self,
+        catalog: &Catalog,
+        query: &[f32],
+        options: &SearchOptions,
+        depth: usize,
+        ef: Option<usize>,
+    ) -> Result<Vec<crate::hnsw::Neighbor>> {
+        let metadata = &catalog.metadata;
+        let filter = options
+            .filter
+            .as_ref()
+            .map(|filter| move |slot: u32| filter.matches(metadata[slot as usize].as_deref()));
+        let slot_filter = filter.as_ref().map(|f| f as &(dyn Fn(u32) -> bool + Sync));
+        self.index
+            .search(query, depth, ef.or(options.ef_search), slot_filter)
     }
 
     /// The queries of a flat batch (`n × dimensions` values, row-major).

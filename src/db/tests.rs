@@ -74,6 +74,7 @@ fn filtered_search_equals_brute_force_filtered_top_k() {
             k: 10,
             ef_search: Some(64),
             filter: Some(Filter::parse(filter).unwrap()),
+            ..SearchOptions::default()
         };
         let mut total = 0.0;
         for q in &queries {
@@ -95,6 +96,7 @@ fn filtered_search_equals_brute_force_filtered_top_k() {
         k: 10,
         ef_search: Some(64),
         filter: Some(Filter::parse(&cases[2].0).unwrap()),
+        ..SearchOptions::default()
     };
     for q in &queries {
         let found: Vec<usize> = db

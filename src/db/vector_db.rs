@@ -9,9 +9,10 @@ use super::snapshot::RowOrder;
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::hnsw::{HnswParams, Index};
+use crate::learn::{Learner, LearningSettings};
 use crate::rng::SplitMix64;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A change applied in memory — already visible to searches — whose log
 /// record may not be durable yet. [`VectorDb::durable`] waits for it;
@@ -46,6 +47,10 @@ pub struct VectorDb {
     pub(super) write_epoch: AtomicU64,
     pub(super) row_order: Mutex<Option<RowOrder>>,
     pub(super) persistence: Option<Persistence>,
+    /// The feedback log, the serving model and the trainer's bookkeeping.
+    pub(super) learner: Arc<Learner>,
+    /// The background trainer, once started (see `learning.rs`).
+    pub(super) trainer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl VectorDb {
@@ -62,15 +67,22 @@ impl VectorDb {
 
     pub(super) fn in_memory(options: &DbOptions) -> Result<VectorDb> {
         let index = Index::new(options.dimensions, options.metric, options.hnsw)?;
-        VectorDb::with_index(index, Catalog::default(), options.recent_searches)
+        VectorDb::with_index(
+            index,
+            Catalog::default(),
+            options.recent_searches,
+            options.learning.clone(),
+        )
     }
 
     pub(super) fn with_index(
         index: Index,
         catalog: Catalog,
         recent_searches: usize,
+        learning: LearningSettings,
     ) -> Result<VectorDb> {
         validate_recent_searches(recent_searches)?;
+        let learner = Arc::new(Learner::new(learning, index.metric(), index.dimensions()));
         let mut id_rng = SplitMix64::from_entropy();
         let nonce = id_rng.next_u64() as u32;
         Ok(VectorDb {
@@ -83,6 +95,8 @@ impl VectorDb {
             write_epoch: AtomicU64::new(0),
             row_order: Mutex::new(None),
             persistence: None,
+            learner,
+            trainer_thread: Mutex::new(None),
         })
     }
 
@@ -192,5 +206,13 @@ impl VectorDb {
 
     pub(super) fn lock_recent(&self) -> std::sync::MutexGuard<'_, RecentSearches> {
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for VectorDb {
+    fn drop(&mut self) {
+        // The trainer thread waits on the learner, not the database: tell
+        // it to go.
+        self.learner.shut_down();
     }
 }

@@ -7,6 +7,7 @@
 use super::items::{put_metadata, read_metadata, Metadata, NewItem};
 use crate::error::Result;
 use crate::file::{ByteReader, ByteWriter, SectionFlags};
+use crate::learn::Session;
 use crate::store::wal::record_kind;
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ const INSERT_RECORD_BYTES: usize = 64 << 20;
 pub(super) const OP_INSERT: u8 = 1;
 const OP_UPDATE: u8 = 2;
 const OP_DELETE: u8 = 3;
+/// A feedback session, logged when acknowledged.
+const OP_FEEDBACK: u8 = 4;
 
 fn read_vector(reader: &mut ByteReader<'_>, dimensions: usize) -> Result<Vec<f32>> {
     reader.f32s(dimensions, "vector")
@@ -32,6 +35,7 @@ pub(super) enum WalOp {
         metadata: Option<Metadata>,
     },
     Delete(String),
+    Feedback(Session),
     /// A kind this version does not know, with what its flags say.
     Unknown {
         code: u8,
@@ -92,6 +96,12 @@ pub(super) fn encode_delete(id: &str) -> Vec<u8> {
     record
 }
 
+pub(super) fn encode_feedback(session: &Session) -> Vec<u8> {
+    let mut record = vec![OP_FEEDBACK];
+    session.encode(&mut record);
+    record
+}
+
 pub(super) fn decode_op(payload: &[u8], dimensions: usize, section: &str) -> Result<WalOp> {
     let mut reader = ByteReader::new(payload, section);
     let (code, flags) = record_kind(reader.u8("operation")?);
@@ -128,6 +138,16 @@ pub(super) fn decode_op(payload: &[u8], dimensions: usize, section: &str) -> Res
             }
         }
         OP_DELETE => WalOp::Delete(reader.str("id")?.to_string()),
+        OP_FEEDBACK => {
+            let session = Session::decode(&mut reader)?;
+            if session.query.len() != dimensions {
+                return Err(reader.corrupt(format!(
+                    "a feedback query has {} dimensions",
+                    session.query.len()
+                )));
+            }
+            WalOp::Feedback(session)
+        }
         // Its body is the business of the version that wrote it.
         code => return Ok(WalOp::Unknown { code, flags }),
     };

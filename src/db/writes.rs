@@ -220,6 +220,8 @@ impl VectorDb {
             self.index.tombstone(slot);
             (slot, sequence)
         };
+        // Deleted items never come back through learning.
+        self.learner.forget_item(id);
         self.index.repair(slot);
         Ok((true, sequence?))
     }

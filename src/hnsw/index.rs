@@ -254,6 +254,15 @@ impl Index {
         Ok(self.search_prepared(&storage, &query, k, ef, filter))
     }
 
+    /// The level-0 neighbours of `slot` (empty for a slot out of range).
+    pub fn level0_neighbours(&self, slot: u32) -> Vec<u32> {
+        let storage = self.read();
+        if slot as usize >= storage.len() {
+            return Vec::new();
+        }
+        storage.neighbors(slot, 0).iter().collect()
+    }
+
     /// Level-0 adjacency of every slot (deleted slots keep their rows so
     /// indices line up with slots; filter them with [`Index::is_deleted`]).
     pub fn level0_csr(&self) -> Csr {

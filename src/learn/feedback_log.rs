@@ -53,6 +53,66 @@ pub struct Session {
 }
 
 impl Session {
+    /// Appends the session's bytes (the log section and the write-ahead
+    /// log's feedback records use the same form).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.put_u64(self.at_ms);
+        out.put_optional_bytes(self.search_id.as_deref().map(str::as_bytes));
+        out.put_u32(self.query.len() as u32);
+        out.put_f32s(&self.query);
+        out.put_u32(self.shown.len() as u32);
+        for id in &self.shown {
+            out.put_optional_bytes(id.as_deref().map(str::as_bytes));
+        }
+        for positions in [&self.clicked, &self.converted] {
+            out.put_u32(positions.len() as u32);
+            for &p in positions {
+                out.put_u32(p);
+            }
+        }
+    }
+
+    /// Reads what [`Session::encode`] wrote, checking every position.
+    pub fn decode(r: &mut ByteReader<'_>) -> Result<Session> {
+        let at_ms = r.u64("time")?;
+        let search_id = r.optional_str("search id")?.map(str::to_owned);
+        let dim = r.u32("query length")? as usize;
+        let dim = r.check_fits(dim as u64, 4, "query length")?;
+        let query = r.f32s(dim, "query")?;
+        let shown_len = r.u32("shown length")? as usize;
+        let shown_len = r.check_fits(shown_len as u64, 4, "shown length")?;
+        let mut shown = Vec::with_capacity(shown_len);
+        for _ in 0..shown_len {
+            shown.push(r.optional_str("shown id")?.map(Arc::from));
+        }
+        let mut lists = [Vec::new(), Vec::new()];
+        for (list, what) in lists.iter_mut().zip(["clicked", "converted"]) {
+            let len = r.u32(what)? as usize;
+            let len = r.check_fits(len as u64, 4, what)?;
+            for _ in 0..len {
+                let p = r.u32(what)?;
+                if p as usize >= shown_len || list.last().is_some_and(|&last: &u32| last >= p) {
+                    return Err(r.corrupt(format!(
+                        "{what} position {p} of {shown_len} shown, or out of order"
+                    )));
+                }
+                list.push(p);
+            }
+        }
+        let [clicked, converted] = lists;
+        if converted.iter().any(|p| clicked.binary_search(p).is_err()) {
+            return Err(r.corrupt("a converted position that was not clicked"));
+        }
+        Ok(Session {
+            search_id,
+            query,
+            shown,
+            clicked,
+            converted,
+            at_ms,
+        })
+    }
+
     /// The click weight of the item at `position`: 0 if not clicked, 1 per
     /// click, `conversion_weight` if it converted.
     pub fn click_weight(&self, position: u32, conversion_weight: f32) -> f32 {
@@ -95,8 +155,26 @@ impl FeedbackLog {
         self.sessions.len()
     }
 
+    /// Whether feedback for `search_id` is logged (a new call merges).
+    pub fn has_search(&self, search_id: &str) -> bool {
+        self.by_search.contains_key(search_id)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+
+    /// Heap bytes held, approximately (queries, shown ids, positions).
+    pub fn heap_bytes(&self) -> usize {
+        self.sessions
+            .iter()
+            .map(|(_, s)| {
+                160 + s.query.len() * 4
+                    + s.shown.len() * 16
+                    + (s.clicked.len() + s.converted.len()) * 4
+                    + s.search_id.as_ref().map_or(0, |id| id.len() * 2 + 48)
+            })
+            .sum()
     }
 
     /// Logs a session, or merges it into the logged session of the same
@@ -202,20 +280,7 @@ impl FeedbackLog {
         out.put_u64(self.sessions.len() as u64);
         for (sequence, s) in &self.sessions {
             out.put_u64(*sequence);
-            out.put_u64(s.at_ms);
-            out.put_optional_bytes(s.search_id.as_deref().map(str::as_bytes));
-            out.put_u32(s.query.len() as u32);
-            out.put_f32s(&s.query);
-            out.put_u32(s.shown.len() as u32);
-            for id in &s.shown {
-                out.put_optional_bytes(id.as_deref().map(str::as_bytes));
-            }
-            for positions in [&s.clicked, &s.converted] {
-                out.put_u32(positions.len() as u32);
-                for &p in positions {
-                    out.put_u32(p);
-                }
-            }
+            s.encode(&mut out);
         }
         out
     }
@@ -234,43 +299,7 @@ impl FeedbackLog {
             {
                 return Err(r.corrupt(format!("session sequence {sequence} out of order")));
             }
-            let at_ms = r.u64("time")?;
-            let search_id = r.optional_str("search id")?.map(str::to_owned);
-            let dim = r.u32("query length")? as usize;
-            let dim = r.check_fits(dim as u64, 4, "query length")?;
-            let query = r.f32s(dim, "query")?;
-            let shown_len = r.u32("shown length")? as usize;
-            let shown_len = r.check_fits(shown_len as u64, 4, "shown length")?;
-            let mut shown = Vec::with_capacity(shown_len);
-            for _ in 0..shown_len {
-                shown.push(r.optional_str("shown id")?.map(Arc::from));
-            }
-            let mut lists = [Vec::new(), Vec::new()];
-            for (list, what) in lists.iter_mut().zip(["clicked", "converted"]) {
-                let len = r.u32(what)? as usize;
-                let len = r.check_fits(len as u64, 4, what)?;
-                for _ in 0..len {
-                    let p = r.u32(what)?;
-                    if p as usize >= shown_len || list.last().is_some_and(|&last| last >= p) {
-                        return Err(r.corrupt(format!(
-                            "{what} position {p} of {shown_len} shown, or out of order"
-                        )));
-                    }
-                    list.push(p);
-                }
-            }
-            let [clicked, converted] = lists;
-            if converted.iter().any(|p| clicked.binary_search(p).is_err()) {
-                return Err(r.corrupt("a converted position that was not clicked"));
-            }
-            let session = Session {
-                search_id,
-                query,
-                shown,
-                clicked,
-                converted,
-                at_ms,
-            };
+            let session = Session::decode(&mut r)?;
             sessions.push_back((sequence, session));
         }
         r.finish()?;

@@ -1,10 +1,29 @@
 //! Learning from feedback: what users clicked, kept and weighted by age,
-//! and (next) the model trained on it.
+//! the model trained on it, and the guardrails that decide whether that
+//! model may rerank searches.
 //!
 //! | file | what it owns |
 //! |---|---|
+//! | `settings.rs` | the `learning` options: log size, decay, training cadence, rerank depth, explore share |
 //! | `feedback_log.rs` | the ring of recent sessions, decay by age, item deletion, purge, its byte codec |
+//! | `trainer.rs` | a training pass: pairwise-trained item encodings, message passing, memory, blend and guardrail |
+//! | `model.rs` | the trained model a search reads: encodings, query memory, blend; its byte codec |
+//! | `interleave.rs` | team-draft interleaving of base and learned rankings, and its tallies |
+//! | `learner.rs` | `Learner`: log, serving model, training cadence, publishing and rollback |
+//! | `stats.rs` | `LearningStats`, what `learningStats()` reports |
 
 pub mod feedback_log;
+pub mod interleave;
+pub mod learner;
+pub mod model;
+pub mod settings;
+pub mod stats;
+pub mod trainer;
 
 pub use feedback_log::{FeedbackLog, FeedbackSettings, Session};
+pub use interleave::{Outcome, Tally, Team};
+pub use learner::{now_ms, Learner};
+pub use model::{Blend, MemoryParams, Model, QueryContext};
+pub use settings::{LearningSettings, LEARNING_OPTION_KEYS};
+pub use stats::LearningStats;
+pub use trainer::{ItemRecord, ItemSource, TrainParams, TrainReport};

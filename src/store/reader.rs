@@ -50,6 +50,14 @@ impl DbFile {
         self.container.version()
     }
 
+    /// The bytes of the section `(kind, param)`, if the file has it (for
+    /// sections only some files have: model, feedback).
+    pub fn optional_section(&self, kind: SectionKind, param: u32) -> Option<&[u8]> {
+        self.container
+            .find(kind.code(), param)
+            .map(|entry| self.container.bytes(entry))
+    }
+
     /// The bytes of the section `(kind, param)`; `ERR_CORRUPT_FILE` if the
     /// file lacks it.
     pub fn section(&self, kind: SectionKind, param: u32) -> Result<&[u8]> {

@@ -1,0 +1,312 @@
+//! The database side of learning: `feedback` (for a search this database
+//! served, or one served elsewhere), `train`, `learningStats`,
+//! `resetLearning`, `purgeFeedback`, the items the trainer reads, and the
+//! background trainer thread.
+//!
+//! Feedback is a write: validated, applied to the log, logged in the
+//! write-ahead log and acknowledged once durable, like an insert. The
+//! trainer thread holds only a `Weak` reference, so it never keeps a
+//! database alive; `close` stops it.
+
+use super::vector_db::{Applied, VectorDb};
+use super::wal_record;
+use crate::error::{Error, Result};
+use crate::hnsw::MAX_K;
+use crate::learn::interleave::credit;
+use crate::learn::{now_ms, ItemRecord, ItemSource, LearningStats, Session, TrainReport};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+/// Feedback as a caller gives it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Feedback {
+    /// For a search this database served: the query and what was shown come
+    /// from the recent-search table.
+    ForSearch {
+        search_id: String,
+        clicked: Vec<String>,
+        converted: Vec<String>,
+    },
+    /// For a search served elsewhere.
+    Served {
+        query: Vec<f32>,
+        shown: Vec<String>,
+        clicked: Vec<String>,
+        converted: Vec<String>,
+    },
+}
+
+/// The keys of a feedback object.
+pub const FEEDBACK_KEYS: [&str; 5] = ["searchId", "query", "shown", "clicked", "converted"];
+
+impl Feedback {
+    /// Feedback from the fields of a JS object; exactly one of `searchId`
+    /// and `query` (with `shown`).
+    pub fn from_parts(
+        search_id: Option<String>,
+        query: Option<Vec<f32>>,
+        shown: Option<Vec<String>>,
+        clicked: Option<Vec<String>>,
+        converted: Option<Vec<String>>,
+        other_keys: &[String],
+    ) -> Result<Feedback> {
+        crate::options::check_keys(
+            "feedback objects",
+            other_keys.iter().map(String::as_str),
+            &FEEDBACK_KEYS,
+        )?;
+        let clicked = clicked.unwrap_or_default();
+        let converted = converted.unwrap_or_default();
+        match (search_id, query, shown) {
+            (Some(search_id), None, None) => Ok(Feedback::ForSearch {
+                search_id,
+                clicked,
+                converted,
+            }),
+            (None, Some(query), Some(shown)) => Ok(Feedback::Served {
+                query,
+                shown,
+                clicked,
+                converted,
+            }),
+            (Some(_), _, _) => Err(Error::invalid_argument(
+                "feedback takes either searchId, or query and shown, not both",
+            )),
+            _ => Err(Error::invalid_argument(
+                "feedback needs a searchId (from search), or a query and the shown ids",
+            )),
+        }
+    }
+}
+
+/// The teams of an interleaved search and the model version they served.
+type Interleaved = (u64, Vec<crate::learn::Team>);
+
+/// Positions in `shown` of `ids`, ascending; an id not shown is an error.
+fn positions(ids: &[String], shown: &[Arc<str>], what: &str) -> Result<Vec<u32>> {
+    let at: HashMap<&str, u32> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (&**id, i as u32))
+        .collect();
+    let mut positions = ids
+        .iter()
+        .map(|id| {
+            at.get(id.as_str()).copied().ok_or_else(|| {
+                Error::invalid_argument(format!("{what} id {id:?} was not shown in this search"))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    positions.sort_unstable();
+    positions.dedup();
+    Ok(positions)
+}
+
+impl VectorDb {
+    /// Logs feedback; waits until it is durable.
+    pub fn feedback(&self, feedback: Feedback) -> Result<()> {
+        self.durable(self.feedback_applied(feedback)?)
+    }
+
+    /// [`VectorDb::feedback`] without waiting for durability.
+    pub fn feedback_applied(&self, feedback: Feedback) -> Result<Applied<()>> {
+        self.learner.check_enabled()?;
+        let _gate = self.begin_write()?;
+        let (session, teams) = self.session_of(feedback)?;
+        if let (Some((version, teams)), Some(search_id)) = (&teams, &session.search_id) {
+            // Credit an interleaved search once, on its first feedback.
+            if !self.learner.has_search(search_id) {
+                if let Some(outcome) = credit(teams, &session.clicked) {
+                    self.learner.credit(*version, outcome);
+                }
+            }
+        }
+        let sequence = self.log(true, || vec![wal_record::encode_feedback(&session)])?;
+        self.learner.record(session);
+        Ok(Applied {
+            value: (),
+            sequence,
+        })
+    }
+
+    /// Applies a replayed feedback record.
+    pub(super) fn replay_feedback(&self, session: Session) {
+        if self.learner.enabled() {
+            self.learner.record(session);
+        }
+    }
+
+    fn session_of(
+        &self,
+        feedback: Feedback,
+    ) -> Result<(Session, Option<Interleaved>)> {
+        let (search_id, query, shown, clicked, converted, teams) = match feedback {
+            Feedback::ForSearch {
+                search_id,
+                clicked,
+                converted,
+            } => {
+                let recent = self
+                    .recent_search(&search_id)
+                    .ok_or_else(|| Error::UnknownSearch(search_id.clone()))?;
+                (
+                    Some(search_id),
+                    recent.query,
+                    recent.shown,
+                    clicked,
+                    converted,
+                    recent.teams,
+                )
+            }
+            Feedback::Served {
+                query,
+                shown,
+                clicked,
+                converted,
+            } => {
+                self.index.prepare(&query, "feedback query")?;
+                if shown.is_empty() || shown.len() > MAX_K {
+                    return Err(Error::invalid_argument(format!(
+                        "feedback shown must list 1 to {MAX_K} ids, got {}",
+                        shown.len()
+                    )));
+                }
+                let mut unique = std::collections::HashSet::new();
+                for id in &shown {
+                    super::items::validate_id(id)?;
+                    if !unique.insert(id.as_str()) {
+                        return Err(Error::invalid_argument(format!(
+                            "feedback shown lists {id:?} twice"
+                        )));
+                    }
+                }
+                let shown = shown.into_iter().map(Arc::from).collect();
+                (None, query, shown, clicked, converted, None)
+            }
+        };
+        let converted = positions(&converted, &shown, "converted")?;
+        let mut clicked = positions(&clicked, &shown, "clicked")?;
+        // A conversion is a click too.
+        clicked.extend(&converted);
+        clicked.sort_unstable();
+        clicked.dedup();
+        let session = Session {
+            search_id,
+            query,
+            shown: shown.into_iter().map(Some).collect(),
+            clicked,
+            converted,
+            at_ms: now_ms(),
+        };
+        Ok((session, teams))
+    }
+
+    /// Runs a training pass now; resolves once its model is published or
+    /// rejected by the guardrail.
+    pub fn train(&self) -> Result<TrainReport> {
+        self.check_open()?;
+        self.learner.train(&DbItems(self))
+    }
+
+    pub fn learning_stats(&self) -> LearningStats {
+        self.learner.stats()
+    }
+
+    /// Forgets the feedback log and the model (saved at the next save).
+    pub fn reset_learning(&self) -> Result<()> {
+        self.check_open()?;
+        self.learner.reset();
+        Ok(())
+    }
+
+    /// Drops feedback that arrived before `before_ms` (all of it when
+    /// `None`); returns how many sessions went. Saved at the next save.
+    pub fn purge_feedback(&self, before_ms: Option<u64>) -> Result<usize> {
+        self.check_open()?;
+        Ok(self.learner.purge_before(before_ms.unwrap_or(u64::MAX)))
+    }
+
+    /// Starts the background trainer (when the settings ask for one). It
+    /// holds a `Weak` reference, so it stops when the database is dropped
+    /// or closed.
+    pub fn start_background_training(self: &Arc<Self>) {
+        let settings = self.learner.settings();
+        if !settings.enabled || !settings.background || self.check_open().is_err() {
+            return;
+        }
+        let mut thread = self
+            .trainer_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if thread.is_some() {
+            return;
+        }
+        let db: Weak<VectorDb> = Arc::downgrade(self);
+        let learner = Arc::clone(&self.learner);
+        let learner_threads = settings.threads.max(1);
+        let spawned = std::thread::Builder::new()
+            .name("hnsw-gnn-trainer".into())
+            .spawn(move || {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(learner_threads)
+                    .build();
+                // Waits on the learner alone, so an idle trainer never keeps
+                // the database alive; holds the database only for a pass.
+                while learner.wait_for_work() {
+                    let Some(db) = db.upgrade() else { return };
+                    if db.check_open().is_err() {
+                        return;
+                    }
+                    let pass = || db.train();
+                    // A failed pass leaves the serving model as it was; the
+                    // next pass tries again.
+                    let _ = match &pool {
+                        Ok(pool) => pool.install(pass),
+                        Err(_) => pass(),
+                    };
+                }
+            });
+        if let Ok(handle) = spawned {
+            *thread = Some(handle);
+        }
+    }
+
+    /// Stops the background trainer and waits for it.
+    pub(super) fn stop_background_training(&self) {
+        self.learner.shut_down();
+        let handle = self
+            .trainer_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// The database's items as the trainer reads them: one short read of the
+/// catalogue and the graph.
+struct DbItems<'a>(&'a VectorDb);
+
+impl ItemSource for DbItems<'_> {
+    fn items(&self, ids: &[Arc<str>]) -> Vec<Option<ItemRecord>> {
+        let db = self.0;
+        let catalog = db.read_catalog();
+        ids.iter()
+            .map(|id| {
+                let &slot = catalog.slot_of.get(id)?;
+                let vector = db.index.vector(slot)?;
+                let neighbours = db
+                    .index
+                    .level0_neighbours(slot)
+                    .into_iter()
+                    .filter_map(|n| catalog.ids.get(n as usize).cloned().flatten())
+                    .collect();
+                Some(ItemRecord { vector, neighbours })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,438 @@
+//! Learning end to end on seeded synthetic intents: simulated users click
+//! (position-biased, mostly on relevant items), the learner trains, and
+//! held-out queries — never given feedback — are judged against the labels
+//! the learner never saw.
+
+use super::*;
+use crate::distance::Metric;
+use crate::learn::LearningSettings;
+use crate::rng::SplitMix64;
+use crate::testdata::TempDir;
+
+/// Items and queries of `classes` latent intents: observed vectors mix the
+/// intent's direction with a random "style" direction shared across
+/// intents, so raw similarity confuses intents (static precision about
+/// one half) while clicks can tell them apart.
+pub(crate) struct Intents {
+    pub items: Vec<Vec<f32>>,
+    pub item_class: Vec<usize>,
+    pub queries: Vec<Vec<f32>>,
+    pub query_class: Vec<usize>,
+}
+
+pub(crate) fn intents(seed: u64) -> Intents {
+    let (dims, classes, styles, items, queries) = (24, 30, 12, 1_500, 600);
+    let mut rng = SplitMix64::new(seed);
+    let direction = |rng: &mut SplitMix64| -> Vec<f32> {
+        let v: Vec<f32> = (0..dims).map(|_| rng.gaussian()).collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    };
+    let centres: Vec<Vec<f32>> = (0..classes).map(|_| direction(&mut rng)).collect();
+    let style: Vec<Vec<f32>> = (0..styles).map(|_| direction(&mut rng)).collect();
+    let draw = |count: usize, rng: &mut SplitMix64| {
+        let mut vectors = Vec::new();
+        let mut labels = Vec::new();
+        for _ in 0..count {
+            let class = rng.below(classes);
+            let s = &style[rng.below(styles)];
+            let v: Vec<f32> = (0..dims)
+                .map(|d| centres[class][d] + 0.7 * s[d] + 0.3 * rng.gaussian())
+                .collect();
+            vectors.push(v);
+            labels.push(class);
+        }
+        (vectors, labels)
+    };
+    let (items, item_class) = draw(items, &mut rng);
+    let (queries, query_class) = draw(queries, &mut rng);
+    Intents {
+        items,
+        item_class,
+        queries,
+        query_class,
+    }
+}
+
+pub(crate) fn learning_db(data: &Intents, settings: LearningSettings) -> VectorDb {
+    learning_db_at(data, settings, None)
+}
+
+/// A database of `data`'s items, in memory or created at `path`.
+pub(crate) fn learning_db_at(
+    data: &Intents,
+    settings: LearningSettings,
+    path: Option<std::path::PathBuf>,
+) -> VectorDb {
+    let mut options = DbOptions::new(data.items[0].len(), Metric::Cosine);
+    options.learning = settings;
+    options.path = path;
+    let db = VectorDb::new(options).unwrap();
+    let items = data
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| NewItem {
+            id: Some(i.to_string()),
+            vector: v.clone(),
+            metadata: None,
+        })
+        .collect();
+    db.insert_batch(items, &|_, _| {}).unwrap();
+    db
+}
+
+pub(crate) fn test_settings() -> LearningSettings {
+    LearningSettings {
+        explore: 0.0,
+        background: false,
+        ..LearningSettings::default()
+    }
+}
+
+/// Mean nDCG@10 of `queries` (binary relevance: same intent).
+fn ndcg(db: &VectorDb, data: &Intents, queries: &[usize], rerank: bool) -> f64 {
+    let options = SearchOptions {
+        k: 10,
+        rerank,
+        ..SearchOptions::default()
+    };
+    let mut total = 0.0;
+    for &q in queries {
+        let class = data.query_class[q];
+        let hits = db.search(&data.queries[q], &options).unwrap().hits;
+        let dcg: f64 = hits
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| data.item_class[h.id.parse::<usize>().unwrap()] == class)
+            .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
+            .sum();
+        let relevant = data.item_class.iter().filter(|&&c| c == class).count();
+        let ideal: f64 = (0..relevant.min(10))
+            .map(|r| 1.0 / ((r + 2) as f64).log2())
+            .sum();
+        total += dcg / ideal;
+    }
+    total / queries.len() as f64
+}
+
+/// Runs `sessions` searches of training queries with simulated users
+/// giving feedback by search id; `honest: false` clicks at random.
+fn simulate(
+    db: &VectorDb,
+    data: &Intents,
+    train: &[usize],
+    sessions: usize,
+    honest: bool,
+    seed: u64,
+) {
+    let mut rng = SplitMix64::new(seed);
+    for _ in 0..sessions {
+        let q = train[rng.below(train.len())];
+        let results = db
+            .search(&data.queries[q], &SearchOptions::default())
+            .unwrap();
+        let mut clicked = Vec::new();
+        let mut converted = Vec::new();
+        for (rank, hit) in results.hits.iter().enumerate() {
+            let relevant = data.item_class[hit.id.parse::<usize>().unwrap()] == data.query_class[q];
+            let click = if honest {
+                let examined = rng.next_f64() < 1.0 / ((rank + 1) as f64).powf(0.8);
+                examined && rng.next_f64() < if relevant { 0.9 } else { 0.1 }
+            } else {
+                rng.next_f64() < 0.25
+            };
+            if click {
+                clicked.push(hit.id.to_string());
+                if honest && relevant && rng.next_f64() < 0.3 {
+                    converted.push(hit.id.to_string());
+                }
+            }
+        }
+        db.feedback(Feedback::ForSearch {
+            search_id: results.search_id,
+            clicked,
+            converted,
+        })
+        .unwrap();
+        if db.learning_stats().sessions_since_training >= 200 {
+            db.train().unwrap();
+        }
+    }
+    db.train().unwrap();
+}
+
+fn split(data: &Intents) -> (Vec<usize>, Vec<usize>) {
+    (0..data.queries.len()).partition(|q| q % 3 != 0)
+}
+
+#[test]
+fn no_feedback_gives_exactly_base_search() {
+    let data = intents(1);
+    let db = learning_db(&data, test_settings());
+    db.train().unwrap();
+    assert!(!db.learning_stats().active);
+    for q in data.queries.iter().take(50) {
+        let base = db
+            .search(
+                q,
+                &SearchOptions {
+                    rerank: false,
+                    ..SearchOptions::default()
+                },
+            )
+            .unwrap();
+        let served = db.search(q, &SearchOptions::default()).unwrap();
+        assert_eq!(base.hits, served.hits);
+        assert!(served.hits.iter().all(|h| h.score == h.base_score));
+    }
+}
+
+#[test]
+fn honest_clicks_lift_held_out_ndcg() {
+    let data = intents(2);
+    let db = learning_db(&data, test_settings());
+    let (train, test) = split(&data);
+    let before = ndcg(&db, &data, &test, true);
+    simulate(&db, &data, &train, 2_000, true, 7);
+    let stats = db.learning_stats();
+    let after = ndcg(&db, &data, &test, true);
+    let base = ndcg(&db, &data, &test, false);
+    println!("held-out nDCG@10: static {before:.4}, learned {after:.4}; {stats:?}");
+    assert_eq!(before, base, "rerank: false is base search");
+    assert!(stats.active, "a model serves");
+    assert!(
+        after >= 1.10 * before,
+        "learned {after:.4} vs static {before:.4}"
+    );
+}
+
+#[test]
+fn random_clicks_do_not_make_results_worse() {
+    let data = intents(3);
+    let db = learning_db(&data, test_settings());
+    let (train, test) = split(&data);
+    let before = ndcg(&db, &data, &test, true);
+    simulate(&db, &data, &train, 2_000, false, 8);
+    let after = ndcg(&db, &data, &test, true);
+    println!(
+        "random clicks: static {before:.4}, after {after:.4}; {:?}",
+        db.learning_stats()
+    );
+    assert!(
+        after >= 0.98 * before,
+        "after {after:.4} vs static {before:.4}"
+    );
+}
+
+#[test]
+fn bad_feedback_gets_its_code_and_changes_nothing() {
+    let data = intents(4);
+    let db = learning_db(&data, test_settings());
+    let results = db
+        .search(&data.queries[0], &SearchOptions::default())
+        .unwrap();
+    let not_shown = (0..data.items.len())
+        .map(|i| i.to_string())
+        .find(|id| results.hits.iter().all(|h| &*h.id != id))
+        .unwrap();
+    let shown: Vec<String> = results.hits.iter().map(|h| h.id.to_string()).collect();
+    let cases: Vec<(Feedback, &str)> = vec![
+        (
+            Feedback::ForSearch {
+                search_id: "nope-1".into(),
+                clicked: vec![],
+                converted: vec![],
+            },
+            "ERR_NOT_FOUND",
+        ),
+        (
+            Feedback::ForSearch {
+                search_id: results.search_id.clone(),
+                clicked: vec![not_shown.clone()],
+                converted: vec![],
+            },
+            "ERR_INVALID_ARGUMENT",
+        ),
+        (
+            Feedback::ForSearch {
+                search_id: results.search_id.clone(),
+                clicked: vec![],
+                converted: vec![not_shown],
+            },
+            "ERR_INVALID_ARGUMENT",
+        ),
+        (
+            Feedback::Served {
+                query: vec![1.0; 3],
+                shown: shown.clone(),
+                clicked: vec![],
+                converted: vec![],
+            },
+            "ERR_DIMENSION_MISMATCH",
+        ),
+        (
+            Feedback::Served {
+                query: vec![f32::NAN; 24],
+                shown: shown.clone(),
+                clicked: vec![],
+                converted: vec![],
+            },
+            "ERR_INVALID_VECTOR",
+        ),
+        (
+            Feedback::Served {
+                query: data.queries[0].clone(),
+                shown: vec![],
+                clicked: vec![],
+                converted: vec![],
+            },
+            "ERR_INVALID_ARGUMENT",
+        ),
+        (
+            Feedback::Served {
+                query: data.queries[0].clone(),
+                shown: vec!["a".into(), "a".into()],
+                clicked: vec![],
+                converted: vec![],
+            },
+            "ERR_INVALID_ARGUMENT",
+        ),
+    ];
+    for (feedback, code) in cases {
+        let e = db.feedback(feedback.clone()).unwrap_err();
+        assert_eq!(e.code(), code, "{feedback:?}: {e}");
+    }
+    assert_eq!(db.learning_stats().sessions, 0);
+    // And good feedback merges per search.
+    for clicked in [&shown[..1], &shown[1..3]] {
+        db.feedback(Feedback::ForSearch {
+            search_id: results.search_id.clone(),
+            clicked: clicked.to_vec(),
+            converted: vec![],
+        })
+        .unwrap();
+    }
+    assert_eq!(db.learning_stats().sessions, 1);
+    let off = learning_db(&data, LearningSettings::disabled());
+    let e = off
+        .feedback(Feedback::Served {
+            query: data.queries[0].clone(),
+            shown,
+            clicked: vec![],
+            converted: vec![],
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), "ERR_INVALID_ARGUMENT");
+}
+
+#[test]
+fn feedback_model_and_recent_searches_survive_save_and_reopen_and_the_log_replays() {
+    let data = intents(5);
+    let dir = TempDir::new("learning-persist");
+    let path = dir.path().join("db.hgnn");
+    let db = learning_db_at(&data, test_settings(), Some(path.clone()));
+    let (train, test) = split(&data);
+    simulate(&db, &data, &train, 600, true, 9);
+    assert!(db.learning_stats().active);
+    let pending = db
+        .search(&data.queries[test[0]], &SearchOptions::default())
+        .unwrap();
+    let before: Vec<_> = test
+        .iter()
+        .take(30)
+        .map(|&q| {
+            db.search(&data.queries[q], &SearchOptions::default())
+                .unwrap()
+                .hits
+        })
+        .collect();
+    let stats = db.learning_stats();
+    db.save().unwrap();
+    // Feedback after the save lives only in the write-ahead log.
+    simulate_one(&db, &data, train[0]);
+    db.close().unwrap();
+    drop(db);
+
+    let db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    let reopened = db.learning_stats();
+    assert_eq!(reopened.model_version, stats.model_version);
+    assert_eq!(
+        reopened.sessions,
+        stats.sessions + 1,
+        "the logged session replays"
+    );
+    assert!(!reopened.active || reopened.blend_encoding == stats.blend_encoding);
+    let after: Vec<_> = test
+        .iter()
+        .take(30)
+        .map(|&q| {
+            db.search(&data.queries[q], &SearchOptions::default())
+                .unwrap()
+                .hits
+        })
+        .collect();
+    let ids = |h: &Vec<Vec<Hit>>| {
+        h.iter()
+            .map(|l| l.iter().map(|h| h.id.to_string()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&after), ids(&before), "the saved model ranks as before");
+    // A search from before the restart still takes feedback.
+    db.feedback(Feedback::ForSearch {
+        search_id: pending.search_id,
+        clicked: vec![pending.hits[0].id.to_string()],
+        converted: vec![],
+    })
+    .unwrap();
+}
+
+fn simulate_one(db: &VectorDb, data: &Intents, q: usize) {
+    let results = db
+        .search(&data.queries[q], &SearchOptions::default())
+        .unwrap();
+    db.feedback(Feedback::ForSearch {
+        search_id: results.search_id,
+        clicked: vec![results.hits[0].id.to_string()],
+        converted: vec![],
+    })
+    .unwrap();
+}
+
+#[test]
+fn deleted_items_never_come_back_through_learning() {
+    let data = intents(6);
+    let db = learning_db(&data, test_settings());
+    let (train, test) = split(&data);
+    simulate(&db, &data, &train, 800, true, 10);
+    // Delete every item any search of a test query returns, then search again.
+    let shown: std::collections::HashSet<String> = test
+        .iter()
+        .take(20)
+        .flat_map(|&q| {
+            db.search(&data.queries[q], &SearchOptions::default())
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| h.id.to_string())
+        })
+        .collect();
+    for id in &shown {
+        db.delete(id).unwrap();
+    }
+    for &q in test.iter().take(20) {
+        let hits = db
+            .search(&data.queries[q], &SearchOptions::default())
+            .unwrap()
+            .hits;
+        assert!(hits.iter().all(|h| !shown.contains(&*h.id)));
+    }
+    db.train().unwrap();
+    for &q in test.iter().take(20) {
+        let hits = db
+            .search(&data.queries[q], &SearchOptions::default())
+            .unwrap()
+            .hits;
+        assert!(hits.iter().all(|h| !shown.contains(&*h.id)));
+    }
+}

@@ -1,0 +1,128 @@
+//! Search with a serving model: base search to `rerankDepth` candidates,
+//! plus the items similar past queries clicked (each must pass the search's
+//! filter and be live, like any other candidate), ordered by
+//! `base + g(q, i)` and cut to `k`. A share `explore` of searches shows a
+//! team-draft interleaving of the base and learned orders instead; which
+//! ones follows from the search id.
+
+use super::queries::{Hit, SearchOptions, SearchResults};
+use super::recent::RecentSearch;
+use super::vector_db::VectorDb;
+use crate::distance::{DistanceFn, Kernels};
+use crate::error::Result;
+use crate::hnsw::MAX_K;
+use crate::learn::interleave::{explores, search_hash, team_draft};
+use crate::learn::Model;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Extra candidates from the memory, at most this share of the depth.
+const EXPANSION_SHARE: usize = 2;
+
+struct Candidate {
+    slot: u32,
+    distance: f32,
+    base_score: f32,
+    score: f32,
+}
+
+impl VectorDb {
+    pub(super) fn search_learned(
+        &self,
+        query: &[f32],
+        options: &SearchOptions,
+        model: &Arc<Model>,
+    ) -> Result<SearchResults> {
+        let settings = self.learner.settings();
+        let depth = options.k.max(settings.rerank_depth).min(MAX_K);
+        let ef = options
+            .ef_search
+            .unwrap_or(self.index.params().ef_search)
+            .max(depth)
+            .min(MAX_K);
+        let metric = self.index.metric();
+        let prepared = self.index.prepare(query, "query")?;
+        let catalog = self.read_catalog();
+        let found = self.base_candidates(&catalog, &prepared, options, depth, Some(ef))?;
+        let context = model.context(&prepared);
+        let mut seen: HashSet<u32> = found.iter().map(|n| n.slot).collect();
+        let mut candidates: Vec<Candidate> = found
+            .into_iter()
+            .map(|n| Candidate {
+                slot: n.slot,
+                distance: n.distance,
+                base_score: metric.score(n.distance),
+                score: 0.0,
+            })
+            .collect();
+        let distance = DistanceFn::new(metric, Kernels::active());
+        for id in context.expansion(depth / EXPANSION_SHARE) {
+            let Some(&slot) = catalog.slot_of.get(&id) else {
+                continue;
+            };
+            let passes = options
+                .filter
+                .as_ref()
+                .is_none_or(|filter| filter.matches(catalog.metadata[slot as usize].as_deref()));
+            if !passes || !seen.insert(slot) {
+                continue;
+            }
+            let Some(vector) = self.index.vector(slot) else {
+                continue;
+            };
+            let d = distance.distance(&prepared, &vector);
+            candidates.push(Candidate {
+                slot,
+                distance: d,
+                base_score: metric.score(d),
+                score: 0.0,
+            });
+        }
+        for c in &mut candidates {
+            let id = catalog.ids[c.slot as usize].as_deref().unwrap_or("");
+            c.score = c.base_score + context.learned_score(id);
+        }
+        let by = |key: fn(&Candidate) -> f32| {
+            let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&candidates[a as usize], &candidates[b as usize]);
+                key(b).total_cmp(&key(a)).then(a.slot.cmp(&b.slot))
+            });
+            order
+        };
+        let learned = by(|c| c.score);
+        let (sequence, search_id) = self.lock_recent().reserve();
+        let hash = search_hash(&search_id);
+        let (shown, teams) = if explores(hash, settings.explore) {
+            let base = by(|c| c.base_score);
+            let (shown, teams) = team_draft(&base, &learned, options.k, hash);
+            (shown, Some((model.version, teams)))
+        } else {
+            (learned.into_iter().take(options.k).collect(), None)
+        };
+        let hits: Vec<Hit> = shown
+            .iter()
+            .filter_map(|&i| {
+                let c = &candidates[i as usize];
+                Some(Hit {
+                    id: catalog.ids[c.slot as usize].clone()?,
+                    score: c.score,
+                    base_score: c.base_score,
+                    distance: c.distance,
+                    metadata: catalog.metadata[c.slot as usize].clone(),
+                })
+            })
+            .collect();
+        drop(catalog);
+        self.lock_recent().store(
+            sequence,
+            RecentSearch {
+                search_id: search_id.clone(),
+                query: query.to_vec(),
+                shown: hits.iter().map(|h| h.id.clone()).collect(),
+                teams,
+            },
+        );
+        Ok(SearchResults { search_id, hits })
+    }
+}

@@ -1,0 +1,340 @@
+//! `Learner`: the feedback log, the serving model and the bookkeeping
+//! around them — when to train, what to publish, when to roll back.
+//!
+//! # Concurrency
+//!
+//! Searches read the serving model through `serving` (a read lock held for
+//! an `Arc` clone, never across a search). Training runs on a snapshot of
+//! the log, holding only `training` (which serialises passes) and, briefly,
+//! the log to copy it; publishing swaps the `Arc`. So a query never waits
+//! for training. The background thread lives in `db`, which owns the items;
+//! it calls [`Learner::wait_for_work`] and then trains.
+
+use super::feedback_log::{FeedbackLog, Session};
+use super::interleave::{Outcome, Tally};
+use super::model::Model;
+use super::settings::LearningSettings;
+use super::stats::LearningStats;
+use super::trainer::{self, ItemSource, TrainParams, TrainReport};
+use crate::distance::Metric;
+use crate::error::{Error, Result};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[derive(Default)]
+struct Bookkeeping {
+    sessions_since_training: usize,
+    last_training_started: Option<Instant>,
+    trainings: u64,
+    published: u64,
+    rollbacks: u64,
+    next_version: u64,
+    last_trained_at_ms: Option<u64>,
+    last_training_ms: Option<f64>,
+    last_report: Option<TrainReport>,
+    /// Interleaving results of the serving model.
+    tally: Tally,
+    /// Set when the owner shuts down: the trainer thread exits.
+    shutdown: bool,
+}
+
+pub struct Learner {
+    settings: LearningSettings,
+    params: TrainParams,
+    metric: Metric,
+    dimensions: usize,
+    log: Mutex<FeedbackLog>,
+    serving: RwLock<Option<Arc<Model>>>,
+    books: Mutex<Bookkeeping>,
+    wake: Condvar,
+    training: Mutex<()>,
+}
+
+impl Learner {
+    pub fn new(settings: LearningSettings, metric: Metric, dimensions: usize) -> Learner {
+        Learner {
+            log: Mutex::new(FeedbackLog::new(settings.feedback.clone())),
+            params: settings.model,
+            settings,
+            metric,
+            dimensions,
+            serving: RwLock::new(None),
+            books: Mutex::new(Bookkeeping {
+                next_version: 1,
+                ..Bookkeeping::default()
+            }),
+            wake: Condvar::new(),
+            training: Mutex::new(()),
+        }
+    }
+
+    pub fn settings(&self) -> &LearningSettings {
+        &self.settings
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn lock_log(&self) -> MutexGuard<'_, FeedbackLog> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_books(&self) -> MutexGuard<'_, Bookkeeping> {
+        self.books.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Errors unless learning is on.
+    pub fn check_enabled(&self) -> Result<()> {
+        if !self.settings.enabled {
+            return Err(Error::invalid_argument(
+                "learning is off for this database (it was created with learning: false)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Logs a session (already validated by the caller) and wakes the
+    /// trainer when enough new sessions came in.
+    pub fn record(&self, session: Session) {
+        {
+            let mut log = self.lock_log();
+            log.record(session);
+            if let Some(retention) = self.settings.retention_ms {
+                log.purge_before(now_ms().saturating_sub(retention));
+            }
+        }
+        let mut books = self.lock_books();
+        books.sessions_since_training += 1;
+        if books.sessions_since_training >= self.settings.train_every_sessions {
+            self.wake.notify_all();
+        }
+    }
+
+    /// Whether feedback for `search_id` is already logged.
+    pub fn has_search(&self, search_id: &str) -> bool {
+        self.lock_log().has_search(search_id)
+    }
+
+    /// The model serving searches, if any.
+    pub fn serving(&self) -> Option<Arc<Model>> {
+        if !self.settings.enabled {
+            return None;
+        }
+        self.serving
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Credits an interleaved session of model `version`; withdraws the
+    /// model once it is losing beyond chance.
+    pub fn credit(&self, version: u64, outcome: Outcome) {
+        let Some(model) = self.serving() else { return };
+        if model.version != version {
+            return;
+        }
+        let mut books = self.lock_books();
+        books.tally.add(outcome);
+        if books.tally.losing() {
+            books.rollbacks += 1;
+            books.tally = Tally::default();
+            *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    /// Runs one training pass now on a snapshot of the log; publishes the
+    /// model if it passes the guardrail. Returns the pass's report.
+    pub fn train(&self, source: &dyn ItemSource) -> Result<TrainReport> {
+        self.check_enabled()?;
+        let _one_at_a_time = self.training.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let (snapshot, conversion_weight) = {
+            let mut log = self.lock_log();
+            if let Some(retention) = self.settings.retention_ms {
+                log.purge_before(now_ms().saturating_sub(retention));
+            }
+            let now = now_ms();
+            let snapshot: Vec<(f64, Session)> =
+                log.weighted(now).map(|(w, s)| (w, s.clone())).collect();
+            (snapshot, log.settings().conversion_weight)
+        };
+        {
+            let mut books = self.lock_books();
+            books.sessions_since_training = 0;
+            books.last_training_started = Some(started);
+        }
+        let trained = if snapshot.len() < self.settings.min_sessions {
+            None
+        } else {
+            Some(trainer::train(
+                &snapshot,
+                source,
+                self.metric,
+                self.dimensions,
+                conversion_weight,
+                &self.params,
+            )?)
+        };
+        let report = match &trained {
+            Some(t) => t.report.clone(),
+            None => TrainReport {
+                sessions: snapshot.len(),
+                held_back: 0,
+                pairs: 0,
+                loss: 0.0,
+                validation_gain: 0.0,
+                validation_z: 0.0,
+                blend: super::model::Blend::NONE,
+                accepted: false,
+            },
+        };
+        let mut books = self.lock_books();
+        books.trainings += 1;
+        books.last_trained_at_ms = Some(now_ms());
+        books.last_training_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+        books.last_report = Some(report.clone());
+        let published = trained.and_then(|t| t.model).map(|mut model| {
+            model.version = books.next_version;
+            books.next_version += 1;
+            books.published += 1;
+            Arc::new(model)
+        });
+        // A pass that fails the guardrail also withdraws the serving model:
+        // the newest feedback no longer shows learned ranking beating base
+        // (this is what keeps a model that passed by chance from serving
+        // for long).
+        books.tally = Tally::default();
+        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = published;
+        Ok(report)
+    }
+
+    /// Blocks the trainer thread until a pass is due (enough new sessions,
+    /// or `train_every_ms` passed with at least one) and returns true, or
+    /// returns false once shut down.
+    pub fn wait_for_work(&self) -> bool {
+        let mut books = self.lock_books();
+        loop {
+            if books.shutdown {
+                return false;
+            }
+            let due_by_count = books.sessions_since_training >= self.settings.train_every_sessions;
+            let elapsed = books
+                .last_training_started
+                .map_or(Duration::MAX, |t| t.elapsed());
+            let period = Duration::from_millis(self.settings.train_every_ms);
+            let due_by_time = books.sessions_since_training > 0 && elapsed >= period;
+            if due_by_count || due_by_time {
+                return true;
+            }
+            let wait = if books.sessions_since_training > 0 {
+                period
+                    .saturating_sub(elapsed)
+                    .max(Duration::from_millis(10))
+            } else {
+                Duration::from_secs(3600)
+            };
+            books = self
+                .wake
+                .wait_timeout(books, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Stops the trainer thread (after its current pass).
+    pub fn shut_down(&self) {
+        self.lock_books().shutdown = true;
+        self.wake.notify_all();
+    }
+
+    /// Forgets a deleted item in the log; the serving model may still hold
+    /// it, but the database never resolves a deleted id, and the next
+    /// model is trained without it.
+    pub fn forget_item(&self, id: &str) {
+        self.lock_log().forget_item(id);
+    }
+
+    /// Drops feedback that arrived before `before_ms`; returns how many
+    /// sessions went.
+    pub fn purge_before(&self, before_ms: u64) -> usize {
+        self.lock_log().purge_before(before_ms)
+    }
+
+    /// Forgets every session and the model.
+    pub fn reset(&self) {
+        let _one_at_a_time = self.training.lock().unwrap_or_else(|e| e.into_inner());
+        *self.lock_log() = FeedbackLog::new(self.settings.feedback.clone());
+        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut books = self.lock_books();
+        let next_version = books.next_version;
+        let shutdown = books.shutdown;
+        *books = Bookkeeping {
+            next_version,
+            shutdown,
+            ..Bookkeeping::default()
+        };
+    }
+
+    pub fn stats(&self) -> LearningStats {
+        let model = self.serving();
+        let (sessions, log_bytes) = {
+            let log = self.lock_log();
+            (log.len(), log.heap_bytes())
+        };
+        let books = self.lock_books();
+        let report = books.last_report.as_ref();
+        LearningStats {
+            enabled: self.settings.enabled,
+            sessions,
+            sessions_since_training: books.sessions_since_training,
+            model_version: model.as_ref().map_or(0, |m| m.version),
+            active: model.is_some(),
+            blend_encoding: model.as_ref().map_or(0.0, |m| m.blend.encoding),
+            blend_memory: model.as_ref().map_or(0.0, |m| m.blend.memory),
+            model_items: model.as_ref().map_or(0, |m| m.item_count()),
+            model_queries: model.as_ref().map_or(0, |m| m.memory_len()),
+            trainings: books.trainings,
+            published: books.published,
+            rollbacks: books.rollbacks,
+            last_trained_at_ms: books.last_trained_at_ms,
+            last_training_ms: books.last_training_ms,
+            loss: report.map(|r| r.loss),
+            validation_gain: report.map(|r| r.validation_gain),
+            validation_z: report.map(|r| r.validation_z),
+            interleaving: books.tally,
+            heap_bytes: log_bytes + model.as_ref().map_or(0, |m| m.heap_bytes()),
+        }
+    }
+
+    /// The log as bytes for the file's feedback section.
+    pub fn encode_log(&self) -> Vec<u8> {
+        self.lock_log().encode()
+    }
+
+    /// The serving model as bytes for the file's model section.
+    pub fn encode_model(&self) -> Option<Vec<u8>> {
+        self.serving().map(|m| m.encode())
+    }
+
+    /// Restores what a file held.
+    pub fn restore(&self, log: Option<&[u8]>, model: Option<&[u8]>) -> Result<()> {
+        if let Some(bytes) = log {
+            *self.lock_log() = FeedbackLog::decode(bytes, self.settings.feedback.clone())?;
+        }
+        if let Some(bytes) = model {
+            let model = Model::decode(bytes, self.dimensions)?;
+            let mut books = self.lock_books();
+            books.next_version = books.next_version.max(model.version + 1);
+            *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,396 @@
+//! The learned model a reranker serves: what feedback taught, frozen. A
+//! trainer builds one (`trainer.rs`); the learner publishes it behind an
+//! `Arc` and searches read it without locks.
+//!
+//! A candidate item `i` for query `q` gets the learned score
+//!
+//! ```text
+//! g(q, i) = λ_enc · ⟨q, h_i⟩ + λ_mem · m_i(q)
+//! ```
+//!
+//! - `h_i` is the item's **encoding**: a vector trained from clicks
+//!   (pairwise loss, see `trainer.rs`) and then spread over the item graph
+//!   (HNSW neighbours plus co-click edges) by message passing, so items
+//!   near clicked ones, and unseen queries near clicking ones, benefit.
+//! - `m_i(q)` is the **memory** evidence: what the logged queries most
+//!   similar to `q` clicked, weighted by similarity^p and the session's
+//!   age weight (a small HNSW index over logged queries finds them). Its
+//!   items are also offered as extra candidates, so reranking is not
+//!   limited to what base search found.
+//!
+//! Items are kept by id: a model survives compaction, and an id the
+//! database no longer has simply never becomes a hit.
+
+use crate::distance::{Kernels, Metric};
+use crate::error::{Error, Result};
+use crate::file::{ByteReader, ByteWriter};
+use crate::hnsw::{HnswParams, Index};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How strongly each part of the model moves a ranking.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Blend {
+    /// λ_enc: weight of ⟨q, h_i⟩.
+    pub encoding: f32,
+    /// λ_mem: weight of the memory evidence.
+    pub memory: f32,
+}
+
+impl Blend {
+    pub const NONE: Blend = Blend {
+        encoding: 0.0,
+        memory: 0.0,
+    };
+
+    pub fn is_none(&self) -> bool {
+        self.encoding == 0.0 && self.memory == 0.0
+    }
+}
+
+/// How the memory looks up similar past queries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryParams {
+    /// Past queries consulted per search.
+    pub neighbours: usize,
+    /// Similarity exponent: higher trusts only the closest past queries.
+    pub similarity_power: f32,
+}
+
+impl Default for MemoryParams {
+    fn default() -> Self {
+        MemoryParams {
+            neighbours: 30,
+            similarity_power: 8.0,
+        }
+    }
+}
+
+/// Logged queries and the items each one clicked.
+pub struct QueryMemory {
+    params: MemoryParams,
+    dimensions: usize,
+    /// Unit-length query vectors, row-major (kept to save and rebuild).
+    queries: Vec<f32>,
+    /// Per query: (item row, click weight × age weight).
+    clicked: Vec<Vec<(u32, f32)>>,
+    index: Option<Index>,
+}
+
+impl QueryMemory {
+    /// Builds the lookup index over `queries` (unit rows).
+    pub fn new(
+        dimensions: usize,
+        params: MemoryParams,
+        queries: Vec<f32>,
+        clicked: Vec<Vec<(u32, f32)>>,
+    ) -> Result<QueryMemory> {
+        if queries.len() != clicked.len() * dimensions {
+            return Err(Error::Internal("query memory rows do not line up".into()));
+        }
+        let index = if clicked.is_empty() {
+            None
+        } else {
+            let hnsw = HnswParams {
+                m: 12,
+                ef_construction: 64,
+                ef_search: 48,
+                ..HnswParams::default()
+            };
+            let index = Index::new(dimensions, Metric::Cosine, hnsw)?;
+            let rows: Vec<&[f32]> = queries.chunks_exact(dimensions).collect();
+            // One thread: the trainer's budget, not the searches'.
+            let slots = index.append_batch(&rows)?;
+            for slot in slots {
+                index.link_one(slot);
+            }
+            Some(index)
+        };
+        Ok(QueryMemory {
+            params,
+            dimensions,
+            queries,
+            clicked,
+            index,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.clicked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clicked.is_empty()
+    }
+
+    /// Evidence per item row for a unit query: Σ sim^p · weight over the
+    /// nearest past queries, divided by Σ sim^p.
+    fn evidence(&self, unit_query: &[f32], into: &mut HashMap<u32, f32>) {
+        let Some(index) = &self.index else { return };
+        let k = self.params.neighbours.min(self.clicked.len());
+        let Ok(found) = index.search(unit_query, k, Some(k.max(48)), None) else {
+            return;
+        };
+        let mut total = 0.0f32;
+        for n in &found {
+            let similarity = (1.0 - n.distance).max(0.0);
+            let w = similarity.powf(self.params.similarity_power);
+            total += w;
+            for &(row, weight) in &self.clicked[n.slot as usize] {
+                *into.entry(row).or_insert(0.0) += w * weight;
+            }
+        }
+        if total > 0.0 {
+            for v in into.values_mut() {
+                *v /= total;
+            }
+        }
+    }
+}
+
+/// A trained model; immutable once built.
+pub struct Model {
+    /// Counts published models, from 1.
+    pub version: u64,
+    dimensions: usize,
+    ids: Vec<Arc<str>>,
+    rows: HashMap<Arc<str>, u32>,
+    /// `ids.len() × dimensions`, the encodings after message passing.
+    encodings: Vec<f32>,
+    memory: QueryMemory,
+    pub blend: Blend,
+}
+
+/// What a model knows about one search's query, computed once per search.
+pub struct QueryContext<'m> {
+    model: &'m Model,
+    query: Vec<f32>,
+    evidence: HashMap<u32, f32>,
+}
+
+impl Model {
+    pub fn new(
+        dimensions: usize,
+        ids: Vec<Arc<str>>,
+        encodings: Vec<f32>,
+        memory: QueryMemory,
+        blend: Blend,
+    ) -> Result<Model> {
+        if encodings.len() != ids.len() * dimensions || memory.dimensions != dimensions {
+            return Err(Error::Internal("model tables do not line up".into()));
+        }
+        let rows = ids
+            .iter()
+            .enumerate()
+            .map(|(row, id)| (id.clone(), row as u32))
+            .collect();
+        Ok(Model {
+            version: 0,
+            dimensions,
+            ids,
+            rows,
+            encodings,
+            memory,
+            blend,
+        })
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn memory_len(&self) -> usize {
+        self.memory.len()
+    }
+
+    /// Heap bytes held (encodings, memory queries and index, id table).
+    pub fn heap_bytes(&self) -> usize {
+        let index = self.memory.index.as_ref().map_or(0, Index::memory_bytes);
+        self.encodings.len() * 4
+            + self.memory.queries.len() * 4
+            + self
+                .memory
+                .clicked
+                .iter()
+                .map(|c| c.len() * 8 + 24)
+                .sum::<usize>()
+            + index
+            + self.ids.iter().map(|id| id.len() + 48).sum::<usize>()
+    }
+
+    /// The id of table row `row`.
+    pub fn id(&self, row: u32) -> Arc<str> {
+        self.ids[row as usize].clone()
+    }
+
+    /// The encoding `h` of table row `row`.
+    pub fn encoding_row(&self, row: u32) -> &[f32] {
+        let start = row as usize * self.dimensions;
+        &self.encodings[start..start + self.dimensions]
+    }
+
+    /// Prepares the model's view of `query` (as the index stores queries:
+    /// unit length under cosine).
+    pub fn context(&self, query: &[f32]) -> QueryContext<'_> {
+        let mut evidence = HashMap::new();
+        if self.blend.memory != 0.0 {
+            let unit = unit(query);
+            self.memory.evidence(&unit, &mut evidence);
+        }
+        QueryContext {
+            model: self,
+            query: query.to_vec(),
+            evidence,
+        }
+    }
+
+    /// The two parts of g(q, i) before blending, `(⟨q, h_i⟩, m_i(q))`, for
+    /// table rows (the trainer's validation uses them).
+    pub fn raw_parts(&self, query: &[f32], rows: &[Option<u32>]) -> Vec<(f32, f32)> {
+        let mut evidence = HashMap::new();
+        self.memory.evidence(&unit(query), &mut evidence);
+        let dot = Kernels::active().dot;
+        rows.iter()
+            .map(|row| match row {
+                Some(row) => (
+                    dot(query, self.encoding_row(*row)),
+                    evidence.get(row).copied().unwrap_or(0.0),
+                ),
+                None => (0.0, 0.0),
+            })
+            .collect()
+    }
+
+    /// The model as bytes for the database file's model section.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.put_u64(self.version);
+        out.put_u32(self.dimensions as u32);
+        out.put_f32s(&[self.blend.encoding, self.blend.memory]);
+        let p = self.memory.params;
+        out.put_u32(p.neighbours as u32);
+        out.put_f32s(&[p.similarity_power]);
+        out.put_u64(self.ids.len() as u64);
+        for id in &self.ids {
+            out.put_str(id);
+        }
+        out.put_f32s(&self.encodings);
+        out.put_u64(self.memory.clicked.len() as u64);
+        out.put_f32s(&self.memory.queries);
+        for clicked in &self.memory.clicked {
+            out.put_u32(clicked.len() as u32);
+            for &(row, weight) in clicked {
+                out.put_u32(row);
+                out.put_f32s(&[weight]);
+            }
+        }
+        out
+    }
+
+    /// Reads what [`Model::encode`] wrote for a database of `dimensions`;
+    /// damage is `ERR_CORRUPT_FILE`, never a panic or a huge allocation.
+    pub fn decode(bytes: &[u8], dimensions: usize) -> Result<Model> {
+        let mut r = ByteReader::new(bytes, "model");
+        let version = r.u64("version")?;
+        let stored = r.u32("dimensions")? as usize;
+        if stored != dimensions {
+            return Err(r.corrupt(format!(
+                "model has {stored} dimensions, the database {dimensions}"
+            )));
+        }
+        let blend = r.f32s(2, "blend")?;
+        let neighbours = r.u32("memory neighbours")? as usize;
+        let similarity_power = r.f32s(1, "similarity power")?[0];
+        let finite = |values: &[f32]| values.iter().all(|v| v.is_finite());
+        if !finite(&blend) || !similarity_power.is_finite() || neighbours == 0 {
+            return Err(r.corrupt("blend or memory parameters out of range"));
+        }
+        let id_count = r.u64("item count")?;
+        let id_count = r.check_fits(id_count, 4 + dimensions * 4, "item count")?;
+        let mut ids = Vec::with_capacity(id_count);
+        for _ in 0..id_count {
+            ids.push(Arc::<str>::from(r.str("item id")?));
+        }
+        let encodings = r.f32s(id_count * dimensions, "encodings")?;
+        let query_count = r.u64("query count")?;
+        let query_count = r.check_fits(query_count, 4 + dimensions * 4, "query count")?;
+        let queries = r.f32s(query_count * dimensions, "memory queries")?;
+        let mut clicked = Vec::with_capacity(query_count);
+        for _ in 0..query_count {
+            let len = r.u32("clicked count")? as u64;
+            let len = r.check_fits(len, 8, "clicked count")?;
+            let mut list = Vec::with_capacity(len);
+            for _ in 0..len {
+                let row = r.u32("clicked item")?;
+                let weight = r.f32s(1, "click weight")?[0];
+                if row as usize >= id_count || !weight.is_finite() {
+                    return Err(r.corrupt(format!("clicked item {row} out of range")));
+                }
+                list.push((row, weight));
+            }
+            clicked.push(list);
+        }
+        r.finish()?;
+        if !finite(&encodings) || !finite(&queries) {
+            return Err(Error::corrupt("model", "encodings hold NaN or infinity"));
+        }
+        let params = MemoryParams {
+            neighbours,
+            similarity_power,
+        };
+        let memory = QueryMemory::new(dimensions, params, queries, clicked)?;
+        let mut model = Model::new(
+            dimensions,
+            ids,
+            encodings,
+            memory,
+            Blend {
+                encoding: blend[0],
+                memory: blend[1],
+            },
+        )?;
+        model.version = version;
+        Ok(model)
+    }
+}
+
+impl QueryContext<'_> {
+    /// The items past similar queries clicked, strongest first, at most
+    /// `limit`: extra candidates beside base search's.
+    pub fn expansion(&self, limit: usize) -> Vec<Arc<str>> {
+        let mut strongest: Vec<(u32, f32)> = self.evidence.iter().map(|(&r, &v)| (r, v)).collect();
+        strongest.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        strongest
+            .into_iter()
+            .take(limit)
+            .map(|(row, _)| self.model.ids[row as usize].clone())
+            .collect()
+    }
+
+    /// g(q, i) for the item `id`: 0 for items the model knows nothing of.
+    pub fn learned_score(&self, id: &str) -> f32 {
+        let Some(&row) = self.model.rows.get(id) else {
+            return 0.0;
+        };
+        let blend = self.model.blend;
+        let mut score = 0.0;
+        if blend.encoding != 0.0 {
+            score +=
+                blend.encoding * (Kernels::active().dot)(&self.query, self.model.encoding_row(row));
+        }
+        if let Some(evidence) = self.evidence.get(&row) {
+            score += blend.memory * evidence;
+        }
+        score
+    }
+}
+
+/// `v / |v|`, or `v` itself when it is zero.
+pub fn unit(v: &[f32]) -> Vec<f32> {
+    let norm = (Kernels::active().dot)(v, v).sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        v.to_vec()
+    }
+}
