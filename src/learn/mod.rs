@@ -6,15 +6,19 @@
 //! |---|---|
 //! | `settings.rs` | the `learning` options: log size, decay, training cadence, rerank depth, explore share |
 //! | `feedback_log.rs` | the ring of recent sessions, decay by age, item deletion, purge, its byte codec |
+//! | `communities.rs` | Louvain communities of the co-click graph: the intents clicks reveal |
+//! | `metric.rs` | the learned metric `T`: Fisher's discriminant over those communities |
 //! | `trainer.rs` | a training pass: pairwise-trained item encodings, message passing, memory, blend and guardrail |
 //! | `model.rs` | the trained model a search reads: encodings, query memory, blend; its byte codec |
 //! | `interleave.rs` | team-draft interleaving of base and learned rankings, and its tallies |
 //! | `learner.rs` | `Learner`: log, serving model, training cadence, publishing and rollback |
 //! | `stats.rs` | `LearningStats`, what `learningStats()` reports |
 
+pub mod communities;
 pub mod feedback_log;
 pub mod interleave;
 pub mod learner;
+pub mod metric;
 pub mod model;
 pub mod settings;
 pub mod stats;
