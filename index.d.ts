@@ -202,7 +202,7 @@ export interface LearningModelOptions {
   shrinkage?: number
   /** Largest position-bias exponent η (propensity of rank r is r^-η, η fitted to the log; default 1). */
   propensityExponent?: number
-  /** Weight of a neighbour's encoding per hop of message passing (default 0.5; 0 turns message passing off). */
+  /** Weight of the neighbours' mean per hop of message passing, for the trained encodings and the metric encoder (default 0.5; 0 turns message passing off). */
   messageWeight?: number
   /** Hops of message passing over the item graph (0, 1 or 2; default 2). */
   hops?: number
@@ -210,8 +210,20 @@ export interface LearningModelOptions {
   memoryNeighbours?: number
   /** Exponent on a past query's similarity in the memory (default 8). */
   similarityPower?: number
-  /** One-sided z a model must reach on held-back sessions to be published (default 1.64). */
+  /** One-sided z the guardrail's held-back test must reach (default 2.33). */
   minZ?: number
+  /** Cap on the trained encodings' weight, in units of the base score's spread within a list (default 1). */
+  encodingWeight?: number
+  /** Cap on the past-query memory's weight, in the same units (default 1). */
+  memoryWeight?: number
+  /** Cap on the learned metric's weight (its cosine is added to the base score; default 1). */
+  metricWeight?: number
+  /** Most directions of the learned metric `T` (default 64; 0 turns the metric off). */
+  metricRank?: number
+  /** HNSW neighbours averaged into an item's metric encoding (default 10; 0 is the identity encoder). */
+  metricNeighbours?: number
+  /** Louvain resolution of the co-click communities the metric separates (default 1). */
+  resolution?: number
 }
 
 /**
@@ -247,7 +259,7 @@ export interface TrainingReport {
   pairs: number
   /** Mean pairwise loss of the last epoch. */
   loss: number
-  /** Held-back gain of the learned order over base (DCG of clicks per session, propensity weighted) and its z. */
+  /** Held-back test: how far the learned part's per-session AUC (clicked vs shown-and-not-clicked) is above 0.5, and its z. */
   validationGain: number
   validationZ: number
   /** Whether the model was published; if not, search is base search until a pass passes. */
@@ -268,10 +280,13 @@ export interface LearningStats {
   modelVersion: number
   /** Whether a model reranks searches now. */
   active: boolean
-  /** Blend weight of the learned item encodings (λ_enc; 0 when none serves). */
+  /** Blend weight of the trained item encodings (λ_enc; 0 when none serves). */
   blendWeight: number
   /** Blend weight of the similar-past-query memory (λ_mem). */
   memoryWeight: number
+  /** Blend weight of the learned metric's cos(T q, h_i) (λ_T), and the metric's rank (0: none). */
+  metricWeight: number
+  metricRank: number
   /** Items and past queries the serving model knows. */
   modelItems: number
   modelQueries: number
@@ -539,8 +554,9 @@ export declare class VectorDB {
   feedback(feedback: Feedback): Promise<void>
   /**
    * Runs one training pass now, off the JS thread, and resolves once its
-   * model is published or rejected by the guardrail (a model must beat
-   * base search on held-back sessions).
+   * model is published or rejected by the guardrail (the learned part must
+   * tell held-back sessions' clicks from their skips; a model first serves
+   * after two passes in a row pass).
    */
   train(): Promise<TrainingReport>
   /** The feedback log, the serving model and how it fares. */

@@ -161,6 +161,8 @@ export interface LearningStats {
   active: boolean
   blendWeight: number
   memoryWeight: number
+  metricWeight: number
+  metricRank: number
   modelItems: number
   modelQueries: number
   trainings: number

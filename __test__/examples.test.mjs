@@ -126,3 +126,20 @@ test('the README starts with its two commands: build + demo, and the tests', asy
   assert.match(commands, /^npm install && npm run demo/m)
   assert.match(commands, /^npm install && npm test/m)
 })
+
+test('the learning example ranks what shoppers chose first for a query nobody asked', async () => {
+  const { stdout } = await output('learning.mjs')
+  assert.match(stdout, /^before: dress-shoe, /m, 'base search puts the closest item first')
+  assert.match(stdout, /^after: +trail-shoe \(score [0-9.]+, base [0-9.]+\)/m)
+  assert.match(stdout, /^model version [1-9]\d*$/m)
+})
+
+test('the demo shows held-out queries getting better from simulated clicks, and writes the curve', async () => {
+  const { stdout } = await output('demo.mjs')
+  assert.match(stdout, /^Learning from clicks: 5000 items, 1000 queries shoppers ask, 500 held-out queries$/m)
+  const [, before, after] = stdout.match(/held-out nDCG@10 ([0-9.]+) -> ([0-9.]+)/)
+  assert.ok(Number(after) > Number(before), `held-out nDCG@10 ${before} -> ${after}`)
+  const [, svg] = stdout.match(/learning curve: (\S+\.svg)$/m)
+  const { readFileSync } = await import('node:fs')
+  assert.match(readFileSync(svg, 'utf8'), /^<svg [^>]*>[\s\S]*<polyline [\s\S]*<\/svg>$/)
+})

@@ -4,7 +4,8 @@
 // nobody asked before, without getting worse under random clicks, and does
 // it follow when relevance drifts? (DESIGN.md §5–6)
 //
-//   node benchmark/learning.js --baselines        # the committed numbers
+//   node benchmark/learning.js                    # every method: baselines, ours, the ablation
+//   node benchmark/learning.js --baselines        # the baselines' committed numbers
 //   node benchmark/learning.js --help
 //
 // Every method is a learner (benchmark/learning/interface.md) run through
@@ -27,6 +28,7 @@ const { envInfo } = require('./lib/report')
 
 const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [options]
 
+  (no method flag)     every method: the baselines, hnsw-gnn and its ablation
   --baselines          run every baseline (${BASELINES.join(', ')})
   --methods LIST       comma-separated methods (known: ${Object.keys(METHODS).join(', ')})
   --datasets LIST      comma-separated (default: ${Object.keys(DATASETS).join(',')})
@@ -60,8 +62,7 @@ function options() {
   }
   if (values.report) return { report: values.report }
   const list = (s, fallback) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : fallback)
-  const methods = list(values.methods, values.baselines ? BASELINES.slice() : null)
-  if (!methods) throw new Error(`say --baselines or --methods\n${USAGE}`)
+  const methods = list(values.methods, values.baselines ? BASELINES.slice() : BASELINES.concat(['hnsw-gnn', 'hnsw-gnn-identity']))
   for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(', ')}`)
   if (!methods.includes('static')) methods.unshift('static') // every gain is measured against it
   const datasets = list(values.datasets, Object.keys(DATASETS))

@@ -14,6 +14,7 @@ const { splitQueries } = require('./split')
 const { runScenario, streams } = require('./protocol')
 const { createStatic, createClickBoost, createPastQueries, createRocchio } = require('./baselines')
 const ruvector = require('./ruvector')
+const { createOurs } = require('./ours')
 const { isInstalled } = require('../lib/adapters')
 
 // Every method: how to make it, and the grid it is tuned over. A learner
@@ -25,6 +26,11 @@ const METHODS = {
   rocchio: { create: createRocchio, grid: createRocchio.grid },
   // RuVector's own learner (SONA) on its own index; see ruvector.js.
   ruvector: { create: ruvector.createRuvectorLearner, grid: ruvector.grid, describe: ruvector.describe },
+  // Ours, with the shipped defaults as one point of its grid (ours.js), and
+  // the ablation: the same model with an identity encoder (no message
+  // passing), retuned with the same budget.
+  'hnsw-gnn': { create: createOurs, grid: createOurs.grid },
+  'hnsw-gnn-identity': { create: createOurs, grid: createOurs.identityGrid },
 }
 const BASELINES = ['static', 'click-boost', 'past-queries', 'rocchio'].concat(isInstalled('ruvector') ? ['ruvector'] : [])
 

@@ -136,10 +136,7 @@ impl VectorDb {
         }
     }
 
-    fn session_of(
-        &self,
-        feedback: Feedback,
-    ) -> Result<(Session, Option<Interleaved>)> {
+    fn session_of(&self, feedback: Feedback) -> Result<(Session, Option<Interleaved>)> {
         let (search_id, query, shown, clicked, converted, teams) = match feedback {
             Feedback::ForSearch {
                 search_id,
@@ -305,8 +302,16 @@ impl ItemSource for DbItems<'_> {
                     .into_iter()
                     .filter_map(|n| catalog.ids.get(n as usize).cloned().flatten())
                     .collect();
-                Some(ItemRecord { vector, neighbours })
+                Some(ItemRecord {
+                    slot,
+                    vector,
+                    neighbours,
+                })
             })
             .collect()
+    }
+
+    fn index(&self) -> &crate::hnsw::Index {
+        &self.0.index
     }
 }

@@ -44,7 +44,7 @@ impl VectorDb {
         let prepared = self.index.prepare(query, "query")?;
         let catalog = self.read_catalog();
         let found = self.base_candidates(&catalog, &prepared, options, depth, Some(ef))?;
-        let context = model.context(&prepared);
+        let context = model.context(&prepared, &self.index);
         let mut seen: HashSet<u32> = found.iter().map(|n| n.slot).collect();
         let mut candidates: Vec<Candidate> = found
             .into_iter()
@@ -80,7 +80,7 @@ impl VectorDb {
         }
         for c in &mut candidates {
             let id = catalog.ids[c.slot as usize].as_deref().unwrap_or("");
-            c.score = c.base_score + context.learned_score(id);
+            c.score = c.base_score + context.learned_score(id, c.slot);
         }
         let by = |key: fn(&Candidate) -> f32| {
             let mut order: Vec<u32> = (0..candidates.len() as u32).collect();

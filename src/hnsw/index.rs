@@ -254,6 +254,23 @@ impl Index {
         Ok(self.search_prepared(&storage, &query, k, ef, filter))
     }
 
+    /// Fills `out` (`width` values per slot of `slots`) with `f` of each
+    /// slot's stored vector, deleted slots included, in parallel on the
+    /// current Rayon pool, under one short read of the storage.
+    pub fn map_vectors(
+        &self,
+        slots: Range<u32>,
+        width: usize,
+        out: &mut [f32],
+        f: &(dyn Fn(&[f32], &mut [f32]) + Sync),
+    ) {
+        let storage = self.read();
+        let end = slots.end.min(storage.len() as u32);
+        out.par_chunks_mut(width.max(1))
+            .zip(slots.start..end)
+            .for_each(|(row, slot)| f(storage.vector(slot), row));
+    }
+
     /// The level-0 neighbours of `slot` (empty for a slot out of range).
     pub fn level0_neighbours(&self, slot: u32) -> Vec<u32> {
         let storage = self.read();

@@ -43,6 +43,8 @@ struct Bookkeeping {
     tally: Tally,
     /// Set when the owner shuts down: the trainer thread exits.
     shutdown: bool,
+    /// Whether the last pass passed the guardrail.
+    last_passed: bool,
 }
 
 pub struct Learner {
@@ -61,7 +63,10 @@ impl Learner {
     pub fn new(settings: LearningSettings, metric: Metric, dimensions: usize) -> Learner {
         Learner {
             log: Mutex::new(FeedbackLog::new(settings.feedback.clone())),
-            params: settings.model,
+            params: TrainParams {
+                candidates: settings.rerank_depth,
+                ..settings.model
+            },
             settings,
             metric,
             dimensions,
@@ -181,6 +186,7 @@ impl Learner {
                 self.dimensions,
                 conversion_weight,
                 &self.params,
+                self.lock_books().trainings,
             )?)
         };
         let report = match &trained {
@@ -201,12 +207,24 @@ impl Learner {
         books.last_trained_at_ms = Some(now_ms());
         books.last_training_ms = Some(started.elapsed().as_secs_f64() * 1e3);
         books.last_report = Some(report.clone());
-        let published = trained.and_then(|t| t.model).map(|mut model| {
-            model.version = books.next_version;
-            books.next_version += 1;
-            books.published += 1;
-            Arc::new(model)
-        });
+        // A model first serves after two passes in a row pass the
+        // guardrail (on different held-back sessions), so one lucky test
+        // cannot put a model trained on noise in front of users; once one
+        // serves, each passing pass replaces it and a failing one
+        // withdraws it.
+        let passed = report.accepted;
+        let serving_now = self.serving().is_some();
+        let may_serve = passed && (books.last_passed || serving_now);
+        books.last_passed = passed;
+        let published = trained
+            .and_then(|t| t.model)
+            .filter(|_| may_serve)
+            .map(|mut model| {
+                model.version = books.next_version;
+                books.next_version += 1;
+                books.published += 1;
+                Arc::new(model)
+            });
         // A pass that fails the guardrail also withdraws the serving model:
         // the newest feedback no longer shows learned ranking beating base
         // (this is what keeps a model that passed by chance from serving
@@ -299,6 +317,8 @@ impl Learner {
             active: model.is_some(),
             blend_encoding: model.as_ref().map_or(0.0, |m| m.blend.encoding),
             blend_memory: model.as_ref().map_or(0.0, |m| m.blend.memory),
+            blend_metric: model.as_ref().map_or(0.0, |m| m.blend.metric),
+            metric_rank: model.as_ref().map_or(0, |m| m.metric_rank()),
             model_items: model.as_ref().map_or(0, |m| m.item_count()),
             model_queries: model.as_ref().map_or(0, |m| m.memory_len()),
             trainings: books.trainings,
@@ -325,12 +345,17 @@ impl Learner {
     }
 
     /// Restores what a file held.
-    pub fn restore(&self, log: Option<&[u8]>, model: Option<&[u8]>) -> Result<()> {
+    pub fn restore(
+        &self,
+        log: Option<&[u8]>,
+        model: Option<&[u8]>,
+        index: &crate::hnsw::Index,
+    ) -> Result<()> {
         if let Some(bytes) = log {
             *self.lock_log() = FeedbackLog::decode(bytes, self.settings.feedback.clone())?;
         }
         if let Some(bytes) = model {
-            let model = Model::decode(bytes, self.dimensions)?;
+            let model = Model::decode(bytes, self.dimensions, index)?;
             let mut books = self.lock_books();
             books.next_version = books.next_version.max(model.version + 1);
             *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));

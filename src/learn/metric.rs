@@ -113,7 +113,7 @@ pub fn fit(
     }
     let within = centred.t().dot(&centred);
     let scale = within.diag().sum() / d as f64;
-    if !(scale > 0.0) {
+    if scale.is_nan() || scale <= 0.0 {
         return None;
     }
     let mut a = within / scale;
@@ -303,11 +303,11 @@ mod tests {
             (found[0] - 5.0).abs() < 1e-6 && (found[1] - 3.0).abs() < 1e-6,
             "{found:?}"
         );
-        for j in 0..2 {
+        for (j, value) in found.iter().enumerate() {
             let v = vectors.column(j);
             let mv = m.dot(&v);
-            for i in 0..4 {
-                assert!((mv[i] - found[j] * v[i]).abs() < 1e-6);
+            for (mvi, vi) in mv.iter().zip(v.iter()) {
+                assert!((mvi - value * vi).abs() < 1e-6);
             }
         }
         let l = cholesky(&(m.clone() + Array2::<f64>::eye(4))).unwrap();

@@ -8,6 +8,7 @@
 //! | `feedback_log.rs` | the ring of recent sessions, decay by age, item deletion, purge, its byte codec |
 //! | `communities.rs` | Louvain communities of the co-click graph: the intents clicks reveal |
 //! | `metric.rs` | the learned metric `T`: Fisher's discriminant over those communities |
+//! | `evidence.rs` | what clicks say: position bias, the blend fit, the guardrail's AUC test |
 //! | `trainer.rs` | a training pass: pairwise-trained item encodings, message passing, memory, blend and guardrail |
 //! | `model.rs` | the trained model a search reads: encodings, query memory, blend; its byte codec |
 //! | `interleave.rs` | team-draft interleaving of base and learned rankings, and its tallies |
@@ -15,6 +16,7 @@
 //! | `stats.rs` | `LearningStats`, what `learningStats()` reports |
 
 pub mod communities;
+pub mod evidence;
 pub mod feedback_log;
 pub mod interleave;
 pub mod learner;

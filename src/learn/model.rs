@@ -21,6 +21,7 @@
 //! Items are kept by id: a model survives compaction, and an id the
 //! database no longer has simply never becomes a hit.
 
+use super::metric::LearnedMetric;
 use crate::distance::{Kernels, Metric};
 use crate::error::{Error, Result};
 use crate::file::{ByteReader, ByteWriter};
@@ -35,16 +36,120 @@ pub struct Blend {
     pub encoding: f32,
     /// λ_mem: weight of the memory evidence.
     pub memory: f32,
+    /// λ_T: weight of the learned metric's cos(T q, h_i).
+    pub metric: f32,
 }
 
 impl Blend {
     pub const NONE: Blend = Blend {
         encoding: 0.0,
         memory: 0.0,
+        metric: 0.0,
     };
 
     pub fn is_none(&self) -> bool {
-        self.encoding == 0.0 && self.memory == 0.0
+        self.encoding == 0.0 && self.memory == 0.0 && self.metric == 0.0
+    }
+}
+
+/// The learned metric and every item's projection `T v`, by slot; an
+/// item's metric encoding is `h_i = (1 − α)·T v_i + α·mean_{N(i)} T v_j`
+/// over its first `neighbours` HNSW neighbours (message passing at query
+/// time, so items added after training are encoded like the rest).
+pub struct MetricPart {
+    pub metric: LearnedMetric,
+    /// `slots × rank`, as of training; later slots are projected on use.
+    pub projections: Vec<f32>,
+    /// α: weight of the neighbours' mean.
+    pub message_weight: f32,
+    /// Neighbours averaged per item.
+    pub neighbours: usize,
+}
+
+/// What the model reads about items at query time: their HNSW neighbours
+/// and (for items added after training) their vectors.
+pub trait ItemGraph {
+    fn neighbours(&self, slot: u32) -> Vec<u32>;
+    fn vector(&self, slot: u32) -> Option<Vec<f32>>;
+}
+
+impl ItemGraph for Index {
+    fn neighbours(&self, slot: u32) -> Vec<u32> {
+        self.level0_neighbours(slot)
+    }
+
+    fn vector(&self, slot: u32) -> Option<Vec<f32>> {
+        Index::vector(self, slot)
+    }
+}
+
+impl MetricPart {
+    /// The part for `metric`, projecting every slot of `index` (in
+    /// parallel on the current Rayon pool).
+    pub fn for_index(
+        metric: LearnedMetric,
+        index: &Index,
+        message_weight: f32,
+        neighbours: usize,
+    ) -> MetricPart {
+        let slots = index.slot_count() as u32;
+        let mut projections = vec![0.0f32; slots as usize * metric.rank];
+        index.map_vectors(0..slots, metric.rank, &mut projections, &|v, out| {
+            metric.project(v, out)
+        });
+        MetricPart {
+            metric,
+            projections,
+            message_weight,
+            neighbours,
+        }
+    }
+
+    fn projection(&self, slot: u32, items: &dyn ItemGraph, out: &mut [f32]) -> bool {
+        let r = self.metric.rank;
+        let start = slot as usize * r;
+        if let Some(row) = self.projections.get(start..start + r) {
+            out.copy_from_slice(row);
+            return true;
+        }
+        match items.vector(slot) {
+            Some(v) => {
+                self.metric.project(&v, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `h` of the item at `slot` (unnormalised), or `None` if unknown.
+    pub fn encoding(&self, slot: u32, items: &dyn ItemGraph) -> Option<Vec<f32>> {
+        let r = self.metric.rank;
+        let mut own = vec![0.0f32; r];
+        if !self.projection(slot, items, &mut own) {
+            return None;
+        }
+        if self.message_weight == 0.0 || self.neighbours == 0 {
+            return Some(own);
+        }
+        let mut mean = vec![0.0f32; r];
+        let mut row = vec![0.0f32; r];
+        let mut count = 0usize;
+        for n in items.neighbours(slot).into_iter().take(self.neighbours) {
+            if self.projection(n, items, &mut row) {
+                mean.iter_mut().zip(&row).for_each(|(m, x)| *m += x);
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return Some(own);
+        }
+        let a = self.message_weight;
+        Some(
+            own.iter()
+                .zip(&mean)
+                .map(|(o, m)| (1.0 - a) * o + a * m / count as f32)
+                .collect(),
+        )
     }
 }
 
@@ -158,6 +263,7 @@ pub struct Model {
     /// `ids.len() × dimensions`, the encodings after message passing.
     encodings: Vec<f32>,
     memory: QueryMemory,
+    metric: Option<MetricPart>,
     pub blend: Blend,
 }
 
@@ -166,6 +272,9 @@ pub struct QueryContext<'m> {
     model: &'m Model,
     query: Vec<f32>,
     evidence: HashMap<u32, f32>,
+    /// `T q / |T q|`, when the metric takes part.
+    projected: Option<Vec<f32>>,
+    items: &'m dyn ItemGraph,
 }
 
 impl Model {
@@ -174,9 +283,11 @@ impl Model {
         ids: Vec<Arc<str>>,
         encodings: Vec<f32>,
         memory: QueryMemory,
+        metric: Option<MetricPart>,
         blend: Blend,
     ) -> Result<Model> {
-        if encodings.len() != ids.len() * dimensions || memory.dimensions != dimensions {
+        let memory_dimensions = metric.as_ref().map_or(dimensions, |m| m.metric.rank);
+        if encodings.len() != ids.len() * dimensions || memory.dimensions != memory_dimensions {
             return Err(Error::Internal("model tables do not line up".into()));
         }
         let rows = ids
@@ -191,8 +302,14 @@ impl Model {
             rows,
             encodings,
             memory,
+            metric,
             blend,
         })
+    }
+
+    /// The learned metric's rank, 0 without one.
+    pub fn metric_rank(&self) -> usize {
+        self.metric.as_ref().map_or(0, |m| m.metric.rank)
     }
 
     pub fn item_count(&self) -> usize {
@@ -216,6 +333,10 @@ impl Model {
                 .sum::<usize>()
             + index
             + self.ids.iter().map(|id| id.len() + 48).sum::<usize>()
+            + self
+                .metric
+                .as_ref()
+                .map_or(0, |m| (m.projections.len() + m.metric.transform.len()) * 4)
     }
 
     /// The id of table row `row`.
@@ -229,34 +350,75 @@ impl Model {
         &self.encodings[start..start + self.dimensions]
     }
 
+    /// `query` as the memory indexes queries: `T q` with a metric, else
+    /// `q`, at unit length.
+    fn memory_query(&self, query: &[f32]) -> Vec<f32> {
+        match &self.metric {
+            Some(m) => {
+                let mut tq = vec![0.0f32; m.metric.rank];
+                m.metric.project(query, &mut tq);
+                unit(&tq)
+            }
+            None => unit(query),
+        }
+    }
+
     /// Prepares the model's view of `query` (as the index stores queries:
-    /// unit length under cosine).
-    pub fn context(&self, query: &[f32]) -> QueryContext<'_> {
+    /// unit length under cosine); `items` gives neighbours and vectors.
+    pub fn context<'m>(&'m self, query: &[f32], items: &'m dyn ItemGraph) -> QueryContext<'m> {
         let mut evidence = HashMap::new();
         if self.blend.memory != 0.0 {
-            let unit = unit(query);
-            self.memory.evidence(&unit, &mut evidence);
+            self.memory
+                .evidence(&self.memory_query(query), &mut evidence);
         }
+        let projected = self
+            .metric
+            .as_ref()
+            .filter(|_| self.blend.metric != 0.0)
+            .map(|m| {
+                let mut tq = vec![0.0f32; m.metric.rank];
+                m.metric.project(query, &mut tq);
+                unit(&tq)
+            });
         QueryContext {
             model: self,
             query: query.to_vec(),
             evidence,
+            projected,
+            items,
         }
     }
 
-    /// The two parts of g(q, i) before blending, `(⟨q, h_i⟩, m_i(q))`, for
-    /// table rows (the trainer's validation uses them).
-    pub fn raw_parts(&self, query: &[f32], rows: &[Option<u32>]) -> Vec<(f32, f32)> {
+    /// The three parts of g(q, i) before blending — `⟨q, e_i⟩`, `m_i(q)`,
+    /// `cos(T q, h_i)` — for items given as (table row if any, slot) (the
+    /// trainer's validation uses them).
+    pub fn raw_parts(
+        &self,
+        query: &[f32],
+        items: &[(Option<u32>, u32)],
+        graph: &dyn ItemGraph,
+    ) -> Vec<[f32; 3]> {
         let mut evidence = HashMap::new();
-        self.memory.evidence(&unit(query), &mut evidence);
+        self.memory
+            .evidence(&self.memory_query(query), &mut evidence);
         let dot = Kernels::active().dot;
-        rows.iter()
-            .map(|row| match row {
-                Some(row) => (
-                    dot(query, self.encoding_row(*row)),
-                    evidence.get(row).copied().unwrap_or(0.0),
-                ),
-                None => (0.0, 0.0),
+        let projected = self.metric.as_ref().map(|m| {
+            let mut tq = vec![0.0f32; m.metric.rank];
+            m.metric.project(query, &mut tq);
+            unit(&tq)
+        });
+        items
+            .iter()
+            .map(|&(row, slot)| {
+                let metric = metric_cosine(self.metric.as_ref(), projected.as_deref(), slot, graph);
+                match row {
+                    Some(row) => [
+                        dot(query, self.encoding_row(row)),
+                        evidence.get(&row).copied().unwrap_or(0.0),
+                        metric,
+                    ],
+                    None => [0.0, 0.0, metric],
+                }
             })
             .collect()
     }
@@ -266,7 +428,7 @@ impl Model {
         let mut out = Vec::new();
         out.put_u64(self.version);
         out.put_u32(self.dimensions as u32);
-        out.put_f32s(&[self.blend.encoding, self.blend.memory]);
+        out.put_f32s(&[self.blend.encoding, self.blend.memory, self.blend.metric]);
         let p = self.memory.params;
         out.put_u32(p.neighbours as u32);
         out.put_f32s(&[p.similarity_power]);
@@ -275,6 +437,7 @@ impl Model {
             out.put_str(id);
         }
         out.put_f32s(&self.encodings);
+        out.put_u32(self.memory.dimensions as u32);
         out.put_u64(self.memory.clicked.len() as u64);
         out.put_f32s(&self.memory.queries);
         for clicked in &self.memory.clicked {
@@ -284,12 +447,24 @@ impl Model {
                 out.put_f32s(&[weight]);
             }
         }
+        // The metric's projections are not saved: they are recomputed from
+        // the vectors on open (see `decode`).
+        match &self.metric {
+            None => out.put_u32(0),
+            Some(m) => {
+                out.put_u32(m.metric.rank as u32);
+                out.put_f32s(&[m.message_weight]);
+                out.put_u32(m.neighbours as u32);
+                out.put_f32s(&m.metric.transform);
+            }
+        }
         out
     }
 
-    /// Reads what [`Model::encode`] wrote for a database of `dimensions`;
-    /// damage is `ERR_CORRUPT_FILE`, never a panic or a huge allocation.
-    pub fn decode(bytes: &[u8], dimensions: usize) -> Result<Model> {
+    /// Reads what [`Model::encode`] wrote for a database of `dimensions`,
+    /// projecting `index`'s vectors through the learned metric; damage is
+    /// `ERR_CORRUPT_FILE`, never a panic or a huge allocation.
+    pub fn decode(bytes: &[u8], dimensions: usize, index: &Index) -> Result<Model> {
         let mut r = ByteReader::new(bytes, "model");
         let version = r.u64("version")?;
         let stored = r.u32("dimensions")? as usize;
@@ -298,7 +473,7 @@ impl Model {
                 "model has {stored} dimensions, the database {dimensions}"
             )));
         }
-        let blend = r.f32s(2, "blend")?;
+        let blend = r.f32s(3, "blend")?;
         let neighbours = r.u32("memory neighbours")? as usize;
         let similarity_power = r.f32s(1, "similarity power")?[0];
         let finite = |values: &[f32]| values.iter().all(|v| v.is_finite());
@@ -312,9 +487,13 @@ impl Model {
             ids.push(Arc::<str>::from(r.str("item id")?));
         }
         let encodings = r.f32s(id_count * dimensions, "encodings")?;
+        let memory_dimensions = r.u32("memory dimensions")? as usize;
+        if memory_dimensions == 0 || memory_dimensions > dimensions {
+            return Err(r.corrupt(format!("memory of {memory_dimensions} dimensions")));
+        }
         let query_count = r.u64("query count")?;
-        let query_count = r.check_fits(query_count, 4 + dimensions * 4, "query count")?;
-        let queries = r.f32s(query_count * dimensions, "memory queries")?;
+        let query_count = r.check_fits(query_count, 4 + memory_dimensions * 4, "query count")?;
+        let queries = r.f32s(query_count * memory_dimensions, "memory queries")?;
         let mut clicked = Vec::with_capacity(query_count);
         for _ in 0..query_count {
             let len = r.u32("clicked count")? as u64;
@@ -330,6 +509,31 @@ impl Model {
             }
             clicked.push(list);
         }
+        let rank = r.u32("metric rank")? as usize;
+        let metric = if rank == 0 {
+            None
+        } else {
+            if rank > dimensions {
+                return Err(r.corrupt(format!("metric rank {rank} above {dimensions} dimensions")));
+            }
+            let message_weight = r.f32s(1, "message weight")?[0];
+            let neighbours = r.u32("metric neighbours")? as usize;
+            let transform = r.f32s(rank * dimensions, "metric transform")?;
+            if !finite(&transform) || !(0.0..=1.0).contains(&message_weight) {
+                return Err(r.corrupt("metric transform out of range"));
+            }
+            let metric = LearnedMetric {
+                rank,
+                dimensions,
+                transform,
+            };
+            Some(MetricPart::for_index(
+                metric,
+                index,
+                message_weight,
+                neighbours,
+            ))
+        };
         r.finish()?;
         if !finite(&encodings) || !finite(&queries) {
             return Err(Error::corrupt("model", "encodings hold NaN or infinity"));
@@ -338,15 +542,17 @@ impl Model {
             neighbours,
             similarity_power,
         };
-        let memory = QueryMemory::new(dimensions, params, queries, clicked)?;
+        let memory = QueryMemory::new(memory_dimensions, params, queries, clicked)?;
         let mut model = Model::new(
             dimensions,
             ids,
             encodings,
             memory,
+            metric,
             Blend {
                 encoding: blend[0],
                 memory: blend[1],
+                metric: blend[2],
             },
         )?;
         model.version = version;
@@ -355,6 +561,18 @@ impl Model {
 }
 
 impl QueryContext<'_> {
+    /// The memory's strongest items as table rows (the trainer's
+    /// validation adds them as candidates, as search does).
+    pub fn expansion_rows(&self, limit: usize) -> Vec<u32> {
+        let mut strongest: Vec<(u32, f32)> = self.evidence.iter().map(|(&r, &v)| (r, v)).collect();
+        strongest.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        strongest
+            .into_iter()
+            .take(limit)
+            .map(|(row, _)| row)
+            .collect()
+    }
+
     /// The items past similar queries clicked, strongest first, at most
     /// `limit`: extra candidates beside base search's.
     pub fn expansion(&self, limit: usize) -> Vec<Arc<str>> {
@@ -367,13 +585,22 @@ impl QueryContext<'_> {
             .collect()
     }
 
-    /// g(q, i) for the item `id`: 0 for items the model knows nothing of.
-    pub fn learned_score(&self, id: &str) -> f32 {
-        let Some(&row) = self.model.rows.get(id) else {
-            return 0.0;
-        };
+    /// g(q, i) for the item `id` at `slot`.
+    pub fn learned_score(&self, id: &str, slot: u32) -> f32 {
         let blend = self.model.blend;
         let mut score = 0.0;
+        if let Some(projected) = &self.projected {
+            score += blend.metric
+                * metric_cosine(
+                    self.model.metric.as_ref(),
+                    Some(projected),
+                    slot,
+                    self.items,
+                );
+        }
+        let Some(&row) = self.model.rows.get(id) else {
+            return score;
+        };
         if blend.encoding != 0.0 {
             score +=
                 blend.encoding * (Kernels::active().dot)(&self.query, self.model.encoding_row(row));
@@ -382,6 +609,28 @@ impl QueryContext<'_> {
             score += blend.memory * evidence;
         }
         score
+    }
+}
+
+/// cos(T q, h_i); 0 without a metric or for an unknown slot.
+fn metric_cosine(
+    metric: Option<&MetricPart>,
+    projected: Option<&[f32]>,
+    slot: u32,
+    graph: &dyn ItemGraph,
+) -> f32 {
+    let (Some(metric), Some(projected)) = (metric, projected) else {
+        return 0.0;
+    };
+    let Some(h) = metric.encoding(slot, graph) else {
+        return 0.0;
+    };
+    let dot = Kernels::active().dot;
+    let norm = dot(&h, &h).sqrt();
+    if norm > 0.0 {
+        dot(projected, &h) / norm
+    } else {
+        0.0
     }
 }
 

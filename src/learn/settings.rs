@@ -31,7 +31,7 @@ pub const LEARNING_OPTION_KEYS: [&str; 13] = [
 ];
 
 /// The keys of `learning.model`, the trainer's hyperparameters.
-pub const MODEL_OPTION_KEYS: [&str; 9] = [
+pub const MODEL_OPTION_KEYS: [&str; 15] = [
     "epochs",
     "learningRate",
     "shrinkage",
@@ -41,6 +41,12 @@ pub const MODEL_OPTION_KEYS: [&str; 9] = [
     "memoryNeighbours",
     "similarityPower",
     "minZ",
+    "encodingWeight",
+    "memoryWeight",
+    "metricWeight",
+    "metricRank",
+    "metricNeighbours",
+    "resolution",
 ];
 
 /// How a database learns from feedback. `enabled: false` (`learning:
@@ -198,10 +204,17 @@ impl LearningSettings {
             && m.hops <= 2
             && (1..=1000).contains(&m.memory.neighbours)
             && (0.0..=100.0).contains(&m.memory.similarity_power)
-            && (0.0..=10.0).contains(&m.min_z);
+            && (0.0..=10.0).contains(&m.min_z)
+            && [m.blend.encoding, m.blend.memory, m.blend.metric]
+                .iter()
+                .all(|w| (0.0..=100.0).contains(w))
+            && m.metric.max_rank <= 1024
+            && m.metric_neighbours <= 256
+            && m.resolution > 0.0
+            && m.resolution <= 100.0;
         if !in_range {
             return bad(format!(
-                "model options out of range (epochs 1-100, learningRate (0, 10], shrinkage 0-100, propensityExponent 0-4, messageWeight 0-1, hops 0-2, memoryNeighbours 1-1000, similarityPower 0-100, minZ 0-10): {m:?}"
+                "model options out of range (epochs 1-100, learningRate (0, 10], shrinkage 0-100, propensityExponent 0-4, messageWeight 0-1, hops 0-2, memoryNeighbours 1-1000, similarityPower 0-100, minZ 0-10, weights 0-100, metricRank 0-1024, metricNeighbours 0-256, resolution (0, 100]): {m:?}"
             ));
         }
         if self.threads > 256 {
@@ -246,6 +259,12 @@ impl LearningSettings {
             "memoryNeighbours": m.memory.neighbours,
             "similarityPower": m.memory.similarity_power,
             "minZ": m.min_z,
+            "encodingWeight": m.blend.encoding,
+            "memoryWeight": m.blend.memory,
+            "metricWeight": m.blend.metric,
+            "metricRank": m.metric.max_rank,
+            "metricNeighbours": m.metric_neighbours,
+            "resolution": m.resolution,
         });
         value
     }
@@ -271,6 +290,22 @@ fn model_params(value: &Value, base: &TrainParams) -> Result<TrainParams> {
     m.memory.neighbours = o.count("memoryNeighbours")?.unwrap_or(m.memory.neighbours);
     m.memory.similarity_power = float("similarityPower", m.memory.similarity_power)?;
     m.min_z = o.number("minZ")?.unwrap_or(m.min_z);
+    m.blend.encoding = float("encodingWeight", m.blend.encoding)?;
+    m.blend.memory = float("memoryWeight", m.blend.memory)?;
+    m.blend.metric = float("metricWeight", m.blend.metric)?;
+    if let Some(rank) = o.number("metricRank")? {
+        if rank.fract() != 0.0 || !(0.0..=1024.0).contains(&rank) {
+            return Err(o.bad("metricRank", "an integer from 0 to 1024"));
+        }
+        m.metric.max_rank = rank as usize;
+    }
+    if let Some(n) = o.number("metricNeighbours")? {
+        if n.fract() != 0.0 || !(0.0..=256.0).contains(&n) {
+            return Err(o.bad("metricNeighbours", "an integer from 0 to 256"));
+        }
+        m.metric_neighbours = n as usize;
+    }
+    m.resolution = o.number("resolution")?.unwrap_or(m.resolution);
     Ok(m)
 }
 

@@ -18,6 +18,9 @@ pub struct LearningStats {
     /// λ_enc and λ_mem of the serving model (0 and 0 when none).
     pub blend_encoding: f32,
     pub blend_memory: f32,
+    /// λ_T of the learned metric, and the metric's rank (0: none).
+    pub blend_metric: f32,
+    pub metric_rank: usize,
     /// Items and past queries the serving model knows.
     pub model_items: usize,
     pub model_queries: usize,

@@ -1,8 +1,8 @@
 //! Training: from a snapshot of the feedback log to a [`Model`], or to a
 //! verdict that no model should be served.
 //!
-//! 1. **Split.** Every fifth session (by log order) is held back for
-//!    validation; the rest train.
+//! 1. **Split.** Every fifth session (by log order, rotating with the pass
+//!    number) is held back for validation; the rest train.
 //! 2. **Encodings.** Each item shown in a training session gets a vector
 //!    `e_i`, trained with a pairwise logistic loss: a clicked item should
 //!    outscore each item shown above it and not clicked (and the one just
@@ -17,32 +17,46 @@
 //!    never shown, including items added after the feedback, inherit what
 //!    their neighbours learned.
 //! 4. **Memory.** The training sessions' queries and their clicks.
-//! 5. **Blend and guardrail.** Each blend `(λ_enc, λ_mem)` of a small grid
-//!    reranks the held-back sessions' shown lists; the best must beat the
-//!    base order on their clicks (DCG of clicks, no propensity weights, so
-//!    the test is conservative) by a one-sided z ≥ `min_z`, else the model
-//!    is rejected and search stays base search. Random clicks carry no
-//!    preference, so they cannot pass this test except by chance.
+//! 5. **Learned metric.** `T` from co-click communities (`metric.rs`);
+//!    the memory then looks queries up in `T`'s space.
+//! 6. **Guardrail.** With the blend fixed in advance, the learned part of
+//!    the score must separate the held-back sessions' clicked items from
+//!    the shown-and-not-clicked ones: per-session AUC, mean above one half
+//!    by a one-sided z ≥ `min_z`. Position plays no part, so random clicks
+//!    give 0.5 in expectation whatever the model; the learner also wants
+//!    two passes in a row to pass before a model first serves.
 
+use super::communities::{louvain, WeightedGraph};
+use super::evidence::{auc_test, fit_blend, position_bias, session_auc, Judgement};
 use super::feedback_log::Session;
-use super::model::{unit, Blend, MemoryParams, Model, QueryMemory};
+use super::metric::{self as learned_metric, MetricParams};
+use super::model::{unit, Blend, MemoryParams, MetricPart, Model, QueryMemory};
 use crate::distance::{Kernels, Metric};
 use crate::error::Result;
+use crate::gnn::propagate::{aggregate, Aggregation};
+use crate::gnn::Adjacency;
+use crate::hnsw::Index;
+use ndarray::Array2;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A live item as the trainer needs it.
 pub struct ItemRecord {
+    /// Where the index keeps it.
+    pub slot: u32,
     /// As stored (unit length under cosine).
     pub vector: Vec<f32>,
     /// Its level-0 HNSW neighbours.
     pub neighbours: Vec<Arc<str>>,
 }
 
-/// Where the trainer reads items from: the database, in one short read.
+/// Where the trainer reads items from: the database, in short reads.
 pub trait ItemSource {
     /// The records of `ids`, `None` for ids that are no longer live.
     fn items(&self, ids: &[Arc<str>]) -> Vec<Option<ItemRecord>>;
+    /// The index, to project every item through a learned metric and to
+    /// read neighbours.
+    fn index(&self) -> &Index;
 }
 
 /// The trainer's hyperparameters.
@@ -63,6 +77,19 @@ pub struct TrainParams {
     /// Hops of message passing (0, 1 or 2).
     pub hops: usize,
     pub memory: MemoryParams,
+    /// The learned metric (`max_rank: 0` turns it off).
+    pub metric: MetricParams,
+    /// Louvain resolution of the co-click communities.
+    pub resolution: f64,
+    /// HNSW neighbours averaged into an item's metric encoding.
+    pub metric_neighbours: usize,
+    /// Candidates a search scores (the database's `rerankDepth`); the
+    /// validation reranks as many.
+    pub candidates: usize,
+    /// How much each part moves a ranking: the encodings and the memory in
+    /// units of the base score's spread within a shown list, the metric's
+    /// cosine on the base score's scale.
+    pub blend: Blend,
     /// One-sided z a model must reach on held-back sessions.
     pub min_z: f64,
     /// Every `holdout_every`-th session is held back.
@@ -80,7 +107,16 @@ impl Default for TrainParams {
             message_weight: 0.5,
             hops: 2,
             memory: MemoryParams::default(),
-            min_z: 1.64,
+            metric: MetricParams::default(),
+            resolution: 1.0,
+            metric_neighbours: 10,
+            candidates: 100,
+            blend: Blend {
+                encoding: 1.0,
+                memory: 1.0,
+                metric: 1.0,
+            },
+            min_z: 2.33,
             holdout_every: 5,
         }
     }
@@ -114,11 +150,15 @@ struct Prepared {
     weight: f32,
     query: Vec<f32>,
     shown: Vec<Option<u32>>,
+    /// The slot of each shown item (as `shown`).
+    slots: Vec<Option<(u32, u32)>>,
     base: Vec<f32>,
     clicks: Vec<(usize, f32)>,
 }
 
-/// Trains a model on `sessions` (each with its age weight).
+/// Trains a model on `sessions` (each with its age weight). `pass`
+/// numbers the training pass: which sessions are held back rotates with
+/// it, so consecutive passes are tested on different sessions.
 pub fn train(
     sessions: &[(f64, Session)],
     source: &dyn ItemSource,
@@ -126,6 +166,7 @@ pub fn train(
     dimensions: usize,
     conversion_weight: f32,
     params: &TrainParams,
+    pass: u64,
 ) -> Result<Trained> {
     let dot = Kernels::active().dot;
     // The item table: everything shown, then graph neighbours of clicked items.
@@ -160,6 +201,7 @@ pub fn train(
         }
         let query = normalise(&s.query);
         let mut shown = Vec::with_capacity(s.shown.len());
+        let mut slots = Vec::with_capacity(s.shown.len());
         let mut base = Vec::with_capacity(s.shown.len());
         for id in &s.shown {
             let row = id.as_ref().and_then(|id| rows.get(id)).copied();
@@ -167,10 +209,12 @@ pub fn train(
             match (row, record) {
                 (Some(row), Some(record)) => {
                     shown.push(Some(row));
+                    slots.push(Some((row, record.slot)));
                     base.push(score(&query, &record.vector));
                 }
                 _ => {
                     shown.push(None);
+                    slots.push(None);
                     base.push(f32::NEG_INFINITY);
                 }
             }
@@ -185,6 +229,7 @@ pub fn train(
             weight: *weight as f32,
             query,
             shown,
+            slots,
             base,
             clicks,
         });
@@ -192,7 +237,7 @@ pub fn train(
     let (train_set, held_back): (Vec<_>, Vec<_>) = prepared
         .into_iter()
         .enumerate()
-        .partition(|(i, _)| (i + 1) % params.holdout_every.max(2) != 0);
+        .partition(|(i, _)| !(*i as u64 + pass).is_multiple_of(params.holdout_every.max(2) as u64));
     let train_set: Vec<Prepared> = train_set.into_iter().map(|(_, p)| p).collect();
     let held_back: Vec<Prepared> = held_back.into_iter().map(|(_, p)| p).collect();
 
@@ -225,7 +270,13 @@ pub fn train(
     let item_count = ids.len();
 
     // Position bias as the log shows it: how click-through falls with rank.
-    let eta = estimate_propensity_exponent(&train_set).min(params.propensity_exponent);
+    // A fitted exponent below 0.2 is within the noise of a log whose clicks
+    // ignore position (random ones); weighting by it would only favour
+    // whatever was shown low.
+    let (shown_counts, click_counts) = clicks_by_position(&train_set);
+    let eta = Some(position_bias(&shown_counts, &click_counts))
+        .filter(|&eta| eta >= 0.2)
+        .map_or(0.0, |eta| eta.min(params.propensity_exponent));
     let ipw = |position: usize| ((position + 1) as f32).powf(eta).min(params.max_ipw);
 
     // Pairwise training of the encodings.
@@ -273,9 +324,22 @@ pub fn train(
     }
 
     // Message passing over the item graph.
-    let h = propagate(&e, item_count, dimensions, &edges, params);
+    let h = propagate(e, item_count, dimensions, &edges, params);
 
-    // The memory: training queries and what they clicked.
+    // The learned metric, over co-click communities.
+    let fitted = fit_metric(&train_set, &records, params);
+    let metric_rank = fitted.as_ref().map_or(0, |m| m.rank);
+
+    // The memory: training queries and what they clicked, looked up in the
+    // metric's space when there is one (where same-intent queries are near).
+    let memory_space = |q: &[f32]| match &fitted {
+        Some(m) => {
+            let mut tq = vec![0.0f32; m.rank];
+            m.project(q, &mut tq);
+            unit(&tq)
+        }
+        None => unit(q),
+    };
     let mut memory_queries = Vec::new();
     let mut memory_clicks = Vec::new();
     for p in &train_set {
@@ -285,36 +349,76 @@ pub fn train(
             .filter_map(|&(pos, cw)| p.shown[pos].map(|row| (row, cw * p.weight)))
             .collect();
         if !clicked.is_empty() {
-            memory_queries.extend_from_slice(&unit(&p.query));
+            memory_queries.extend_from_slice(&memory_space(&p.query));
             memory_clicks.push(clicked);
         }
     }
-    let memory = QueryMemory::new(dimensions, params.memory, memory_queries, memory_clicks)?;
-    let mut model = Model::new(dimensions, ids, h, memory, Blend::NONE)?;
+    let memory_dimensions = if metric_rank > 0 {
+        metric_rank
+    } else {
+        dimensions
+    };
+    let memory = QueryMemory::new(
+        memory_dimensions,
+        params.memory,
+        memory_queries,
+        memory_clicks,
+    )?;
+    let metric_part = fitted.map(|m| {
+        MetricPart::for_index(
+            m,
+            source.index(),
+            params.message_weight,
+            params.metric_neighbours,
+        )
+    });
+    let mut model = Model::new(dimensions, ids, h, memory, metric_part, Blend::NONE)?;
 
-    // Blend and guardrail on the held-back sessions.
+    // Blend and guardrail, on the held-back sessions. On one half, a
+    // pairwise logistic regression of "clicked over shown-and-not-clicked"
+    // on the differences of base score and of each learned part says how
+    // much each part is worth next to the base score: the blend is the
+    // ratio of its weight to the base score's (capped by `params.blend`,
+    // in units of the base score's spread for the encodings and the memory,
+    // absolute for the metric's cosine). Position bias inflates the base
+    // score's weight, so the blend errs small. On the other half, the
+    // learned part must separate clicked from not clicked (per-session
+    // AUC above one half, z ≥ `min_z`).
+    let index = source.index();
     let scale = ScoreScales::measure(&model, &train_set);
-    let features: Vec<Vec<(f32, f32)>> = held_back
+    let judged: Vec<Judgement> = held_back
         .iter()
-        .map(|p| model.raw_parts(&p.query, &p.shown))
+        .map(|p| judgement(p, model.raw_parts(&p.query, &shown_items(p), index)))
         .collect();
-    let mut best = (Blend::NONE, 0.0f64, 0.0f64);
-    for &enc in &[0.0f32, 0.25, 0.5, 1.0, 2.0, 4.0] {
-        for &mem in &[0.0f32, 0.25, 0.5, 1.0, 2.0, 4.0] {
-            if enc == 0.0 && mem == 0.0 {
-                continue;
-            }
-            let blend = Blend {
-                encoding: enc * scale.encoding,
-                memory: mem * scale.memory,
-            };
-            let (gain, z) = validation_gain(&held_back, &features, blend, &ipw);
-            if gain > best.1 {
-                best = (blend, gain, z);
-            }
-        }
-    }
-    let accepted = best.1 > 0.0 && best.2 >= params.min_z && !held_back.is_empty();
+    let (fit_half, test_half): (Vec<usize>, Vec<usize>) =
+        (0..held_back.len()).partition(|i| i % 2 == 0);
+    let caps = [
+        params.blend.encoding * scale.encoding,
+        params.blend.memory * scale.memory,
+        if metric_rank > 0 {
+            params.blend.metric
+        } else {
+            0.0
+        },
+    ];
+    let fit: Vec<&Judgement> = fit_half.iter().map(|&i| &judged[i]).collect();
+    let weights = fit_blend(&fit);
+    let blend = Blend {
+        encoding: weights[0].clamp(0.0, caps[0]),
+        memory: weights[1].clamp(0.0, caps[1]),
+        metric: weights[2].clamp(0.0, caps[2]),
+    };
+    let (gain, z) = if blend.is_none() {
+        (0.0, 0.0)
+    } else {
+        let aucs: Vec<f64> = test_half
+            .iter()
+            .filter_map(|&i| session_auc(&judged[i], blend))
+            .collect();
+        auc_test(&aucs)
+    };
+    let best = (blend, gain, z);
+    let accepted = best.1 > 0.0 && best.2 >= params.min_z;
     model.blend = if accepted { best.0 } else { Blend::NONE };
     let report = TrainReport {
         sessions: train_set.len() + held_back.len(),
@@ -330,6 +434,104 @@ pub fn train(
         model: accepted.then_some(model),
         report,
     })
+}
+
+/// Fits the learned metric: co-click communities of the items clicked for
+/// the same query (sessions grouped by identical query vector), then
+/// Fisher's discriminant over the community members' vectors and the
+/// queries labelled with their clicks' dominant community.
+fn fit_metric(
+    sessions: &[Prepared],
+    records: &[Option<ItemRecord>],
+    params: &TrainParams,
+) -> Option<learned_metric::LearnedMetric> {
+    if params.metric.max_rank == 0 {
+        return None;
+    }
+    // Click profile per distinct query.
+    let mut profiles: HashMap<Vec<u32>, (usize, HashMap<u32, f64>)> = HashMap::new();
+    for (i, p) in sessions.iter().enumerate() {
+        if p.clicks.is_empty() {
+            continue;
+        }
+        let key: Vec<u32> = p.query.iter().map(|x| x.to_bits()).collect();
+        let entry = profiles.entry(key).or_insert_with(|| (i, HashMap::new()));
+        for &(pos, w) in &p.clicks {
+            if let Some(row) = p.shown[pos] {
+                *entry.1.entry(row).or_insert(0.0) += (w * p.weight) as f64;
+            }
+        }
+    }
+    // Co-click graph: items clicked for the same query, weighted by
+    // w_a · w_b / W of the query's profile.
+    let mut node_of: HashMap<u32, u32> = HashMap::new();
+    let mut rows_of_node: Vec<u32> = Vec::new();
+    let mut edges: Vec<HashMap<u32, f64>> = Vec::new();
+    let mut node = |row: u32, edges: &mut Vec<HashMap<u32, f64>>| {
+        *node_of.entry(row).or_insert_with(|| {
+            rows_of_node.push(row);
+            edges.push(HashMap::new());
+            (rows_of_node.len() - 1) as u32
+        })
+    };
+    let mut query_labels: Vec<(usize, Vec<(u32, f64)>)> = Vec::new();
+    for (first, profile) in profiles.values() {
+        let items: Vec<(u32, f64)> = profile.iter().map(|(&r, &w)| (r, w)).collect();
+        let total: f64 = items.iter().map(|i| i.1).sum();
+        let nodes: Vec<(u32, f64)> = items
+            .iter()
+            .map(|&(r, w)| (node(r, &mut edges), w))
+            .collect();
+        for (a, &(na, wa)) in nodes.iter().enumerate() {
+            for &(nb, wb) in &nodes[a + 1..] {
+                let w = wa * wb / total;
+                *edges[na as usize].entry(nb).or_insert(0.0) += w;
+                *edges[nb as usize].entry(na).or_insert(0.0) += w;
+            }
+        }
+        query_labels.push((*first, nodes));
+    }
+    let graph = WeightedGraph {
+        neighbours: edges
+            .into_iter()
+            .map(|m| {
+                let mut l: Vec<(u32, f64)> = m.into_iter().collect();
+                l.sort_unstable_by_key(|e| e.0);
+                l
+            })
+            .collect(),
+    };
+    let community = louvain(&graph, params.resolution, 0xC0C1);
+    let mut size: HashMap<u32, usize> = HashMap::new();
+    for &c in &community {
+        *size.entry(c).or_insert(0) += 1;
+    }
+    let labelled = |n: u32| Some(community[n as usize]).filter(|c| size[c] >= 2);
+    let mut samples: Vec<(&[f32], u32)> = Vec::new();
+    for (n, &row) in rows_of_node.iter().enumerate() {
+        if let (Some(c), Some(record)) = (
+            labelled(n as u32),
+            records.get(row as usize).and_then(Option::as_ref),
+        ) {
+            samples.push((&record.vector, c));
+        }
+    }
+    for (first, nodes) in &query_labels {
+        let mut votes: HashMap<u32, f64> = HashMap::new();
+        for &(n, w) in nodes {
+            if let Some(c) = labelled(n) {
+                *votes.entry(c).or_insert(0.0) += w;
+            }
+        }
+        if let Some((&c, _)) = votes
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+        {
+            samples.push((&sessions[*first].query, c));
+        }
+    }
+    let dimensions = sessions.first().map_or(0, |p| p.query.len());
+    learned_metric::fit(&samples, dimensions, &params.metric)
 }
 
 /// Multipliers that bring each part of the learned score to the scale of
@@ -380,51 +582,32 @@ fn std_dev(values: impl Iterator<Item = f64>) -> f64 {
     (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / values.len() as f64).sqrt()
 }
 
-/// Mean per-session gain in DCG of clicks when `blend` reorders each
-/// held-back shown list, and its z (mean over standard error).
-fn validation_gain(
-    sessions: &[Prepared],
-    features: &[Vec<(f32, f32)>],
-    blend: Blend,
-    ipw: &dyn Fn(usize) -> f32,
-) -> (f64, f64) {
-    let mut gains = Vec::new();
-    for (p, f) in sessions.iter().zip(features) {
-        if p.clicks.is_empty() {
-            continue;
-        }
-        let mut order: Vec<usize> = (0..p.shown.len())
-            .filter(|&i| p.shown[i].is_some())
-            .collect();
-        let learned = |i: usize| p.base[i] + blend.encoding * f[i].0 + blend.memory * f[i].1;
-        order.sort_by(|&a, &b| learned(b).total_cmp(&learned(a)).then(a.cmp(&b)));
-        let mut gain = 0.0;
-        for &(pos, weight) in &p.clicks {
-            let new_pos = order.iter().position(|&i| i == pos).unwrap_or(pos);
-            gain += (weight * ipw(pos)) as f64 * (discount(new_pos) - discount(pos));
-        }
-        gains.push(gain * p.weight as f64);
-    }
-    if gains.len() < 2 {
-        return (0.0, 0.0);
-    }
-    let n = gains.len() as f64;
-    let mean = gains.iter().sum::<f64>() / n;
-    let var = gains.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / (n - 1.0);
-    let z = if var > 0.0 {
-        mean / (var / n).sqrt()
-    } else {
-        0.0
-    };
-    (mean, z)
+/// The shown items of a session as (table row, slot), holes left out.
+fn shown_items(p: &Prepared) -> Vec<(Option<u32>, u32)> {
+    p.slots
+        .iter()
+        .flatten()
+        .map(|&(row, slot)| (Some(row), slot))
+        .collect()
 }
 
-/// The exponent η of click-through ∝ rank^-η fitted (least squares on
-/// logs) to the training sessions' click rate per position: what the
-/// users' position bias is, at most. Clicks that ignore position (random
-/// ones) give η ≈ 0, so no propensity weighting can turn them into a
-/// preference for lower-ranked items.
-fn estimate_propensity_exponent(sessions: &[Prepared]) -> f32 {
+/// A held-back session as the guardrail sees it (holes left out).
+fn judgement(p: &Prepared, parts: Vec<[f32; 3]>) -> Judgement {
+    let live: Vec<usize> = (0..p.slots.len())
+        .filter(|&i| p.slots[i].is_some())
+        .collect();
+    Judgement {
+        base: live.iter().map(|&i| p.base[i]).collect(),
+        clicked: live
+            .iter()
+            .map(|i| p.clicks.iter().any(|c| c.0 == *i))
+            .collect(),
+        parts,
+    }
+}
+
+/// Click-through counts by position (the first ten) of `sessions`.
+fn clicks_by_position(sessions: &[Prepared]) -> ([f64; 10], [f64; 10]) {
     let mut shown = [0.0f64; 10];
     let mut clicked = [0.0f64; 10];
     for p in sessions {
@@ -439,72 +622,43 @@ fn estimate_propensity_exponent(sessions: &[Prepared]) -> f32 {
             }
         }
     }
-    let points: Vec<(f64, f64)> = (0..10)
-        .filter(|&r| shown[r] >= 20.0 && clicked[r] > 0.0)
-        .map(|r| (((r + 1) as f64).ln(), (clicked[r] / shown[r]).ln()))
-        .collect();
-    if points.len() < 3 {
-        return 0.0;
-    }
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
-    if sxx <= 0.0 {
-        return 0.0;
-    }
-    (-sxy / sxx).clamp(0.0, 4.0) as f32
+    (shown, clicked)
 }
 
-fn discount(position: usize) -> f64 {
-    1.0 / ((position + 2) as f64).log2()
-}
-
-/// `h = e + α·Â e + α²·Â² e` over the symmetrised `edges` (mean over
-/// neighbours).
+/// `h = e + α·mean_N(e) + α²·mean_N(mean_N(e))` over the symmetrised
+/// `edges`, by the crate's own message-passing engine (`gnn::propagate`).
 fn propagate(
-    e: &[f32],
+    e: Vec<f32>,
     items: usize,
     dimensions: usize,
     edges: &[(u32, u32, f32)],
     params: &TrainParams,
 ) -> Vec<f32> {
     if params.hops == 0 || params.message_weight == 0.0 || edges.is_empty() {
-        return e.to_vec();
+        return e;
     }
-    let mut neighbours: Vec<Vec<(u32, f32)>> = vec![Vec::new(); items];
-    for &(a, b, w) in edges {
-        if a != b {
-            neighbours[a as usize].push((b, w));
-            neighbours[b as usize].push((a, w));
-        }
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); items];
+    for &(a, b, _) in edges.iter().filter(|edge| edge.0 != edge.1) {
+        lists[a as usize].push(b);
+        lists[b as usize].push(a);
     }
-    let mut h = e.to_vec();
-    let mut layer = e.to_vec();
+    let (Ok(graph), Ok(mut layer)) = (
+        Adjacency::from_lists(&lists),
+        Array2::from_shape_vec((items, dimensions), e),
+    ) else {
+        return vec![0.0; items * dimensions];
+    };
+    let mut h = layer.clone();
     let mut factor = 1.0f32;
     for _ in 0..params.hops.min(2) {
         factor *= params.message_weight;
-        let mut next = vec![0.0f32; items * dimensions];
-        for (i, list) in neighbours.iter().enumerate() {
-            let total: f32 = list.iter().map(|l| l.1).sum();
-            if total <= 0.0 {
-                continue;
-            }
-            let out = &mut next[i * dimensions..(i + 1) * dimensions];
-            for &(n, w) in list {
-                let src = &layer[n as usize * dimensions..(n as usize + 1) * dimensions];
-                for (o, s) in out.iter_mut().zip(src) {
-                    *o += s * (w / total);
-                }
-            }
-        }
-        for (hv, nv) in h.iter_mut().zip(&next) {
-            *hv += factor * nv;
-        }
-        layer = next;
+        let Ok(next) = aggregate(&graph, layer.view(), Aggregation::Mean) else {
+            break;
+        };
+        h.scaled_add(factor, &next.output);
+        layer = next.output;
     }
-    h
+    h.into_raw_vec_and_offset().0
 }
 
 fn sigmoid(x: f32) -> f32 {
