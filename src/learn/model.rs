@@ -26,6 +26,7 @@ use crate::distance::{Kernels, Metric};
 use crate::error::{Error, Result};
 use crate::file::{ByteReader, ByteWriter};
 use crate::hnsw::{HnswParams, Index};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -58,8 +59,9 @@ impl Blend {
 /// time, so items added after training are encoded like the rest).
 pub struct MetricPart {
     pub metric: LearnedMetric,
-    /// `slots × rank`, as of training; later slots are projected on use.
-    pub projections: Vec<f32>,
+    /// `slots × rank` unit encodings `h`, as of training; later slots are
+    /// encoded on use.
+    pub encodings: Vec<f32>,
     /// α: weight of the neighbours' mean.
     pub message_weight: f32,
     /// Neighbours averaged per item.
@@ -84,72 +86,100 @@ impl ItemGraph for Index {
 }
 
 impl MetricPart {
-    /// The part for `metric`, projecting every slot of `index` (in
-    /// parallel on the current Rayon pool).
+    /// The part for `metric` over `index`: every slot's projection, then
+    /// every slot's unit-length encoding `h` by one round of message
+    /// passing (both in parallel on the current Rayon pool), so a search
+    /// reads one short row per candidate.
     pub fn for_index(
         metric: LearnedMetric,
         index: &Index,
         message_weight: f32,
         neighbours: usize,
     ) -> MetricPart {
-        let slots = index.slot_count() as u32;
-        let mut projections = vec![0.0f32; slots as usize * metric.rank];
-        index.map_vectors(0..slots, metric.rank, &mut projections, &|v, out| {
+        let slots = index.slot_count();
+        let r = metric.rank;
+        let mut projections = vec![0.0f32; slots * r];
+        index.map_vectors(0..slots as u32, r, &mut projections, &|v, out| {
             metric.project(v, out)
         });
-        MetricPart {
+        let mut part = MetricPart {
             metric,
-            projections,
+            encodings: Vec::new(),
             message_weight,
             neighbours,
-        }
+        };
+        let mut encodings = vec![0.0f32; slots * r];
+        encodings
+            .par_chunks_mut(r.max(1))
+            .enumerate()
+            .for_each(|(slot, out)| {
+                let own = &projections[slot * r..(slot + 1) * r];
+                let neighbours = index.level0_neighbours(slot as u32);
+                let rows = neighbours
+                    .iter()
+                    .take(part.neighbours)
+                    .filter(|&&n| (n as usize) < slots)
+                    .map(|&n| &projections[n as usize * r..(n as usize + 1) * r]);
+                part.combine(own, rows, out);
+            });
+        part.encodings = encodings;
+        part
     }
 
-    fn projection(&self, slot: u32, items: &dyn ItemGraph, out: &mut [f32]) -> bool {
-        let r = self.metric.rank;
-        let start = slot as usize * r;
-        if let Some(row) = self.projections.get(start..start + r) {
-            out.copy_from_slice(row);
-            return true;
-        }
-        match items.vector(slot) {
-            Some(v) => {
-                self.metric.project(&v, out);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// `h` of the item at `slot` (unnormalised), or `None` if unknown.
-    pub fn encoding(&self, slot: u32, items: &dyn ItemGraph) -> Option<Vec<f32>> {
-        let r = self.metric.rank;
-        let mut own = vec![0.0f32; r];
-        if !self.projection(slot, items, &mut own) {
-            return None;
-        }
-        if self.message_weight == 0.0 || self.neighbours == 0 {
-            return Some(own);
-        }
-        let mut mean = vec![0.0f32; r];
-        let mut row = vec![0.0f32; r];
-        let mut count = 0usize;
-        for n in items.neighbours(slot).into_iter().take(self.neighbours) {
-            if self.projection(n, items, &mut row) {
-                mean.iter_mut().zip(&row).for_each(|(m, x)| *m += x);
+    /// `out = unit((1 − α)·own + α·mean(rows))` (just `unit(own)` without
+    /// rows or message passing).
+    fn combine<'a>(&self, own: &[f32], rows: impl Iterator<Item = &'a [f32]>, out: &mut [f32]) {
+        out.copy_from_slice(own);
+        if self.message_weight > 0.0 && self.neighbours > 0 {
+            let mut mean = vec![0.0f32; own.len()];
+            let mut count = 0usize;
+            for row in rows {
+                mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
                 count += 1;
             }
+            if count > 0 {
+                let a = self.message_weight;
+                for (o, m) in out.iter_mut().zip(&mean) {
+                    *o = (1.0 - a) * *o + a * m / count as f32;
+                }
+            }
         }
-        if count == 0 {
-            return Some(own);
+        let norm = (Kernels::active().dot)(out, out).sqrt();
+        if norm > 0.0 {
+            out.iter_mut().for_each(|x| *x /= norm);
         }
-        let a = self.message_weight;
-        Some(
-            own.iter()
-                .zip(&mean)
-                .map(|(o, m)| (1.0 - a) * o + a * m / count as f32)
-                .collect(),
-        )
+    }
+
+    /// The unit encoding `h` of the item at `slot`: from the table, or, for
+    /// an item added after training, projected and combined now.
+    fn encoding<'a>(
+        &'a self,
+        slot: u32,
+        items: &dyn ItemGraph,
+        scratch: &'a mut Vec<f32>,
+    ) -> Option<&'a [f32]> {
+        let r = self.metric.rank;
+        let start = slot as usize * r;
+        if start + r <= self.encodings.len() {
+            return Some(&self.encodings[start..start + r]);
+        }
+        let project = |slot: u32| {
+            items.vector(slot).map(|v| {
+                let mut p = vec![0.0f32; r];
+                self.metric.project(&v, &mut p);
+                p
+            })
+        };
+        let own = project(slot)?;
+        let rows: Vec<Vec<f32>> = items
+            .neighbours(slot)
+            .into_iter()
+            .take(self.neighbours)
+            .filter_map(project)
+            .collect();
+        scratch.resize(r, 0.0);
+        self.combine(&own, rows.iter().map(Vec::as_slice), scratch);
+        Some(scratch)
     }
 }
 
@@ -336,7 +366,7 @@ impl Model {
             + self
                 .metric
                 .as_ref()
-                .map_or(0, |m| (m.projections.len() + m.metric.transform.len()) * 4)
+                .map_or(0, |m| (m.encodings.len() + m.metric.transform.len()) * 4)
     }
 
     /// The id of table row `row`.
@@ -622,16 +652,10 @@ fn metric_cosine(
     let (Some(metric), Some(projected)) = (metric, projected) else {
         return 0.0;
     };
-    let Some(h) = metric.encoding(slot, graph) else {
-        return 0.0;
-    };
-    let dot = Kernels::active().dot;
-    let norm = dot(&h, &h).sqrt();
-    if norm > 0.0 {
-        dot(projected, &h) / norm
-    } else {
-        0.0
-    }
+    let mut scratch = Vec::new();
+    metric
+        .encoding(slot, graph, &mut scratch)
+        .map_or(0.0, |h| (Kernels::active().dot)(projected, h))
 }
 
 /// `v / |v|`, or `v` itself when it is zero.
