@@ -89,8 +89,8 @@ Options:
   --feedback-every N     one feedback() per N paced searches       (default 16)
   --no-control           skip part 2's control arm (a busy-looping thread
                          instead of the trainer)
-  --niced-arm            add a part 2 arm: training with the trainer's
-                         threads at nice 19 (an experiment, off by default)
+  --no-niced             skip part 2's experiment arm (training with the
+                         trainer's threads at nice 19, via os.setPriority)
   --trials N             feedback-to-publish trials, part 3        (default 7)
   --feedback-calls N     timed feedback() calls, part 4            (default 5000)
   --big-n N              items of the training index, part 5       (default 1000000)
@@ -130,7 +130,7 @@ const DEFAULTS = {
   reps: 3,
   feedbackEvery: 16,
   control: true,
-  nicedArm: false,
+  nicedArm: true,
   trials: 7,
   feedbackCalls: 5000,
   bigN: 1000000,
@@ -175,7 +175,7 @@ function parseArgs(argv) {
     else if (a === '--quick') o.quick = true
     else if (a === '--no-md') o.md = false
     else if (a === '--no-control') o.control = false
-    else if (a === '--niced-arm') o.nicedArm = true
+    else if (a === '--no-niced') o.nicedArm = false
     else if (a === '--out') o.out = next()
     else if (a === '--only') o.only = next().split(',').map((s) => s.trim()).filter(Boolean)
     else if (a === '--load') {
@@ -279,8 +279,19 @@ function schedstat(file) {
 }
 const mainThreadSched = () => schedstat('/proc/thread-self/schedstat')
 
-function gc() {
-  if (typeof global.gc === 'function') global.gc()
+// A full garbage collection, then one event-loop turn for the N-API
+// finalizers it queues, then another collection. A closed VectorDB frees
+// its native memory only when its JS object is collected, and that drop
+// runs on the JS thread (tens of ms for a 100k index with a model): without
+// this it would land inside whichever timed window came next.
+const collect = typeof global.gc === 'function' ? global.gc : (() => {
+  require('node:v8').setFlagsFromString('--expose-gc')
+  return require('node:vm').runInNewContext('gc')
+})()
+async function gc() {
+  collect()
+  await tick()
+  collect()
 }
 
 // RSS now and the process's peak so far, from /proc/self/status (bytes).
@@ -612,7 +623,7 @@ async function partRerank(opts, ctx) {
   const m0 = performance.now()
   for (let r = 0; r < opts.rounds; r++) {
     for (const mode of ['sync', 'async']) {
-      gc()
+      await gc()
       const [model, base0, wide] = mode === 'sync' ? timeSync(syncFns, queries.rows) : await timeAsync(asyncFns, queries.rows)
       const diff = model.map((x, i) => x - base0[i])
       const beam = wide.map((x, i) => x - base0[i])
@@ -691,6 +702,8 @@ async function pacedWindow(db, w, rate, seconds, every) {
   const pending = new Set()
   let errors = 0
   let lastYield = 0
+  let tickMax = 0
+  let svcMax = 0
   const main0 = mainThreadSched()
   const cpu0 = process.cpuUsage()
   const start = nowNs() + 2e6
@@ -700,7 +713,9 @@ async function pacedWindow(db, w, rate, seconds, every) {
     if (sched - t > 50e3 || i - lastYield >= 64) {
       await tick()
       lastYield = i
-      t = nowNs()
+      const after = nowNs()
+      tickMax = Math.max(tickMax, after - t)
+      t = after
     }
     while (t < sched) t = nowNs()
     const q = i % w.queries.count
@@ -708,6 +723,7 @@ async function pacedWindow(db, w, rate, seconds, every) {
     const end = nowNs()
     lat[i] = (end - sched) / 1e3
     svc[i] = (end - t) / 1e3
+    if (svc[i] > svcMax) svcMax = svc[i]
     if (i % every === 0) {
       const p = db.feedback({ searchId, clicked: honestClicks(hits, w.queries.cls[q], w.itemCls, w.random), converted: [] })
       pending.add(p)
@@ -739,6 +755,8 @@ async function pacedWindow(db, w, rate, seconds, every) {
     max,
     s50,
     s99,
+    svcMax,
+    tickMaxMs: tickMax / 1e6,
     errors,
     // Shares of the window: the main thread on a CPU / waiting for one; the trainer thread on a CPU; the whole process.
     mainCpu: share(main0, main1, 'cpu'),
@@ -766,7 +784,6 @@ function niceTrainerThreads(nice) {
       count++
     }
   }
-  if (!count) throw new Error('no trainer thread found to renice')
   return count
 }
 
@@ -795,7 +812,7 @@ async function partP99(opts, ctx) {
   closedLoopQps(probe.db, t.queries.rows, 1)
   const qpsRuns = []
   for (let r = 0; r < 3; r++) {
-    gc()
+    await gc()
     qpsRuns.push(closedLoopQps(probe.db, t.queries.rows, 3))
   }
   await probe.dispose()
@@ -816,12 +833,14 @@ async function partP99(opts, ctx) {
       // Warm-up: every query once (page cache and caches), untimed.
       for (const q of t.queries.rows) c.db.searchSync(q, { k: 10 })
       const hog = arm === 'hog' ? await startHog() : null
-      if (arm === 'niced') niceTrainerThreads(19)
-      gc()
+      const niced = arm === 'niced' ? niceTrainerThreads(19) : null
+      if (niced === 0) info('  (no hnsw-gnn-trainer thread found to renice: this window trains at normal priority)')
+      await gc()
       const before = c.db.learningStats()
       const res = await pacedWindow(c.db, w, rate, opts.window, opts.feedbackEvery)
       if (hog) await hog.terminate()
       const after = c.db.learningStats()
+      res.niced = niced
       res.trainings = after.trainings - before.trainings
       res.published = after.published - before.published
       res.activeAtEnd = after.active
@@ -864,7 +883,7 @@ async function partP99(opts, ctx) {
   for (let rep = 0; rep < opts.reps; rep++) {
     for (const arm of ARM_NAMES) {
       const r = arms[arm][rep]
-      rawRows.push([rep + 1, arm, fmt(r.p50), fmt(r.p99), fmt(r.p999), fmt(r.max / 1000, 2), fmt(r.s99), fmtInt(r.count), `${pct(r.mainCpu)} / ${pct(r.mainWait)}`, pct(r.otherCpu), pct(r.processCpu), r.trainings, r.published, fmtInt(r.sessionsAtEnd), r.errors, r.load])
+      rawRows.push([rep + 1, arm, fmt(r.p50), fmt(r.p99), fmt(r.p999), fmt(r.max / 1000, 2), fmt(r.s99), fmt(r.svcMax / 1000, 2), fmt(r.tickMaxMs, 2), fmtInt(r.count), `${pct(r.mainCpu)} / ${pct(r.mainWait)}`, pct(r.otherCpu), pct(r.processCpu), r.trainings, r.published, fmtInt(r.sessionsAtEnd), r.errors, r.load])
     }
   }
   return {
@@ -873,11 +892,11 @@ async function partP99(opts, ctx) {
       templateNote(t),
       `Max single-thread rate: closed-loop \`searchSync(q, { k: 10 })\` (model serving) over the pool, median of 3 × 3 s: ${fmtInt(maxQps)} QPS ${list(qpsRuns, 0)}. Each window paces searches at ${Math.round(opts.load * 100)}% of it (${fmtInt(rate)}/s) for ${opts.window} s on the main thread (busy-wait scheduler, yielding to the event loop when there is slack or every 64 searches); latency is open-loop, from each search's scheduled time to its return. One \`feedback()\` (honest clicks, not awaited) per ${opts.feedbackEvery} searches in both arms, so the JS-thread work is the same; only the trainer differs.`,
       `Arms: **idle** opens the copy with \`background: false\` (feedback is logged, nothing trains); **training** with \`background: true, trainEverySessions: 50, trainEveryMs: 100\`, so a pass starts as soon as the previous one ends (the passes column counts \`learningStats().trainings\` during each window). ${opts.control ? '**control** opens it like idle and runs a worker thread in a busy loop for the window: the CPU demand of a trainer running back to back, without the learner. ' : ''}${opts.nicedArm ? '**niced** is training with the trainer threads (named hnsw-gnn-trainer) set to nice 19 after opening. ' : ''}${opts.reps} rep(s), the order of the arms rotating from rep to rep; cells are medians over reps.`,
-      `Diagnostics: "search itself" is the duration of each \`searchSync\` call alone (no queueing behind earlier searches). "main thread waiting for a CPU" is the share of the window the JS thread spent runnable but not running (\`/proc/thread-self/schedstat\`); "other threads on a CPU" is the CPU time of every other thread of the process (the trainer's pass, write and GC threads) as a share of the window (100% = one core), "process CPU" all threads: on ${os.cpus().length} cores shared with other work, a trainer that takes a whole core can push the JS thread off its own, and at ${Math.round(opts.load * 100)}% load every such delay queues the searches behind it.`,
+      `Diagnostics: "search itself" is the duration of each \`searchSync\` call alone (no queueing behind earlier searches); "longest event-loop turn" the longest yield to the event loop (feedback resolutions, finalizers). "main thread waiting for a CPU" is the share of the window the JS thread spent runnable but not running (\`/proc/thread-self/schedstat\`); "other threads on a CPU" is the CPU time of every other thread of the process (the trainer's pass, write and GC threads) as a share of the window (100% = one core), "process CPU" all threads: on ${os.cpus().length} cores shared with other work, a trainer that takes a whole core can push the JS thread off its own, and at ${Math.round(opts.load * 100)}% load every such delay queues the searches behind it.`,
     ],
     tables: [
       { header: ['arm', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max ms', 'search itself p50 µs', 'search itself p99 µs', 'searches/s', 'main thread waiting for a CPU', 'other threads on a CPU', 'training passes per window', 'last pass ms', 'p99 per rep µs'], rows },
-      { title: 'Every window', header: ['rep', 'arm', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max ms', 'search itself p99 µs', 'searches', 'main thread on / waiting for a CPU', 'other threads on a CPU', 'process CPU', 'passes', 'published', 'log sessions at end', 'feedback errors', 'load avg after'], rows: rawRows },
+      { title: 'Every window', header: ['rep', 'arm', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max ms', 'search itself p99 µs', 'longest search ms', 'longest event-loop turn ms', 'searches', 'main thread on / waiting for a CPU', 'other threads on a CPU', 'process CPU', 'passes', 'published', 'log sessions at end', 'feedback errors', 'load avg after'], rows: rawRows },
     ],
     targets: [
       { name: `search p99 while training / idle, ${fmtInt(t.n)} × ${t.dim}, ${Math.round(opts.load * 100)}% of max QPS`, value: `${fmt(med('training', 'p99'))} / ${fmt(med('idle', 'p99'))} µs = ${fmt(ratio, 2)}× (per rep ${list(ratios, 2)})`, target: `≤ ${TARGETS.p99Ratio}×`, result: verdict(ratio, TARGETS.p99Ratio) },
@@ -1006,7 +1025,7 @@ async function partFeedback(opts, ctx) {
   for (let r = 0; r < runs; r++) {
     for (const v of VARIANTS) {
       const c = await openCopy({ background: false }, v.durability)
-      gc()
+      await gc()
       const x = await timeFeedback(c.db, w, v.calls, 200, v.inFlight)
       await c.dispose()
       results[v.key].push(x)
@@ -1047,7 +1066,7 @@ async function partTrain(opts, ctx) {
   const rssEmpty = memory()
   const built = await buildIndex(world, opts.bigN, { learning: { explore: 0, background: false } }, { budget: { minutes: opts.buildBudget, floor }, label: '[train] ' })
   const { db } = built
-  gc()
+  await gc()
   const rssBuilt = memory()
   // Sessions repeat queries (10 per query by default): with fewer repeats
   // the clicks of 10,000 sessions on this data do not reach the guardrail's
@@ -1058,7 +1077,7 @@ async function partTrain(opts, ctx) {
   const f0 = performance.now()
   await feedSessions(db, w, opts.bigSessions)
   const feedSec = (performance.now() - f0) / 1000
-  gc()
+  await gc()
   const before = memory()
   const statsBefore = db.learningStats()
   info(`[train] fed in ${fmtSec(feedSec)}; log ${fmtInt(statsBefore.sessions)} sessions, heapBytes ${fmtMB(statsBefore.heapBytes)} MB, RSS ${fmtMB(before.rss)} MB; ${opts.trainRuns} × train() ...`)
@@ -1169,7 +1188,7 @@ async function main() {
   log(`Learning performance benchmark — ${env.date}`)
   log(`CPU: ${env.cpu} (${env.cores} cores; flags: ${env.simd}), Node ${env.node}, ${env.platform}, load average ${env.loadStart}`)
   log(buildLine(opts.build))
-  log(`parts: ${opts.only.join(', ')}${opts.quick ? ' (--quick)' : ''}; ${typeof global.gc === 'function' ? 'gc exposed: collecting between timed passes' : 'run node with --expose-gc to collect between timed passes'}`)
+  log(`parts: ${opts.only.join(', ')}${opts.quick ? ' (--quick)' : ''}; a full GC (and the finalizers it queues) runs before every timed pass`)
   const out = path.resolve(opts.out || path.join(__dirname, 'results', 'learning-perf.md'))
   const parts = []
   const ctx = {}
