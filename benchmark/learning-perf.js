@@ -468,6 +468,16 @@ async function feedSessions(db, w, count, inFlight = 4) {
 
 // Trains until a model serves, feeding 500 more sessions after each pass
 // that was not published; returns the reports.
+// Feeds `sessions` honest sessions, trains until a model serves, and
+// measures precision@10 with and without it.
+async function learnOn(db, w, sessions) {
+  const f0 = performance.now()
+  await feedSessions(db, w, sessions)
+  const feedSec = (performance.now() - f0) / 1000
+  const reports = await trainUntilActive(db, w)
+  return { feedSec, reports, stats: db.learningStats(), base: precision(db, w, false), learned: precision(db, w, true) }
+}
+
 async function trainUntilActive(db, w, maxPasses = 8) {
   const reports = []
   for (let pass = 0; pass < maxPasses; pass++) {
@@ -516,13 +526,7 @@ async function ensureTemplate(opts, world) {
   info(`[template] built in ${fmtSec(built.buildSec)}; feeding ${fmtInt(opts.sessions)} honest sessions ...`)
   const queries = makeQueries(world, Math.max(opts.queries, 500))
   const w = workload(built.cls, queries, 500, deriveSeed(opts.seed, 2))
-  const f0 = performance.now()
-  await feedSessions(db, w, opts.sessions)
-  const feedSec = (performance.now() - f0) / 1000
-  const reports = await trainUntilActive(db, w)
-  const stats = db.learningStats()
-  const base = precision(db, w, false)
-  const learned = precision(db, w, true)
+  const { feedSec, reports, stats, base, learned } = await learnOn(db, w, opts.sessions)
   await db.save()
   await db.close()
   template = { file, n: built.n, dim: world.dim, cls: built.cls, queries, buildSec: built.buildSec, feedSec, reports, stats, base, learned }
@@ -592,13 +596,7 @@ async function partRerank(opts, ctx) {
   const queries = makeQueries(world, opts.queries)
   const w = workload(built.cls, queries, 500, deriveSeed(opts.seed, 3))
   info(`[rerank] built in ${fmtSec(built.buildSec)}; feeding ${fmtInt(opts.sessions)} honest sessions ...`)
-  const f0 = performance.now()
-  await feedSessions(db, w, opts.sessions)
-  const feedSec = (performance.now() - f0) / 1000
-  const reports = await trainUntilActive(db, w)
-  const stats = db.learningStats()
-  const base = precision(db, w, false)
-  const learned = precision(db, w, true)
+  const { feedSec, reports, stats, base, learned } = await learnOn(db, w, opts.sessions)
   info(`[rerank] ${modelLine(stats)}; precision@10 base ${fmt(base, 3)}, with model ${fmt(learned, 3)}`)
 
   // How often the model changes the top 10 (a sanity check that it reranks).

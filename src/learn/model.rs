@@ -380,36 +380,38 @@ impl Model {
         &self.encodings[start..start + self.dimensions]
     }
 
-    /// `query` as the memory indexes queries: `T q` with a metric, else
-    /// `q`, at unit length.
-    fn memory_query(&self, query: &[f32]) -> Vec<f32> {
-        match &self.metric {
-            Some(m) => {
-                let mut tq = vec![0.0f32; m.metric.rank];
-                m.metric.project(query, &mut tq);
-                unit(&tq)
-            }
-            None => unit(query),
+    /// `T q / |T q|`, when there is a metric: computed once per search, it
+    /// serves both the memory lookup (the memory indexes queries in `T`'s
+    /// space) and the metric's cosine.
+    fn projected(&self, query: &[f32]) -> Option<Vec<f32>> {
+        self.metric.as_ref().map(|m| {
+            let mut tq = vec![0.0f32; m.metric.rank];
+            m.metric.project(query, &mut tq);
+            unit(&tq)
+        })
+    }
+
+    /// The memory's evidence for `query` (`projected` is its `T q`, if any).
+    fn evidence(&self, query: &[f32], projected: Option<&[f32]>) -> HashMap<u32, f32> {
+        let mut evidence = HashMap::new();
+        match projected {
+            Some(tq) => self.memory.evidence(tq, &mut evidence),
+            None => self.memory.evidence(&unit(query), &mut evidence),
         }
+        evidence
     }
 
     /// Prepares the model's view of `query` (as the index stores queries:
     /// unit length under cosine); `items` gives neighbours and vectors.
     pub fn context<'m>(&'m self, query: &[f32], items: &'m dyn ItemGraph) -> QueryContext<'m> {
-        let mut evidence = HashMap::new();
-        if self.blend.memory != 0.0 {
-            self.memory
-                .evidence(&self.memory_query(query), &mut evidence);
-        }
-        let projected = self
-            .metric
-            .as_ref()
-            .filter(|_| self.blend.metric != 0.0)
-            .map(|m| {
-                let mut tq = vec![0.0f32; m.metric.rank];
-                m.metric.project(query, &mut tq);
-                unit(&tq)
-            });
+        let needed = self.blend.memory != 0.0 || self.blend.metric != 0.0;
+        let projected = self.projected(query).filter(|_| needed);
+        let evidence = if self.blend.memory != 0.0 {
+            self.evidence(query, projected.as_deref())
+        } else {
+            HashMap::new()
+        };
+        let projected = projected.filter(|_| self.blend.metric != 0.0);
         QueryContext {
             model: self,
             query: query.to_vec(),
@@ -428,15 +430,9 @@ impl Model {
         items: &[(Option<u32>, u32)],
         graph: &dyn ItemGraph,
     ) -> Vec<[f32; 3]> {
-        let mut evidence = HashMap::new();
-        self.memory
-            .evidence(&self.memory_query(query), &mut evidence);
+        let projected = self.projected(query);
+        let evidence = self.evidence(query, projected.as_deref());
         let dot = Kernels::active().dot;
-        let projected = self.metric.as_ref().map(|m| {
-            let mut tq = vec![0.0f32; m.metric.rank];
-            m.metric.project(query, &mut tq);
-            unit(&tq)
-        });
         items
             .iter()
             .map(|&(row, slot)| {
