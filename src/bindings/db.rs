@@ -3,9 +3,10 @@
 //! assembles search hits from the packed results).
 
 use super::convert::{self, ItemInput, Matrix, PackedText, StoredItem, VectorArg};
+use super::error::guard;
 use super::error::{call, ErrorCode};
 use super::graph::JsGraph;
-use super::task::{spawn_search, spawn_write, Job};
+use super::task::{spawn_search, spawn_write, write_applied_here, Job};
 use crate::db::{
     check_insert_batch_keys, DbOptions, DbStats, Feedback, GraphSnapshot, OpenOptions,
     SearchOptions, VectorDb,
@@ -381,12 +382,18 @@ impl JsVectorDb {
                 &other_keys.unwrap_or_default(),
             )
         })?;
-        spawn_write(
-            env,
-            self.core.clone(),
-            move |core| core.feedback_applied(feedback),
-            |()| (),
-        )
+        // Applied here when nothing holds the write gate: waking a write
+        // thread would cost more than the work.
+        match guard(|| Ok(self.core.try_feedback_applied(feedback))) {
+            Err(panicked) => write_applied_here(env, &self.core, Err(panicked), |()| ()),
+            Ok(Ok(applied)) => write_applied_here(env, &self.core, applied, |()| ()),
+            Ok(Err(feedback)) => spawn_write(
+                env,
+                self.core.clone(),
+                move |core| core.feedback_applied(feedback),
+                |()| (),
+            ),
+        }
     }
 
     #[napi]

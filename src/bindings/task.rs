@@ -140,19 +140,57 @@ where
     T: Send + 'static,
     J: ToNapiValue + 'static,
 {
-    let (deferred, promise) = env.create_deferred().map_err(status_error)?;
-    let job = Box::new(move || match guard(|| work(&core)) {
-        Err(error) => deferred.resolve(settle(Err(error), to_js)),
-        Ok(applied) => core.when_durable(applied, move |output| {
-            deferred.resolve(settle(output, to_js))
-        }),
-    });
+    let (deferred, promise) = env
+        .create_deferred::<J, Settle<J>>()
+        .map_err(status_error)?;
+    let job = Box::new(move || settle_when_durable(&core, guard(|| work(&core)), deferred, to_js));
     let sent = write_pool().map(|pool| pool.lock().unwrap_or_else(|e| e.into_inner()).send(job));
     if !matches!(sent, Some(Ok(()))) {
         return Err(super::error::to_js_error(crate::Error::Internal(
             "the write threads stopped".into(),
         )));
     }
+    Ok(promise)
+}
+
+/// Settles `deferred` with `to_js` of a write's value once it is durable,
+/// or with the error that stopped it.
+fn settle_when_durable<T, J>(
+    core: &VectorDb,
+    applied: crate::Result<Applied<T>>,
+    deferred: napi::JsDeferred<J, Settle<J>>,
+    to_js: fn(T) -> J,
+) where
+    T: Send + 'static,
+    J: ToNapiValue + 'static,
+{
+    match applied {
+        Err(error) => deferred.resolve(Box::new(settle(Err(error), to_js))),
+        Ok(applied) => core.when_durable(applied, move |output| {
+            deferred.resolve(Box::new(settle(output, to_js)))
+        }),
+    }
+}
+
+/// What settles a write's promise on the JS thread.
+type Settle<J> = Box<dyn FnOnce(Env) -> napi::Result<J>>;
+
+/// Settles a promise with a write applied on the JS thread (see
+/// `VectorDb::try_feedback_applied`) once it is durable.
+pub fn write_applied_here<'env, T, J>(
+    env: &'env Env,
+    core: &VectorDb,
+    applied: crate::Result<Applied<T>>,
+    to_js: fn(T) -> J,
+) -> Result<Object<'env>, ErrorCode>
+where
+    T: Send + 'static,
+    J: ToNapiValue + 'static,
+{
+    let (deferred, promise) = env
+        .create_deferred::<J, Settle<J>>()
+        .map_err(status_error)?;
+    settle_when_durable(core, applied, deferred, to_js);
     Ok(promise)
 }
 

@@ -111,7 +111,33 @@ impl VectorDb {
     /// [`VectorDb::feedback`] without waiting for durability.
     pub fn feedback_applied(&self, feedback: Feedback) -> Result<Applied<()>> {
         self.learner.check_enabled()?;
-        let _gate = self.begin_write()?;
+        let gate = self.begin_write()?;
+        self.feedback_admitted(feedback, gate)
+    }
+
+    /// [`VectorDb::feedback_applied`] if it can start without waiting, or
+    /// the feedback back when a save or close holds the write gate. Logging
+    /// feedback is a lookup, a few vector copies and a log append (a few
+    /// microseconds), so the bindings run it on the caller's thread rather
+    /// than pay for waking a write thread.
+    pub fn try_feedback_applied(
+        &self,
+        feedback: Feedback,
+    ) -> std::result::Result<Result<Applied<()>>, Feedback> {
+        if let Err(error) = self.learner.check_enabled() {
+            return Ok(Err(error));
+        }
+        match self.try_begin_write() {
+            None => Err(feedback),
+            Some(gate) => Ok(gate.and_then(|gate| self.feedback_admitted(feedback, gate))),
+        }
+    }
+
+    fn feedback_admitted(
+        &self,
+        feedback: Feedback,
+        _gate: std::sync::RwLockReadGuard<'_, ()>,
+    ) -> Result<Applied<()>> {
         let (session, teams) = self.session_of(feedback)?;
         if let (Some((version, teams)), Some(search_id)) = (&teams, &session.search_id) {
             // Credit an interleaved search once, on its first feedback.
@@ -244,8 +270,13 @@ impl VectorDb {
         let spawned = std::thread::Builder::new()
             .name("hnsw-gnn-trainer".into())
             .spawn(move || {
+                crate::learn::priority::lower_current_thread();
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(learner_threads)
+                    .thread_name(|i| format!("hnsw-gnn-trainer-{i}"))
+                    .start_handler(|_| {
+                        crate::learn::priority::lower_current_thread();
+                    })
                     .build();
                 // Waits on the learner alone, so an idle trainer never keeps
                 // the database alive; holds the database only for a pass.

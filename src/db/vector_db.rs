@@ -171,6 +171,21 @@ impl VectorDb {
     /// Admits one write: shared hold of the gate, open, not read-only.
     pub(super) fn begin_write(&self) -> Result<RwLockReadGuard<'_, ()>> {
         let gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        self.admit_write(gate)
+    }
+
+    /// [`VectorDb::begin_write`] without waiting: `None` while a save or
+    /// close holds the gate.
+    pub(super) fn try_begin_write(&self) -> Option<Result<RwLockReadGuard<'_, ()>>> {
+        let gate = match self.gate.try_read() {
+            Ok(gate) => gate,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(self.admit_write(gate))
+    }
+
+    fn admit_write<'a>(&self, gate: RwLockReadGuard<'a, ()>) -> Result<RwLockReadGuard<'a, ()>> {
         self.check_open()?;
         if self.persistence.as_ref().is_some_and(|p| p.wal().is_none()) {
             return Err(Error::ReadOnly);

@@ -130,8 +130,10 @@ impl Session {
 /// sessions is the difference to the newest.
 pub struct FeedbackLog {
     settings: FeedbackSettings,
-    /// Ascending by sequence (purges leave gaps, never reorder).
-    sessions: VecDeque<(u64, Session)>,
+    /// Ascending by sequence (purges leave gaps, never reorder). Shared,
+    /// so a training snapshot is a copy of pointers (the log's lock is held
+    /// for microseconds), and a session changed later is copied on write.
+    sessions: VecDeque<(u64, Arc<Session>)>,
     next_sequence: u64,
     /// Search id -> sequence of the session it was logged as.
     by_search: HashMap<String, u64>,
@@ -191,7 +193,7 @@ impl FeedbackLog {
                 .sessions
                 .binary_search_by_key(&sequence, |(s, _)| *s)
                 .expect("by_search names only logged sessions");
-            let logged = &mut self.sessions[index].1;
+            let logged = Arc::make_mut(&mut self.sessions[index].1);
             unite(&mut logged.clicked, &session.clicked);
             unite(&mut logged.converted, &session.converted);
             logged.at_ms = logged.at_ms.max(session.at_ms);
@@ -202,7 +204,7 @@ impl FeedbackLog {
         if let Some(id) = &session.search_id {
             self.by_search.insert(id.clone(), sequence);
         }
-        self.sessions.push_back((sequence, session));
+        self.sessions.push_back((sequence, Arc::new(session)));
         self.trim_to_capacity();
         sequence
     }
@@ -235,7 +237,7 @@ impl FeedbackLog {
     }
 
     /// Every logged session, oldest first, with its age weight as of `now_ms`.
-    pub fn weighted(&self, now_ms: u64) -> impl Iterator<Item = (f64, &Session)> {
+    pub fn weighted(&self, now_ms: u64) -> impl Iterator<Item = (f64, &Arc<Session>)> {
         self.sessions
             .iter()
             .map(move |(sequence, s)| (self.age_weight(*sequence, s.at_ms, now_ms), s))
@@ -246,6 +248,14 @@ impl FeedbackLog {
     pub fn forget_item(&mut self, id: &str) -> usize {
         let mut forgotten = 0;
         for (_, session) in self.sessions.iter_mut() {
+            if !session
+                .shown
+                .iter()
+                .any(|shown| shown.as_deref() == Some(id))
+            {
+                continue;
+            }
+            let session = Arc::make_mut(session);
             for (position, shown) in session.shown.iter_mut().enumerate() {
                 if shown.as_deref() == Some(id) {
                     *shown = None;
@@ -300,7 +310,7 @@ impl FeedbackLog {
                 return Err(r.corrupt(format!("session sequence {sequence} out of order")));
             }
             let session = Session::decode(&mut r)?;
-            sessions.push_back((sequence, session));
+            sessions.push_back((sequence, Arc::new(session)));
         }
         r.finish()?;
         let by_search = sessions
@@ -441,7 +451,7 @@ mod tests {
         log.record(session(None, &["a", "b", "c"], &[1, 2], &[1], 1));
         log.record(session(None, &["b", "d"], &[0], &[], 2));
         assert_eq!(log.forget_item("b"), 2);
-        let sessions: Vec<&Session> = log.weighted(2).map(|(_, s)| s).collect();
+        let sessions: Vec<&Session> = log.weighted(2).map(|(_, s)| &**s).collect();
         assert_eq!(
             sessions[0].shown,
             vec![Some(Arc::from("a")), None, Some(Arc::from("c"))]

@@ -167,8 +167,8 @@ impl Learner {
                 log.purge_before(now_ms().saturating_sub(retention));
             }
             let now = now_ms();
-            let snapshot: Vec<(f64, Session)> =
-                log.weighted(now).map(|(w, s)| (w, s.clone())).collect();
+            let snapshot: Vec<(f64, Arc<Session>)> =
+                log.weighted(now).map(|(w, s)| (w, Arc::clone(s))).collect();
             (snapshot, log.settings().conversion_weight)
         };
         {
@@ -176,6 +176,10 @@ impl Learner {
             books.sessions_since_training = 0;
             books.last_training_started = Some(started);
         }
+        // Read before training: a guard taken inside the call's arguments
+        // would live until the end of the statement, holding the books (and
+        // so every `record`, i.e. every feedback) for the whole pass.
+        let pass = self.lock_books().trainings;
         let trained = if snapshot.len() < self.settings.min_sessions {
             None
         } else {
@@ -186,7 +190,7 @@ impl Learner {
                 self.dimensions,
                 conversion_weight,
                 &self.params,
-                self.lock_books().trainings,
+                pass,
             )?)
         };
         let report = match &trained {

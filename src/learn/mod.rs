@@ -13,6 +13,7 @@
 //! | `model.rs` | the trained model a search reads: encodings, query memory, blend; its byte codec |
 //! | `interleave.rs` | team-draft interleaving of base and learned rankings, and its tallies |
 //! | `learner.rs` | `Learner`: log, serving model, training cadence, publishing and rollback |
+//! | `priority.rs` | the trainer's threads at the OS's lowest CPU priority |
 //! | `stats.rs` | `LearningStats`, what `learningStats()` reports |
 
 pub mod communities;
@@ -22,6 +23,7 @@ pub mod interleave;
 pub mod learner;
 pub mod metric;
 pub mod model;
+pub mod priority;
 pub mod settings;
 pub mod stats;
 pub mod trainer;

@@ -160,7 +160,7 @@ struct Prepared {
 /// numbers the training pass: which sessions are held back rotates with
 /// it, so consecutive passes are tested on different sessions.
 pub fn train(
-    sessions: &[(f64, Session)],
+    sessions: &[(f64, Arc<Session>)],
     source: &dyn ItemSource,
     metric: Metric,
     dimensions: usize,
