@@ -90,10 +90,6 @@ where
 /// Threads that apply writes. Not Rayon threads: a write links in parallel
 /// on the global Rayon pool, and a Rayon worker waiting for that would
 /// steal and start another write, which then blocks on a lock the first
-/// one holds further down the same stack.
-/// Threads that apply writes. Not Rayon threads: a write links in parallel
-/// on the global Rayon pool, and a Rayon worker waiting for that would
-/// steal and start another write, which then blocks on a lock the first
 /// one holds further down the same stack. `None` if no thread could start.
 fn write_pool() -> Option<&'static Mutex<WriteSender>> {
     static POOL: OnceLock<Option<Mutex<WriteSender>>> = OnceLock::new();
@@ -140,10 +136,8 @@ where
     T: Send + 'static,
     J: ToNapiValue + 'static,
 {
-    let (deferred, promise) = env
-        .create_deferred::<J, Settle<J>>()
-        .map_err(status_error)?;
-    let job = Box::new(move || settle_when_durable(&core, guard(|| work(&core)), deferred, to_js));
+    let (settle_write, promise) = write_promise(env, to_js)?;
+    let job = Box::new(move || settle_write(&core, guard(|| work(&core))));
     let sent = write_pool().map(|pool| pool.lock().unwrap_or_else(|e| e.into_inner()).send(job));
     if !matches!(sent, Some(Ok(()))) {
         return Err(super::error::to_js_error(crate::Error::Internal(
@@ -152,28 +146,6 @@ where
     }
     Ok(promise)
 }
-
-/// Settles `deferred` with `to_js` of a write's value once it is durable,
-/// or with the error that stopped it.
-fn settle_when_durable<T, J>(
-    core: &VectorDb,
-    applied: crate::Result<Applied<T>>,
-    deferred: napi::JsDeferred<J, Settle<J>>,
-    to_js: fn(T) -> J,
-) where
-    T: Send + 'static,
-    J: ToNapiValue + 'static,
-{
-    match applied {
-        Err(error) => deferred.resolve(Box::new(settle(Err(error), to_js))),
-        Ok(applied) => core.when_durable(applied, move |output| {
-            deferred.resolve(Box::new(settle(output, to_js)))
-        }),
-    }
-}
-
-/// What settles a write's promise on the JS thread.
-type Settle<J> = Box<dyn FnOnce(Env) -> napi::Result<J>>;
 
 /// Settles a promise with a write applied on the JS thread (see
 /// `VectorDb::try_feedback_applied`) once it is durable.
@@ -187,12 +159,42 @@ where
     T: Send + 'static,
     J: ToNapiValue + 'static,
 {
+    let (settle_write, promise) = write_promise(env, to_js)?;
+    settle_write(core, applied);
+    Ok(promise)
+}
+
+/// A write's promise and what settles it: with `to_js` of the write's
+/// value once it is durable, or with the error that stopped it.
+#[allow(clippy::type_complexity)]
+fn write_promise<'env, T, J>(
+    env: &'env Env,
+    to_js: fn(T) -> J,
+) -> Result<
+    (
+        impl FnOnce(&VectorDb, crate::Result<Applied<T>>) + Send + 'static,
+        Object<'env>,
+    ),
+    ErrorCode,
+>
+where
+    T: Send + 'static,
+    J: ToNapiValue + 'static,
+{
     let (deferred, promise) = env
         .create_deferred::<J, Settle<J>>()
         .map_err(status_error)?;
-    settle_when_durable(core, applied, deferred, to_js);
-    Ok(promise)
+    let settle_write = move |core: &VectorDb, applied: crate::Result<Applied<T>>| match applied {
+        Err(error) => deferred.resolve(Box::new(settle(Err(error), to_js))),
+        Ok(applied) => core.when_durable(applied, move |output| {
+            deferred.resolve(Box::new(settle(output, to_js)))
+        }),
+    };
+    Ok((settle_write, promise))
 }
+
+/// What settles a write's promise on the JS thread.
+type Settle<J> = Box<dyn FnOnce(Env) -> napi::Result<J>>;
 
 fn status_error(error: napi::Error) -> napi::Error<ErrorCode> {
     napi::Error::new(ErrorCode::from(error.status), error.reason)
