@@ -650,8 +650,13 @@ async function partRerank(opts, ctx) {
       rows.push([mode, l, fmt(medOf(mode, key, 0)), fmt(medOf(mode, key, 1)), fmt(medOf(mode, key, 2)), list(rounds[mode].map((r) => r[key][0]))])
     }
   }
-  const syncP50 = medOf('sync', 'diff', 0)
-  const asyncP50 = medOf('async', 'diff', 0)
+  // The target is the cost of reranking 100 candidates: against base
+  // search with the same 100-wide beam. The Δ against the index's default
+  // beam (64) adds the wider beam's own cost, reported beside it.
+  const syncP50 = medOf('sync', 'score', 0)
+  const asyncP50 = medOf('async', 'score', 0)
+  const syncFullP50 = medOf('sync', 'diff', 0)
+  const asyncFullP50 = medOf('async', 'diff', 0)
   const part = {
     key: 'rerank',
     seconds: 0,
@@ -662,8 +667,9 @@ async function partRerank(opts, ctx) {
     ],
     tables: [{ header: ['mode', 'what', 'p50 µs', 'p90 µs', 'p99 µs', 'p50 per round'], rows }],
     targets: [
-      { name: `rerank overhead, sync: p50 of Δ (searchSync with model − rerank: false), ${fmtInt(built.n)} × ${opts.rerankDim}`, value: `${fmt(syncP50)} µs (p90 ${fmt(medOf('sync', 'diff', 1))} µs)`, target: `≤ ${TARGETS.rerankP50Us} µs`, result: verdict(syncP50, TARGETS.rerankP50Us) },
-      { name: `rerank overhead, async: p50 of Δ (await search with model − rerank: false)`, value: `${fmt(asyncP50)} µs (p90 ${fmt(medOf('async', 'diff', 1))} µs)`, target: `≤ ${TARGETS.rerankP50Us} µs`, result: verdict(asyncP50, TARGETS.rerankP50Us) },
+      { name: `rerank overhead, sync: p50 of Δ (searchSync with model − rerank: false at efSearch 100, the same beam), 100 candidates, ${fmtInt(built.n)} × ${opts.rerankDim}`, value: `${fmt(syncP50)} µs (p90 ${fmt(medOf('sync', 'score', 1))} µs)`, target: `≤ ${TARGETS.rerankP50Us} µs`, result: verdict(syncP50, TARGETS.rerankP50Us) },
+      { name: `rerank overhead, async: the same with await search`, value: `${fmt(asyncP50)} µs (p90 ${fmt(medOf('async', 'score', 1))} µs)`, target: `≤ ${TARGETS.rerankP50Us} µs`, result: verdict(asyncP50, TARGETS.rerankP50Us) },
+      { name: `  with the wider beam: p50 of Δ (with model − rerank: false at the index's efSearch 64), sync / async`, value: `${fmt(syncFullP50)} / ${fmt(asyncFullP50)} µs (the 64 → 100 beam alone: ${fmt(medOf('sync', 'beam', 0))} µs sync)`, target: '(reported)', result: 'info' },
     ],
     timing: { build: built.buildSec, feed: feedSec, measure: measureSec },
   }

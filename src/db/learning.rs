@@ -315,6 +315,16 @@ impl VectorDb {
     }
 }
 
+impl VectorDb {
+    /// Where `ids` are stored now (one read of the catalogue).
+    pub(super) fn slots_of(&self, ids: &[Arc<str>]) -> Vec<Option<u32>> {
+        let catalog = self.read_catalog();
+        ids.iter()
+            .map(|id| catalog.slot_of.get(id).copied())
+            .collect()
+    }
+}
+
 /// The database's items as the trainer reads them: one short read of the
 /// catalogue and the graph.
 struct DbItems<'a>(&'a VectorDb);
@@ -344,5 +354,9 @@ impl ItemSource for DbItems<'_> {
 
     fn index(&self) -> &crate::hnsw::Index {
         &self.0.index
+    }
+
+    fn slots(&self, ids: &[Arc<str>]) -> Vec<Option<u32>> {
+        self.0.slots_of(ids)
     }
 }

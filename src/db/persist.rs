@@ -216,7 +216,8 @@ impl VectorDb {
             db.recent = Mutex::new(saved.recent);
             if db.learner.enabled() {
                 let model = file.optional_section(SectionKind::Model, 0);
-                db.learner.restore(Some(saved.log), model, &db.index)?;
+                db.learner
+                    .restore(Some(saved.log), model, &db.index, &|ids| db.slots_of(ids))?;
             }
         }
         let mut carried_records = Vec::new();

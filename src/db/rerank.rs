@@ -8,12 +8,11 @@
 use super::queries::{Hit, SearchOptions, SearchResults};
 use super::recent::RecentSearch;
 use super::vector_db::VectorDb;
-use crate::distance::{DistanceFn, Kernels};
 use crate::error::Result;
 use crate::hnsw::MAX_K;
+use crate::learn::fast_hash::FastSet;
 use crate::learn::interleave::{explores, search_hash, team_draft};
 use crate::learn::Model;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Extra candidates from the memory, at most this share of the depth.
@@ -45,7 +44,7 @@ impl VectorDb {
         let catalog = self.read_catalog();
         let found = self.base_candidates(&catalog, &prepared, options, depth, Some(ef))?;
         let context = model.context(&prepared, &self.index);
-        let mut seen: HashSet<u32> = found.iter().map(|n| n.slot).collect();
+        let mut seen: FastSet<u32> = found.iter().map(|n| n.slot).collect();
         let mut candidates: Vec<Candidate> = found
             .into_iter()
             .map(|n| Candidate {
@@ -55,26 +54,25 @@ impl VectorDb {
                 score: 0.0,
             })
             .collect();
-        let distance = DistanceFn::new(metric, Kernels::active());
-        for id in context.expansion(depth / EXPANSION_SHARE) {
-            let Some(&slot) = catalog.slot_of.get(&id) else {
-                continue;
-            };
-            let passes = options
-                .filter
-                .as_ref()
-                .is_none_or(|filter| filter.matches(catalog.metadata[slot as usize].as_deref()));
-            if !passes || !seen.insert(slot) {
-                continue;
-            }
-            let Some(vector) = self.index.vector(slot) else {
-                continue;
-            };
-            let d = distance.distance(&prepared, &vector);
+        // Past-query candidates: live, passing the filter, not found already.
+        let extra: Vec<u32> =
+            context
+                .expansion(depth / EXPANSION_SHARE)
+                .iter()
+                .filter_map(|id| catalog.slot_of.get(id).copied())
+                .filter(|&slot| {
+                    options.filter.as_ref().is_none_or(|filter| {
+                        filter.matches(catalog.metadata[slot as usize].as_deref())
+                    }) && seen.insert(slot)
+                })
+                .collect();
+        let distances = self.index.distances_to(&prepared, &extra);
+        for (&slot, distance) in extra.iter().zip(distances) {
+            let Some(distance) = distance else { continue };
             candidates.push(Candidate {
                 slot,
-                distance: d,
-                base_score: metric.score(d),
+                distance,
+                base_score: metric.score(distance),
                 score: 0.0,
             });
         }
@@ -82,23 +80,34 @@ impl VectorDb {
             let id = catalog.ids[c.slot as usize].as_deref().unwrap_or("");
             c.score = c.base_score + context.learned_score(id, c.slot);
         }
-        let by = |key: fn(&Candidate) -> f32| {
-            let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
-            order.sort_by(|&a, &b| {
+        // The first `keep` candidates by `key`, best first (ties by slot).
+        let by = |key: fn(&Candidate) -> f32, keep: usize| {
+            let order_of = |&a: &u32, &b: &u32| {
                 let (a, b) = (&candidates[a as usize], &candidates[b as usize]);
                 key(b).total_cmp(&key(a)).then(a.slot.cmp(&b.slot))
-            });
+            };
+            let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
+            if keep < order.len() {
+                order.select_nth_unstable_by(keep, order_of);
+                order.truncate(keep);
+            }
+            order.sort_unstable_by(order_of);
             order
         };
-        let learned = by(|c| c.score);
         let (sequence, search_id) = self.lock_recent().reserve();
         let hash = search_hash(&search_id);
         let (shown, teams) = if explores(hash, settings.explore) {
-            let base = by(|c| c.base_score);
-            let (shown, teams) = team_draft(&base, &learned, options.k, hash);
+            // Team draft may walk past the other team's picks: whole orders.
+            let all = candidates.len();
+            let (shown, teams) = team_draft(
+                &by(|c| c.base_score, all),
+                &by(|c| c.score, all),
+                options.k,
+                hash,
+            );
             (shown, Some((model.version, teams)))
         } else {
-            (learned.into_iter().take(options.k).collect(), None)
+            (by(|c| c.score, options.k), None)
         };
         let hits: Vec<Hit> = shown
             .iter()

@@ -236,6 +236,20 @@ impl Index {
             .then(|| storage.vector(slot).to_vec())
     }
 
+    /// Distances from a prepared query (see [`Index::prepare`]) to each of
+    /// `slots`, under one read of the storage and without copying vectors;
+    /// `None` for a deleted or unknown slot.
+    pub fn distances_to(&self, prepared: &[f32], slots: &[u32]) -> Vec<Option<f32>> {
+        let storage = self.read();
+        slots
+            .iter()
+            .map(|&slot| {
+                ((slot as usize) < storage.len() && !storage.is_deleted(slot))
+                    .then(|| self.distance.distance(prepared, storage.vector(slot)))
+            })
+            .collect()
+    }
+
     /// The `k` nearest live slots to `query` (raw; validated and normalised
     /// here), closest first, that pass `filter`. `ef` defaults to the
     /// index's `ef_search`.

@@ -354,12 +354,14 @@ impl Learner {
         log: Option<&[u8]>,
         model: Option<&[u8]>,
         index: &crate::hnsw::Index,
+        slots: &dyn Fn(&[Arc<str>]) -> Vec<Option<u32>>,
     ) -> Result<()> {
         if let Some(bytes) = log {
             *self.lock_log() = FeedbackLog::decode(bytes, self.settings.feedback.clone())?;
         }
         if let Some(bytes) = model {
-            let model = Model::decode(bytes, self.dimensions, index)?;
+            let mut model = Model::decode(bytes, self.dimensions, index)?;
+            model.bind_slots(&slots(model.ids()), index.slot_count());
             let mut books = self.lock_books();
             books.next_version = books.next_version.max(model.version + 1);
             *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));

@@ -5,6 +5,7 @@
 //! | file | what it owns |
 //! |---|---|
 //! | `settings.rs` | the `learning` options: log size, decay, training cadence, rerank depth, explore share |
+//! | `fast_hash.rs` | the keyed fast hash of the maps a search reads per candidate |
 //! | `feedback_log.rs` | the ring of recent sessions, decay by age, item deletion, purge, its byte codec |
 //! | `communities.rs` | Louvain communities of the co-click graph: the intents clicks reveal |
 //! | `metric.rs` | the learned metric `T`: Fisher's discriminant over those communities |
@@ -18,6 +19,7 @@
 
 pub mod communities;
 pub mod evidence;
+pub mod fast_hash;
 pub mod feedback_log;
 pub mod interleave;
 pub mod learner;

@@ -21,13 +21,13 @@
 //! Items are kept by id: a model survives compaction, and an id the
 //! database no longer has simply never becomes a hit.
 
+use super::fast_hash::FastMap;
 use super::metric::LearnedMetric;
 use crate::distance::{Kernels, Metric};
 use crate::error::{Error, Result};
 use crate::file::{ByteReader, ByteWriter};
 use crate::hnsw::{HnswParams, Index};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How strongly each part of the model moves a ranking.
@@ -260,10 +260,12 @@ impl QueryMemory {
 
     /// Evidence per item row for a unit query: Σ sim^p · weight over the
     /// nearest past queries, divided by Σ sim^p.
-    fn evidence(&self, unit_query: &[f32], into: &mut HashMap<u32, f32>) {
+    fn evidence(&self, unit_query: &[f32], into: &mut FastMap<u32, f32>) {
         let Some(index) = &self.index else { return };
         let k = self.params.neighbours.min(self.clicked.len());
-        let Ok(found) = index.search(unit_query, k, Some(k.max(48)), None) else {
+        // A beam of k: the neighbours are weighted by similarity^power, so
+        // the nearest dominate and a wider beam changes little but time.
+        let Ok(found) = index.search(unit_query, k, Some(k.max(16)), None) else {
             return;
         };
         let mut total = 0.0f32;
@@ -283,13 +285,23 @@ impl QueryMemory {
     }
 }
 
+/// `Model::slot_rows` of a slot whose item the model has no row for.
+const NO_ROW: u32 = u32::MAX;
+
 /// A trained model; immutable once built.
 pub struct Model {
     /// Counts published models, from 1.
     pub version: u64,
     dimensions: usize,
     ids: Vec<Arc<str>>,
-    rows: HashMap<Arc<str>, u32>,
+    rows: FastMap<Arc<str>, u32>,
+    /// The table row of each index slot as of [`Model::bind_slots`]
+    /// (`NO_ROW` where the model has none), so scoring a candidate reads an
+    /// array instead of hashing its id. Slots added later (new items, and
+    /// updated ones, which move to a new slot) resolve by id. Slots are
+    /// never reused for another id while a model serves; a compaction that
+    /// renumbers them must bind again.
+    slot_rows: Vec<u32>,
     /// `ids.len() × dimensions`, the encodings after message passing.
     encodings: Vec<f32>,
     memory: QueryMemory,
@@ -301,7 +313,7 @@ pub struct Model {
 pub struct QueryContext<'m> {
     model: &'m Model,
     query: Vec<f32>,
-    evidence: HashMap<u32, f32>,
+    evidence: FastMap<u32, f32>,
     /// `T q / |T q|`, when the metric takes part.
     projected: Option<Vec<f32>>,
     items: &'m dyn ItemGraph,
@@ -330,11 +342,39 @@ impl Model {
             dimensions,
             ids,
             rows,
+            slot_rows: Vec::new(),
             encodings,
             memory,
             metric,
             blend,
         })
+    }
+
+    /// The item ids of the table, by row.
+    pub fn ids(&self) -> &[Arc<str>] {
+        &self.ids
+    }
+
+    /// Binds table rows to index slots: `slots[row]` is where row's item is
+    /// stored (`None` if it is gone), `slot_count` how many slots the index
+    /// has now.
+    pub fn bind_slots(&mut self, slots: &[Option<u32>], slot_count: usize) {
+        let mut slot_rows = vec![NO_ROW; slot_count];
+        for (row, slot) in slots.iter().enumerate() {
+            if let Some(entry) = slot.and_then(|s| slot_rows.get_mut(s as usize)) {
+                *entry = row as u32;
+            }
+        }
+        self.slot_rows = slot_rows;
+    }
+
+    /// The table row of the item `id` stored at `slot`.
+    fn row_of(&self, id: &str, slot: u32) -> Option<u32> {
+        match self.slot_rows.get(slot as usize) {
+            Some(&NO_ROW) => None,
+            Some(&row) => Some(row),
+            None => self.rows.get(id).copied(),
+        }
     }
 
     /// The learned metric's rank, 0 without one.
@@ -392,8 +432,8 @@ impl Model {
     }
 
     /// The memory's evidence for `query` (`projected` is its `T q`, if any).
-    fn evidence(&self, query: &[f32], projected: Option<&[f32]>) -> HashMap<u32, f32> {
-        let mut evidence = HashMap::new();
+    fn evidence(&self, query: &[f32], projected: Option<&[f32]>) -> FastMap<u32, f32> {
+        let mut evidence = FastMap::default();
         match projected {
             Some(tq) => self.memory.evidence(tq, &mut evidence),
             None => self.memory.evidence(&unit(query), &mut evidence),
@@ -409,7 +449,7 @@ impl Model {
         let evidence = if self.blend.memory != 0.0 {
             self.evidence(query, projected.as_deref())
         } else {
-            HashMap::new()
+            FastMap::default()
         };
         let projected = projected.filter(|_| self.blend.metric != 0.0);
         QueryContext {
@@ -624,7 +664,7 @@ impl QueryContext<'_> {
                     self.items,
                 );
         }
-        let Some(&row) = self.model.rows.get(id) else {
+        let Some(row) = self.model.row_of(id, slot) else {
             return score;
         };
         if blend.encoding != 0.0 {

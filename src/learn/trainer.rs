@@ -57,6 +57,13 @@ pub trait ItemSource {
     /// The index, to project every item through a learned metric and to
     /// read neighbours.
     fn index(&self) -> &Index;
+    /// Where `ids` are stored now, `None` for ids that are no longer live.
+    fn slots(&self, ids: &[Arc<str>]) -> Vec<Option<u32>> {
+        self.items(ids)
+            .into_iter()
+            .map(|record| record.map(|r| r.slot))
+            .collect()
+    }
 }
 
 /// The trainer's hyperparameters.
@@ -372,7 +379,9 @@ pub fn train(
             params.metric_neighbours,
         )
     });
+    let slots = source.slots(&ids);
     let mut model = Model::new(dimensions, ids, h, memory, metric_part, Blend::NONE)?;
+    model.bind_slots(&slots, source.index().slot_count());
 
     // Blend and guardrail, on the held-back sessions. On one half, a
     // pairwise logistic regression of "clicked over shown-and-not-clicked"
