@@ -173,6 +173,7 @@ export interface LearningStats {
   loss?: number
   validationGain?: number
   validationZ?: number
+  fastDecay: boolean
   interleaving: InterleavingStats
   heapBytes: number
 }
@@ -234,4 +235,5 @@ export interface TrainingReport {
   validationZ: number
   published: boolean
   blend: number
+  fastDecay: boolean
 }

@@ -62,7 +62,7 @@ async function simulate(db, data, { sessions, honest = true, seed = 1 }) {
 const heldOut = (db, data, options) => ndcg(data, data.test, (q) => db.searchSync(data.queries[q], options).hits)
 
 describe('learning from clicks', () => {
-  test('honest clicks lift held-out nDCG@10 by at least 5%', async () => {
+  test('honest clicks lift held-out nDCG@10 by at least 10%', async () => {
     const data = benchmarkLike(1)
     const db = await loaded(data)
     const before = heldOut(db, data)
@@ -71,7 +71,7 @@ describe('learning from clicks', () => {
     const stats = db.learningStats()
     console.log(`# held-out nDCG@10: static ${before.toFixed(4)} -> learned ${after.toFixed(4)} (model v${stats.modelVersion})`)
     assert.ok(stats.active, 'a model serves')
-    assert.ok(after >= 1.05 * before, `learned ${after} vs static ${before}`)
+    assert.ok(after >= 1.1 * before, `learned ${after} vs static ${before}`)
     assert.equal(heldOut(db, data, { rerank: false }), before, 'rerank: false is base search')
     await db.close()
   })

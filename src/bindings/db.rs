@@ -454,6 +454,7 @@ pub struct TrainingReport {
     pub validation_z: f64,
     pub published: bool,
     pub blend: f64,
+    pub fast_decay: bool,
 }
 
 impl From<TrainReport> for TrainingReport {
@@ -467,6 +468,7 @@ impl From<TrainReport> for TrainingReport {
             validation_z: r.validation_z,
             published: r.accepted,
             blend: r.blend.encoding.max(r.blend.memory) as f64,
+            fast_decay: r.fast_decay,
         }
     }
 }
@@ -501,6 +503,7 @@ pub struct JsLearningStats {
     pub loss: Option<f64>,
     pub validation_gain: Option<f64>,
     pub validation_z: Option<f64>,
+    pub fast_decay: bool,
     pub interleaving: InterleavingStats,
     pub heap_bytes: f64,
 }
@@ -527,6 +530,7 @@ impl From<LearningStats> for JsLearningStats {
             loss: s.loss,
             validation_gain: s.validation_gain,
             validation_z: s.validation_z,
+            fast_decay: s.fast_decay,
             interleaving: InterleavingStats {
                 wins: s.interleaving.wins as f64,
                 losses: s.interleaving.losses as f64,

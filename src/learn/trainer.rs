@@ -143,13 +143,25 @@ pub struct TrainReport {
     pub validation_z: f64,
     pub blend: Blend,
     pub accepted: bool,
+    /// Whether the pass chose the fast decay (see `Learner::train`).
+    pub fast_decay: bool,
 }
 
 /// A training pass's result: a model to publish, if it passed.
 pub struct Trained {
     pub model: Option<Model>,
     pub report: TrainReport,
+    /// Per-session AUCs of the chosen blend's learned part on the newest
+    /// held-back test sessions, oldest first (`None` for a session without
+    /// a clicked/unclicked pair; empty without a blend): two passes over
+    /// the same log with different decays compare on them, paired.
+    pub recent_aucs: Vec<Option<f64>>,
 }
+
+/// The newest held-back sessions (this share of them, at least
+/// `MIN_RECENT`) are where passes with different decays are compared.
+const RECENT_SHARE: usize = 8;
+const MIN_RECENT: usize = 100;
 
 /// One session prepared for training: query, the table rows shown (None
 /// for holes), base scores, clicked positions with weights.
@@ -438,10 +450,24 @@ pub fn train(
         validation_z: best.2,
         blend: model.blend,
         accepted,
+        fast_decay: false,
+    };
+    let recent_from = held_back
+        .len()
+        .saturating_sub((held_back.len() / RECENT_SHARE).max(MIN_RECENT));
+    let recent_aucs = if blend.is_none() {
+        Vec::new()
+    } else {
+        test_half
+            .iter()
+            .filter(|&&i| i >= recent_from)
+            .map(|&i| session_auc(&judged[i], blend))
+            .collect()
     };
     Ok(Trained {
         model: accepted.then_some(model),
         report,
+        recent_aucs,
     })
 }
 
@@ -449,6 +475,10 @@ pub fn train(
 /// the same query (sessions grouped by identical query vector), then
 /// Fisher's discriminant over the community members' vectors and the
 /// queries labelled with their clicks' dominant community.
+/// An item joins its query's co-click clique only with at least this share
+/// of the click weight of the query's most clicked item.
+const PROFILE_KEEP: f64 = 0.25;
+
 fn fit_metric(
     sessions: &[Prepared],
     records: &[Option<ItemRecord>],
@@ -484,8 +514,21 @@ fn fit_metric(
         })
     };
     let mut query_labels: Vec<(usize, Vec<(u32, f64)>)> = Vec::new();
-    for (first, profile) in profiles.values() {
-        let items: Vec<(u32, f64)> = profile.iter().map(|(&r, &w)| (r, w)).collect();
+    // In the order queries first appeared, so the graph (and Louvain's
+    // result) does not depend on hash order.
+    let mut profiles: Vec<(usize, HashMap<u32, f64>)> = profiles.into_values().collect();
+    profiles.sort_unstable_by_key(|p| p.0);
+    for (first, profile) in &profiles {
+        // Items clicked far less than the query's most clicked one are
+        // mostly stray clicks (users click what they did not want now and
+        // then); as co-click edges they would chain intents together.
+        let strongest = profile.values().copied().fold(0.0f64, f64::max);
+        let mut items: Vec<(u32, f64)> = profile
+            .iter()
+            .map(|(&r, &w)| (r, w))
+            .filter(|&(_, w)| w >= PROFILE_KEEP * strongest)
+            .collect();
+        items.sort_unstable_by_key(|i| i.0);
         let total: f64 = items.iter().map(|i| i.1).sum();
         let nodes: Vec<(u32, f64)> = items
             .iter()
