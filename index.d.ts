@@ -266,14 +266,6 @@ export interface TrainingReport {
   published: boolean
   /** The published model's blend weight (0 when not published). */
   blend: number
-  /**
-   * Whether this pass chose the fast decay. Every pass trains twice on the
-   * same log: with `halfLifeSessions`, and with a half-life 8 times shorter.
-   * The fast one is chosen when the normal one fails the guardrail, or when
-   * it ranks the newest held-back sessions better beyond chance — what
-   * happens when what users want changes and old clicks point the wrong way.
-   */
-  fastDecay: boolean
 }
 
 /** What `learningStats()` reports. */
@@ -309,8 +301,6 @@ export interface LearningStats {
   loss: number | null
   validationGain: number | null
   validationZ: number | null
-  /** Whether the last pass chose the fast decay (see `TrainingReport.fastDecay`): recent clicks disagree with older ones. */
-  fastDecay: boolean
   /** Interleaved searches of the serving model whose clicks favoured it (wins), base (losses), or neither (ties). */
   interleaving: { wins: number; losses: number; ties: number }
   /** Heap bytes of the feedback log and the serving model. */

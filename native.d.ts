@@ -173,7 +173,6 @@ export interface LearningStats {
   loss?: number
   validationGain?: number
   validationZ?: number
-  fastDecay: boolean
   interleaving: InterleavingStats
   heapBytes: number
 }
@@ -235,5 +234,4 @@ export interface TrainingReport {
   validationZ: number
   published: boolean
   blend: number
-  fastDecay: boolean
 }

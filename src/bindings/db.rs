@@ -454,7 +454,6 @@ pub struct TrainingReport {
     pub validation_z: f64,
     pub published: bool,
     pub blend: f64,
-    pub fast_decay: bool,
 }
 
 impl From<TrainReport> for TrainingReport {
@@ -468,7 +467,6 @@ impl From<TrainReport> for TrainingReport {
             validation_z: r.validation_z,
             published: r.accepted,
             blend: r.blend.encoding.max(r.blend.memory) as f64,
-            fast_decay: r.fast_decay,
         }
     }
 }
@@ -503,7 +501,6 @@ pub struct JsLearningStats {
     pub loss: Option<f64>,
     pub validation_gain: Option<f64>,
     pub validation_z: Option<f64>,
-    pub fast_decay: bool,
     pub interleaving: InterleavingStats,
     pub heap_bytes: f64,
 }
@@ -530,7 +527,6 @@ impl From<LearningStats> for JsLearningStats {
             loss: s.loss,
             validation_gain: s.validation_gain,
             validation_z: s.validation_z,
-            fast_decay: s.fast_decay,
             interleaving: InterleavingStats {
                 wins: s.interleaving.wins as f64,
                 losses: s.interleaving.losses as f64,

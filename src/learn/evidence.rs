@@ -68,19 +68,6 @@ pub fn session_auc(j: &Judgement, blend: super::model::Blend) -> Option<f64> {
     (pairs > 0).then(|| right / pairs as f64)
 }
 
-/// How far `b` beats `a` on the same sessions: the mean of the paired
-/// differences of their per-session AUCs (sessions either lacks skipped)
-/// and its z over the standard error, with how many pairs there were.
-pub fn paired_auc_test(a: &[Option<f64>], b: &[Option<f64>]) -> (f64, f64, usize) {
-    let differences: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .filter_map(|(a, b)| Some((*b)? - (*a)?))
-        .collect();
-    let (mean_above_half, z) = auc_test(&differences.iter().map(|d| d + 0.5).collect::<Vec<_>>());
-    (mean_above_half, z, differences.len())
-}
-
 /// Mean per-session AUC minus one half, and its z over the standard error
 /// across sessions (capped at ±100, reached when every session agrees).
 pub fn auc_test(aucs: &[f64]) -> (f64, f64) {
@@ -271,32 +258,5 @@ mod tests {
         let biased: [f64; 10] = std::array::from_fn(|r| 300.0 / ((r + 1) as f64).powf(0.8));
         assert!((position_bias(&shown, &biased) - 0.8).abs() < 1e-3);
         assert!(position_bias(&shown, &[100.0; 10]).abs() < 1e-6);
-    }
-
-    #[test]
-    fn paired_auc_test_sees_a_consistent_edge_and_not_noise() {
-        let mut rng = SplitMix64::new(9);
-        let a: Vec<Option<f64>> = (0..200)
-            .map(|_| Some(0.5 + 0.1 * rng.gaussian() as f64))
-            .collect();
-        // b beats a by 0.05 on every session, give or take noise.
-        let b: Vec<Option<f64>> = a
-            .iter()
-            .map(|x| Some(x.unwrap() + 0.05 + 0.02 * rng.gaussian() as f64))
-            .collect();
-        let (gain, z, pairs) = paired_auc_test(&a, &b);
-        assert_eq!(pairs, 200);
-        assert!((gain - 0.05).abs() < 0.01, "{gain}");
-        assert!(z > 10.0, "{z}");
-        // Noise around the same level: no edge beyond chance.
-        let c: Vec<Option<f64>> = a
-            .iter()
-            .map(|x| Some(x.unwrap() + 0.02 * rng.gaussian() as f64))
-            .collect();
-        assert!(paired_auc_test(&a, &c).1.abs() < 3.0);
-        // Sessions either side lacks are left out.
-        let mut d = b.clone();
-        d[0] = None;
-        assert_eq!(paired_auc_test(&a, &d).2, 199);
     }
 }

@@ -10,43 +10,16 @@
 //! for training. The background thread lives in `db`, which owns the items;
 //! it calls [`Learner::wait_for_work`] and then trains.
 
-use super::evidence::paired_auc_test;
 use super::feedback_log::{FeedbackLog, Session};
 use super::interleave::{Outcome, Tally};
 use super::model::Model;
 use super::settings::LearningSettings;
 use super::stats::LearningStats;
-use super::trainer::{self, ItemSource, TrainParams, TrainReport, Trained};
+use super::trainer::{self, ItemSource, TrainParams, TrainReport};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
-
-/// How many times faster the second pass's decay is (see
-/// [`Learner::train`]): 5,000 sessions' half-life becomes 625.
-const FAST_DECAY: f64 = 8.0;
-
-/// The fast pass serves only if the normal one fails the guardrail, or if
-/// it ranks the newest held-back sessions better beyond chance (paired
-/// z over at least `MIN_PAIRED` sessions): in a steady world the normal
-/// pass, with more evidence, wins.
-const FAST_DECAY_Z: f64 = 2.0;
-const MIN_PAIRED: usize = 20;
-
-fn choose_decay(normal: Trained, fast: Trained) -> Trained {
-    let fast_wins = fast.report.accepted
-        && (!normal.report.accepted || {
-            let (gain, z, pairs) = paired_auc_test(&normal.recent_aucs, &fast.recent_aucs);
-            gain > 0.0 && z >= FAST_DECAY_Z && pairs >= MIN_PAIRED
-        });
-    if fast_wins {
-        let mut fast = fast;
-        fast.report.fast_decay = true;
-        fast
-    } else {
-        normal
-    }
-}
 
 /// Where items are stored now, by id (`None` for ids no longer live).
 pub type SlotsOf<'a> = dyn Fn(&[Arc<str>]) -> Vec<Option<u32>> + 'a;
@@ -210,32 +183,18 @@ impl Learner {
         // would live until the end of the statement, holding the books (and
         // so every `record`, i.e. every feedback) for the whole pass.
         let pass = self.lock_books().trainings;
-        let train = |sessions: &[(f64, Arc<Session>)]| {
-            trainer::train(
-                sessions,
+        let trained = if snapshot.len() < self.settings.min_sessions {
+            None
+        } else {
+            Some(trainer::train(
+                &snapshot,
                 source,
                 self.metric,
                 self.dimensions,
                 conversion_weight,
                 &self.params,
                 pass,
-            )
-        };
-        let trained = if snapshot.len() < self.settings.min_sessions {
-            None
-        } else {
-            // Two passes over the same sessions: with the configured decay,
-            // and with a decay `FAST_DECAY` times faster. When what users
-            // want changes, old clicks point the wrong way; the fast pass
-            // then ranks the newest held-back sessions better, and serves
-            // until the old clicks have decayed in the normal pass too.
-            let normal = train(&snapshot)?;
-            let fast_weights: Vec<(f64, Arc<Session>)> = snapshot
-                .iter()
-                .map(|(w, s)| (w.powf(FAST_DECAY), Arc::clone(s)))
-                .collect();
-            let fast = train(&fast_weights)?;
-            Some(choose_decay(normal, fast))
+            )?)
         };
         let report = match &trained {
             Some(t) => t.report.clone(),
@@ -248,7 +207,6 @@ impl Learner {
                 validation_z: 0.0,
                 blend: super::model::Blend::NONE,
                 accepted: false,
-                fast_decay: false,
             },
         };
         let mut books = self.lock_books();
@@ -378,7 +336,6 @@ impl Learner {
             loss: report.map(|r| r.loss),
             validation_gain: report.map(|r| r.validation_gain),
             validation_z: report.map(|r| r.validation_z),
-            fast_decay: report.is_some_and(|r| r.fast_decay),
             interleaving: books.tally,
             heap_bytes: log_bytes + model.as_ref().map_or(0, |m| m.heap_bytes()),
         }
@@ -413,71 +370,5 @@ impl Learner {
             *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::learn::Blend;
-
-    fn pass(accepted: bool, recent: &[f64]) -> Trained {
-        Trained {
-            model: None,
-            report: TrainReport {
-                sessions: 1000,
-                held_back: 200,
-                pairs: 0,
-                loss: 0.0,
-                validation_gain: 0.1,
-                validation_z: if accepted { 5.0 } else { 0.0 },
-                blend: Blend::NONE,
-                accepted,
-                fast_decay: false,
-            },
-            recent_aucs: recent.iter().map(|&a| Some(a)).collect(),
-        }
-    }
-
-    #[test]
-    fn the_fast_decay_serves_only_when_it_wins_beyond_chance_or_the_normal_one_fails() {
-        let level: Vec<f64> = (0..60).map(|i| 0.6 + 0.01 * (i % 7) as f64).collect();
-        let better: Vec<f64> = level
-            .iter()
-            .enumerate()
-            .map(|(i, a)| a + 0.1 + 0.01 * (i % 3) as f64)
-            .collect();
-        let same: Vec<f64> = level
-            .iter()
-            .enumerate()
-            .map(|(i, a)| a + 0.01 * ((i % 3) as f64 - 1.0))
-            .collect();
-        // Steady world: the fast pass is no better, the normal one serves.
-        assert!(
-            !choose_decay(pass(true, &level), pass(true, &same))
-                .report
-                .fast_decay
-        );
-        // Changed world: the fast pass ranks the newest sessions better.
-        assert!(
-            choose_decay(pass(true, &level), pass(true, &better))
-                .report
-                .fast_decay
-        );
-        // Too few sessions to tell: the normal one.
-        assert!(
-            !choose_decay(pass(true, &level[..10]), pass(true, &better[..10]))
-                .report
-                .fast_decay
-        );
-        // The normal pass fails the guardrail, the fast one passes.
-        assert!(
-            choose_decay(pass(false, &[]), pass(true, &level))
-                .report
-                .fast_decay
-        );
-        // The fast pass failing never serves, however its recent AUCs look.
-        let chosen = choose_decay(pass(true, &level), pass(false, &better));
-        assert!(!chosen.report.fast_decay && chosen.report.accepted);
     }
 }

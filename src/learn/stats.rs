@@ -36,8 +36,6 @@ pub struct LearningStats {
     pub loss: Option<f64>,
     pub validation_gain: Option<f64>,
     pub validation_z: Option<f64>,
-    /// Whether the last pass chose the fast decay (see `Learner::train`).
-    pub fast_decay: bool,
     /// Interleaved sessions of the serving model decided by clicks.
     pub interleaving: Tally,
     /// Heap bytes of the log and the serving model.

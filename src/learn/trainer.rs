@@ -143,25 +143,13 @@ pub struct TrainReport {
     pub validation_z: f64,
     pub blend: Blend,
     pub accepted: bool,
-    /// Whether the pass chose the fast decay (see `Learner::train`).
-    pub fast_decay: bool,
 }
 
 /// A training pass's result: a model to publish, if it passed.
 pub struct Trained {
     pub model: Option<Model>,
     pub report: TrainReport,
-    /// Per-session AUCs of the chosen blend's learned part on the newest
-    /// held-back test sessions, oldest first (`None` for a session without
-    /// a clicked/unclicked pair; empty without a blend): two passes over
-    /// the same log with different decays compare on them, paired.
-    pub recent_aucs: Vec<Option<f64>>,
 }
-
-/// The newest held-back sessions (this share of them, at least
-/// `MIN_RECENT`) are where passes with different decays are compared.
-const RECENT_SHARE: usize = 8;
-const MIN_RECENT: usize = 100;
 
 /// One session prepared for training: query, the table rows shown (None
 /// for holes), base scores, clicked positions with weights.
@@ -450,24 +438,10 @@ pub fn train(
         validation_z: best.2,
         blend: model.blend,
         accepted,
-        fast_decay: false,
-    };
-    let recent_from = held_back
-        .len()
-        .saturating_sub((held_back.len() / RECENT_SHARE).max(MIN_RECENT));
-    let recent_aucs = if blend.is_none() {
-        Vec::new()
-    } else {
-        test_half
-            .iter()
-            .filter(|&&i| i >= recent_from)
-            .map(|&i| session_auc(&judged[i], blend))
-            .collect()
     };
     Ok(Trained {
         model: accepted.then_some(model),
         report,
-        recent_aucs,
     })
 }
 
