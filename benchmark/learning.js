@@ -26,6 +26,9 @@ const { DATASETS, loadDataset } = require('./learning/datasets')
 const { markdown, chart, protocolLines } = require('./learning/report')
 const { envInfo } = require('./lib/report')
 
+// How far static search may differ from a stored run's (see addStoredMethods).
+const STATIC_TOLERANCE = 0.005
+
 const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [options]
 
   (no method flag)     every method: the baselines, hnsw-gnn and its ablation
@@ -38,6 +41,11 @@ const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [
   --quick              a smoke run: 2 seeds, 2,000 sessions, tuning on 1,000
   --out PREFIX         results path prefix (default benchmark/results/learning-baselines;
                        --quick defaults to none: nothing written)
+  --with RUN.json      add the methods of a stored run of the same protocol
+                       that this one does not run (e.g. the committed
+                       baselines: they are seeded, so rerunning them repeats
+                       their numbers; static reruns and must match within
+                       ${STATIC_TOLERANCE} nDCG@10)
   --report RUN.json    only re-render the .md and .svg of a stored run
   --help`
 
@@ -53,6 +61,7 @@ function options() {
       quick: { type: 'boolean' },
       out: { type: 'string' },
       report: { type: 'string' },
+      with: { type: 'string' },
       help: { type: 'boolean' },
     },
   })
@@ -88,7 +97,42 @@ function options() {
     checkpoints,
     driftAt: quick ? 1000 : DRIFT_AT,
     tuning: quick ? { ...TUNING, sessions: 1000, checkpoints: [500, 1000] } : TUNING,
+    with: values.with ?? null,
   }
+}
+
+// Adds to a fresh run the methods of a stored run (`--with`) that it did
+// not run itself. Only a run of the same protocol qualifies, and static,
+// which every run includes, must come out the same per seed and
+// checkpoint (same data, splits and query streams; the HNSW base index is
+// built in parallel, so it may differ in a few neighbours: up to
+// STATIC_TOLERANCE of nDCG@10, and the report gives the largest difference).
+function addStoredMethods(o, tuned, results) {
+  const stored = JSON.parse(fs.readFileSync(o.with, 'utf8'))
+  for (const key of ['seeds', 'sessions', 'checkpoints', 'driftAt', 'tuning']) {
+    if (JSON.stringify(stored.options[key]) !== JSON.stringify(o[key])) {
+      throw new Error(`--with ${o.with}: that run used another protocol (${key} ${JSON.stringify(stored.options[key])}, this one ${JSON.stringify(o[key])})`)
+    }
+  }
+  const key = (r) => `${r.dataset}/${r.scenario}/${r.seed}`
+  const storedStatic = new Map(stored.results.filter((r) => r.method === 'static').map((r) => [key(r), r]))
+  let staticDiff = 0
+  for (const r of results.filter((r) => r.method === 'static')) {
+    const s = storedStatic.get(key(r))
+    const diff = s && s.points.length === r.points.length ? Math.max(...r.points.map((p, i) => Math.abs(p.ndcg - s.points[i].ndcg))) : Infinity
+    if (!(diff <= STATIC_TOLERANCE)) {
+      throw new Error(`--with ${o.with}: static search came out differently for ${key(r)} (nDCG@10 off by ${diff}): not the same data or protocol`)
+    }
+    staticDiff = Math.max(staticDiff, diff)
+  }
+  const added = stored.options.methods.filter((m) => !o.methods.includes(m))
+  const wanted = (r) => added.includes(r.method) && o.datasets.includes(r.dataset)
+  tuned.push(...stored.tuned.filter(wanted))
+  results.push(...stored.results.filter((r) => wanted(r) && o.scenarios.includes(r.scenario)))
+  // Baselines first (in their stored order), then the methods run now.
+  const order = ['static', ...added, ...o.methods.filter((m) => m !== 'static')]
+  o.methods = order
+  o.stored = { from: path.basename(o.with), methods: added, date: stored.env.date, minutes: stored.minutes, staticDiff }
 }
 
 // A fixed set of worker threads that run jobs (learning/experiment.js) in
@@ -194,6 +238,7 @@ async function measure(o) {
     console.error(`evaluation: ${evalJobs.length} runs`)
     const results = await pool.runAll(evalJobs, 'eval')
     const minutes = (Date.now() - started) / 60000
+    if (o.with) addStoredMethods(o, tuned, results)
     return { env, options: o, tuned, results, minutes }
   } finally {
     await pool.close()
@@ -213,7 +258,10 @@ async function report({ env, options: o, tuned, results, minutes }) {
       `${relOut ? ` (writes \`${relOut}.{md,svg,json}\`)` : ''}.`,
     '',
     `Measured ${env.date.slice(0, 10)} on ${env.cpu} (${env.cores} cores; SIMD ${env.simd}), Node ${env.node}; ${o.workers} worker threads; the whole run took ${minutes.toFixed(1)} min.` +
-      (relOut ? ` Chart: [${path.basename(o.out)}.svg](${path.basename(o.out)}.svg).` : ''),
+      (relOut ? ` Chart: [${path.basename(o.out)}.svg](${path.basename(o.out)}.svg).` : '') +
+      (o.stored
+        ? ` ${o.stored.methods.join(', ')}: from the stored run ${o.stored.from} (measured ${o.stored.date.slice(0, 10)} on the same protocol, ${o.stored.minutes.toFixed(1)} min; static search, rerun here, matched it within ${o.stored.staticDiff.toFixed(4)} nDCG@10 at every seed and checkpoint), so their "search p50 µs" is from that run.`
+        : ''),
   ].join('\n')
   const md = markdown({
     header,
