@@ -26,10 +26,8 @@ const METHODS = {
   rocchio: { create: createRocchio, grid: createRocchio.grid },
   // RuVector's own learner (SONA) on its own index; see ruvector.js.
   ruvector: { create: ruvector.createRuvectorLearner, grid: ruvector.grid, describe: ruvector.describe },
-  // Ours, with the shipped defaults as one point of its grid (ours.js), and
-  // the ablation: the same model with an identity encoder (no message
-  // passing), retuned with the same budget.
-  // Ours runs its shipped defaults only, as users get it; the ablation is
+  // Ours, and the ablation: the same model with an identity encoder (no
+  // message passing). Ours runs its shipped defaults only, as users get it; the ablation is
   // tuned over the 12-point grid (whose first point is the defaults), so an
   // edge of ours over it does not come from tuning.
   'hnsw-gnn': { create: createOurs, grid: [{}] },
