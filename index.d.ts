@@ -262,9 +262,9 @@ export interface TrainingReport {
   /** Held-back test: how far the learned part's per-session AUC (clicked vs shown-and-not-clicked) is above 0.5, and its z. */
   validationGain: number
   validationZ: number
-  /** Whether the model was published; if not, search is base search until a pass passes. */
+  /** Whether the model was published (a first model serves after two passing passes in a row); if not and none serves, search is base search. */
   published: boolean
-  /** The published model's blend weight (0 when not published). */
+  /** The largest of the published model's three blend weights (encodings, memory, metric; `learningStats()` has each); 0 when not published. */
   blend: number
 }
 
@@ -561,13 +561,17 @@ export declare class VectorDB {
   train(): Promise<TrainingReport>
   /** The feedback log, the serving model and how it fares. */
   learningStats(): LearningStats
-  /** Forgets the feedback log and the model; search is base search again. Saved at the next `save()`. */
+  /** Forgets the feedback log and the model; search is base search again. Durable like a write (in the write-ahead log when it resolves). */
   resetLearning(): Promise<void>
   /**
    * Drops logged feedback that arrived before `before` (a `Date` or
    * milliseconds since the epoch), or all of it without `before`; resolves
    * to the number of sessions dropped. The log holds query vectors: this
-   * is how to honour a retention policy. Saved at the next `save()`.
+   * is how to honour a retention policy. The serving model, whose memory
+   * holds past queries too, is withdrawn (the next training pass retrains
+   * on what is left); purging everything also forgets the recent-search
+   * table (feedback for those searches then gets `ERR_NOT_FOUND`). Durable
+   * like a write: a crash after it resolves does not bring the feedback back.
    */
   purgeFeedback(options?: { before?: Date | number }): Promise<number>
   /** Counts, file and log sizes, and how much of the index is mapped. */

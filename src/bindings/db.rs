@@ -465,8 +465,12 @@ impl From<TrainReport> for TrainingReport {
             loss: r.loss,
             validation_gain: r.validation_gain,
             validation_z: r.validation_z,
-            published: r.accepted,
-            blend: r.blend.encoding.max(r.blend.memory) as f64,
+            published: r.published,
+            blend: if r.published {
+                r.blend.encoding.max(r.blend.memory).max(r.blend.metric) as f64
+            } else {
+                0.0
+            },
         }
     }
 }

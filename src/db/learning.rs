@@ -138,7 +138,7 @@ impl VectorDb {
         feedback: Feedback,
         _gate: std::sync::RwLockReadGuard<'_, ()>,
     ) -> Result<Applied<()>> {
-        let (session, teams) = self.session_of(feedback)?;
+        let (mut session, teams) = self.session_of(feedback)?;
         if let (Some((version, teams)), Some(search_id)) = (&teams, &session.search_id) {
             // Credit an interleaved search once, on its first feedback.
             if !self.learner.has_search(search_id) {
@@ -147,19 +147,26 @@ impl VectorDb {
                 }
             }
         }
+        // Items deleted since the search was served are holes, and the
+        // session is logged under the catalogue's read lock: a delete
+        // (which takes the write lock, then forgets the id in the log)
+        // comes wholly before or after, so a deleted item never comes back
+        // through learning.
+        let catalog = self.read_catalog();
+        session.forget(|id| !catalog.slot_of.contains_key(id));
         let sequence = self.log(true, || vec![wal_record::encode_feedback(&session)])?;
         self.learner.record(session);
+        drop(catalog);
         Ok(Applied {
             value: (),
             sequence,
         })
     }
 
-    /// Applies a replayed feedback record.
+    /// Applies a replayed feedback record (kept with learning off too, so
+    /// the next save does not drop it).
     pub(super) fn replay_feedback(&self, session: Session) {
-        if self.learner.enabled() {
-            self.learner.record(session);
-        }
+        self.learner.record(session);
     }
 
     fn session_of(&self, feedback: Feedback) -> Result<(Session, Option<Interleaved>)> {
@@ -237,16 +244,38 @@ impl VectorDb {
 
     /// Forgets the feedback log and the model (saved at the next save).
     pub fn reset_learning(&self) -> Result<()> {
-        self.check_open()?;
+        let gate = self.begin_write()?;
         self.learner.reset();
-        Ok(())
+        let sequence = self.log(true, || vec![wal_record::encode_reset_learning()])?;
+        drop(gate);
+        self.durable(Applied {
+            value: (),
+            sequence,
+        })
     }
 
     /// Drops feedback that arrived before `before_ms` (all of it when
-    /// `None`); returns how many sessions went. Saved at the next save.
+    /// `None`) and withdraws the serving model, whose memory holds past
+    /// queries (the next pass retrains on what is left); purging all also
+    /// forgets the recent-search table's queries. Returns how many sessions
+    /// went. Logged like a write, so it holds after a crash.
     pub fn purge_feedback(&self, before_ms: Option<u64>) -> Result<usize> {
-        self.check_open()?;
-        Ok(self.learner.purge_before(before_ms.unwrap_or(u64::MAX)))
+        let gate = self.begin_write()?;
+        let before_ms = before_ms.unwrap_or(u64::MAX);
+        let purged = self.apply_purge(before_ms);
+        let sequence = self.log(true, || vec![wal_record::encode_purge_feedback(before_ms)])?;
+        drop(gate);
+        self.durable(Applied {
+            value: purged,
+            sequence,
+        })
+    }
+
+    pub(super) fn apply_purge(&self, before_ms: u64) -> usize {
+        if before_ms == u64::MAX {
+            self.lock_recent().clear();
+        }
+        self.learner.purge_before(before_ms)
     }
 
     /// Starts the background trainer (when the settings ask for one). It
@@ -285,7 +314,9 @@ impl VectorDb {
                     if db.check_open().is_err() {
                         return;
                     }
-                    let pass = || db.train();
+                    // A panic in a pass must not end background training:
+                    // it is caught like any failed pass.
+                    let pass = || crate::error::catch_panics(|| db.train());
                     // A failed pass leaves the serving model as it was; the
                     // next pass tries again.
                     let _ = match &pool {
@@ -316,38 +347,52 @@ impl VectorDb {
 }
 
 impl VectorDb {
-    /// Where `ids` are stored now (one read of the catalogue).
-    pub(super) fn slots_of(&self, ids: &[Arc<str>]) -> Vec<Option<u32>> {
+    /// Where `ids` are stored now and how many slots the index has, under
+    /// one read of the catalogue (which writes hold while they add slots).
+    pub(super) fn slots_of(&self, ids: &[Arc<str>]) -> (Vec<Option<u32>>, usize) {
         let catalog = self.read_catalog();
-        ids.iter()
+        let slots = ids
+            .iter()
             .map(|id| catalog.slot_of.get(id).copied())
-            .collect()
+            .collect();
+        (slots, self.index.slot_count())
     }
 }
 
-/// The database's items as the trainer reads them: one short read of the
+/// Ids the trainer looks up per hold of the catalogue's read lock.
+const ITEMS_PER_READ: usize = 512;
+
+/// The database's items as the trainer reads them, in short reads of the
 /// catalogue and the graph.
 struct DbItems<'a>(&'a VectorDb);
 
 impl ItemSource for DbItems<'_> {
     fn items(&self, ids: &[Arc<str>]) -> Vec<Option<ItemRecord>> {
         let db = self.0;
-        let catalog = db.read_catalog();
-        ids.iter()
-            .map(|id| {
-                let &slot = catalog.slot_of.get(id)?;
-                let vector = db.index.vector(slot)?;
-                let neighbours = db
-                    .index
-                    .level0_neighbours(slot)
-                    .into_iter()
-                    .filter_map(|n| catalog.ids.get(n as usize).cloned().flatten())
-                    .collect();
-                Some(ItemRecord {
-                    slot,
-                    vector,
-                    neighbours,
-                })
+        // The catalogue's read lock per block of ids, not for them all: the
+        // trainer runs at low priority, and a writer waiting behind a long
+        // read would hold up every search behind it.
+        ids.chunks(ITEMS_PER_READ)
+            .flat_map(|block| {
+                let catalog = db.read_catalog();
+                block
+                    .iter()
+                    .map(|id| {
+                        let &slot = catalog.slot_of.get(id)?;
+                        let vector = db.index.vector(slot)?;
+                        let neighbours = db
+                            .index
+                            .level0_neighbours(slot)
+                            .into_iter()
+                            .filter_map(|n| catalog.ids.get(n as usize).cloned().flatten())
+                            .collect();
+                        Some(ItemRecord {
+                            slot,
+                            vector,
+                            neighbours,
+                        })
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -356,7 +401,7 @@ impl ItemSource for DbItems<'_> {
         &self.0.index
     }
 
-    fn slots(&self, ids: &[Arc<str>]) -> Vec<Option<u32>> {
+    fn slots(&self, ids: &[Arc<str>]) -> (Vec<Option<u32>>, usize) {
         self.0.slots_of(ids)
     }
 }

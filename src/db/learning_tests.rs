@@ -64,7 +64,16 @@ pub(crate) fn learning_db_at(
     settings: LearningSettings,
     path: Option<std::path::PathBuf>,
 ) -> VectorDb {
-    let mut options = DbOptions::new(data.items[0].len(), Metric::Cosine);
+    learning_db_with(data, settings, path, Metric::Cosine)
+}
+
+fn learning_db_with(
+    data: &Intents,
+    settings: LearningSettings,
+    path: Option<std::path::PathBuf>,
+    metric: Metric,
+) -> VectorDb {
+    let mut options = DbOptions::new(data.items[0].len(), metric);
     options.learning = settings;
     options.path = path;
     let db = VectorDb::new(options).unwrap();
@@ -442,4 +451,140 @@ fn deleted_items_never_come_back_through_learning() {
             .hits;
         assert!(hits.iter().all(|h| !shown.contains(&*h.id)));
     }
+}
+
+fn reopen(path: &std::path::Path, learning: Option<serde_json::Value>) -> VectorDb {
+    let options = OpenOptions {
+        learning,
+        ..OpenOptions::default()
+    };
+    VectorDb::open(path, &options).unwrap()
+}
+
+#[test]
+fn learning_off_for_one_open_keeps_the_log_and_the_model_in_the_file() {
+    let data = intents(7);
+    let dir = TempDir::new("learning-off");
+    let path = dir.path().join("db.hgnn");
+    let db = learning_db_at(&data, test_settings(), Some(path.clone()));
+    let (train, _) = split(&data);
+    simulate(&db, &data, &train, 1_000, true, 11);
+    let learned = db.learning_stats();
+    assert!(learned.active);
+    db.save().unwrap();
+    simulate_one(&db, &data, train[1]);
+    db.close().unwrap();
+    drop(db);
+
+    let off = reopen(&path, Some(serde_json::json!(false)));
+    assert!(!off.learning_stats().enabled);
+    off.save().unwrap();
+    off.close().unwrap();
+    drop(off);
+
+    let on = reopen(
+        &path,
+        Some(serde_json::json!({ "explore": 0, "background": false })),
+    );
+    let stats = on.learning_stats();
+    assert_eq!(
+        stats.sessions,
+        learned.sessions + 1,
+        "the log, with the session the log replayed"
+    );
+    assert_eq!(stats.model_version, learned.model_version, "the model");
+}
+
+#[test]
+fn purge_and_reset_hold_after_a_restart_without_a_save() {
+    let data = intents(8);
+    let dir = TempDir::new("learning-purge");
+    let path = dir.path().join("db.hgnn");
+    let db = learning_db_at(&data, test_settings(), Some(path.clone()));
+    let (train, _) = split(&data);
+    simulate(&db, &data, &train, 1_000, true, 12);
+    assert!(db.learning_stats().active);
+    db.save().unwrap();
+    let pending = db
+        .search(&data.queries[train[0]], &SearchOptions::default())
+        .unwrap();
+    assert_eq!(db.purge_feedback(None).unwrap(), 1_000);
+    let purged = db.learning_stats();
+    assert_eq!(purged.sessions, 0);
+    assert!(!purged.active, "the model's memory held the purged queries");
+    assert_eq!(
+        db.feedback(Feedback::ForSearch {
+            search_id: pending.search_id.clone(),
+            clicked: vec![],
+            converted: vec![],
+        })
+        .unwrap_err()
+        .code(),
+        "ERR_NOT_FOUND",
+        "purging everything forgets the recent searches"
+    );
+    db.close().unwrap();
+    drop(db);
+    let db = reopen(&path, None);
+    let stats = db.learning_stats();
+    assert_eq!(
+        (stats.sessions, stats.active),
+        (0, false),
+        "the purge replays"
+    );
+
+    simulate_one(&db, &data, train[2]);
+    db.save().unwrap();
+    simulate_one(&db, &data, train[3]);
+    db.reset_learning().unwrap();
+    db.close().unwrap();
+    drop(db);
+    assert_eq!(
+        reopen(&path, None).learning_stats().sessions,
+        0,
+        "the reset replays"
+    );
+}
+
+#[test]
+fn feedback_on_an_item_deleted_since_the_search_logs_a_hole() {
+    let data = intents(9);
+    let db = learning_db(&data, test_settings());
+    let results = db
+        .search(&data.queries[0], &SearchOptions::default())
+        .unwrap();
+    let gone = results.hits[0].id.to_string();
+    db.delete(&gone).unwrap();
+    db.feedback(Feedback::ForSearch {
+        search_id: results.search_id,
+        clicked: vec![gone.clone(), results.hits[1].id.to_string()],
+        converted: vec![gone],
+    })
+    .unwrap();
+    let log = crate::learn::FeedbackLog::decode(&db.learner.encode_log(), test_settings().feedback)
+        .unwrap();
+    let (_, session) = log.weighted(0).next().unwrap();
+    assert_eq!(session.shown[0], None);
+    assert_eq!(session.clicked, vec![1]);
+    assert!(session.converted.is_empty());
+}
+
+#[test]
+fn a_zero_query_under_euclidean_does_not_stop_training() {
+    let data = intents(10);
+    let db = learning_db_with(&data, test_settings(), None, Metric::Euclidean);
+    let (train, _) = split(&data);
+    let zero = vec![0.0f32; data.items[0].len()];
+    for _ in 0..30 {
+        let results = db.search(&zero, &SearchOptions::default()).unwrap();
+        db.feedback(Feedback::ForSearch {
+            search_id: results.search_id,
+            clicked: vec![results.hits[0].id.to_string()],
+            converted: vec![],
+        })
+        .unwrap();
+    }
+    simulate(&db, &data, &train, 600, true, 13);
+    let stats = db.learning_stats();
+    assert!(stats.trainings > 0 && stats.loss.is_some(), "{stats:?}");
 }

@@ -214,11 +214,10 @@ impl VectorDb {
         let mut db = VectorDb::with_index(index, catalog, options.recent_searches, learning)?;
         if let Some(saved) = saved {
             db.recent = Mutex::new(saved.recent);
-            if db.learner.enabled() {
-                let model = file.optional_section(SectionKind::Model, 0);
-                db.learner
-                    .restore(Some(saved.log), model, &db.index, &|ids| db.slots_of(ids))?;
-            }
+            // Restored with learning off too, and saved back as it was.
+            let model = file.optional_section(SectionKind::Model, 0);
+            db.learner
+                .restore(Some(saved.log), model, &db.index, &|ids| db.slots_of(ids))?;
         }
         let mut carried_records = Vec::new();
         let replayed = match log {
@@ -266,6 +265,14 @@ impl VectorDb {
                 WalOp::Delete(id) => self.delete_logged(&id, false).map(|_| ()),
                 WalOp::Feedback(session) => {
                     self.replay_feedback(session);
+                    Ok(())
+                }
+                WalOp::PurgeFeedback(before_ms) => {
+                    self.apply_purge(before_ms);
+                    Ok(())
+                }
+                WalOp::ResetLearning => {
+                    self.learner.reset();
                     Ok(())
                 }
                 WalOp::Unknown { code, flags } => {
@@ -365,11 +372,17 @@ impl VectorDb {
     /// safe in the log and replayed by the next open. Closing twice is a
     /// no-op.
     pub fn close(&self) -> Result<()> {
-        let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        if self.closed.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            return Ok(());
+        {
+            let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
+            if self.closed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                return Ok(());
+            }
         }
+        // Not under the gate: a training pass in progress (at the lowest
+        // CPU priority) finishes first, and nothing should queue behind it;
+        // writes from here on fail with ERR_CLOSED.
         self.stop_background_training();
+        let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
         match self.persistence.as_ref().and_then(|p| p.wal.as_ref()) {
             Some(wal) => wal.close(),
             None => Ok(()),

@@ -47,6 +47,11 @@ impl RecentSearches {
         (sequence, format!("{:08x}-{sequence:x}", self.nonce))
     }
 
+    /// Forgets every search (their queries with them); ids stay unique.
+    pub(super) fn clear(&mut self) {
+        self.ring.iter_mut().for_each(|entry| *entry = None);
+    }
+
     pub(super) fn store(&mut self, sequence: u64, entry: RecentSearch) {
         let slot = (sequence % self.ring.len() as u64) as usize;
         self.ring[slot] = Some((sequence, entry));
@@ -128,6 +133,9 @@ impl RecentSearches {
                 return Err(reader.corrupt(format!("a recent query has {len} dimensions")));
             }
             let query = reader.f32s(len, "recent query")?;
+            if !query.iter().all(|x| x.is_finite()) {
+                return Err(reader.corrupt("a recent query holds NaN or infinity"));
+            }
             let shown_len = reader.u32("shown count")? as u64;
             let shown_len = reader.check_fits(shown_len, 4, "shown count")?;
             let mut shown = Vec::with_capacity(shown_len);

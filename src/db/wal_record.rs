@@ -20,6 +20,11 @@ const OP_UPDATE: u8 = 2;
 const OP_DELETE: u8 = 3;
 /// A feedback session, logged when acknowledged.
 const OP_FEEDBACK: u8 = 4;
+/// `purgeFeedback({ before })`: the cutoff in ms since the epoch (`u64::MAX`
+/// for everything); logged so purged queries do not come back on replay.
+const OP_PURGE_FEEDBACK: u8 = 5;
+/// `resetLearning()`.
+const OP_RESET_LEARNING: u8 = 6;
 
 fn read_vector(reader: &mut ByteReader<'_>, dimensions: usize) -> Result<Vec<f32>> {
     reader.f32s(dimensions, "vector")
@@ -36,6 +41,8 @@ pub(super) enum WalOp {
     },
     Delete(String),
     Feedback(Session),
+    PurgeFeedback(u64),
+    ResetLearning,
     /// A kind this version does not know, with what its flags say.
     Unknown {
         code: u8,
@@ -102,6 +109,16 @@ pub(super) fn encode_feedback(session: &Session) -> Vec<u8> {
     record
 }
 
+pub(super) fn encode_purge_feedback(before_ms: u64) -> Vec<u8> {
+    let mut record = vec![OP_PURGE_FEEDBACK];
+    record.put_u64(before_ms);
+    record
+}
+
+pub(super) fn encode_reset_learning() -> Vec<u8> {
+    vec![OP_RESET_LEARNING]
+}
+
 pub(super) fn decode_op(payload: &[u8], dimensions: usize, section: &str) -> Result<WalOp> {
     let mut reader = ByteReader::new(payload, section);
     let (code, flags) = record_kind(reader.u8("operation")?);
@@ -148,6 +165,8 @@ pub(super) fn decode_op(payload: &[u8], dimensions: usize, section: &str) -> Res
             }
             WalOp::Feedback(session)
         }
+        OP_PURGE_FEEDBACK => WalOp::PurgeFeedback(reader.u64("purge cutoff")?),
+        OP_RESET_LEARNING => WalOp::ResetLearning,
         // Its body is the business of the version that wrote it.
         code => return Ok(WalOp::Unknown { code, flags }),
     };

@@ -14,6 +14,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
+/// Slots per hold of the storage lock in [`Index::map_vectors`].
+const MAP_BLOCK: usize = 4096;
+
 const LINK_LOCK_STRIPES: usize = 4_096;
 
 /// A search hit: an internal slot and its distance to the query.
@@ -278,11 +281,21 @@ impl Index {
         out: &mut [f32],
         f: &(dyn Fn(&[f32], &mut [f32]) + Sync),
     ) {
-        let storage = self.read();
-        let end = slots.end.min(storage.len() as u32);
-        out.par_chunks_mut(width.max(1))
-            .zip(slots.start..end)
-            .for_each(|(row, slot)| f(storage.vector(slot), row));
+        // The storage lock is taken per block of slots, not for the whole
+        // sweep: the caller may be a low-priority thread, and a writer
+        // waiting behind a long read would hold up every search behind it.
+        let width = width.max(1);
+        let end = slots.end.min(self.read().len() as u32);
+        for (block, rows) in out.chunks_mut(width * MAP_BLOCK).enumerate() {
+            let first = slots.start + (block * MAP_BLOCK) as u32;
+            if first >= end {
+                break;
+            }
+            let storage = self.read();
+            rows.par_chunks_mut(width)
+                .zip(first..end.min(first + MAP_BLOCK as u32))
+                .for_each(|(row, slot)| f(storage.vector(slot), row));
+        }
     }
 
     /// The level-0 neighbours of `slot` (empty for a slot out of range).

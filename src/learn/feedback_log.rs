@@ -79,6 +79,9 @@ impl Session {
         let dim = r.u32("query length")? as usize;
         let dim = r.check_fits(dim as u64, 4, "query length")?;
         let query = r.f32s(dim, "query")?;
+        if !query.iter().all(|x| x.is_finite()) {
+            return Err(r.corrupt("a session's query holds NaN or infinity"));
+        }
         let shown_len = r.u32("shown length")? as usize;
         let shown_len = r.check_fits(shown_len as u64, 4, "shown length")?;
         let mut shown = Vec::with_capacity(shown_len);
@@ -113,6 +116,22 @@ impl Session {
         })
     }
 
+    /// Turns the shown items `gone` says are gone into holes, with their
+    /// clicks and conversions; returns how many there were.
+    pub fn forget(&mut self, gone: impl Fn(&str) -> bool) -> usize {
+        let mut forgotten = 0;
+        for (position, shown) in self.shown.iter_mut().enumerate() {
+            if shown.as_deref().is_some_and(&gone) {
+                *shown = None;
+                forgotten += 1;
+                let position = position as u32;
+                self.clicked.retain(|&p| p != position);
+                self.converted.retain(|&p| p != position);
+            }
+        }
+        forgotten
+    }
+
     /// The click weight of the item at `position`: 0 if not clicked, 1 per
     /// click, `conversion_weight` if it converted.
     pub fn click_weight(&self, position: u32, conversion_weight: f32) -> f32 {
@@ -137,6 +156,10 @@ pub struct FeedbackLog {
     next_sequence: u64,
     /// Search id -> sequence of the session it was logged as.
     by_search: HashMap<String, u64>,
+    /// No session arrived before this (a lower bound: merging only moves a
+    /// session's time later), so a retention check that purges nothing
+    /// costs nothing.
+    oldest_ms: u64,
 }
 
 impl FeedbackLog {
@@ -146,6 +169,7 @@ impl FeedbackLog {
             sessions: VecDeque::new(),
             next_sequence: 0,
             by_search: HashMap::new(),
+            oldest_ms: u64::MAX,
         }
     }
 
@@ -201,6 +225,7 @@ impl FeedbackLog {
         }
         let sequence = self.next_sequence;
         self.next_sequence += 1;
+        self.oldest_ms = self.oldest_ms.min(session.at_ms);
         if let Some(id) = &session.search_id {
             self.by_search.insert(id.clone(), sequence);
         }
@@ -255,16 +280,7 @@ impl FeedbackLog {
             {
                 continue;
             }
-            let session = Arc::make_mut(session);
-            for (position, shown) in session.shown.iter_mut().enumerate() {
-                if shown.as_deref() == Some(id) {
-                    *shown = None;
-                    forgotten += 1;
-                    let position = position as u32;
-                    session.clicked.retain(|&p| p != position);
-                    session.converted.retain(|&p| p != position);
-                }
-            }
+            forgotten += Arc::make_mut(session).forget(|shown| shown == id);
         }
         forgotten
     }
@@ -273,10 +289,19 @@ impl FeedbackLog {
     /// log holds query vectors, so it has a retention limit). Returns how
     /// many were dropped.
     pub fn purge_before(&mut self, before_ms: u64) -> usize {
+        if before_ms <= self.oldest_ms {
+            return 0;
+        }
         let (kept, dropped): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.sessions)
             .into_iter()
             .partition(|(_, s)| s.at_ms >= before_ms);
         self.sessions = kept;
+        self.oldest_ms = self
+            .sessions
+            .iter()
+            .map(|(_, s)| s.at_ms)
+            .min()
+            .unwrap_or(u64::MAX);
         for (_, session) in &dropped {
             self.unindex(session);
         }
@@ -300,6 +325,11 @@ impl FeedbackLog {
     pub fn decode(bytes: &[u8], settings: FeedbackSettings) -> Result<FeedbackLog> {
         let mut r = ByteReader::new(bytes, "feedback");
         let next_sequence = r.u64("next sequence")?;
+        // Far beyond any real count (one session per nanosecond for a
+        // century is 2^62): a larger one is corrupt and would wrap.
+        if next_sequence > 1 << 62 {
+            return Err(r.corrupt(format!("next sequence {next_sequence}")));
+        }
         let count = r.count(8 + 8 + 4 + 4 + 4 + 4 + 4, "session count")?;
         let mut sessions = VecDeque::with_capacity(count);
         for _ in 0..count {
@@ -325,11 +355,17 @@ impl FeedbackLog {
         {
             return Err(r.corrupt("two sessions for one search id"));
         }
+        let oldest_ms = sessions
+            .iter()
+            .map(|(_, s)| s.at_ms)
+            .min()
+            .unwrap_or(u64::MAX);
         let mut log = FeedbackLog {
             settings,
             sessions,
             next_sequence,
             by_search,
+            oldest_ms,
         };
         log.trim_to_capacity();
         Ok(log)

@@ -21,8 +21,9 @@ use crate::error::{Error, Result};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-/// Where items are stored now, by id (`None` for ids no longer live).
-pub type SlotsOf<'a> = dyn Fn(&[Arc<str>]) -> Vec<Option<u32>> + 'a;
+/// Where items are stored now, by id (`None` for ids no longer live), and
+/// how many slots the index has.
+pub type SlotsOf<'a> = dyn Fn(&[Arc<str>]) -> (Vec<Option<u32>>, usize) + 'a;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -42,8 +43,13 @@ struct Bookkeeping {
     last_trained_at_ms: Option<u64>,
     last_training_ms: Option<f64>,
     last_report: Option<TrainReport>,
-    /// Interleaving results of the serving model.
+    /// Interleaving results of the serving line of models: kept while each
+    /// passing pass replaces the model (about 20 interleaved searches per
+    /// model at the defaults, too few to judge one alone), reset when none
+    /// serves.
     tally: Tally,
+    /// The first version of that line; credits for older ones are stale.
+    line_since: u64,
     /// Set when the owner shuts down: the trainer thread exits.
     shutdown: bool,
     /// Whether the last pass passed the guardrail.
@@ -60,6 +66,10 @@ pub struct Learner {
     books: Mutex<Bookkeeping>,
     wake: Condvar,
     training: Mutex<()>,
+    /// With learning off, the saved model's bytes, written back unchanged
+    /// at the next save (turning learning off for one open must not lose
+    /// what was learned).
+    dormant_model: Mutex<Option<Vec<u8>>>,
 }
 
 impl Learner {
@@ -80,6 +90,7 @@ impl Learner {
             }),
             wake: Condvar::new(),
             training: Mutex::new(()),
+            dormant_model: Mutex::new(None),
         }
     }
 
@@ -145,15 +156,19 @@ impl Learner {
     /// Credits an interleaved session of model `version`; withdraws the
     /// model once it is losing beyond chance.
     pub fn credit(&self, version: u64, outcome: Outcome) {
-        let Some(model) = self.serving() else { return };
-        if model.version != version {
+        if self.serving().is_none() {
             return;
         }
         let mut books = self.lock_books();
+        if version < books.line_since {
+            return;
+        }
         books.tally.add(outcome);
         if books.tally.losing() {
             books.rollbacks += 1;
             books.tally = Tally::default();
+            // The next model must again pass twice in a row.
+            books.last_passed = false;
             *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
@@ -194,7 +209,17 @@ impl Learner {
                 conversion_weight,
                 &self.params,
                 pass,
-            )?)
+            ))
+        };
+        // A failed pass still counts, so the next one holds back other
+        // sessions instead of failing on the same ones.
+        let trained = match trained {
+            Some(Err(error)) => {
+                self.lock_books().trainings += 1;
+                return Err(error);
+            }
+            Some(Ok(trained)) => Some(trained),
+            None => None,
         };
         let report = match &trained {
             Some(t) => t.report.clone(),
@@ -207,6 +232,7 @@ impl Learner {
                 validation_z: 0.0,
                 blend: super::model::Blend::NONE,
                 accepted: false,
+                published: false,
             },
         };
         let mut books = self.lock_books();
@@ -235,8 +261,17 @@ impl Learner {
         // A pass that fails the guardrail also withdraws the serving model:
         // the newest feedback no longer shows learned ranking beating base
         // (this is what keeps a model that passed by chance from serving
-        // for long).
-        books.tally = Tally::default();
+        // for long). A model replacing a serving one continues its line.
+        match &published {
+            Some(model) if !serving_now => {
+                books.tally = Tally::default();
+                books.line_since = model.version;
+            }
+            Some(_) => {}
+            None => books.tally = Tally::default(),
+        }
+        let mut report = report;
+        report.published = published.is_some();
         *self.serving.write().unwrap_or_else(|e| e.into_inner()) = published;
         Ok(report)
     }
@@ -280,17 +315,26 @@ impl Learner {
         self.wake.notify_all();
     }
 
-    /// Forgets a deleted item in the log; the serving model may still hold
-    /// it, but the database never resolves a deleted id, and the next
-    /// model is trained without it.
+    /// Forgets a deleted item in the log and in the serving model (an item
+    /// inserted again under its id starts afresh); the next model is
+    /// trained without it.
     pub fn forget_item(&self, id: &str) {
         self.lock_log().forget_item(id);
+        if let Some(model) = self.serving() {
+            model.forget_item(id);
+        }
     }
 
     /// Drops feedback that arrived before `before_ms`; returns how many
     /// sessions went.
     pub fn purge_before(&self, before_ms: u64) -> usize {
-        self.lock_log().purge_before(before_ms)
+        let purged = self.lock_log().purge_before(before_ms);
+        *self.dormant_model.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut books = self.lock_books();
+        books.tally = Tally::default();
+        books.last_passed = false;
+        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+        purged
     }
 
     /// Forgets every session and the model.
@@ -298,6 +342,7 @@ impl Learner {
         let _one_at_a_time = self.training.lock().unwrap_or_else(|e| e.into_inner());
         *self.lock_log() = FeedbackLog::new(self.settings.feedback.clone());
         *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.dormant_model.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let mut books = self.lock_books();
         let next_version = books.next_version;
         let shutdown = books.shutdown;
@@ -348,6 +393,13 @@ impl Learner {
 
     /// The serving model as bytes for the file's model section.
     pub fn encode_model(&self) -> Option<Vec<u8>> {
+        if !self.settings.enabled {
+            return self
+                .dormant_model
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+        }
         self.serving().map(|m| m.encode())
     }
 
@@ -362,9 +414,12 @@ impl Learner {
         if let Some(bytes) = log {
             *self.lock_log() = FeedbackLog::decode(bytes, self.settings.feedback.clone())?;
         }
-        if let Some(bytes) = model {
+        if let Some(bytes) = model.filter(|_| !self.settings.enabled) {
+            *self.dormant_model.lock().unwrap_or_else(|e| e.into_inner()) = Some(bytes.to_vec());
+        } else if let Some(bytes) = model {
             let mut model = Model::decode(bytes, self.dimensions, index)?;
-            model.bind_slots(&slots(model.ids()), index.slot_count());
+            let (bound, slot_count) = slots(model.ids());
+            model.bind_slots(&bound, slot_count);
             let mut books = self.lock_books();
             books.next_version = books.next_version.max(model.version + 1);
             *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));

@@ -21,7 +21,7 @@
 //! Items are kept by id: a model survives compaction, and an id the
 //! database no longer has simply never becomes a hit.
 
-use super::fast_hash::FastMap;
+use super::fast_hash::{FastMap, FastSet};
 use super::metric::LearnedMetric;
 use crate::distance::{Kernels, Metric};
 use crate::error::{Error, Result};
@@ -223,6 +223,24 @@ impl QueryMemory {
         if queries.len() != clicked.len() * dimensions {
             return Err(Error::Internal("query memory rows do not line up".into()));
         }
+        // A zero or non-finite query (euclidean and dot searches accept a
+        // zero vector) has no direction to look it up by: leave it out
+        // rather than fail every pass that sees it.
+        let usable =
+            |row: &[f32]| row.iter().all(|x| x.is_finite()) && row.iter().any(|&x| x != 0.0);
+        let (queries, clicked) = if queries.chunks_exact(dimensions.max(1)).all(usable) {
+            (queries, clicked)
+        } else {
+            let mut kept_queries = Vec::with_capacity(queries.len());
+            let mut kept_clicked = Vec::with_capacity(clicked.len());
+            for (row, clicks) in queries.chunks_exact(dimensions.max(1)).zip(clicked) {
+                if usable(row) {
+                    kept_queries.extend_from_slice(row);
+                    kept_clicked.push(clicks);
+                }
+            }
+            (kept_queries, kept_clicked)
+        };
         let index = if clicked.is_empty() {
             None
         } else {
@@ -285,6 +303,9 @@ impl QueryMemory {
     }
 }
 
+/// The largest `similarityPower` (the settings and a decoded model hold to it).
+pub const MAX_SIMILARITY_POWER: f32 = 100.0;
+
 /// `Model::slot_rows` of a slot whose item the model has no row for.
 const NO_ROW: u32 = u32::MAX;
 
@@ -302,6 +323,10 @@ pub struct Model {
     /// never reused for another id while a model serves; a compaction that
     /// renumbers them must bind again.
     slot_rows: Vec<u32>,
+    /// Ids deleted since the model was trained: an item inserted again
+    /// under one of them is a new item, not the one the model learned
+    /// about (resolving by id would bring the deleted item's history back).
+    forgotten: std::sync::Mutex<FastSet<Arc<str>>>,
     /// `ids.len() × dimensions`, the encodings after message passing.
     encodings: Vec<f32>,
     memory: QueryMemory,
@@ -343,6 +368,7 @@ impl Model {
             ids,
             rows,
             slot_rows: Vec::new(),
+            forgotten: std::sync::Mutex::new(FastSet::default()),
             encodings,
             memory,
             metric,
@@ -373,7 +399,22 @@ impl Model {
         match self.slot_rows.get(slot as usize) {
             Some(&NO_ROW) => None,
             Some(&row) => Some(row),
-            None => self.rows.get(id).copied(),
+            None => {
+                let row = self.rows.get(id).copied()?;
+                let forgotten = self.forgotten.lock().unwrap_or_else(|e| e.into_inner());
+                (!forgotten.contains(id)).then_some(row)
+            }
+        }
+    }
+
+    /// Forgets a deleted item: an item inserted later under its id starts
+    /// afresh. (Its own slot is never a candidate again.)
+    pub fn forget_item(&self, id: &str) {
+        if self.rows.contains_key(id) {
+            self.forgotten
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(Arc::from(id));
         }
     }
 
@@ -543,7 +584,10 @@ impl Model {
         let neighbours = r.u32("memory neighbours")? as usize;
         let similarity_power = r.f32s(1, "similarity power")?[0];
         let finite = |values: &[f32]| values.iter().all(|v| v.is_finite());
-        if !finite(&blend) || !similarity_power.is_finite() || neighbours == 0 {
+        if !finite(&blend)
+            || !(0.0..=MAX_SIMILARITY_POWER).contains(&similarity_power)
+            || neighbours == 0
+        {
             return Err(r.corrupt("blend or memory parameters out of range"));
         }
         let id_count = r.u64("item count")?;
@@ -642,7 +686,19 @@ impl QueryContext<'_> {
     /// The items past similar queries clicked, strongest first, at most
     /// `limit`: extra candidates beside base search's.
     pub fn expansion(&self, limit: usize) -> Vec<Arc<str>> {
-        let mut strongest: Vec<(u32, f32)> = self.evidence.iter().map(|(&r, &v)| (r, v)).collect();
+        let forgotten = self
+            .model
+            .forgotten
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut strongest: Vec<(u32, f32)> = self
+            .evidence
+            .iter()
+            .filter(|(&r, _)| {
+                forgotten.is_empty() || !forgotten.contains(&self.model.ids[r as usize])
+            })
+            .map(|(&r, &v)| (r, v))
+            .collect();
         strongest.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         strongest
             .into_iter()

@@ -203,7 +203,7 @@ impl LearningSettings {
             && (0.0..=1.0).contains(&m.message_weight)
             && m.hops <= 2
             && (1..=1000).contains(&m.memory.neighbours)
-            && (0.0..=100.0).contains(&m.memory.similarity_power)
+            && (0.0..=super::model::MAX_SIMILARITY_POWER).contains(&m.memory.similarity_power)
             && (0.0..=10.0).contains(&m.min_z)
             && [m.blend.encoding, m.blend.memory, m.blend.metric]
                 .iter()

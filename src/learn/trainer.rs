@@ -57,12 +57,15 @@ pub trait ItemSource {
     /// The index, to project every item through a learned metric and to
     /// read neighbours.
     fn index(&self) -> &Index;
-    /// Where `ids` are stored now, `None` for ids that are no longer live.
-    fn slots(&self, ids: &[Arc<str>]) -> Vec<Option<u32>> {
-        self.items(ids)
+    /// Where `ids` are stored now (`None` for ids that are no longer live)
+    /// and how many slots the index has, read together.
+    fn slots(&self, ids: &[Arc<str>]) -> (Vec<Option<u32>>, usize) {
+        let slots = self
+            .items(ids)
             .into_iter()
             .map(|record| record.map(|r| r.slot))
-            .collect()
+            .collect();
+        (slots, self.index().slot_count())
     }
 }
 
@@ -142,7 +145,11 @@ pub struct TrainReport {
     pub validation_gain: f64,
     pub validation_z: f64,
     pub blend: Blend,
+    /// Whether the model passed the guardrail.
     pub accepted: bool,
+    /// Whether it was published (set by the learner: a model first serves
+    /// after two passing passes in a row).
+    pub published: bool,
 }
 
 /// A training pass's result: a model to publish, if it passed.
@@ -379,9 +386,9 @@ pub fn train(
             params.metric_neighbours,
         )
     });
-    let slots = source.slots(&ids);
+    let (slots, slot_count) = source.slots(&ids);
     let mut model = Model::new(dimensions, ids, h, memory, metric_part, Blend::NONE)?;
-    model.bind_slots(&slots, source.index().slot_count());
+    model.bind_slots(&slots, slot_count);
 
     // Blend and guardrail, on the held-back sessions. On one half, a
     // pairwise logistic regression of "clicked over shown-and-not-clicked"
@@ -412,10 +419,16 @@ pub fn train(
     ];
     let fit: Vec<&Judgement> = fit_half.iter().map(|&i| &judged[i]).collect();
     let weights = fit_blend(&fit);
+    // `max`/`min`, not `clamp`: a cap that overflowed to infinity or NaN
+    // (base scores near f32::MAX under dot) must not panic; NaN gives 0.
+    let capped = |weight: f32, cap: f32| {
+        let cap = if cap.is_finite() { cap.max(0.0) } else { 0.0 };
+        weight.max(0.0).min(cap)
+    };
     let blend = Blend {
-        encoding: weights[0].clamp(0.0, caps[0]),
-        memory: weights[1].clamp(0.0, caps[1]),
-        metric: weights[2].clamp(0.0, caps[2]),
+        encoding: capped(weights[0], caps[0]),
+        memory: capped(weights[1], caps[1]),
+        metric: capped(weights[2], caps[2]),
     };
     let (gain, z) = if blend.is_none() {
         (0.0, 0.0)
@@ -438,6 +451,7 @@ pub fn train(
         validation_z: best.2,
         blend: model.blend,
         accepted,
+        published: false,
     };
     Ok(Trained {
         model: accepted.then_some(model),
