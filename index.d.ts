@@ -175,7 +175,11 @@ export interface LearningOptions {
   trainEveryMs?: number
   /** No model is trained from fewer sessions than this (default 50). */
   minSessions?: number
-  /** Threads the trainer uses (default 1). */
+  /**
+   * Threads the background trainer uses (default 1). They run at the lowest
+   * CPU priority the OS offers (`SCHED_IDLE` on Linux, else nice 19), so
+   * training only takes CPU time searches and writes leave idle.
+   */
   threads?: number
   /** Candidates a model scores per search, at least `k` (default 100). */
   rerankDepth?: number
@@ -188,7 +192,7 @@ export interface LearningOptions {
   explore?: number
   /** Whether a background thread trains (default true); `false` trains only on `train()`. */
   background?: boolean
-  /** The trainer's hyperparameters (advanced; the defaults are tuned on the benchmark). */
+  /** The trainer's hyperparameters (advanced; the defaults were chosen on the benchmark's validation slice). */
   model?: LearningModelOptions
 }
 
