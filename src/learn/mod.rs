@@ -11,7 +11,9 @@
 //! | `metric.rs` | the learned metric `T`: Fisher's discriminant over those communities |
 //! | `evidence.rs` | what clicks say: position bias, the blend fit, the guardrail's AUC test |
 //! | `trainer.rs` | a training pass: pairwise-trained item encodings, message passing, memory, blend and guardrail |
+//! | `metric_part.rs` | the metric's part of a model: `T` and every item's encoding by slot |
 //! | `model.rs` | the trained model a search reads: encodings, query memory, blend; its byte codec |
+//! | `intents.rs` | a pass's co-click communities and the metric fitted over them |
 //! | `interleave.rs` | team-draft interleaving of base and learned rankings, and its tallies |
 //! | `learner.rs` | `Learner`: log, serving model, training cadence, publishing and rollback |
 //! | `priority.rs` | the trainer's threads at the OS's lowest CPU priority |
@@ -21,9 +23,11 @@ pub mod communities;
 pub mod evidence;
 pub mod fast_hash;
 pub mod feedback_log;
+pub mod intents;
 pub mod interleave;
 pub mod learner;
 pub mod metric;
+pub mod metric_part;
 pub mod model;
 pub mod priority;
 pub mod settings;

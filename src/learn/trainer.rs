@@ -26,10 +26,10 @@
 //!    give 0.5 in expectation whatever the model; the learner also wants
 //!    two passes in a row to pass before a model first serves.
 
-use super::communities::{louvain, WeightedGraph};
 use super::evidence::{auc_test, fit_blend, position_bias, session_auc, Judgement};
 use super::feedback_log::Session;
-use super::metric::{self as learned_metric, MetricParams};
+use super::intents::fit_metric;
+use super::metric::MetricParams;
 use super::model::{unit, Blend, MemoryParams, MetricPart, Model, QueryMemory};
 use crate::distance::{Kernels, Metric};
 use crate::error::Result;
@@ -160,14 +160,14 @@ pub struct Trained {
 
 /// One session prepared for training: query, the table rows shown (None
 /// for holes), base scores, clicked positions with weights.
-struct Prepared {
-    weight: f32,
-    query: Vec<f32>,
-    shown: Vec<Option<u32>>,
+pub(super) struct Prepared {
+    pub(super) weight: f32,
+    pub(super) query: Vec<f32>,
+    pub(super) shown: Vec<Option<u32>>,
     /// The slot of each shown item (as `shown`).
     slots: Vec<Option<(u32, u32)>>,
     base: Vec<f32>,
-    clicks: Vec<(usize, f32)>,
+    pub(super) clicks: Vec<(usize, f32)>,
 }
 
 /// Trains a model on `sessions` (each with its age weight). `pass`
@@ -463,117 +463,6 @@ pub fn train(
 /// the same query (sessions grouped by identical query vector), then
 /// Fisher's discriminant over the community members' vectors and the
 /// queries labelled with their clicks' dominant community.
-/// An item joins its query's co-click clique only with at least this share
-/// of the click weight of the query's most clicked item.
-const PROFILE_KEEP: f64 = 0.25;
-
-fn fit_metric(
-    sessions: &[Prepared],
-    records: &[Option<ItemRecord>],
-    params: &TrainParams,
-) -> Option<learned_metric::LearnedMetric> {
-    if params.metric.max_rank == 0 {
-        return None;
-    }
-    // Click profile per distinct query.
-    let mut profiles: HashMap<Vec<u32>, (usize, HashMap<u32, f64>)> = HashMap::new();
-    for (i, p) in sessions.iter().enumerate() {
-        if p.clicks.is_empty() {
-            continue;
-        }
-        let key: Vec<u32> = p.query.iter().map(|x| x.to_bits()).collect();
-        let entry = profiles.entry(key).or_insert_with(|| (i, HashMap::new()));
-        for &(pos, w) in &p.clicks {
-            if let Some(row) = p.shown[pos] {
-                *entry.1.entry(row).or_insert(0.0) += (w * p.weight) as f64;
-            }
-        }
-    }
-    // Co-click graph: items clicked for the same query, weighted by
-    // w_a · w_b / W of the query's profile.
-    let mut node_of: HashMap<u32, u32> = HashMap::new();
-    let mut rows_of_node: Vec<u32> = Vec::new();
-    let mut edges: Vec<HashMap<u32, f64>> = Vec::new();
-    let mut node = |row: u32, edges: &mut Vec<HashMap<u32, f64>>| {
-        *node_of.entry(row).or_insert_with(|| {
-            rows_of_node.push(row);
-            edges.push(HashMap::new());
-            (rows_of_node.len() - 1) as u32
-        })
-    };
-    let mut query_labels: Vec<(usize, Vec<(u32, f64)>)> = Vec::new();
-    // In the order queries first appeared, so the graph (and Louvain's
-    // result) does not depend on hash order.
-    let mut profiles: Vec<(usize, HashMap<u32, f64>)> = profiles.into_values().collect();
-    profiles.sort_unstable_by_key(|p| p.0);
-    for (first, profile) in &profiles {
-        // Items clicked far less than the query's most clicked one are
-        // mostly stray clicks (users click what they did not want now and
-        // then); as co-click edges they would chain intents together.
-        let strongest = profile.values().copied().fold(0.0f64, f64::max);
-        let mut items: Vec<(u32, f64)> = profile
-            .iter()
-            .map(|(&r, &w)| (r, w))
-            .filter(|&(_, w)| w >= PROFILE_KEEP * strongest)
-            .collect();
-        items.sort_unstable_by_key(|i| i.0);
-        let total: f64 = items.iter().map(|i| i.1).sum();
-        let nodes: Vec<(u32, f64)> = items
-            .iter()
-            .map(|&(r, w)| (node(r, &mut edges), w))
-            .collect();
-        for (a, &(na, wa)) in nodes.iter().enumerate() {
-            for &(nb, wb) in &nodes[a + 1..] {
-                let w = wa * wb / total;
-                *edges[na as usize].entry(nb).or_insert(0.0) += w;
-                *edges[nb as usize].entry(na).or_insert(0.0) += w;
-            }
-        }
-        query_labels.push((*first, nodes));
-    }
-    let graph = WeightedGraph {
-        neighbours: edges
-            .into_iter()
-            .map(|m| {
-                let mut l: Vec<(u32, f64)> = m.into_iter().collect();
-                l.sort_unstable_by_key(|e| e.0);
-                l
-            })
-            .collect(),
-    };
-    let community = louvain(&graph, params.resolution, 0xC0C1);
-    let mut size: HashMap<u32, usize> = HashMap::new();
-    for &c in &community {
-        *size.entry(c).or_insert(0) += 1;
-    }
-    let labelled = |n: u32| Some(community[n as usize]).filter(|c| size[c] >= 2);
-    let mut samples: Vec<(&[f32], u32)> = Vec::new();
-    for (n, &row) in rows_of_node.iter().enumerate() {
-        if let (Some(c), Some(record)) = (
-            labelled(n as u32),
-            records.get(row as usize).and_then(Option::as_ref),
-        ) {
-            samples.push((&record.vector, c));
-        }
-    }
-    for (first, nodes) in &query_labels {
-        let mut votes: HashMap<u32, f64> = HashMap::new();
-        for &(n, w) in nodes {
-            if let Some(c) = labelled(n) {
-                *votes.entry(c).or_insert(0.0) += w;
-            }
-        }
-        if let Some((&c, _)) = votes
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
-        {
-            samples.push((&sessions[*first].query, c));
-        }
-    }
-    let dimensions = sessions.first().map_or(0, |p| p.query.len());
-    learned_metric::fit(&samples, dimensions, &params.metric)
-}
-
 /// Multipliers that bring each part of the learned score to the scale of
 /// the base score's spread within a shown list, so one blend grid serves
 /// every metric and dataset.
