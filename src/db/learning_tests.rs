@@ -588,3 +588,61 @@ fn a_zero_query_under_euclidean_does_not_stop_training() {
     let stats = db.learning_stats();
     assert!(stats.trainings > 0 && stats.loss.is_some(), "{stats:?}");
 }
+
+#[test]
+fn a_past_query_candidate_moved_by_an_update_is_still_a_candidate() {
+    // Past-query candidates are found by the slot the model bound them to,
+    // and by id once an update has moved them to another slot.
+    // A shallow rerank depth, so base search misses items the memory adds.
+    let data = intents(8);
+    let settings = LearningSettings {
+        rerank_depth: 10,
+        ..test_settings()
+    };
+    let db = learning_db(&data, settings);
+    let (train, _) = split(&data);
+    simulate(&db, &data, &train, 1_500, true, 13);
+    assert!(db.learning_stats().active, "a model serves");
+    let depth = db.learner.settings().rerank_depth;
+    let base_options = SearchOptions {
+        k: depth,
+        rerank: false,
+        ..SearchOptions::default()
+    };
+    // A query whose learned results hold an item base search did not find
+    // within the rerank depth: it came from the memory of past queries.
+    let (q, expanded) = train
+        .iter()
+        .find_map(|&q| {
+            let base: std::collections::HashSet<String> = db
+                .search(&data.queries[q], &base_options)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| h.id.to_string())
+                .collect();
+            let served = db
+                .search(&data.queries[q], &SearchOptions::default())
+                .unwrap();
+            served
+                .hits
+                .into_iter()
+                .find(|h| !base.contains(&*h.id))
+                .map(|h| (q, h.id.to_string()))
+        })
+        .expect("the memory adds a candidate base search missed for some query");
+    let index: usize = expanded.parse().unwrap();
+    db.upsert(NewItem {
+        id: Some(expanded.clone()),
+        vector: data.items[index].clone(),
+        metadata: None,
+    })
+    .unwrap();
+    let served = db
+        .search(&data.queries[q], &SearchOptions::default())
+        .unwrap();
+    assert!(
+        served.hits.iter().any(|h| *h.id == *expanded),
+        "{expanded} is still shown after an update moved it"
+    );
+}

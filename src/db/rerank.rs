@@ -55,11 +55,19 @@ impl VectorDb {
             })
             .collect();
         // Past-query candidates: live, passing the filter, not found already.
+        // Found by the slot the model bound them to while that slot still
+        // holds them (no hashing), else by id (moved by an update since).
+        let live = |slot: u32| catalog.ids.get(slot as usize).is_some_and(Option::is_some);
         let extra: Vec<u32> =
             context
                 .expansion(depth / EXPANSION_SHARE)
-                .iter()
-                .filter_map(|id| catalog.slot_of.get(id).copied())
+                .into_iter()
+                .filter_map(|row| {
+                    model
+                        .bound_slot(row)
+                        .filter(|&slot| live(slot))
+                        .or_else(|| catalog.slot_of.get(&*model.id(row)).copied())
+                })
                 .filter(|&slot| {
                     options.filter.as_ref().is_none_or(|filter| {
                         filter.matches(catalog.metadata[slot as usize].as_deref())
@@ -75,6 +83,12 @@ impl VectorDb {
                 base_score: metric.score(distance),
                 score: 0.0,
             });
+        }
+        for c in &candidates {
+            context.prefetch(c.slot);
+            crate::distance::prefetch_bytes(
+                catalog.ids.as_ptr().wrapping_add(c.slot as usize) as *const u8
+            );
         }
         for c in &mut candidates {
             let id = catalog.ids[c.slot as usize].as_deref().unwrap_or("");

@@ -244,12 +244,15 @@ impl Index {
     /// `None` for a deleted or unknown slot.
     pub fn distances_to(&self, prepared: &[f32], slots: &[u32]) -> Vec<Option<f32>> {
         let storage = self.read();
+        let live = |slot: u32| (slot as usize) < storage.len() && !storage.is_deleted(slot);
+        // The rows are scattered and usually cold: ask for all of them
+        // before reading any, so the misses overlap.
+        for &slot in slots.iter().filter(|&&s| live(s)) {
+            crate::distance::prefetch(storage.vector(slot));
+        }
         slots
             .iter()
-            .map(|&slot| {
-                ((slot as usize) < storage.len() && !storage.is_deleted(slot))
-                    .then(|| self.distance.distance(prepared, storage.vector(slot)))
-            })
+            .map(|&slot| live(slot).then(|| self.distance.distance(prepared, storage.vector(slot))))
             .collect()
     }
 

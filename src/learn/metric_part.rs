@@ -88,6 +88,15 @@ impl MetricPart {
         }
     }
 
+    /// Hints the cache lines of `slot`'s encoding in the table.
+    pub(super) fn prefetch(&self, slot: u32) {
+        let r = self.metric.rank;
+        let start = slot as usize * r;
+        if let Some(row) = self.encodings.get(start..start + r) {
+            crate::distance::prefetch(row);
+        }
+    }
+
     /// The unit encoding `h` of the item at `slot`: from the table, or, for
     /// an item added after training, projected and combined now.
     pub(super) fn encoding<'a>(

@@ -210,6 +210,10 @@ pub struct Model {
     /// never reused for another id while a model serves; a compaction that
     /// renumbers them must bind again.
     slot_rows: Vec<u32>,
+    /// The inverse, row → slot, as of the same binding (`NO_ROW` where the
+    /// item was gone), so a past-query candidate is found without hashing
+    /// its id.
+    row_slots: Vec<u32>,
     /// Ids deleted since the model was trained: an item inserted again
     /// under one of them is a new item, not the one the model learned
     /// about (resolving by id would bring the deleted item's history back).
@@ -255,6 +259,7 @@ impl Model {
             ids,
             rows,
             slot_rows: Vec::new(),
+            row_slots: Vec::new(),
             forgotten: std::sync::Mutex::new(FastSet::default()),
             encodings,
             memory,
@@ -273,12 +278,27 @@ impl Model {
     /// has now.
     pub fn bind_slots(&mut self, slots: &[Option<u32>], slot_count: usize) {
         let mut slot_rows = vec![NO_ROW; slot_count];
+        let mut row_slots = vec![NO_ROW; self.ids.len()];
         for (row, slot) in slots.iter().enumerate() {
             if let Some(entry) = slot.and_then(|s| slot_rows.get_mut(s as usize)) {
                 *entry = row as u32;
+                if let Some(back) = row_slots.get_mut(row) {
+                    *back = slot.unwrap_or(NO_ROW);
+                }
             }
         }
         self.slot_rows = slot_rows;
+        self.row_slots = row_slots;
+    }
+
+    /// The slot row's item was bound to (see [`Model::bind_slots`]); the
+    /// caller checks that slot still holds it (a deleted or replaced item
+    /// has left it).
+    pub fn bound_slot(&self, row: u32) -> Option<u32> {
+        self.row_slots
+            .get(row as usize)
+            .copied()
+            .filter(|&s| s != NO_ROW)
     }
 
     /// The table row of the item `id` stored at `slot`.
@@ -331,6 +351,7 @@ impl Model {
                 .sum::<usize>()
             + index
             + self.ids.iter().map(|id| id.len() + 48).sum::<usize>()
+            + (self.slot_rows.len() + self.row_slots.len()) * 4
             + self
                 .metric
                 .as_ref()
@@ -570,9 +591,10 @@ impl QueryContext<'_> {
             .collect()
     }
 
-    /// The items past similar queries clicked, strongest first, at most
-    /// `limit`: extra candidates beside base search's.
-    pub fn expansion(&self, limit: usize) -> Vec<Arc<str>> {
+    /// The table rows of the items past similar queries clicked, strongest
+    /// first, at most `limit`: extra candidates beside base search's (see
+    /// [`Model::bound_slot`] and [`Model::id`] to find them in the index).
+    pub fn expansion(&self, limit: usize) -> Vec<u32> {
         let forgotten = self
             .model
             .forgotten
@@ -587,11 +609,24 @@ impl QueryContext<'_> {
             .map(|(&r, &v)| (r, v))
             .collect();
         strongest.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        strongest
-            .into_iter()
-            .take(limit)
-            .map(|(row, _)| self.model.ids[row as usize].clone())
-            .collect()
+        strongest.truncate(limit);
+        strongest.into_iter().map(|(row, _)| row).collect()
+    }
+
+    /// Hints the cache lines [`QueryContext::learned_score`] will read for
+    /// `slot` (its metric encoding and its table row), so a list of
+    /// candidates is fetched in parallel instead of one miss at a time:
+    /// on an index larger than the cache, those misses are most of what
+    /// reranking costs.
+    pub fn prefetch(&self, slot: u32) {
+        if self.projected.is_some() {
+            if let Some(metric) = &self.model.metric {
+                metric.prefetch(slot);
+            }
+        }
+        if let Some(row) = self.model.slot_rows.get(slot as usize) {
+            crate::distance::prefetch_bytes(row as *const u32 as *const u8);
+        }
     }
 
     /// g(q, i) for the item `id` at `slot`.
