@@ -83,9 +83,9 @@ Options:
   --rounds N             timed rounds over all queries, part 1     (default 5)
   --p99-n N              items of the 128-d index, parts 2-4       (default 100000)
   --p99-dim N            its dimensions                            (default 128)
-  --window SEC           length of each paced window, part 2       (default 20)
+  --window SEC           length of each paced window, part 2       (default 8)
   --load F               paced rate as a share of the max rate     (default 0.7)
-  --reps N               idle/training window pairs, part 2        (default 3)
+  --reps N               reps of every arm, part 2                 (default 8)
   --feedback-every N     one feedback() per N paced searches       (default 16)
   --no-control           skip part 2's control arm (a busy-looping thread
                          instead of the trainer)
@@ -125,9 +125,9 @@ const DEFAULTS = {
   rounds: 5,
   p99N: 100000,
   p99Dim: 128,
-  window: 20,
+  window: 8,
   load: 0.7,
-  reps: 3,
+  reps: 8,
   feedbackEvery: 16,
   control: true,
   cadenceArm: true,
@@ -908,7 +908,7 @@ async function partP99(opts, ctx) {
     key: 'p99',
     intro: [
       templateNote(t),
-      `Rate: before every rep, one idle copy runs the window's own work closed-loop for 3 s (\`searchSync(q, { k: 10 })\` with the model serving, over the pool, one \`feedback()\` per ${opts.feedbackEvery} searches, a yield to the event loop every 64): ${list(qpsRuns, 0)} searches/s per rep (median ${fmtInt(median(qpsRuns))}). Every arm of that rep paces searches at ${Math.round(opts.load * 100)}% of it for ${opts.window} s on the main thread (busy-wait scheduler, yielding to the event loop when there is slack or every 64 searches); latency is open-loop, from each search's scheduled time to its return. The same \`feedback()\` (honest clicks, not awaited) per ${opts.feedbackEvery} searches in every arm, so the JS-thread work is the same; only the trainer differs. Calibrating per rep matters on a shared host: the machine's speed drifts by ±20% over minutes, and at 70% load a slower stretch is 85–90% load, where queueing dominates p99.`,
+      `Rate: before every rep, one idle copy runs the window's own work closed-loop for 3 s (\`searchSync(q, { k: 10 })\` with the model serving, over the pool, one \`feedback()\` per ${opts.feedbackEvery} searches, a yield to the event loop every 64): ${list(qpsRuns, 0)} searches/s per rep (median ${fmtInt(median(qpsRuns))}). Every arm of that rep paces searches at ${Math.round(opts.load * 100)}% of it for ${opts.window} s on the main thread (busy-wait scheduler, yielding to the event loop when there is slack or every 64 searches); latency is open-loop, from each search's scheduled time to its return. The same \`feedback()\` (honest clicks, not awaited) per ${opts.feedbackEvery} searches in every arm, so the JS-thread work is the same; only the trainer differs. Calibrating per rep matters on a shared host: the machine's speed drifts by ±20% over minutes, and at 70% load a slower stretch is 85–90% load, where queueing dominates p99. Windows are short and many for the same reason: the host stalls this VM for tens of milliseconds now and then, in idle windows as much as in the others, and a median over many short windows sees past the few it lands in.`,
       `Arms: **idle** opens the copy with \`background: false\` (feedback is logged, nothing trains); **training** with \`background: true, trainEverySessions: 50, trainEveryMs: 100\`, so a pass starts as soon as the previous one ends (the passes column counts \`learningStats().trainings\` during each window). ${opts.control ? '**control** opens it like idle and runs a worker thread in a busy loop for the window: the CPU demand of a trainer running back to back, without the learner. ' : ''}${opts.cadenceArm ? `**cadence** trains at the shipped defaults (a pass per 200 new sessions or 30 s): at one feedback per ${opts.feedbackEvery} searches, a pass every couple of seconds. ` : ''}${opts.reps} rep(s), the order of the arms rotating from rep to rep; cells are medians over reps.`,
       `Diagnostics: "search itself" is the duration of each \`searchSync\` call alone (no queueing behind earlier searches); "longest event-loop turn" the longest yield to the event loop (feedback resolutions, finalizers). "main thread waiting for a CPU" is the share of the window the JS thread spent runnable but not running (\`/proc/thread-self/schedstat\`); "other threads on a CPU" is the CPU time of every other thread of the process (the trainer's pass, write and GC threads) as a share of the window (100% = one core), "process CPU" all threads: on ${os.cpus().length} cores shared with other work, a trainer that takes a whole core can push the JS thread off its own, and at ${Math.round(opts.load * 100)}% load every such delay queues the searches behind it.`,
     ],

@@ -646,3 +646,26 @@ fn a_past_query_candidate_moved_by_an_update_is_still_a_candidate() {
         "{expanded} is still shown after an update moved it"
     );
 }
+
+#[test]
+fn a_replaced_model_is_freed_by_a_training_pass_not_by_the_search_holding_it() {
+    let data = intents(2);
+    let db = learning_db(&data, test_settings());
+    let (train, _) = split(&data);
+    simulate(&db, &data, &train, 1_000, true, 21);
+    // A search in flight holds the serving model while passes replace it.
+    let held = db.learner.serving().expect("a model serves");
+    simulate(&db, &data, &train, 200, true, 22);
+    assert!(db
+        .learner
+        .serving()
+        .is_none_or(|serving| !std::sync::Arc::ptr_eq(&serving, &held)));
+    let weak = std::sync::Arc::downgrade(&held);
+    drop(held);
+    assert!(
+        weak.upgrade().is_some(),
+        "the search letting go does not free the model"
+    );
+    db.train().unwrap();
+    assert!(weak.upgrade().is_none(), "the next pass freed it");
+}

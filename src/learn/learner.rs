@@ -56,6 +56,10 @@ struct Bookkeeping {
     last_passed: bool,
 }
 
+/// How long a pass waits, after publishing, for the searches in flight to
+/// let go of the model it replaced, so it is freed on the training thread.
+const RETIRED_PATIENCE: Duration = Duration::from_millis(100);
+
 pub struct Learner {
     settings: LearningSettings,
     params: TrainParams,
@@ -63,6 +67,9 @@ pub struct Learner {
     dimensions: usize,
     log: Mutex<FeedbackLog>,
     serving: RwLock<Option<Arc<Model>>>,
+    /// Models replaced or withdrawn, waiting to be freed on a training
+    /// thread (see [`Learner::set_serving`]).
+    retired: Mutex<Vec<Arc<Model>>>,
     books: Mutex<Bookkeeping>,
     wake: Condvar,
     training: Mutex<()>,
@@ -84,6 +91,7 @@ impl Learner {
             metric,
             dimensions,
             serving: RwLock::new(None),
+            retired: Mutex::new(Vec::new()),
             books: Mutex::new(Bookkeeping {
                 next_version: 1,
                 ..Bookkeeping::default()
@@ -153,6 +161,50 @@ impl Learner {
             .clone()
     }
 
+    /// Puts `model` in the place of the serving one. The model it replaces
+    /// is not freed here, under the lock every search reads the model
+    /// through, nor by whichever search lets go of it last: freeing a
+    /// model's tables takes milliseconds, which a search must not wait for.
+    /// It waits in `retired` for [`Learner::free_retired`] on a training
+    /// thread.
+    fn set_serving(&self, model: Option<Arc<Model>>) {
+        let replaced = std::mem::replace(
+            &mut *self.serving.write().unwrap_or_else(|e| e.into_inner()),
+            model,
+        );
+        if let Some(replaced) = replaced {
+            self.retired
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(replaced);
+        }
+    }
+
+    /// Frees the retired models no search holds any more, on this thread,
+    /// after waiting up to `patience` for searches in flight to let go;
+    /// any still held wait for the next call.
+    fn free_retired(&self, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        loop {
+            let freed: Vec<Arc<Model>> = {
+                let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+                let (free, held) = retired.drain(..).partition(|m| Arc::strong_count(m) == 1);
+                *retired = held;
+                free
+            };
+            drop(freed);
+            let waiting = !self
+                .retired
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty();
+            if !waiting || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Credits an interleaved session of model `version`; withdraws the
     /// model once it is losing beyond chance.
     pub fn credit(&self, version: u64, outcome: Outcome) {
@@ -169,7 +221,7 @@ impl Learner {
             books.tally = Tally::default();
             // The next model must again pass twice in a row.
             books.last_passed = false;
-            *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+            self.set_serving(None);
         }
     }
 
@@ -178,6 +230,7 @@ impl Learner {
     pub fn train(&self, source: &dyn ItemSource) -> Result<TrainReport> {
         self.check_enabled()?;
         let _one_at_a_time = self.training.lock().unwrap_or_else(|e| e.into_inner());
+        self.free_retired(Duration::ZERO);
         let started = Instant::now();
         let (snapshot, conversion_weight) = {
             let mut log = self.lock_log();
@@ -272,7 +325,11 @@ impl Learner {
         }
         let mut report = report;
         report.published = published.is_some();
-        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = published;
+        self.set_serving(published);
+        drop(books);
+        // Searches hold the model they started with for about a
+        // millisecond: the one just replaced is usually freed here.
+        self.free_retired(RETIRED_PATIENCE);
         Ok(report)
     }
 
@@ -333,7 +390,7 @@ impl Learner {
         let mut books = self.lock_books();
         books.tally = Tally::default();
         books.last_passed = false;
-        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.set_serving(None);
         purged
     }
 
@@ -341,7 +398,7 @@ impl Learner {
     pub fn reset(&self) {
         let _one_at_a_time = self.training.lock().unwrap_or_else(|e| e.into_inner());
         *self.lock_log() = FeedbackLog::new(self.settings.feedback.clone());
-        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.set_serving(None);
         *self.dormant_model.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let mut books = self.lock_books();
         let next_version = books.next_version;
@@ -422,7 +479,7 @@ impl Learner {
             model.bind_slots(&bound, slot_count);
             let mut books = self.lock_books();
             books.next_version = books.next_version.max(model.version + 1);
-            *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(model));
+            self.set_serving(Some(Arc::new(model)));
         }
         Ok(())
     }
