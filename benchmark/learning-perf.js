@@ -800,6 +800,39 @@ async function pacedWindow(db, w, rate, seconds, every) {
   }
 }
 
+// Spins on this thread for `seconds` reading the clock; the gaps over 1 ms
+// between two readings are time the thread did not run although it never
+// blocked: the host took the VM's CPU away (or a long interrupt).
+function stallProbe(seconds) {
+  const gaps = []
+  const end = nowNs() + seconds * 1e9
+  let prev = nowNs()
+  for (;;) {
+    const t = nowNs()
+    if (t > end) break
+    if (t - prev > 1e6) gaps.push((t - prev) / 1e6)
+    prev = t
+  }
+  return { seconds, count: gaps.length, totalMs: gaps.reduce((a, b) => a + b, 0), maxMs: gaps.reduce((a, b) => Math.max(a, b), 0) }
+}
+
+// The probe alone and beside a busy-looping worker thread, alternating,
+// `rounds` × `seconds` each; sums per arm.
+async function hostStalls(rounds = 2, seconds = 5) {
+  const sum = (runs) => ({ seconds: runs.reduce((a, r) => a + r.seconds, 0), count: runs.reduce((a, r) => a + r.count, 0), totalMs: runs.reduce((a, r) => a + r.totalMs, 0), maxMs: Math.max(...runs.map((r) => r.maxMs)) })
+  const alone = []
+  const beside = []
+  for (let r = 0; r < rounds; r++) {
+    alone.push(stallProbe(seconds))
+    const hog = await startHog()
+    beside.push(stallProbe(seconds))
+    await hog.terminate()
+  }
+  return { alone: sum(alone), beside: sum(beside) }
+}
+
+const stallLine = (s) => `${s.count} gaps > 1 ms in ${s.seconds} s (${fmt(s.totalMs, 1)} ms in all, longest ${fmt(s.maxMs, 1)} ms)`
+
 // A worker thread spinning until terminated.
 async function startHog() {
   const { Worker } = require('node:worker_threads')
@@ -830,6 +863,9 @@ async function partP99(opts, ctx) {
     await probe.dispose()
     return r
   }
+  info('\n[p99] host stalls: a clock-reading loop on this thread, alone and beside one busy-looping thread (2 × 5 s each) ...')
+  const stalls = await hostStalls()
+  info(`  alone: ${stallLine(stalls.alone)}; beside a busy thread: ${stallLine(stalls.beside)}`)
   info(`\n[p99] ${opts.reps} rep(s): each calibrates the closed-loop rate (3 s), then paces every arm at ${opts.load * 100}% of it for ${opts.window} s ...`)
   const m0 = performance.now()
   const qpsRuns = []
@@ -910,7 +946,7 @@ async function partP99(opts, ctx) {
       templateNote(t),
       `Rate: before every rep, one idle copy runs the window's own work closed-loop for 3 s (\`searchSync(q, { k: 10 })\` with the model serving, over the pool, one \`feedback()\` per ${opts.feedbackEvery} searches, a yield to the event loop every 64): ${list(qpsRuns, 0)} searches/s per rep (median ${fmtInt(median(qpsRuns))}). Every arm of that rep paces searches at ${Math.round(opts.load * 100)}% of it for ${opts.window} s on the main thread (busy-wait scheduler, yielding to the event loop when there is slack or every 64 searches); latency is open-loop, from each search's scheduled time to its return. The same \`feedback()\` (honest clicks, not awaited) per ${opts.feedbackEvery} searches in every arm, so the JS-thread work is the same; only the trainer differs. Calibrating per rep matters on a shared host: the machine's speed drifts by ±20% over minutes, and at 70% load a slower stretch is 85–90% load, where queueing dominates p99. Windows are short and many for the same reason: the host stalls this VM for tens of milliseconds now and then, in idle windows as much as in the others, and a median over many short windows sees past the few it lands in.`,
       `Arms: **idle** opens the copy with \`background: false\` (feedback is logged, nothing trains); **training** with \`background: true, trainEverySessions: 50, trainEveryMs: 100\`, so a pass starts as soon as the previous one ends (the passes column counts \`learningStats().trainings\` during each window). ${opts.control ? '**control** opens it like idle and runs a worker thread in a busy loop for the window: the CPU demand of a trainer running back to back, without the learner. ' : ''}${opts.cadenceArm ? `**cadence** trains at the shipped defaults (a pass per 200 new sessions or 30 s): at one feedback per ${opts.feedbackEvery} searches, a pass every couple of seconds. ` : ''}${opts.reps} rep(s), the order of the arms rotating from rep to rep; cells are medians over reps.`,
-      `Diagnostics: "search itself" is the duration of each \`searchSync\` call alone (no queueing behind earlier searches); "longest event-loop turn" the longest yield to the event loop (feedback resolutions, finalizers). "main thread waiting for a CPU" is the share of the window the JS thread spent runnable but not running (\`/proc/thread-self/schedstat\`); "other threads on a CPU" is the CPU time of every other thread of the process (the trainer's pass, write and GC threads) as a share of the window (100% = one core), "process CPU" all threads: on ${os.cpus().length} cores shared with other work, a trainer that takes a whole core can push the JS thread off its own, and at ${Math.round(opts.load * 100)}% load every such delay queues the searches behind it.`,
+      `Diagnostics: "search itself" is the duration of each \`searchSync\` call alone (no queueing behind earlier searches); "longest event-loop turn" the longest yield to the event loop (feedback resolutions, finalizers). "main thread waiting for a CPU" is the share of the window the JS thread spent runnable but not running (\`/proc/thread-self/schedstat\`); "other threads on a CPU" is the CPU time of every other thread of the process (the trainer's pass, write and GC threads) as a share of the window (100% = one core), "process CPU" all threads: on ${os.cpus().length} cores shared with other work, a trainer that takes a whole core can push the JS thread off its own, and at ${Math.round(opts.load * 100)}% load every such delay queues the searches behind it. The host-stall probe spins on the JS thread reading the clock, alone and then beside one busy-looping worker thread: a gap over 1 ms between two readings is time the thread was runnable but not running, and on a VM whose CPUs the host shares, a second busy CPU makes such gaps many and long (the guest's scheduler does not see them: the thread counts as running).`,
     ],
     tables: [
       { header: ['arm', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max ms', 'search itself p50 µs', 'search itself p99 µs', 'searches/s', 'main thread in searchSync', 'main thread waiting for a CPU', 'other threads on a CPU', 'training passes per window', 'last pass ms', 'p99 per rep µs'], rows },
@@ -924,6 +960,7 @@ async function partP99(opts, ctx) {
       ...(opts.cadenceArm
         ? [{ name: '  p99 while training at the shipped cadence / idle', value: `${fmt(med('cadence', 'p99'))} / ${fmt(med('idle', 'p99'))} µs = ${fmt(med('cadence', 'p99') / med('idle', 'p99'), 2)}× (${list(arms.cadence.map((r) => r.trainings), 0)} passes per window)`, target: '(reported)', result: 'info' }]
         : []),
+      { name: '  diagnostic: the JS thread not running although runnable (a clock-reading loop), alone / beside one busy thread', value: `${stallLine(stalls.alone)} / ${stallLine(stalls.beside)}`, target: '(diagnostic)', result: 'info' },
       { name: '  diagnostic: p99 of the search call alone (no queueing), training / idle; JS thread waiting for a CPU', value: `${fmt(med('training', 's99'))} / ${fmt(med('idle', 's99'))} µs = ${fmt(med('training', 's99') / med('idle', 's99'), 2)}×; waiting ${pct(med('training', 'mainWait'))} vs ${pct(med('idle', 'mainWait'))} of the window`, target: '(diagnostic)', result: 'info' },
     ],
     timing: { measure: measureSec },
@@ -941,14 +978,6 @@ async function partPublish(opts, ctx) {
   const { db } = c
   const cadence = 200 // the default trainEverySessions
   info(`\n[publish] ${opts.trials} trial(s): ${cadence} new sessions each, background trainer on its default cadence ...`)
-  // The first session after an open starts a pass at once (none has run
-  // since the open, so the 30 s period has passed): let it run first, so
-  // each trial times a pass that its 200th session started.
-  const passesAtOpen = db.learningStats().trainings
-  await feedSessions(db, w, 1, 1)
-  for (const t0 = performance.now(); db.learningStats().trainings === passesAtOpen; await sleep(5)) {
-    if (performance.now() - t0 > 120000) throw new Error('no training pass within 120 s of the first session after opening')
-  }
   const trials = []
   for (let trial = 0; trial < opts.trials; trial++) {
     const before = db.learningStats()

@@ -669,3 +669,37 @@ fn a_replaced_model_is_freed_by_a_training_pass_not_by_the_search_holding_it() {
     db.train().unwrap();
     assert!(weak.upgrade().is_none(), "the next pass freed it");
 }
+
+#[test]
+fn the_background_trainer_trains_after_train_every_ms_with_fewer_sessions_than_the_count() {
+    // Fewer sessions than `train_every_sessions`: the period alone is due.
+    // The trainer sleeps while there is nothing new; the first session must
+    // wake it to count the period, or it sleeps on for an hour.
+    let data = intents(4);
+    let settings = LearningSettings {
+        background: true,
+        train_every_sessions: 1_000_000,
+        train_every_ms: 300,
+        ..test_settings()
+    };
+    let db = std::sync::Arc::new(learning_db(&data, settings));
+    db.start_background_training();
+    // The trainer thread is asleep by now, with nothing new to train on.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        db.learning_stats().trainings,
+        0,
+        "no pass before any feedback"
+    );
+    for q in 0..60 {
+        simulate_one(&db, &data, q);
+    }
+    let started = std::time::Instant::now();
+    while db.learning_stats().trainings == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no pass 20 s after 60 new sessions with train_every_ms 300"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

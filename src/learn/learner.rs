@@ -92,8 +92,11 @@ impl Learner {
             dimensions,
             serving: RwLock::new(None),
             retired: Mutex::new(Vec::new()),
+            // The period counts from the open, as if a pass had just run:
+            // the first feedback after opening waits its turn like any other.
             books: Mutex::new(Bookkeeping {
                 next_version: 1,
+                last_training_started: Some(Instant::now()),
                 ..Bookkeeping::default()
             }),
             wake: Condvar::new(),
@@ -140,7 +143,11 @@ impl Learner {
         }
         let mut books = self.lock_books();
         books.sessions_since_training += 1;
-        if books.sessions_since_training >= self.settings.train_every_sessions {
+        // The first new session starts the `train_every_ms` clock: the
+        // trainer, asleep until there is any, must set its timeout.
+        if books.sessions_since_training == 1
+            || books.sessions_since_training >= self.settings.train_every_sessions
+        {
             self.wake.notify_all();
         }
     }
