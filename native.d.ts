@@ -71,7 +71,7 @@ export declare class VectorDB {
    * `feedback(...)`: the fields of the feedback object (index.js reads
    * them; `other_keys` names any others, which are refused).
    */
-  feedback(searchId?: string | undefined | null, query?: Float32Array | Array<number> | undefined | null, shown?: Array<string> | undefined | null, clicked?: Array<string> | undefined | null, converted?: Array<string> | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  feedback(searchId?: string | undefined | null, query?: Float32Array | Array<number> | undefined | null, shown?: Array<string> | undefined | null, clicked?: Array<string> | undefined | null, converted?: Array<string> | undefined | null, otherKeys?: Array<string> | undefined | null): object | undefined
   train(): Promise<unknown>
   learningStats(): JsLearningStats
   resetLearning(): Promise<unknown>

@@ -152,8 +152,15 @@ describe('feedback input', () => {
       assertCode(error, code, JSON.stringify(feedback))
     }
     assert.equal(db.learningStats().sessions, 0, 'nothing was logged')
+    // feedback() answers with a Promise whether it fails or not, also when
+    // it is settled at once (an in-memory database has no log to wait for).
+    const refused = db.feedback({ searchId: 'ffffffff-2' })
+    assert.ok(refused instanceof Promise, 'a refused feedback is a rejected Promise, not a throw')
+    await assert.rejects(refused, (error) => error.code === 'ERR_NOT_FOUND')
     // Good feedback for one search merges into one session.
-    await db.feedback({ searchId, clicked: [shown[0]] })
+    const first = db.feedback({ searchId, clicked: [shown[0]] })
+    assert.ok(first instanceof Promise)
+    assert.equal(await first, undefined)
     await db.feedback({ searchId, clicked: [shown[1]], converted: [shown[1]] })
     await db.feedback({ query: data.queries[1], shown: ['x', 'y'], clicked: ['y'] })
     assert.equal(db.learningStats().sessions, 2)

@@ -370,7 +370,7 @@ impl JsVectorDb {
         clicked: Option<Vec<String>>,
         converted: Option<Vec<String>>,
         other_keys: Option<Vec<String>>,
-    ) -> Result<Object<'env>, ErrorCode> {
+    ) -> Result<Either<Object<'env>, ()>, ErrorCode> {
         let query = query.as_ref().map(convert::vector_owned);
         let feedback = call(|| {
             Feedback::from_parts(
@@ -392,7 +392,8 @@ impl JsVectorDb {
                 self.core.clone(),
                 move |core| core.feedback_applied(feedback),
                 |()| (),
-            ),
+            )
+            .map(Either::A),
         }
     }
 

@@ -147,21 +147,59 @@ where
     Ok(promise)
 }
 
-/// Settles a promise with a write applied on the JS thread (see
-/// `VectorDb::try_feedback_applied`) once it is durable.
+/// The outcome of a write applied on the JS thread (see
+/// `VectorDb::try_feedback_applied`): its value when it is durable at once
+/// (no log, or durability 'none') — JS wraps it in a resolved promise, and
+/// the deferred promise, with the thread-safe function it needs, costs more
+/// than the write — its error, thrown, or else a promise settled once the
+/// log says it is durable.
 pub fn write_applied_here<'env, T, J>(
     env: &'env Env,
     core: &VectorDb,
     applied: crate::Result<Applied<T>>,
     to_js: fn(T) -> J,
-) -> Result<Object<'env>, ErrorCode>
+) -> Result<Either<Object<'env>, J>, ErrorCode>
 where
     T: Send + 'static,
     J: ToNapiValue + 'static,
 {
-    let (settle_write, promise) = write_promise(env, to_js)?;
-    settle_write(core, applied);
-    Ok(promise)
+    /// Where the durability callback and this thread meet: whichever comes
+    /// second settles.
+    enum Meeting<T> {
+        Waiting,
+        Durable(crate::Result<T>),
+        Settle(Box<dyn FnOnce(crate::Result<T>) + Send>),
+    }
+    let applied = applied.map_err(super::error::to_js_error)?;
+    let meeting = Arc::new(Mutex::new(Meeting::Waiting));
+    let theirs = Arc::clone(&meeting);
+    core.when_durable(applied, move |output| {
+        let mut meeting = theirs.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *meeting, Meeting::Waiting) {
+            Meeting::Settle(settle_write) => {
+                drop(meeting);
+                settle_write(output);
+            }
+            _ => *meeting = Meeting::Durable(output),
+        }
+    });
+    let mut meeting = meeting.lock().unwrap_or_else(|e| e.into_inner());
+    match std::mem::replace(&mut *meeting, Meeting::Waiting) {
+        Meeting::Durable(output) => output
+            .map(|value| Either::B(to_js(value)))
+            .map_err(super::error::to_js_error),
+        _ => {
+            // Still being made durable: the callback waits on the lock
+            // held here until it finds what settles the promise.
+            let (deferred, promise) = env
+                .create_deferred::<J, Settle<J>>()
+                .map_err(status_error)?;
+            *meeting = Meeting::Settle(Box::new(move |output| {
+                deferred.resolve(Box::new(settle(output, to_js)))
+            }));
+            Ok(Either::A(promise))
+        }
+    }
 }
 
 /// A write's promise and what settles it: with `to_js` of the write's
