@@ -1,0 +1,49 @@
+// Smoke test of one built binary, as a user would touch it: insert, search
+// with a filter, feedback, train, save, reopen, search again. Loads the
+// package from the repository root (or HNSW_GNN_MODULE); point the loader
+// at a particular binary with NAPI_RS_NATIVE_LIBRARY_PATH.
+//
+//   NAPI_RS_NATIVE_LIBRARY_PATH=npm/linux-x64-gnu/hnsw-gnn.linux-x64-gnu.node node scripts/smoke.cjs
+'use strict'
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { VectorDB, simdInfo } = require(process.env.HNSW_GNN_MODULE || path.join(__dirname, '..'))
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnsw-gnn-smoke-'))
+  try {
+    const file = path.join(dir, 'smoke.hgnn')
+    const dim = 16
+    let seed = 7
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5
+    const vector = () => Float32Array.from({ length: dim }, random)
+    const db = new VectorDB({ dimensions: dim, path: file, learning: { explore: 0, background: false } })
+    const items = Array.from({ length: 500 }, (_, i) => ({ id: `item-${i}`, vector: vector(), metadata: { even: i % 2 === 0 } }))
+    await db.insertBatch(items)
+    const query = items[10].vector
+    const found = await db.search(query, { k: 5, filter: { even: true } })
+    assert.equal(found.hits[0].id, 'item-10', 'the item itself is nearest')
+    assert.ok(found.hits.every((h) => h.metadata.even), 'the filter holds')
+    await db.feedback({ searchId: found.searchId, clicked: [found.hits[1].id] })
+    const report = await db.train()
+    assert.equal(typeof report.sessions, 'number')
+    await db.save()
+    await db.close()
+    const reopened = await VectorDB.open(file)
+    assert.equal(reopened.size, 500)
+    const again = await reopened.search(query, { k: 5, filter: { even: true } })
+    assert.equal(again.hits[0].id, 'item-10')
+    assert.equal(reopened.learningStats().sessions, 1, 'the feedback was saved')
+    await reopened.close()
+    console.log(`smoke: ok (${process.platform}-${process.arch}, node ${process.version}, SIMD ${simdInfo().active})`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
