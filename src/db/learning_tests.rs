@@ -703,3 +703,15 @@ fn the_background_trainer_trains_after_train_every_ms_with_fewer_sessions_than_t
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+#[test]
+fn purging_feedback_frees_the_withdrawn_model_at_once() {
+    // Its memory holds the purged queries: it must not wait for a pass.
+    let data = intents(2);
+    let db = learning_db(&data, test_settings());
+    let (train, _) = split(&data);
+    simulate(&db, &data, &train, 1_000, true, 23);
+    let weak = std::sync::Arc::downgrade(&db.learner.serving().expect("a model serves"));
+    db.purge_feedback(None).unwrap();
+    assert!(weak.upgrade().is_none(), "the purged model is freed");
+}

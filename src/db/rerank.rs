@@ -86,9 +86,9 @@ impl VectorDb {
         }
         for c in &candidates {
             context.prefetch(c.slot);
-            crate::distance::prefetch_bytes(
-                catalog.ids.as_ptr().wrapping_add(c.slot as usize) as *const u8
-            );
+            if let Some(entry) = catalog.ids.get(c.slot as usize) {
+                crate::distance::prefetch_bytes((entry as *const Option<Arc<str>>).cast());
+            }
         }
         for c in &mut candidates {
             let id = catalog.ids[c.slot as usize].as_deref().unwrap_or("");

@@ -193,18 +193,14 @@ impl Learner {
     fn free_retired(&self, patience: Duration) {
         let deadline = Instant::now() + patience;
         loop {
-            let freed: Vec<Arc<Model>> = {
+            let (freed, waiting) = {
                 let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
-                let (free, held) = retired.drain(..).partition(|m| Arc::strong_count(m) == 1);
+                let (free, held): (Vec<_>, Vec<_>) =
+                    retired.drain(..).partition(|m| Arc::strong_count(m) == 1);
                 *retired = held;
-                free
+                (free, !retired.is_empty())
             };
             drop(freed);
-            let waiting = !self
-                .retired
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty();
             if !waiting || Instant::now() >= deadline {
                 return;
             }
@@ -398,6 +394,10 @@ impl Learner {
         books.tally = Tally::default();
         books.last_passed = false;
         self.set_serving(None);
+        drop(books);
+        // The withdrawn model's memory holds the purged queries: free it
+        // now, not at a next pass that may never come.
+        self.free_retired(RETIRED_PATIENCE);
         purged
     }
 
@@ -413,8 +413,11 @@ impl Learner {
         *books = Bookkeeping {
             next_version,
             shutdown,
+            last_training_started: Some(Instant::now()),
             ..Bookkeeping::default()
         };
+        drop(books);
+        self.free_retired(RETIRED_PATIENCE);
     }
 
     pub fn stats(&self) -> LearningStats {
