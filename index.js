@@ -1,8 +1,9 @@
 'use strict'
-// The package entry point. It wraps the native classes (loaded by the
-// generated `native.js`) instead of exporting or subclassing them: each
-// public object keeps its native counterpart in a private `#native` field,
-// so nothing native is reachable from `require('hnsw-gnn')`. The layer
+// The package entry point. It wraps the native classes (loaded by
+// binding.js through the generated `native.js`) instead of exporting or
+// subclassing them: each public object keeps its native counterpart in a
+// private `#native` field, so nothing native is reachable from
+// `require('hnsw-gnn')`. The layer
 //   * turns option objects into the native calls' arguments (search and
 //     insertBatch options go field by field: reading named properties
 //     through Node-API costs more than a search's options are worth; the
@@ -17,7 +18,7 @@
 // Defaults, limits and validation live in the Rust core. Types and docs:
 // index.d.ts.
 
-const native = require('./native.js')
+const native = require('./binding.js')
 
 /** The limits the core holds every call to, read from Rust once. */
 const limits = Object.freeze(native.limits())

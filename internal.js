@@ -3,7 +3,7 @@
 // part of the public API, not typed, and free to change or vanish in any
 // release. Do not use it in applications.
 
-const native = require('./native.js')
+const native = require('./binding.js')
 
 /**
  * `a · b` for row-major `m × k` and `k × n` Float32Arrays, with the dense

@@ -1,17 +1,18 @@
 // Smoke test of one built binary, as a user would touch it: insert, search
-// with a filter, feedback, train, save, reopen, search again. Loads the
-// package from the repository root (or HNSW_GNN_MODULE); point the loader
-// at a particular binary with NAPI_RS_NATIVE_LIBRARY_PATH.
+// with a filter, feedback, train, save, reopen, search again. Run directly,
+// it loads the package from the repository root (or HNSW_GNN_MODULE); point
+// the loader at a particular binary with NAPI_RS_NATIVE_LIBRARY_PATH.
 //
 //   NAPI_RS_NATIVE_LIBRARY_PATH=npm/linux-x64-gnu/hnsw-gnn.linux-x64-gnu.node node scripts/smoke.cjs
+//
+// `run(hnswGnn, label)` runs it on a module loaded another way (the ESM
+// smoke of scripts/pack-smoke.sh imports the package and passes it here).
 'use strict'
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { VectorDB, simdInfo } = require(process.env.HNSW_GNN_MODULE || path.join(__dirname, '..'))
-
-async function main() {
+async function run({ VectorDB, simdInfo }, label = 'smoke') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnsw-gnn-smoke-'))
   try {
     const file = path.join(dir, 'smoke.hgnn')
@@ -37,13 +38,17 @@ async function main() {
     assert.equal(again.hits[0].id, 'item-10')
     assert.equal(reopened.learningStats().sessions, 1, 'the feedback was saved')
     await reopened.close()
-    console.log(`smoke: ok (${process.platform}-${process.arch}, node ${process.version}, SIMD ${simdInfo().active})`)
+    console.log(`${label}: ok (${process.platform}-${process.arch}, node ${process.version}, SIMD ${simdInfo().active})`)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
-main().catch((error) => {
-  console.error(error)
-  process.exit(1)
-})
+module.exports = { run }
+
+if (require.main === module) {
+  run(require(process.env.HNSW_GNN_MODULE || path.join(__dirname, '..'))).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
