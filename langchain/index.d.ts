@@ -1,5 +1,12 @@
 // Types of `hnsw-gnn/langchain`: a LangChain.js VectorStore over hnsw-gnn.
 // Needs `@langchain/core` 1.x (a peer dependency of hnsw-gnn).
+//
+// This file types the CommonJS entry; `npm pack` copies it to index.d.mts
+// for the ES module entry. The text is the same, but TypeScript resolves
+// the `@langchain/core` imports below in the declaring file's module format,
+// and @langchain/core's CommonJS and ES module declarations are distinct
+// classes to it: a store typed against the one is not assignable to the
+// other's VectorStore.
 import { VectorStore, type MaxMarginalRelevanceSearchOptions } from '@langchain/core/vectorstores'
 import type { DocumentInterface } from '@langchain/core/documents'
 import type { EmbeddingsInterface } from '@langchain/core/embeddings'

@@ -67,7 +67,9 @@ for (const triple of main.napi.targets) {
   optionalDependencies[platformPackage.name] = main.version
 }
 
-if (sync('package.json', main, 'optionalDependencies', optionalDependencies)) {
+// Sorted by name, as npm writes dependency lists.
+const sortedOptional = Object.fromEntries(Object.entries(optionalDependencies).sort(([a], [b]) => a.localeCompare(b)))
+if (sync('package.json', main, 'optionalDependencies', sortedOptional)) {
   writes.set(join(root, 'package.json'), main)
 }
 
