@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'ERR_CLOSED'
   /** A write to a database opened with `readOnly: true`. */
   | 'ERR_READ_ONLY'
+  /** `require('hnsw-gnn')` found no binary for this platform; the message names the package it looked for and what to do. */
+  | 'ERR_NATIVE_BINARY_MISSING'
   /** A bug: a caught Rust panic (it never crashes Node). */
   | 'ERR_INTERNAL'
 

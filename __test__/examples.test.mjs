@@ -143,3 +143,18 @@ test('the demo shows held-out queries getting better from simulated clicks, and 
   const { readFileSync } = await import('node:fs')
   assert.match(readFileSync(svg, 'utf8'), /^<svg [^>]*>[\s\S]*<polyline [\s\S]*<\/svg>$/)
 })
+
+test('the README LangChain example is examples/langchain.mjs, import path aside, and retrieves by words and filter', async () => {
+  const { readFileSync } = await import('node:fs')
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const block = readme.split('## LangChain.js')[1].split('```js\n')[1].split('```')[0]
+  const example = readFileSync(join(root, 'examples', 'langchain.mjs'), 'utf8').replace(
+    "import { HnswGnnStore } from '../langchain/index.mjs' // in your project: from 'hnsw-gnn/langchain'",
+    "import { HnswGnnStore } from 'hnsw-gnn/langchain'",
+  )
+  assert.equal(block, example)
+  const { stdout } = await output('langchain.mjs')
+  assert.match(stdout, /^\[\n {2}'Change the email address under Profile\.',\n {2}'Delete an account under Settings\.'\n\]$/m)
+  assert.match(stdout, /^sessions logged: 1$/m)
+  assert.match(stdout, /^\{ section: 'login' \} 0\.\d{3}$/m)
+})
