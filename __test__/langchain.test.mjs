@@ -146,6 +146,9 @@ describe('VectorStoreIntegrationTests, ported', () => {
     await Promise.all(words.map((w, i) => store.addDocuments([doc(w, { i })], { ids: [w] })))
     const found = await Promise.all(words.map((w) => store.similaritySearch(w, 1)))
     assert.deepEqual(found.map((r) => r[0].id), words)
+    // The same new id from two concurrent adds: one replaces the other.
+    await Promise.all([store.addDocuments([doc('eta one')], { ids: ['eta'] }), store.addDocuments([doc('eta two')], { ids: ['eta'] })])
+    assert.equal(store.db.size, words.length + 1)
     const retrieved = await store.asRetriever(2).invoke('gamma')
     assert.equal(retrieved.length, 2)
     assert.equal(retrieved[0].id, 'gamma')

@@ -127,8 +127,15 @@ function createStoreClass({ VectorStore, Document, maximalMarginalRelevance }) {
         if (item.id !== undefined) seen.add(item.id)
         ;(known ? replacing : fresh).push(item)
       }
-      const freshIds = await db.insertBatch(fresh)
-      fresh.forEach((item, i) => (item.id = freshIds[i]))
+      try {
+        const freshIds = await db.insertBatch(fresh)
+        fresh.forEach((item, i) => (item.id = freshIds[i]))
+      } catch (error) {
+        // A concurrent add stored one of these ids first: replace instead
+        // (the batch stored nothing).
+        if (error.code !== 'ERR_DUPLICATE_ID') throw error
+        for (const item of fresh) item.id = await db.upsert(item)
+      }
       for (const item of replacing) await db.upsert(item)
       return items.map((item) => item.id)
     }
