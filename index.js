@@ -285,7 +285,13 @@ class VectorDB {
 
   stats() {
     const stats = sync(() => this.#native.stats())
-    return { ...stats, path: stats.path ?? null, durability: stats.durability ?? null }
+    return {
+      ...stats,
+      path: stats.path ?? null,
+      durability: stats.durability ?? null,
+      fileLock: stats.fileLock ?? null,
+      walHandle: stats.walHandle ?? null,
+    }
   }
 
   save() {
