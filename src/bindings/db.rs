@@ -116,14 +116,23 @@ impl JsVectorDb {
         options: Option<Value>,
     ) -> Result<AsyncTask<Job<Arc<VectorDb>, JsVectorDb>>, ErrorCode> {
         let options = call(|| OpenOptions::from_options(options.as_ref()))?;
-        Ok(Job::spawn(
-            move || {
-                let core = Arc::new(VectorDb::open(&PathBuf::from(path), &options)?);
-                core.start_background_training();
-                Ok(core)
-            },
-            |core| JsVectorDb { core },
-        ))
+        let open = move || {
+            let core = Arc::new(VectorDb::open(&PathBuf::from(path), &options)?);
+            core.start_background_training();
+            Ok(core)
+        };
+        // Opening starts the log's committer and the trainer. Under Node's
+        // WASI every thread is a worker, and one started from a worker
+        // thread waits for the JS thread's event loop to create it while
+        // wasi-libc holds its thread-list lock, so it can deadlock against a
+        // thread started on the JS thread meanwhile: there the open runs
+        // here, on the JS thread, and the task only hands its result back.
+        #[cfg(target_os = "wasi")]
+        let open = {
+            let opened = guard(open);
+            move || opened
+        };
+        Ok(Job::spawn(open, |core| JsVectorDb { core }))
     }
 
     #[napi]
