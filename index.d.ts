@@ -424,6 +424,15 @@ export interface SearchResult {
   hits: SearchHit[]
 }
 
+/** How database files are brought into memory: see `DatabaseStats.fileMapping`. */
+export type FileMapping = 'mmap' | 'read'
+
+/** What keeps a second writer out of a database file: see `DatabaseStats.fileLock`. */
+export type FileLock = 'flock' | 'none'
+
+/** How the write-ahead log is held: see `DatabaseStats.walHandle`. */
+export type WalHandle = 'held' | 'reopened'
+
 /** What `stats()` reports. */
 export interface DatabaseStats {
   /** Live items. */
@@ -436,12 +445,38 @@ export interface DatabaseStats {
   fileBytes: number
   /** Size of the write-ahead log (changes since the last save), in bytes. */
   walBytes: number
-  /** Vector bytes read in place from the memory-mapped file (not copied to the heap). */
+  /** Vector bytes read in place from the memory-mapped file (not copied to the heap); 0 where `fileMapping` is `'read'`. */
   mappedVectorBytes: number
-  /** Vector bytes held in memory (inserted since the last save) plus the graph's links. */
+  /** Vector bytes held in memory (inserted since the last save, and with `fileMapping: 'read'` those read from the file) plus the graph's links. */
   indexHeapBytes: number
-  /** Whether vectors are served from the mapped file. */
+  /** Whether vectors are served from the mapped file (never where `fileMapping` is `'read'`). */
   vectorsMapped: boolean
+  /**
+   * How this build brings database files into memory. `'mmap'` (native
+   * builds): the file is memory-mapped and vectors are read in place, paged
+   * in by the OS on demand. `'read'` (the WebAssembly/WASI build, which has
+   * no mmap): the whole file is read into memory on open and after each
+   * save, so opening costs the file's size in memory.
+   */
+  fileMapping: FileMapping
+  /**
+   * What keeps a second writer off this database's file, or `null` without a
+   * writable file (in memory, or `readOnly`). `'flock'`: an exclusive
+   * advisory lock on the write-ahead log, so another writer gets
+   * `ERR_LOCKED`. `'none'` (the WebAssembly/WASI build, which has no file
+   * locks): nothing stops a second writer, and two writers corrupt the file;
+   * keeping to one writer per file is then the application's job.
+   */
+  fileLock: FileLock | null
+  /**
+   * How the write-ahead log is held, or `null` without one (in memory, or
+   * `readOnly`). `'held'`: open for as long as the database is. `'reopened'`
+   * (the WebAssembly/WASI build: under Node each thread has its own WASI
+   * file-descriptor table, so a descriptor cannot pass between threads):
+   * opened by path for every flush, costing an open and a close each time;
+   * what is written and fsynced is the same.
+   */
+  walHandle: WalHandle | null
   /** The write acknowledgement mode, or `null` without a writable file. */
   durability: Durability | null
   readOnly: boolean

@@ -18,10 +18,27 @@
 // Defaults, limits and validation live in the Rust core. Types and docs:
 // index.d.ts.
 
+const { resolve: resolvePath } = require('node:path')
 const native = require('./binding.js')
 
 /** The limits the core holds every call to, read from Rust once. */
 const limits = Object.freeze(native.limits())
+
+// The WebAssembly (WASI) build sees the host's files through a WASI root
+// preopened at '/', and resolves a relative path against that root rather
+// than the process's working directory: resolve file paths here first.
+// The native build takes them as given.
+const wasiBinding = native.__napiBindingTarget === 'wasm32-wasi'
+
+function filePath(path) {
+  return wasiBinding && typeof path === 'string' ? resolvePath(path) : path
+}
+
+function withFilePath(options) {
+  return wasiBinding && options && typeof options.path === 'string'
+    ? { ...options, path: filePath(options.path) }
+    : options
+}
 
 // Node-API's own statuses: argument conversions fail with `InvalidArg` or
 // `<Type>Expected`; anything else is a failure inside the binding.
@@ -169,11 +186,11 @@ class VectorDB {
 
   constructor(options) {
     if (options === WRAP) return
-    this.#native = sync(() => new native.VectorDB(options))
+    this.#native = sync(() => new native.VectorDB(withFilePath(options)))
   }
 
   static async open(path, options) {
-    const inner = await async(() => native.VectorDB.open(path, options))
+    const inner = await async(() => native.VectorDB.open(filePath(path), options))
     const db = new this(WRAP)
     db.#native = inner
     return db
@@ -286,7 +303,13 @@ class VectorDB {
 
   stats() {
     const stats = sync(() => this.#native.stats())
-    return { ...stats, path: stats.path ?? null, durability: stats.durability ?? null }
+    return {
+      ...stats,
+      path: stats.path ?? null,
+      durability: stats.durability ?? null,
+      fileLock: stats.fileLock ?? null,
+      walHandle: stats.walHandle ?? null,
+    }
   }
 
   save() {
@@ -341,19 +364,19 @@ class GnnLayer {
   }
 
   saveWeights(path, options) {
-    return async(() => this.#native.saveWeights(path, options))
+    return async(() => this.#native.saveWeights(filePath(path), options))
   }
 
   saveWeightsSync(path, options) {
-    return sync(() => this.#native.saveWeightsSync(path, options))
+    return sync(() => this.#native.saveWeightsSync(filePath(path), options))
   }
 
   loadWeights(path) {
-    return async(() => this.#native.loadWeights(path))
+    return async(() => this.#native.loadWeights(filePath(path)))
   }
 
   loadWeightsSync(path) {
-    return sync(() => this.#native.loadWeightsSync(path))
+    return sync(() => this.#native.loadWeightsSync(filePath(path)))
   }
 }
 

@@ -113,6 +113,9 @@ export interface DatabaseStats {
   mappedVectorBytes: number
   indexHeapBytes: number
   vectorsMapped: boolean
+  fileMapping: string
+  fileLock?: string
+  walHandle?: string
   durability?: string
   readOnly: boolean
   generation: number

@@ -66,6 +66,9 @@ describe('save and reopen', () => {
     assert.equal(stats.mappedVectorBytes, stats.slots * 32 * 4, 'every vector is read from the mapped file')
     assert.equal(stats.generation, 1)
     assert.equal(stats.path, file)
+    assert.equal(stats.fileMapping, 'mmap', 'a native build maps; only WASI reads files into memory')
+    assert.equal(stats.fileLock, 'flock', 'a native build locks the log; only WASI goes without')
+    assert.equal(stats.walHandle, 'held', 'a native build keeps the log open; only WASI reopens it')
     await reopened.close()
   })
 
@@ -82,6 +85,7 @@ describe('save and reopen', () => {
     await reopened.close()
     const again = await VectorDB.open(file, { readOnly: true })
     assert.deepEqual(contents(again, ids), items)
+    assert.equal(again.stats().fileLock, null, 'a read-only open takes no lock')
   })
 
   test("durability 'none' keeps everything on close", async () => {

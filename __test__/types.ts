@@ -166,8 +166,11 @@ async function main(): Promise<void> {
   const stats: DatabaseStats = opened.stats()
   const mapped: boolean = stats.vectorsMapped
   const walBytes: number = stats.walBytes
+  const fileMapping: 'mmap' | 'read' = stats.fileMapping
+  const fileLock: 'flock' | 'none' | null = stats.fileLock
+  const walHandle: 'held' | 'reopened' | null = stats.walHandle
   await opened.close()
-  console.log(saved, mapped, walBytes)
+  console.log(saved, mapped, walBytes, fileMapping, fileLock, walHandle)
   // @ts-expect-error: durability is one of three names
   new VectorDB({ dimensions: 4, path: 'x.hgnn', durability: 'sometimes' })
   // @ts-expect-error: open needs a path

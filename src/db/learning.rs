@@ -300,13 +300,27 @@ impl VectorDb {
             .name("hnsw-gnn-trainer".into())
             .spawn(move || {
                 crate::learn::priority::lower_current_thread();
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(learner_threads)
-                    .thread_name(|i| format!("hnsw-gnn-trainer-{i}"))
-                    .start_handler(|_| {
-                        crate::learn::priority::lower_current_thread();
+                // The trainer's own pool runs passes at the lowest priority
+                // on at most `learning.threads` threads. Not on WASI: it has
+                // no priorities, and under Node a thread started from a
+                // worker thread (as this one is) waits for the JS thread's
+                // event loop while wasi-libc holds its thread-list lock, and
+                // so deadlocks against a thread started on the JS thread at
+                // the same moment (the first batch insert starts the write
+                // pool there). There a pass runs on this thread, its
+                // parallel parts on the global pool.
+                let pool = (!cfg!(target_os = "wasi"))
+                    .then(|| {
+                        rayon::ThreadPoolBuilder::new()
+                            .num_threads(learner_threads)
+                            .thread_name(|i| format!("hnsw-gnn-trainer-{i}"))
+                            .start_handler(|_| {
+                                crate::learn::priority::lower_current_thread();
+                            })
+                            .build()
+                            .ok()
                     })
-                    .build();
+                    .flatten();
                 // Waits on the learner alone, so an idle trainer never keeps
                 // the database alive; holds the database only for a pass.
                 while learner.wait_for_work() {
@@ -320,8 +334,8 @@ impl VectorDb {
                     // A failed pass leaves the serving model as it was; the
                     // next pass tries again.
                     let _ = match &pool {
-                        Ok(pool) => pool.install(pass),
-                        Err(_) => pass(),
+                        Some(pool) => pool.install(pass),
+                        None => pass(),
                     };
                 }
             });

@@ -22,7 +22,7 @@ use super::recent::RecentSearches;
 use super::vector_db::VectorDb;
 use super::wal_record::{decode_op, WalOp};
 use crate::error::{Error, Result};
-use crate::file::{ByteReader, ByteWriter};
+use crate::file::{ByteReader, ByteWriter, FileHandle, FileLock, FileMapping, FILE_MAPPING};
 use crate::hnsw::Index;
 use crate::learn::LearningSettings;
 use crate::rng::SplitMix64;
@@ -67,6 +67,15 @@ pub struct DbStats {
     pub mapped_bytes: u64,
     /// Heap bytes held by vectors (those not mapped) and graph links.
     pub index_heap_bytes: u64,
+    /// How this build reads database files: mapped, or read into the heap
+    /// where it cannot map (WASI).
+    pub file_mapping: FileMapping,
+    /// What keeps a second writer out of the file; `None` without a
+    /// writable file. [`FileLock::None`] on WASI, which cannot lock.
+    pub file_lock: Option<FileLock>,
+    /// Whether the log stays open, or is reopened for each write (WASI,
+    /// whose descriptors belong to one thread); `None` without a log.
+    pub wal_handle: Option<FileHandle>,
     pub durability: Option<Durability>,
     pub read_only: bool,
     /// Number of saves since the file was created.
@@ -404,6 +413,9 @@ impl VectorDb {
             wal_bytes: wal.map_or(0, |w| w.len()),
             mapped_bytes: self.index.mapped_bytes() as u64,
             index_heap_bytes: self.index.memory_bytes() as u64,
+            file_mapping: FILE_MAPPING,
+            file_lock: wal.map(Wal::lock),
+            wal_handle: wal.map(Wal::handle),
             durability: wal.map(Wal::durability),
             read_only: persistence.is_some_and(|p| p.wal.is_none()),
             generation: state.map_or(0, |s| s.1),

@@ -6,7 +6,7 @@ use super::*;
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::file::{sections, Mapping, SectionFile, SectionSource};
-use crate::file::{ByteWriter, SectionFlags};
+use crate::file::{ByteWriter, FileHandle, FileLock, FileMapping, SectionFlags};
 use crate::store::{self, wal, DbFile};
 use crate::testdata::{clustered_split, TempDir};
 use serde_json::json;
@@ -110,6 +110,21 @@ fn save_and_reopen_gives_identical_results_items_and_mapped_vectors() {
         stats.mapped_bytes as usize,
         stats.slots * 24 * 4,
         "after a save every vector is served from the file"
+    );
+    assert_eq!(
+        stats.file_mapping,
+        FileMapping::Mmap,
+        "only WASI reads instead"
+    );
+    assert_eq!(
+        stats.file_lock,
+        Some(FileLock::Flock),
+        "only WASI goes without"
+    );
+    assert_eq!(
+        stats.wal_handle,
+        Some(FileHandle::Held),
+        "only WASI reopens"
     );
     db.close().unwrap();
     assert_eq!(db.insert(item(9_999, &base[0])).unwrap_err(), Error::Closed);

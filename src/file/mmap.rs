@@ -5,64 +5,156 @@
 //! modified in place; saves write a new file and rename it over the old
 //! one (see [`super::atomic`]), so an existing mapping keeps seeing the
 //! bytes it mapped.
+//!
+//! WASI has no `mmap` (memmap2 compiles there, but every map fails at run
+//! time), so a WASI build reads each file whole into an 8-byte-aligned
+//! heap buffer instead ([`Mapping::read`]); everything above sees the same
+//! `Mapping`, and [`FILE_MAPPING`] tells `stats()` which of the two is in
+//! force. The heap buffer is also what [`Mapping::from_bytes`] uses on
+//! every platform, so tests on Linux exercise it.
 
 use crate::error::{Error, Result};
 use memmap2::Mmap;
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A shared, read-only mapping of a whole file (or of an anonymous copy of
-/// some bytes). Cloning shares the mapping.
+/// How database and weight files are brought into memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileMapping {
+    /// Mapped read-only: the OS pages vectors in on demand.
+    Mmap,
+    /// Read whole into the heap (no `mmap` on the platform).
+    Read,
+}
+
+impl FileMapping {
+    /// The name `stats()` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileMapping::Mmap => "mmap",
+            FileMapping::Read => "read",
+        }
+    }
+}
+
+/// What [`Mapping::open`] does in this build.
+#[cfg(not(target_os = "wasi"))]
+pub const FILE_MAPPING: FileMapping = FileMapping::Mmap;
+/// What [`Mapping::open`] does in this build: WASI has no `mmap`.
+#[cfg(target_os = "wasi")]
+pub const FILE_MAPPING: FileMapping = FileMapping::Read;
+
+/// The bytes behind a [`Mapping`].
+enum Image {
+    Mapped(Mmap),
+    /// A copy on the heap, starting at `start` so that it is 8-byte
+    /// aligned as a mapping is page aligned: in-place `f32` reads see the
+    /// alignment the file's layout gives them either way.
+    Heap {
+        buffer: Vec<u8>,
+        start: usize,
+    },
+}
+
+impl Image {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Image::Mapped(map) => map,
+            Image::Heap { buffer, start } => &buffer[*start..],
+        }
+    }
+}
+
+/// A shared, read-only image of a whole file (or of a copy of some bytes):
+/// mapped, or read into the heap where the platform cannot map (see
+/// [`FILE_MAPPING`]). Cloning shares the image.
 #[derive(Clone)]
 pub struct Mapping {
-    map: Arc<Mmap>,
-    /// Bytes of the image: the map's length, except for an empty image,
-    /// which still needs a page behind it.
-    len: usize,
+    image: Arc<Image>,
+}
+
+/// A zeroed buffer with `len` bytes from an 8-byte-aligned `start` on,
+/// which stays aligned as long as the buffer is never resized.
+fn aligned_buffer(len: usize) -> (Vec<u8>, usize) {
+    const ALIGN: usize = 8;
+    let mut buffer = vec![0u8; len + ALIGN - 1];
+    let start = (ALIGN - buffer.as_ptr() as usize % ALIGN) % ALIGN;
+    buffer.truncate(start + len);
+    (buffer, start)
 }
 
 impl Mapping {
-    /// Maps the file at `path`.
+    /// Maps the file at `path`; on WASI, which cannot map, reads it.
     pub fn open(path: &Path) -> Result<Mapping> {
+        match FILE_MAPPING {
+            FileMapping::Mmap => Mapping::map(path),
+            FileMapping::Read => Mapping::read(path),
+        }
+    }
+
+    fn map(path: &Path) -> Result<Mapping> {
         let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
         // SAFETY: the mapping is read-only, and hnsw-gnn never modifies a
         // file it may map (saves write a new file and rename it). Another
         // program truncating the file behind our back can still fault this
         // process, as with any mmap-based store; the README says so.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("cannot map", path, e))?;
-        let len = map.len();
         Ok(Mapping {
-            map: Arc::new(map),
-            len,
+            image: Arc::new(Image::Mapped(map)),
         })
     }
 
-    /// An anonymous read-only mapping holding a copy of `bytes`: lets tests
-    /// and the fuzz target parse an image exactly as if it were a file.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Mapping> {
-        let mut anonymous = memmap2::MmapMut::map_anon(bytes.len().max(1))
-            .map_err(|e| Error::Io(format!("cannot map {} bytes: {e}", bytes.len())))?;
-        anonymous[..bytes.len()].copy_from_slice(bytes);
-        let map = anonymous
-            .make_read_only()
-            .map_err(|e| Error::Io(format!("cannot protect a mapping: {e}")))?;
-        Ok(Mapping {
-            map: Arc::new(map),
-            len: bytes.len(),
-        })
+    /// Reads the file at `path` whole into an aligned heap buffer: what
+    /// [`Mapping::open`] does where there is no `mmap` (WASI).
+    pub fn read(path: &Path) -> Result<Mapping> {
+        let mut file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("cannot read the size of", path, e))?
+            .len();
+        let len = usize::try_from(len).map_err(|_| {
+            Error::Io(format!(
+                "{} has {len} bytes, more than memory",
+                path.display()
+            ))
+        })?;
+        let (mut buffer, start) = aligned_buffer(len);
+        file.read_exact(&mut buffer[start..])
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        Ok(Mapping::heap(buffer, start))
+    }
+
+    /// A heap image holding a copy of `bytes`: lets tests and the fuzz
+    /// target parse an image exactly as if it were a file.
+    pub fn from_bytes(bytes: &[u8]) -> Mapping {
+        let (mut buffer, start) = aligned_buffer(bytes.len());
+        buffer[start..].copy_from_slice(bytes);
+        Mapping::heap(buffer, start)
+    }
+
+    fn heap(buffer: Vec<u8>, start: usize) -> Mapping {
+        Mapping {
+            image: Arc::new(Image::Heap { buffer, start }),
+        }
+    }
+
+    /// Whether the image is a real memory map (not a heap copy).
+    pub fn is_mapped(&self) -> bool {
+        matches!(*self.image, Image::Mapped(_))
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.map[..self.len]
+        self.image.bytes()
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// `len` floats at byte `offset`, read in place. `ERR_CORRUPT_FILE` if
@@ -124,9 +216,22 @@ impl MappedF32 {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    /// Bytes mapped (not necessarily resident).
+    /// Bytes served from a memory map (not necessarily resident); 0 for
+    /// values read into the heap.
     pub fn mapped_bytes(&self) -> usize {
-        self.len * 4
+        match &self._mapping {
+            Some(mapping) if mapping.is_mapped() => self.len * 4,
+            _ => 0,
+        }
+    }
+
+    /// Bytes served from a heap image (a file read where it cannot be
+    /// mapped); 0 for mapped values.
+    pub fn heap_bytes(&self) -> usize {
+        match &self._mapping {
+            Some(mapping) if !mapping.is_mapped() => self.len * 4,
+            _ => 0,
+        }
     }
 }
 
@@ -140,7 +245,7 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        let mapping = Mapping::from_bytes(&bytes).unwrap();
+        let mapping = Mapping::from_bytes(&bytes);
         assert_eq!(mapping.f32s(4, 2).unwrap().as_slice(), &[-2.0, 3.25]);
         assert_eq!(mapping.f32s(8, 2).err().unwrap().code(), "ERR_CORRUPT_FILE");
         assert_eq!(mapping.f32s(2, 1).err().unwrap().code(), "ERR_CORRUPT_FILE");
@@ -149,6 +254,71 @@ mod tests {
             "ERR_CORRUPT_FILE"
         );
         assert!(MappedF32::empty().as_slice().is_empty());
-        assert!(Mapping::from_bytes(&[]).unwrap().is_empty());
+        assert!(Mapping::from_bytes(&[]).is_empty());
+    }
+
+    /// The WASI path, run here: a file read into the heap serves the same
+    /// bytes and floats as its map, 8-byte aligned, and counts as heap.
+    #[test]
+    fn a_file_read_into_the_heap_matches_its_map_and_keeps_alignment() {
+        let dir = crate::testdata::TempDir::new("mmap-read");
+        let path = dir.path().join("image");
+        let floats: Vec<f32> = (0..37).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let mut bytes = vec![7u8; 8];
+        bytes.extend(floats.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(&path, &bytes).unwrap();
+
+        let read = Mapping::read(&path).unwrap();
+        let mapped = Mapping::map(&path).unwrap();
+        assert!(!read.is_mapped());
+        assert!(mapped.is_mapped());
+        assert_eq!(read.bytes(), &bytes[..]);
+        assert_eq!(mapped.bytes(), &bytes[..]);
+        assert_eq!(read.bytes().as_ptr() as usize % 8, 0);
+
+        let values = read.f32s(8, floats.len()).unwrap();
+        assert_eq!(values.as_slice(), &floats[..]);
+        assert_eq!(
+            (values.mapped_bytes(), values.heap_bytes()),
+            (0, floats.len() * 4)
+        );
+        let values = mapped.f32s(8, floats.len()).unwrap();
+        assert_eq!(
+            (values.mapped_bytes(), values.heap_bytes()),
+            (floats.len() * 4, 0)
+        );
+        assert_eq!(read.f32s(9, 1).err().unwrap().code(), "ERR_CORRUPT_FILE");
+
+        std::fs::write(&path, []).unwrap();
+        assert!(Mapping::read(&path).unwrap().is_empty());
+        assert_eq!(
+            Mapping::read(&dir.path().join("missing"))
+                .err()
+                .unwrap()
+                .code(),
+            "ERR_IO"
+        );
+    }
+
+    #[test]
+    fn heap_images_start_8_byte_aligned_whatever_their_length() {
+        for len in [0, 1, 7, 8, 9, 63, 64, 65] {
+            let bytes: Vec<u8> = (0..len as u8).collect();
+            let image = Mapping::from_bytes(&bytes);
+            assert_eq!(image.bytes(), &bytes[..]);
+            assert_eq!(image.bytes().as_ptr() as usize % 8, 0, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn open_reads_where_this_build_cannot_map() {
+        assert_eq!(
+            FILE_MAPPING,
+            if cfg!(target_os = "wasi") {
+                FileMapping::Read
+            } else {
+                FileMapping::Mmap
+            }
+        );
     }
 }

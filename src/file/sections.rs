@@ -553,7 +553,7 @@ mod tests {
     #[test]
     fn sections_round_trip_aligned_with_their_flags_and_fields() {
         let image = sample();
-        let file = SectionFile::parse(Mapping::from_bytes(&image).unwrap(), &TEST).unwrap();
+        let file = SectionFile::parse(Mapping::from_bytes(&image), &TEST).unwrap();
         file.verify(|e| format!("kind {}", e.kind)).unwrap();
         assert_eq!(file.version(), 3);
         assert_eq!(&file.fields()[..7], b"fields!");
@@ -593,7 +593,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let file = SectionFile::parse(Mapping::from_bytes(&outer).unwrap(), &TEST).unwrap();
+        let file = SectionFile::parse(Mapping::from_bytes(&outer), &TEST).unwrap();
         let nested = file.nested(file.find(6, 0).unwrap(), &TEST).unwrap();
         nested.verify(|e| format!("kind {}", e.kind)).unwrap();
         assert_eq!(
@@ -607,7 +607,7 @@ mod tests {
     fn damage_is_refused_with_the_right_code() {
         let image = sample();
         let parse = |bytes: &[u8]| {
-            SectionFile::parse(Mapping::from_bytes(bytes).unwrap(), &TEST)
+            SectionFile::parse(Mapping::from_bytes(bytes), &TEST)
                 .and_then(|f| f.verify(|e| format!("kind {}", e.kind)).map(|()| f))
         };
         let code = |bytes: &[u8]| parse(bytes).err().map(|e| e.code());

@@ -427,8 +427,7 @@ mod tests {
                 Ok(file) => assert_eq!(
                     file.tensor("w").unwrap(),
                     WeightFile::from_container(
-                        SectionFile::parse(Mapping::from_bytes(&good).unwrap(), &MODEL_FILE)
-                            .unwrap()
+                        SectionFile::parse(Mapping::from_bytes(&good), &MODEL_FILE).unwrap()
                     )
                     .unwrap()
                     .tensor("w")

@@ -279,7 +279,8 @@ impl Storage {
 
     pub fn memory_bytes(&self) -> usize {
         let upper: usize = self.upper_links.iter().map(|r| r.len() * 4).sum();
-        self.owned.capacity() * 4
+        self.mapped.heap_bytes()
+            + self.owned.capacity() * 4
             + self.levels.capacity()
             + self.deleted.capacity()
             + self.links0.capacity() * 4

@@ -431,7 +431,6 @@ fn reloaded(index: &Index, cut: u32) -> Index {
         .flat_map(f32::to_le_bytes)
         .collect();
     let mapped = Mapping::from_bytes(&bytes)
-        .unwrap()
         .f32s(0, bytes.len() / 4)
         .unwrap();
     let levels = (0..slots).map(|s| source.level(s) as u8).collect();

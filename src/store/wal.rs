@@ -37,12 +37,13 @@
 //! fsyncs everything buffered and answers every waiter it covers (group
 //! commit), so no writer's thread sits in an fsync and any number of
 //! writes in flight share one. The file is the database's lock: the writer
-//! holds an exclusive `flock` on it.
+//! holds an exclusive `flock` on it (except on WASI, which has no locks;
+//! see `file::lock`).
 
 use crate::error::{Error, Result};
-use crate::file::{ByteReader, SectionFlags};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use crate::file::{AppendFile, ByteReader, FileHandle, FileLock, SectionFlags, FILE_HANDLE};
+use std::fs::OpenOptions;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -237,9 +238,12 @@ pub struct Wal {
 struct Shared {
     path: PathBuf,
     durability: Durability,
+    /// What keeps other writers out: none on WASI, which cannot lock.
+    lock: FileLock,
     /// Taken before `state` by whoever writes to the file, so buffers
-    /// reach the file in the order they were filled.
-    file: Mutex<Option<File>>,
+    /// reach the file in the order they were filled. Reopened for each
+    /// write on WASI, whose descriptors belong to one thread.
+    file: Mutex<Option<AppendFile>>,
     state: Mutex<WalState>,
     /// Wakes the committer when a waiter arrives or the log closes.
     work: Condvar,
@@ -275,7 +279,7 @@ impl Wal {
             .truncate(false)
             .open(path)
             .map_err(|e| io_error("cannot open", e))?;
-        crate::file::lock_exclusive(&file, path)?;
+        let lock = crate::file::lock_exclusive(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| io_error("cannot read", e))?;
@@ -292,7 +296,8 @@ impl Wal {
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             durability,
-            file: Mutex::new(Some(file)),
+            lock,
+            file: Mutex::new(Some(AppendFile::new(file, path, FILE_HANDLE))),
             state: Mutex::new(WalState {
                 buffer: Vec::new(),
                 appended: 0,
@@ -326,6 +331,16 @@ impl Wal {
         self.shared.durability
     }
 
+    /// What keeps a second writer off this log (and so off its database).
+    pub fn lock(&self) -> FileLock {
+        self.shared.lock
+    }
+
+    /// Whether the log stays open or is reopened for each write (WASI).
+    pub fn handle(&self) -> FileHandle {
+        FILE_HANDLE
+    }
+
     /// Bytes in the log file plus those still buffered.
     pub fn len(&self) -> u64 {
         let state = self.shared.lock_state();
@@ -345,11 +360,7 @@ impl Wal {
         let file = file.as_mut().ok_or(Error::Closed)?;
         let mut state = shared.lock_state();
         state.buffer.clear();
-        let result = file
-            .set_len(0)
-            .and_then(|_| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(&encode_header(file_id, generation)))
-            .and_then(|_| file.sync_all());
+        let result = file.rewrite(&encode_header(file_id, generation));
         state.durable = state.appended;
         let outcome = match result {
             Ok(()) => {
@@ -539,14 +550,8 @@ impl Shared {
             let mut state = self.lock_state();
             (std::mem::take(&mut state.buffer), state.appended)
         };
-        let io_error = |e| Error::io("cannot write", &self.path, e);
-        if !buffer.is_empty() {
-            file.seek(SeekFrom::End(0)).map_err(io_error)?;
-            file.write_all(&buffer).map_err(io_error)?;
-        }
-        if sync {
-            file.sync_data().map_err(io_error)?;
-        }
+        file.append(&buffer, sync)
+            .map_err(|e| Error::io("cannot write", &self.path, e))?;
         let mut state = self.lock_state();
         state.file_len += buffer.len() as u64;
         if sync {
@@ -559,7 +564,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_file(&self) -> MutexGuard<'_, Option<File>> {
+    fn lock_file(&self) -> MutexGuard<'_, Option<AppendFile>> {
         self.file.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
