@@ -54,8 +54,8 @@ pub enum Error {
 }
 
 /// Every code [`Error::code`] can return: the JS `ErrorCode` type in
-/// index.d.ts lists exactly these (a test keeps them in step), and so does
-/// the README's table of errors.
+/// index.d.ts lists exactly these and [`JS_ONLY_CODES`] (a test keeps them
+/// in step), and so does the README's table of errors.
 pub const CODES: [&str; 15] = [
     "ERR_DIMENSION_MISMATCH",
     "ERR_INVALID_GRAPH",
@@ -73,6 +73,10 @@ pub const CODES: [&str; 15] = [
     "ERR_READ_ONLY",
     "ERR_INTERNAL",
 ];
+
+/// Codes raised in JavaScript before any Rust runs: binding.js's, when no
+/// native binary loads.
+pub const JS_ONLY_CODES: [&str; 1] = ["ERR_NATIVE_BINARY_MISSING"];
 
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -267,9 +271,14 @@ mod tests {
     fn the_codes_are_exactly_those_index_d_ts_and_the_readme_declare() {
         let produced: BTreeSet<String> =
             one_of_each().iter().map(|e| e.code().to_string()).collect();
-        let listed: BTreeSet<String> = CODES.iter().map(|c| c.to_string()).collect();
+        let mut listed: BTreeSet<String> = CODES.iter().map(|c| c.to_string()).collect();
         assert_eq!(produced, listed, "CODES lists every code and no other");
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let binding = std::fs::read_to_string(root.join("binding.js")).unwrap();
+        for code in JS_ONLY_CODES {
+            assert!(binding.contains(&format!("'{code}'")), "binding.js raises {code}");
+            listed.insert(code.to_string());
+        }
         let types = std::fs::read_to_string(root.join("index.d.ts")).unwrap();
         let start = types
             .find("export type ErrorCode")
