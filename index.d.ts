@@ -449,6 +449,14 @@ export interface DatabaseStats {
   mappedVectorBytes: number
   /** Vector bytes held in memory (inserted since the last save, and with `fileMapping: 'read'` those read from the file) plus the graph's links. */
   indexHeapBytes: number
+  /** Heap bytes of the id catalogue (each id string, the id ↔ slot tables) and the metadata. */
+  catalogHeapBytes: number
+  /** Heap bytes of the recent-search table that feedback names searches by. */
+  recentSearchesHeapBytes: number
+  /** Heap bytes of the feedback log and the serving model (as `learningStats().heapBytes`). */
+  learningHeapBytes: number
+  /** Every heap byte the database holds: the four above, as requested from the allocator (its rounding and per-block headers aside). */
+  heapBytes: number
   /** Whether vectors are served from the mapped file (never where `fileMapping` is `'read'`). */
   vectorsMapped: boolean
   /**

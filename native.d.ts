@@ -112,6 +112,10 @@ export interface DatabaseStats {
   walBytes: number
   mappedVectorBytes: number
   indexHeapBytes: number
+  catalogHeapBytes: number
+  recentSearchesHeapBytes: number
+  learningHeapBytes: number
+  heapBytes: number
   vectorsMapped: boolean
   fileMapping: string
   fileLock?: string

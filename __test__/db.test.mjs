@@ -611,3 +611,26 @@ test('simdInfo reports the active path among the available ones', (t) => {
     assert.equal(info.active, best)
   }
 })
+
+test('stats() counts every heap byte the database holds, part by part', async () => {
+  const db = new VectorDB({ dimensions: 8, learning: { background: false } })
+  const empty = db.stats()
+  await db.insertBatch(randomItems(300, 8, 5, false))
+  const plain = db.stats()
+  assert.ok(plain.indexHeapBytes >= 300 * 8 * 4, 'the vectors are on the heap')
+  assert.ok(plain.catalogHeapBytes >= 300 * 'item-0'.length, 'and the ids')
+  const text = 'x'.repeat(10_000)
+  await db.insert({ id: 'with-metadata', vector: randomItems(1, 8, 6)[0].vector, metadata: { text } })
+  const withMetadata = db.stats()
+  assert.ok(withMetadata.catalogHeapBytes - plain.catalogHeapBytes >= text.length, 'metadata counts')
+  const { searchId, hits } = await db.search(randomItems(1, 8, 7)[0].vector, { k: 5 })
+  await db.feedback({ searchId, clicked: [hits[1].id] })
+  const after = db.stats()
+  assert.ok(after.recentSearchesHeapBytes > withMetadata.recentSearchesHeapBytes, 'a remembered search counts')
+  assert.equal(after.learningHeapBytes, db.learningStats().heapBytes)
+  assert.ok(after.learningHeapBytes > empty.learningHeapBytes, 'a logged session counts')
+  for (const stats of [empty, plain, withMetadata, after]) {
+    assert.equal(stats.heapBytes, stats.indexHeapBytes + stats.catalogHeapBytes + stats.recentSearchesHeapBytes + stats.learningHeapBytes)
+  }
+  await db.close()
+})

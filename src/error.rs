@@ -276,7 +276,10 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let binding = std::fs::read_to_string(root.join("binding.js")).unwrap();
         for code in JS_ONLY_CODES {
-            assert!(binding.contains(&format!("'{code}'")), "binding.js raises {code}");
+            assert!(
+                binding.contains(&format!("'{code}'")),
+                "binding.js raises {code}"
+            );
             listed.insert(code.to_string());
         }
         let types = std::fs::read_to_string(root.join("index.d.ts")).unwrap();

@@ -53,12 +53,71 @@ pub(super) struct Catalog {
 }
 
 impl Catalog {
+    /// Heap bytes held, as requested from the allocator (its own rounding
+    /// and headers aside): each id string once (`ids` and `slot_of` share
+    /// it), both tables, and the metadata.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let ids: usize = self.ids.iter().flatten().map(|id| arc_str_bytes(id)).sum();
+        // hashbrown: a power-of-two bucket count at most 7/8 full, one
+        // (key, value) entry and one control byte per bucket, plus a group.
+        let buckets = (self.slot_of.capacity() * 8 / 7).next_power_of_two();
+        let table = buckets * (std::mem::size_of::<(Arc<str>, u32)>() + 1) + 16;
+        let slots = self.ids.capacity() * std::mem::size_of::<Option<Arc<str>>>()
+            + self.metadata.capacity() * std::mem::size_of::<Option<Arc<Metadata>>>();
+        let metadata: usize = self
+            .metadata
+            .iter()
+            .flatten()
+            .map(|m| 16 + std::mem::size_of::<Metadata>() + map_heap_bytes(m))
+            .sum();
+        ids + table + slots + metadata
+    }
+
     pub(super) fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) {
         let slot = self.ids.len() as u32;
         self.slot_of.insert(id.clone(), slot);
         self.ids.push(Some(id));
         self.metadata.push(metadata);
     }
+}
+
+/// Heap bytes of an `Arc<str>`: two counts and the text.
+pub(super) fn arc_str_bytes(text: &str) -> usize {
+    16 + text.len()
+}
+
+/// Heap bytes below a JSON value (not the value itself).
+fn json_heap_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.capacity(),
+        Value::Array(values) => {
+            values.capacity() * std::mem::size_of::<Value>()
+                + values.iter().map(json_heap_bytes).sum::<usize>()
+        }
+        Value::Object(map) => map_heap_bytes(map),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
+}
+
+/// Heap bytes of a JSON object's B-tree: its nodes, keys and values. A node
+/// has room for 11 entries (a lone small object still takes a whole one);
+/// larger maps fill nodes about 2/3 on average, and every node is counted
+/// at the size of a leaf (internal nodes add 12 child pointers).
+fn map_heap_bytes(map: &Map<String, Value>) -> usize {
+    const NODE: usize = 16 + 11 * (std::mem::size_of::<String>() + std::mem::size_of::<Value>());
+    if map.is_empty() {
+        return 0;
+    }
+    let nodes = if map.len() <= 11 {
+        1
+    } else {
+        map.len().div_ceil(7)
+    };
+    nodes * NODE
+        + map
+            .iter()
+            .map(|(key, value)| key.capacity() + json_heap_bytes(value))
+            .sum::<usize>()
 }
 
 pub(super) fn validate_id(id: &str) -> Result<()> {

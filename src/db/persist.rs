@@ -67,6 +67,15 @@ pub struct DbStats {
     pub mapped_bytes: u64,
     /// Heap bytes held by vectors (those not mapped) and graph links.
     pub index_heap_bytes: u64,
+    /// Heap bytes of the id catalogue and the metadata.
+    pub catalog_heap_bytes: u64,
+    /// Heap bytes of the recent-search table (what feedback can name).
+    pub recent_searches_heap_bytes: u64,
+    /// Heap bytes of the feedback log and the serving model.
+    pub learning_heap_bytes: u64,
+    /// All of the above: every heap byte the database holds, as requested
+    /// from the allocator (its rounding and per-block headers aside).
+    pub heap_bytes: u64,
     /// How this build reads database files: mapped, or read into the heap
     /// where it cannot map (WASI).
     pub file_mapping: FileMapping,
@@ -405,6 +414,10 @@ impl VectorDb {
             (state.file_bytes, state.generation)
         });
         let wal = persistence.and_then(|p| p.wal.as_ref());
+        let index_heap_bytes = self.index.memory_bytes() as u64;
+        let catalog_heap_bytes = self.read_catalog().heap_bytes() as u64;
+        let recent_searches_heap_bytes = self.lock_recent().heap_bytes() as u64;
+        let learning_heap_bytes = self.learner.stats().heap_bytes as u64;
         DbStats {
             items: self.len(),
             slots: self.index.slot_count(),
@@ -412,7 +425,14 @@ impl VectorDb {
             file_bytes: state.map_or(0, |s| s.0),
             wal_bytes: wal.map_or(0, |w| w.len()),
             mapped_bytes: self.index.mapped_bytes() as u64,
-            index_heap_bytes: self.index.memory_bytes() as u64,
+            index_heap_bytes,
+            catalog_heap_bytes,
+            recent_searches_heap_bytes,
+            learning_heap_bytes,
+            heap_bytes: index_heap_bytes
+                + catalog_heap_bytes
+                + recent_searches_heap_bytes
+                + learning_heap_bytes,
             file_mapping: FILE_MAPPING,
             file_lock: wal.map(Wal::lock),
             wal_handle: wal.map(Wal::handle),

@@ -47,6 +47,26 @@ impl RecentSearches {
         (sequence, format!("{:08x}-{sequence:x}", self.nonce))
     }
 
+    /// Heap bytes held: the ring and each remembered search's id, query
+    /// and shown list (whose id strings belong to the catalogue).
+    pub(super) fn heap_bytes(&self) -> usize {
+        let entries: usize = self
+            .ring
+            .iter()
+            .flatten()
+            .map(|(_, search)| {
+                search.search_id.capacity()
+                    + search.query.capacity() * 4
+                    + search.shown.capacity() * std::mem::size_of::<Arc<str>>()
+                    + search
+                        .teams
+                        .as_ref()
+                        .map_or(0, |(_, teams)| teams.capacity())
+            })
+            .sum();
+        self.ring.capacity() * std::mem::size_of::<Option<(u64, RecentSearch)>>() + entries
+    }
+
     /// Forgets every search (their queries with them); ids stay unique.
     pub(super) fn clear(&mut self) {
         self.ring.iter_mut().for_each(|entry| *entry = None);
