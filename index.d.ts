@@ -321,7 +321,7 @@ export interface OpenDbOptions {
    * Open without taking the writer's lock, so another process may be
    * writing: searches and reads only (writes reject with `ERR_READ_ONLY`).
    * Sees the file as last saved plus the writer's log at the moment of
-   * opening.
+   * opening, until `refresh()` catches up with the writer.
    */
   readOnly?: boolean
   /** As in the constructor (default 10000). */
@@ -632,6 +632,21 @@ export declare class VectorDB {
    * permission denied), leaving the previous file intact.
    */
   save(): Promise<void>
+  /**
+   * For a database opened with `readOnly: true`: picks up what the writer
+   * (in this or another process) saved and logged since this one was
+   * opened or last refreshed, without a new `VectorDB`; resolves to whether
+   * anything changed (`stats().generation` says which save it now sees).
+   * Cheap when nothing changed (a header read and the log's length);
+   * otherwise it reads the file and log afresh, off the JS thread, while
+   * searches go on against what it saw before. Rejects with
+   * `ERR_INVALID_ARGUMENT` on a writable or in-memory database.
+   *
+   * @example
+   * const reader = await VectorDB.open('shop.hgnn', { readOnly: true })
+   * setInterval(() => reader.refresh(), 5000)
+   */
+  refresh(): Promise<boolean>
   /**
    * Waits for writes in progress, flushes the write-ahead log and releases
    * the file and its lock. Unsaved changes stay safe in the log and are

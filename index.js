@@ -316,6 +316,10 @@ class VectorDB {
     return async(() => this.#native.save())
   }
 
+  refresh() {
+    return async(() => this.#native.refresh())
+  }
+
   close() {
     return async(() => this.#native.close())
   }

@@ -46,6 +46,12 @@ export type JsGraph = Graph
 export declare class VectorDB {
   constructor(options?: any | undefined | null)
   static open(path: string, options?: any | undefined | null): Promise<unknown>
+  /**
+   * Picks up what the writer saved and logged since this read-only
+   * database was opened (or last refreshed); resolves to whether
+   * anything changed.
+   */
+  refresh(): Promise<unknown>
   save(): Promise<unknown>
   close(): Promise<unknown>
   stats(): DatabaseStats

@@ -346,3 +346,70 @@ describe('saving and locking', () => {
     assertCode(thrownBy(() => db.getSync('a')), 'ERR_CLOSED')
   })
 })
+
+describe('readers that follow the writer', () => {
+  /** Runs `body` (an async function's text, with `VectorDB` and `file` in scope) in another process. */
+  function inAnotherProcess(file, body) {
+    const script = `
+      const { VectorDB } = require(${JSON.stringify(INDEX_JS)})
+      const file = ${JSON.stringify(file)}
+      ;(async () => { ${body} })().catch((e) => { console.error(e); process.exit(1) })`
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    assert.equal(child.status, 0, child.stderr)
+  }
+
+  test('refresh() picks up what a writer in another process logged and saved', async () => {
+    const file = freshPath()
+    const { vectors } = clusteredData({ n: 400, dim: 16, clusters: 4, seed: 5 })
+    const item = (i) => ({ id: `item-${i}`, vector: vectors[i], metadata: { i } })
+    const first = new VectorDB({ dimensions: 16, path: file })
+    await first.insertBatch(vectors.slice(0, 200).map((_, i) => item(i)))
+    await first.save()
+    await first.close()
+
+    const reader = await VectorDB.open(file, { readOnly: true })
+    assert.equal(reader.size, 200)
+    assert.equal(await reader.refresh(), false, 'nothing changed yet')
+    const generation = reader.stats().generation
+
+    // Logged, not saved: the reader finds it in the log.
+    const items = JSON.stringify(vectors.slice(200, 300).map((v, i) => ({ id: `item-${200 + i}`, vector: Array.from(v), metadata: { i: 200 + i } })))
+    inAnotherProcess(file, `
+      const writer = await VectorDB.open(file)
+      await writer.insertBatch(${items})
+      await writer.update('item-7', { metadata: { i: 7, edited: true } })
+      await writer.close()`)
+    assert.equal(reader.size, 200, 'a reader sees nothing new until it refreshes')
+    const searching = reader.search(vectors[250], { k: 1 })
+    assert.equal(await reader.refresh(), true)
+    assert.equal((await searching).hits.length, 1, 'a search in flight finishes')
+    assert.equal(reader.size, 300)
+    assert.equal((await reader.search(vectors[250], { k: 1 })).hits[0].id, 'item-250')
+    assert.deepEqual((await reader.get('item-7')).metadata, { i: 7, edited: true })
+    assert.equal(reader.stats().generation, generation, 'no save yet')
+    assert.equal(await reader.refresh(), false)
+
+    // Saved, then more logged: a new generation and the log after it.
+    inAnotherProcess(file, `
+      const writer = await VectorDB.open(file)
+      await writer.save()
+      await writer.delete('item-0')
+      await writer.close()`)
+    assert.equal(await reader.refresh(), true)
+    assert.equal(reader.stats().generation, generation + 1)
+    assert.equal(reader.size, 299)
+    assert.equal(await reader.get('item-0'), null)
+    assert.equal(reader.stats().readOnly, true)
+
+    await reader.close()
+    assertCode((await failureOf(() => reader.refresh())).error, 'ERR_CLOSED')
+  })
+
+  test('refresh() is for read-only databases', async () => {
+    const writer = new VectorDB({ dimensions: 2, path: freshPath() })
+    assertCode((await failureOf(() => writer.refresh())).error, 'ERR_INVALID_ARGUMENT')
+    await writer.close()
+    const memory = new VectorDB({ dimensions: 2 })
+    assertCode((await failureOf(() => memory.refresh())).error, 'ERR_INVALID_ARGUMENT')
+  })
+})

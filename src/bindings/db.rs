@@ -18,7 +18,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// What `stats()` reports (documented in index.d.ts).
 #[napi(object)]
@@ -103,7 +103,26 @@ type NumbersOut<'a> = &'a mut [f64];
 /// The native database; index.js's `VectorDB` keeps one in a private field.
 #[napi(js_name = "VectorDB")]
 pub struct JsVectorDb {
-    core: Arc<VectorDb>,
+    /// The database. `refresh()` of a read-only one swaps in a fresh open;
+    /// calls already running keep the one they started with.
+    core: Arc<RwLock<Arc<VectorDb>>>,
+}
+
+impl JsVectorDb {
+    fn wrap(core: Arc<VectorDb>) -> JsVectorDb {
+        JsVectorDb {
+            core: Arc::new(RwLock::new(core)),
+        }
+    }
+
+    /// The database this call works on.
+    fn core(&self) -> Arc<VectorDb> {
+        read_slot(&self.core)
+    }
+}
+
+fn read_slot(slot: &RwLock<Arc<VectorDb>>) -> Arc<VectorDb> {
+    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 #[napi]
@@ -114,7 +133,7 @@ impl JsVectorDb {
             let options = DbOptions::from_options(&options.unwrap_or(Value::Null))?;
             let core = Arc::new(VectorDb::new(options)?);
             core.start_background_training();
-            Ok(JsVectorDb { core })
+            Ok(JsVectorDb::wrap(core))
         })
     }
 
@@ -140,29 +159,69 @@ impl JsVectorDb {
             let opened = guard(open);
             move || opened
         };
-        Ok(Job::spawn(open, |core| JsVectorDb { core }))
+        Ok(Job::spawn(open, JsVectorDb::wrap))
+    }
+
+    /// Picks up what the writer saved and logged since this read-only
+    /// database was opened (or last refreshed); resolves to whether
+    /// anything changed.
+    #[napi]
+    pub fn refresh(&self) -> AsyncTask<Job<bool, bool>> {
+        let slot = self.core.clone();
+        Job::spawn(
+            move || {
+                let current = read_slot(&slot);
+                let Some(fresh) = current.refreshed()? else {
+                    return Ok(false);
+                };
+                let fresh = Arc::new(fresh);
+                fresh.start_background_training();
+                let mut held = slot.write().unwrap_or_else(|e| e.into_inner());
+                // A close() or another refresh that got here first wins:
+                // this open is dropped, and a closed database stays closed.
+                if !Arc::ptr_eq(&held, &current) {
+                    return Ok(false);
+                }
+                current.check_open()?;
+                *held = fresh;
+                Ok(true)
+            },
+            |changed| changed,
+        )
     }
 
     #[napi]
     pub fn save(&self) -> AsyncTask<Job<(), ()>> {
-        let core = self.core.clone();
+        let core = self.core();
         Job::spawn(move || core.save(), |()| ())
     }
 
     #[napi]
     pub fn close(&self) -> AsyncTask<Job<(), ()>> {
-        let core = self.core.clone();
-        Job::spawn(move || core.close(), |()| ())
+        let slot = self.core.clone();
+        Job::spawn(
+            move || loop {
+                // A refresh may swap in a fresh open while this one closes
+                // (it swaps only an open database): close until the one
+                // held is the one closed.
+                let current = read_slot(&slot);
+                current.close()?;
+                if Arc::ptr_eq(&read_slot(&slot), &current) {
+                    return Ok(());
+                }
+            },
+            |()| (),
+        )
     }
 
     #[napi]
     pub fn stats(&self) -> Result<DatabaseStats, ErrorCode> {
-        call(|| Ok(self.core.stats().into()))
+        call(|| Ok(self.core().stats().into()))
     }
 
     #[napi]
     pub fn snapshot(&self) -> AsyncTask<Job<(Graph, GraphSnapshot), Snapshot>> {
-        let core = self.core.clone();
+        let core = self.core();
         Job::spawn(
             move || {
                 let snapshot = core.snapshot()?;
@@ -180,17 +239,17 @@ impl JsVectorDb {
 
     #[napi(getter)]
     pub fn size(&self) -> u32 {
-        self.core.len() as u32
+        self.core().len() as u32
     }
 
     #[napi(getter)]
     pub fn dimensions(&self) -> u32 {
-        self.core.dimensions() as u32
+        self.core().dimensions() as u32
     }
 
     #[napi(getter)]
     pub fn metric(&self) -> &'static str {
-        self.core.metric().name()
+        self.core().metric().name()
     }
 
     #[napi]
@@ -198,7 +257,7 @@ impl JsVectorDb {
         let item = call(|| item.into_core())?;
         spawn_write(
             env,
-            self.core.clone(),
+            self.core(),
             move |core| core.insert_applied(item),
             |id| id,
         )
@@ -223,7 +282,7 @@ impl JsVectorDb {
         })?;
         spawn_write(
             env,
-            self.core.clone(),
+            self.core(),
             move |core| {
                 let report = |done: usize, total: usize| {
                     if let Some(callback) = &on_progress {
@@ -244,7 +303,7 @@ impl JsVectorDb {
         let item = call(|| item.into_core())?;
         spawn_write(
             env,
-            self.core.clone(),
+            self.core(),
             move |core| core.upsert_applied(item),
             |id| id,
         )
@@ -265,7 +324,7 @@ impl JsVectorDb {
         };
         spawn_write(
             env,
-            self.core.clone(),
+            self.core(),
             move |core| core.update_applied(&id, vector, metadata),
             |()| (),
         )
@@ -273,20 +332,20 @@ impl JsVectorDb {
 
     #[napi]
     pub fn get(&self, id: String) -> AsyncTask<Job<Option<crate::db::Item>, Option<StoredItem>>> {
-        let core = self.core.clone();
+        let core = self.core();
         Job::spawn(move || core.get(&id), convert::stored_item)
     }
 
     #[napi]
     pub fn get_sync(&self, id: String) -> Result<Option<StoredItem>, ErrorCode> {
-        call(|| Ok(convert::stored_item(self.core.get(&id)?)))
+        call(|| Ok(convert::stored_item(self.core().get(&id)?)))
     }
 
     #[napi(js_name = "delete")]
     pub fn delete_item<'env>(&self, env: &'env Env, id: String) -> Result<Object<'env>, ErrorCode> {
         spawn_write(
             env,
-            self.core.clone(),
+            self.core(),
             move |core| core.delete_applied(&id),
             |deleted| deleted,
         )
@@ -311,7 +370,7 @@ impl JsVectorDb {
     ) -> Result<Object<'env>, ErrorCode> {
         let options = call(|| search_options(k, ef_search, filter, rerank, other_keys))?;
         let query = convert::vector_owned(&query);
-        let core = self.core.clone();
+        let core = self.core();
         spawn_search(
             env,
             move || {
@@ -339,7 +398,7 @@ impl JsVectorDb {
             let options = search_options(k, ef_search, filter, rerank, other_keys)?;
             let mut owned = Vec::new();
             let query = convert::vector_slice(&query, &mut owned);
-            let results = self.core.search(query, &options)?;
+            let results = self.core().search(query, &options)?;
             convert::pack(results, options.k, numbers)
         })
     }
@@ -359,13 +418,13 @@ impl JsVectorDb {
     ) -> Result<Object<'env>, ErrorCode> {
         let options = call(|| search_options(k, ef_search, filter, rerank, other_keys))?;
         let queries: Vec<Vec<f32>> = match &queries {
-            Either::A(flat) => call(|| self.core.query_rows(flat))?
+            Either::A(flat) => call(|| self.core().query_rows(flat))?
                 .into_iter()
                 .map(<[f32]>::to_vec)
                 .collect(),
             Either::B(list) => list.iter().map(convert::vector_owned).collect(),
         };
-        let core = self.core.clone();
+        let core = self.core();
         spawn_search(
             env,
             move || {
@@ -407,12 +466,12 @@ impl JsVectorDb {
         })?;
         // Applied here when nothing holds the write gate: waking a write
         // thread would cost more than the work.
-        match guard(|| Ok(self.core.try_feedback_applied(feedback))) {
-            Err(panicked) => write_applied_here(env, &self.core, Err(panicked), |()| ()),
-            Ok(Ok(applied)) => write_applied_here(env, &self.core, applied, |()| ()),
+        match guard(|| Ok(self.core().try_feedback_applied(feedback))) {
+            Err(panicked) => write_applied_here(env, &self.core(), Err(panicked), |()| ()),
+            Ok(Ok(applied)) => write_applied_here(env, &self.core(), applied, |()| ()),
             Ok(Err(feedback)) => spawn_write(
                 env,
-                self.core.clone(),
+                self.core(),
                 move |core| core.feedback_applied(feedback),
                 |()| (),
             )
@@ -422,21 +481,21 @@ impl JsVectorDb {
 
     #[napi]
     pub fn train(&self) -> AsyncTask<Job<TrainReport, TrainingReport>> {
-        let core = self.core.clone();
+        let core = self.core();
         Job::spawn(move || core.train(), TrainingReport::from)
     }
 
     #[napi]
     pub fn learning_stats(&self) -> Result<JsLearningStats, ErrorCode> {
         call(|| {
-            self.core.check_open()?;
-            Ok(self.core.learning_stats().into())
+            self.core().check_open()?;
+            Ok(self.core().learning_stats().into())
         })
     }
 
     #[napi]
     pub fn reset_learning(&self) -> AsyncTask<Job<(), ()>> {
-        let core = self.core.clone();
+        let core = self.core();
         Job::spawn(move || core.reset_learning(), |()| ())
     }
 
@@ -459,7 +518,7 @@ impl JsVectorDb {
                 })
                 .transpose()
         })?;
-        let core = self.core.clone();
+        let core = self.core();
         Ok(Job::spawn(
             move || core.purge_feedback(before),
             |n| n as u32,

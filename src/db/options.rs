@@ -132,7 +132,7 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// Open without the write lock: searches and reads only, alongside a
     /// writer in another process. Sees the file as last saved plus the
-    /// writer's log as of opening.
+    /// writer's log as of opening, until [`VectorDb::refreshed`] catches up.
     pub read_only: bool,
     pub recent_searches: usize,
     /// The `learning` option as given: it overrides the settings saved in

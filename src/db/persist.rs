@@ -38,6 +38,15 @@ pub(super) struct Persistence {
     /// `None` when read-only.
     wal: Option<Wal>,
     file: Mutex<FileState>,
+    /// A read-only database's: how it was opened and how long the writer's
+    /// log was then, so [`VectorDb::refreshed`] can tell whether the writer
+    /// has saved or logged since.
+    reader: Option<ReaderView>,
+}
+
+struct ReaderView {
+    options: OpenOptions,
+    log_bytes: u64,
 }
 
 struct FileState {
@@ -136,6 +145,7 @@ impl VectorDb {
                 carried_sections: None,
                 carried_records: Vec::new(),
             }),
+            reader: None,
         });
         // An empty file now, so the log always has a file to continue.
         db.write_snapshot(0)?;
@@ -156,6 +166,9 @@ impl VectorDb {
             let mut attempts = 0;
             loop {
                 let file = DbFile::open(path, true)?;
+                // Measured before reading: a record appended in between
+                // makes the next refresh read again, never miss it.
+                let log_bytes = log_len(path);
                 let contents = wal::read(&wal::wal_path(path));
                 let unchanged = DbFile::open(path, false).is_ok_and(|now| {
                     now.header.file_id == file.header.file_id
@@ -163,7 +176,14 @@ impl VectorDb {
                 });
                 attempts += 1;
                 if unchanged || attempts == 5 {
-                    return VectorDb::open_with(path, file, None, contents?, options);
+                    let mut db = VectorDb::open_with(path, file, None, contents?, options)?;
+                    if let Some(persistence) = db.persistence.as_mut() {
+                        persistence.reader = Some(ReaderView {
+                            options: options.clone(),
+                            log_bytes,
+                        });
+                    }
+                    return Ok(db);
                 }
             }
         }
@@ -199,6 +219,7 @@ impl VectorDb {
                 carried_sections: Some(file.carried_sections()),
                 carried_records: opened.carried_records,
             }),
+            reader: None,
         });
         Ok(db)
     }
@@ -389,6 +410,36 @@ impl VectorDb {
     /// with `ERR_CLOSED`. Waits for writes in progress. Unsaved changes are
     /// safe in the log and replayed by the next open. Closing twice is a
     /// no-op.
+    /// For a database opened read-only: a fresh open of its file and log
+    /// (with the same options) if the writer has saved or logged since this
+    /// one was opened, or `None` if it has not. Cheap when nothing changed:
+    /// one header read and the log's length. `ERR_INVALID_ARGUMENT` for a
+    /// writable or in-memory database, which sees its own changes.
+    pub fn refreshed(&self) -> Result<Option<VectorDb>> {
+        self.check_open()?;
+        let (persistence, reader) = self
+            .persistence
+            .as_ref()
+            .and_then(|p| Some((p, p.reader.as_ref()?)))
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    "refresh() is for databases opened with readOnly: true; a writer sees its own changes",
+                )
+            })?;
+        let (file_id, generation) = {
+            let state = persistence.lock_file();
+            (state.file_id, state.generation)
+        };
+        let now = DbFile::open(&persistence.path, false)?;
+        let unchanged = now.header.file_id == file_id
+            && now.header.generation == generation
+            && log_len(&persistence.path) == reader.log_bytes;
+        if unchanged {
+            return Ok(None);
+        }
+        VectorDb::open(&persistence.path, &reader.options).map(Some)
+    }
+
     pub fn close(&self) -> Result<()> {
         {
             let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
@@ -441,6 +492,11 @@ impl VectorDb {
             generation: state.map_or(0, |s| s.1),
         }
     }
+}
+
+/// Bytes in the log beside the database at `path` now; 0 without one.
+fn log_len(path: &Path) -> u64 {
+    std::fs::metadata(wal::wal_path(path)).map_or(0, |m| m.len())
 }
 
 /// The feedback section: the learning settings, the recent searches that
