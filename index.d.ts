@@ -648,6 +648,25 @@ export declare class VectorDB {
    */
   refresh(): Promise<boolean>
   /**
+   * A token for `VectorDB.attach`, which a `worker_threads` worker of this
+   * process uses to hold this same database: no copy, one writer lock, one
+   * learner, searches and writes from every thread. Each holder closes
+   * itself (`close()` on one leaves the others working); the last one to
+   * close, or to be garbage-collected, closes the database. A handle keeps
+   * nothing open by itself. Throws `ERR_CLOSED` after `close()`.
+   *
+   * @example
+   * const worker = new Worker('./search-worker.js', { workerData: { db: db.handle() } })
+   * // in the worker: const db = VectorDB.attach(workerData.db)
+   */
+  handle(): string
+  /**
+   * Holds the database `handle` names (from `handle()` in this process).
+   * Throws `ERR_NOT_FOUND` for a handle that names no open database
+   * (another process's, or every holder has closed).
+   */
+  static attach(handle: string): VectorDB
+  /**
    * Waits for writes in progress, flushes the write-ahead log and releases
    * the file and its lock. Unsaved changes stay safe in the log and are
    * replayed by the next open. Later calls reject with `ERR_CLOSED`;

@@ -183,6 +183,15 @@ function epochMs(time) {
 /** An embedded vector database (see index.d.ts). */
 class VectorDB {
   #native
+  // Set once this object's close() has resolved. With handle()/attach()
+  // several objects (in several workers) share one database, which stays
+  // open for the others: this object then refuses calls itself.
+  #closed = false
+
+  #live() {
+    if (this.#closed) throw closedError()
+    return this.#native
+  }
 
   constructor(options) {
     if (options === WRAP) return
@@ -209,38 +218,38 @@ class VectorDB {
   }
 
   insert(item) {
-    return async(() => this.#native.insert(item))
+    return async(() => this.#live().insert(item))
   }
 
   insertBatch(items, options) {
     const onProgress = options == null ? undefined : options.onProgress
     const others = options == null ? undefined : otherKeys(options, INSERT_BATCH_KEYS)
-    return async(() => this.#native.insertBatch(items, onProgress, others))
+    return async(() => this.#live().insertBatch(items, onProgress, others))
   }
 
   upsert(item) {
-    return async(() => this.#native.upsert(item))
+    return async(() => this.#live().upsert(item))
   }
 
   update(id, changes) {
-    return async(() => this.#native.update(id, changes))
+    return async(() => this.#live().update(id, changes))
   }
 
   get(id) {
-    return async(() => this.#native.get(id))
+    return async(() => this.#live().get(id))
   }
 
   getSync(id) {
-    return sync(() => this.#native.getSync(id))
+    return sync(() => this.#live().getSync(id))
   }
 
   delete(id) {
-    return async(() => this.#native.delete(id))
+    return async(() => this.#live().delete(id))
   }
 
   search(query, options) {
     const k = requestedK(options)
-    return async(() => this.#native.search(query, ...searchArguments(options))).then(([texts, numbers]) =>
+    return async(() => this.#live().search(query, ...searchArguments(options))).then(([texts, numbers]) =>
       unpack(texts[0], numbers, 0, k),
     )
   }
@@ -248,13 +257,13 @@ class VectorDB {
   searchSync(query, options) {
     const k = requestedK(options)
     if (syncNumbers.length < blockLength(k)) syncNumbers = new Float64Array(blockLength(k))
-    const packed = sync(() => this.#native.searchSync(query, ...searchArguments(options), syncNumbers))
+    const packed = sync(() => this.#live().searchSync(query, ...searchArguments(options), syncNumbers))
     return unpack(packed, syncNumbers, 0, k)
   }
 
   searchBatch(queries, options) {
     const k = requestedK(options)
-    return async(() => this.#native.searchBatch(queries, ...searchArguments(options))).then(([texts, numbers]) =>
+    return async(() => this.#live().searchBatch(queries, ...searchArguments(options))).then(([texts, numbers]) =>
       texts.map((packed, i) => unpack(packed, numbers, i * blockLength(k), k)),
     )
   }
@@ -265,22 +274,22 @@ class VectorDB {
         throw invalidArgument(`feedback must be an object such as { searchId, clicked }, got ${feedback === null ? 'null' : typeof feedback}`)
       }
       const { searchId, query, shown, clicked, converted } = feedback
-      return this.#native.feedback(searchId, query, shown, clicked, converted, otherKeys(feedback, FEEDBACK_KEYS))
+      return this.#live().feedback(searchId, query, shown, clicked, converted, otherKeys(feedback, FEEDBACK_KEYS))
     })
   }
 
   train() {
-    return async(() => this.#native.train())
+    return async(() => this.#live().train())
   }
 
   learningStats() {
-    const stats = sync(() => this.#native.learningStats())
+    const stats = sync(() => this.#live().learningStats())
     for (const key of ['lastTrainedAt', 'lastTrainingMs', 'loss', 'validationGain', 'validationZ']) stats[key] ??= null
     return stats
   }
 
   resetLearning() {
-    return async(() => this.#native.resetLearning())
+    return async(() => this.#live().resetLearning())
   }
 
   purgeFeedback(options) {
@@ -289,12 +298,12 @@ class VectorDB {
       const others = options == null ? undefined : otherKeys(options, ['before'])
       if (others) throw invalidArgument(`purgeFeedback options have no option ${JSON.stringify(others[0])}; the options are before`)
       const before = options == null ? undefined : epochMs(options.before)
-      return this.#native.purgeFeedback(before)
+      return this.#live().purgeFeedback(before)
     })
   }
 
   snapshot() {
-    return async(() => this.#native.snapshot()).then(({ graph, features, ids }) => ({
+    return async(() => this.#live().snapshot()).then(({ graph, features, ids }) => ({
       graph: wrapGraph(graph),
       features,
       ids,
@@ -302,7 +311,7 @@ class VectorDB {
   }
 
   stats() {
-    const stats = sync(() => this.#native.stats())
+    const stats = sync(() => this.#live().stats())
     return {
       ...stats,
       path: stats.path ?? null,
@@ -313,16 +322,34 @@ class VectorDB {
   }
 
   save() {
-    return async(() => this.#native.save())
+    return async(() => this.#live().save())
   }
 
   refresh() {
-    return async(() => this.#native.refresh())
+    return async(() => this.#live().refresh())
   }
 
   close() {
-    return async(() => this.#native.close())
+    return async(() => this.#native.close()).then(() => {
+      this.#closed = true
+    })
   }
+
+  handle() {
+    return sync(() => this.#live().handle())
+  }
+
+  static attach(handle) {
+    const db = new this(WRAP)
+    db.#native = sync(() => native.VectorDB.attach(handle))
+    return db
+  }
+}
+
+function closedError() {
+  const error = new Error('the database is closed')
+  error.code = 'ERR_CLOSED'
+  return error
 }
 
 let nativeModel

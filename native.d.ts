@@ -52,6 +52,13 @@ export declare class VectorDB {
    * anything changed.
    */
   refresh(): Promise<unknown>
+  /**
+   * A token that `VectorDB.attach` takes, in a worker thread of this
+   * process, to use this same database.
+   */
+  handle(): string
+  /** Another holder of the database `handle` names. */
+  static attach(handle: string): VectorDB
   save(): Promise<unknown>
   close(): Promise<unknown>
   stats(): DatabaseStats

@@ -31,6 +31,9 @@ pub enum Error {
     /// Feedback for a search id this database does not remember (unknown,
     /// or older than its last `recentSearches` searches).
     UnknownSearch(String),
+    /// `VectorDB.attach` of a handle that names no open database in this
+    /// process.
+    UnknownHandle(String),
     /// `insert` of an id that already exists.
     DuplicateId(String),
     /// Creating a database file where one already exists.
@@ -92,7 +95,9 @@ impl Error {
             Error::InvalidVector(_) => "ERR_INVALID_VECTOR",
             Error::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
             Error::InvalidFilter(_) => "ERR_INVALID_FILTER",
-            Error::NotFound(_) | Error::UnknownSearch(_) => "ERR_NOT_FOUND",
+            Error::NotFound(_) | Error::UnknownSearch(_) | Error::UnknownHandle(_) => {
+                "ERR_NOT_FOUND"
+            }
             Error::DuplicateId(_) => "ERR_DUPLICATE_ID",
             Error::AlreadyExists(_) => "ERR_ALREADY_EXISTS",
             Error::CorruptFile { .. } => "ERR_CORRUPT_FILE",
@@ -143,6 +148,10 @@ impl fmt::Display for Error {
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::InvalidFilter(why) => write!(f, "invalid filter: {why}"),
             Error::NotFound(id) => write!(f, "no item with id {id:?}"),
+            Error::UnknownHandle(handle) => write!(
+                f,
+                "no open database in this process has the handle {handle:?} (from db.handle(); every VectorDB holding it has closed)"
+            ),
             Error::UnknownSearch(id) => write!(
                 f,
                 "no recent search {id:?}: the id is unknown, or older than the last recentSearches searches this database remembers"
@@ -220,6 +229,7 @@ mod tests {
             Error::InvalidFilter(String::new()),
             Error::NotFound(String::new()),
             Error::UnknownSearch(String::new()),
+            Error::UnknownHandle(String::new()),
             Error::DuplicateId(String::new()),
             Error::AlreadyExists(String::new()),
             Error::corrupt("", ""),
@@ -240,7 +250,7 @@ mod tests {
                 Error::InvalidVector(_) => 4,
                 Error::InvalidArgument(_) => 5,
                 Error::InvalidFilter(_) => 6,
-                Error::NotFound(_) | Error::UnknownSearch(_) => 7,
+                Error::NotFound(_) | Error::UnknownSearch(_) | Error::UnknownHandle(_) => 7,
                 Error::DuplicateId(_) => 8,
                 Error::AlreadyExists(_) => 9,
                 Error::CorruptFile { .. } => 10,

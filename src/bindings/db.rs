@@ -6,6 +6,7 @@ use super::convert::{self, ItemInput, Matrix, PackedText, StoredItem, VectorArg}
 use super::error::guard;
 use super::error::{call, ErrorCode};
 use super::graph::JsGraph;
+use super::shared::{handles, SharedDb};
 use super::task::{spawn_search, spawn_write, write_applied_here, Job};
 use crate::db::{
     check_insert_batch_keys, DbOptions, DbStats, Feedback, GraphSnapshot, OpenOptions,
@@ -18,7 +19,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 
 /// What `stats()` reports (documented in index.d.ts).
 #[napi(object)]
@@ -103,26 +105,42 @@ type NumbersOut<'a> = &'a mut [f64];
 /// The native database; index.js's `VectorDB` keeps one in a private field.
 #[napi(js_name = "VectorDB")]
 pub struct JsVectorDb {
-    /// The database. `refresh()` of a read-only one swaps in a fresh open;
-    /// calls already running keep the one they started with.
-    core: Arc<RwLock<Arc<VectorDb>>>,
+    shared: Arc<SharedDb>,
+    /// Whether this holder has let go: `close()`, or garbage collection.
+    released: AtomicBool,
 }
 
 impl JsVectorDb {
     fn wrap(core: Arc<VectorDb>) -> JsVectorDb {
         JsVectorDb {
-            core: Arc::new(RwLock::new(core)),
+            shared: Arc::new(SharedDb {
+                slot: RwLock::new(core),
+                holders: AtomicUsize::new(1),
+            }),
+            released: AtomicBool::new(false),
         }
     }
 
     /// The database this call works on.
     fn core(&self) -> Arc<VectorDb> {
-        read_slot(&self.core)
+        self.shared.core()
+    }
+
+    /// Lets go of the database once; true if this was its last holder.
+    fn release(&self) -> bool {
+        !self.released.swap(true, Ordering::AcqRel)
+            && self.shared.holders.fetch_sub(1, Ordering::AcqRel) == 1
     }
 }
 
-fn read_slot(slot: &RwLock<Arc<VectorDb>>) -> Arc<VectorDb> {
-    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
+impl Drop for JsVectorDb {
+    /// A holder collected without `close()` (a worker that exited) lets go
+    /// too, so the last one still closes the database and frees its file.
+    fn drop(&mut self) {
+        if self.release() {
+            let _ = self.shared.close();
+        }
+    }
 }
 
 #[napi]
@@ -167,16 +185,16 @@ impl JsVectorDb {
     /// anything changed.
     #[napi]
     pub fn refresh(&self) -> AsyncTask<Job<bool, bool>> {
-        let slot = self.core.clone();
+        let shared = self.shared.clone();
         Job::spawn(
             move || {
-                let current = read_slot(&slot);
+                let current = shared.core();
                 let Some(fresh) = current.refreshed()? else {
                     return Ok(false);
                 };
                 let fresh = Arc::new(fresh);
                 fresh.start_background_training();
-                let mut held = slot.write().unwrap_or_else(|e| e.into_inner());
+                let mut held = shared.slot.write().unwrap_or_else(|e| e.into_inner());
                 // A close() or another refresh that got here first wins:
                 // this open is dropped, and a closed database stays closed.
                 if !Arc::ptr_eq(&held, &current) {
@@ -190,6 +208,42 @@ impl JsVectorDb {
         )
     }
 
+    /// A token that `VectorDB.attach` takes, in a worker thread of this
+    /// process, to use this same database.
+    #[napi]
+    pub fn handle(&self) -> Result<String, ErrorCode> {
+        call(|| {
+            self.core().check_open()?;
+            let mut rng = crate::rng::SplitMix64::from_entropy();
+            let handle = format!("hnsw-gnn:{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+            let mut handles = handles();
+            handles.retain(|_, shared| shared.strong_count() > 0);
+            handles.insert(handle.clone(), Arc::downgrade(&self.shared));
+            Ok(handle)
+        })
+    }
+
+    /// Another holder of the database `handle` names.
+    #[napi(factory)]
+    pub fn attach(handle: String) -> Result<JsVectorDb, ErrorCode> {
+        call(|| {
+            let shared = handles()
+                .get(&handle)
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| crate::Error::UnknownHandle(handle.clone()))?;
+            if shared.holders.fetch_add(1, Ordering::AcqRel) == 0 {
+                // Its last holder let go: it is closing or closed, and the
+                // handle names nothing open any more.
+                shared.holders.fetch_sub(1, Ordering::AcqRel);
+                return Err(crate::Error::UnknownHandle(handle));
+            }
+            Ok(JsVectorDb {
+                shared,
+                released: AtomicBool::new(false),
+            })
+        })
+    }
+
     #[napi]
     pub fn save(&self) -> AsyncTask<Job<(), ()>> {
         let core = self.core();
@@ -198,20 +252,9 @@ impl JsVectorDb {
 
     #[napi]
     pub fn close(&self) -> AsyncTask<Job<(), ()>> {
-        let slot = self.core.clone();
-        Job::spawn(
-            move || loop {
-                // A refresh may swap in a fresh open while this one closes
-                // (it swaps only an open database): close until the one
-                // held is the one closed.
-                let current = read_slot(&slot);
-                current.close()?;
-                if Arc::ptr_eq(&read_slot(&slot), &current) {
-                    return Ok(());
-                }
-            },
-            |()| (),
-        )
+        let shared = self.shared.clone();
+        let last = self.release();
+        Job::spawn(move || if last { shared.close() } else { Ok(()) }, |()| ())
     }
 
     #[napi]

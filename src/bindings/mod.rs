@@ -6,6 +6,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `db.rs` | the `VectorDB` class |
+//! | `shared.rs` | one database held by several `VectorDB` objects (`handle()`/`attach()`) |
 //! | `graph.rs` | the `Graph` class and `aggregate` |
 //! | `gnn_model.rs` | the `GnnModel` class behind `GCNLayer`, `GATLayer`, `GraphSAGE` |
 //! | `internal.rs` | probes for the benchmarks (`hnsw-gnn/internal`, unstable) |
@@ -19,6 +20,7 @@ mod error;
 mod gnn_model;
 mod graph;
 mod internal;
+mod shared;
 mod task;
 
 use napi_derive::napi;
