@@ -7,21 +7,7 @@
 // do, and keeps the loader's errors as its `cause`.
 
 const pkg = require('./package.json')
-
-/** The NAPI-RS name of this process's platform, e.g. `linux-x64-gnu`. */
-function platformName() {
-  const { platform, arch } = process
-  if (platform === 'win32') return `win32-${arch}-msvc`
-  if (platform !== 'linux') return `${platform}-${arch}`
-  // glibc reports its version in the process report; musl does not.
-  let glibc = true
-  try {
-    glibc = Boolean(process.report.getReport().header.glibcVersionRuntime)
-  } catch {
-    // no report: assume glibc, the common case
-  }
-  return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`
-}
+const { platformName } = require('./platform.js')
 
 function missingBinaryError(cause) {
   const platform = platformName()

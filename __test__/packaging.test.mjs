@@ -31,6 +31,7 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'langchain/store.cjs',
     'native.js',
     'package.json',
+    'platform.js',
   ])
   const size = JSON.parse(out)[0].size
   assert.ok(size < 200_000, `the tarball is ${size} bytes`)

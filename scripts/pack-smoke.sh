@@ -15,10 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-PLATFORM=$(node -e "
-  const { platform, arch } = process
-  const glibc = platform === 'linux' && Boolean(process.report.getReport().header.glibcVersionRuntime)
-  console.log(platform === 'linux' ? 'linux-' + arch + (glibc ? '-gnu' : '-musl') : platform === 'win32' ? 'win32-' + arch + '-msvc' : platform + '-' + arch)")
+PLATFORM=$(node -p "require('./platform.js').platformName()")
 BINARY="hnsw-gnn.$PLATFORM.node"
 [ -f "$BINARY" ] || { echo "pack-smoke: no $BINARY: run \`npm run build\` first" >&2; exit 1; }
 LANGCHAIN_VERSION=$(node -p "require('@langchain/core/package.json').version")
