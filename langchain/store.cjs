@@ -53,6 +53,16 @@ function userFilter(filter) {
   return out
 }
 
+/** The ids `insertBatch` stored, or null if one of them existed (then it stored nothing). */
+async function insertOrNull(db, items) {
+  try {
+    return await db.insertBatch(items)
+  } catch (error) {
+    if (error.code === 'ERR_DUPLICATE_ID') return null
+    throw error
+  }
+}
+
 function createStoreClass({ VectorStore, Document, maximalMarginalRelevance }) {
   class HnswGnnStore extends VectorStore {
     /** The documents returned by searches, and the search that returned each. */
@@ -117,8 +127,13 @@ function createStoreClass({ VectorStore, Document, maximalMarginalRelevance }) {
         const metadata = { pageContent: document.pageContent, metadata: document.metadata ?? {} }
         return id === undefined ? { vector: vectors[i], metadata } : { id, vector: vectors[i], metadata }
       })
-      // New ids go in one parallel batch; ids already stored (or repeated
-      // within this call) are replaced one by one, last one wins.
+      // Usually every id is new: one parallel batch, nothing looked up.
+      // Otherwise (the batch stored nothing) new ids go in one batch and
+      // ids already stored or repeated within this call are replaced one
+      // by one, last one wins; a concurrent add of the same new id makes
+      // that batch fail too, and its items are replaced instead.
+      const storedIds = await insertOrNull(db, items)
+      if (storedIds) return storedIds
       const seen = new Set()
       const fresh = []
       const replacing = []
@@ -127,16 +142,9 @@ function createStoreClass({ VectorStore, Document, maximalMarginalRelevance }) {
         if (item.id !== undefined) seen.add(item.id)
         ;(known ? replacing : fresh).push(item)
       }
-      try {
-        const freshIds = await db.insertBatch(fresh)
-        fresh.forEach((item, i) => (item.id = freshIds[i]))
-      } catch (error) {
-        // A concurrent add stored one of these ids first: replace instead
-        // (the batch stored nothing).
-        if (error.code !== 'ERR_DUPLICATE_ID') throw error
-        for (const item of fresh) item.id = await db.upsert(item)
-      }
-      for (const item of replacing) await db.upsert(item)
+      const freshIds = await insertOrNull(db, fresh)
+      if (freshIds) fresh.forEach((item, i) => (item.id = freshIds[i]))
+      for (const item of freshIds ? replacing : fresh.concat(replacing)) item.id = await db.upsert(item)
       return items.map((item) => item.id)
     }
 
