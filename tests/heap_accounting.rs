@@ -90,6 +90,26 @@ fn heap_bytes_is_what_the_allocator_holds_for_the_database() {
     drop(build(2_000, 32, 200));
     let before = LIVE.load(Ordering::SeqCst);
     let db = build(20_000, 32, 2_000);
+    // Deletes, metadata changes and replacements: the catalogue's running
+    // count must follow them.
+    let mut rng = SplitMix64::new(9);
+    for i in (0..20_000).step_by(7) {
+        let id = format!("product-{i:07}-{}", "x".repeat(i % 17));
+        match i % 3 {
+            0 => assert!(db.delete(&id).unwrap()),
+            1 => db
+                .update(
+                    &id,
+                    None,
+                    Some(json!({ "note": "y".repeat(i % 300) }).as_object().cloned()),
+                )
+                .unwrap(),
+            _ => {
+                let vector = (0..32).map(|_| rng.gaussian()).collect();
+                db.update(&id, Some(vector), Some(None)).unwrap()
+            }
+        }
+    }
     let counted = (LIVE.load(Ordering::SeqCst) - before) as f64;
     let stats = db.stats();
     let reported = stats.heap_bytes as f64;

@@ -50,6 +50,10 @@ pub(super) struct Catalog {
     /// Per slot: its id while live, `None` once deleted or replaced.
     pub(super) ids: Vec<Option<Arc<str>>>,
     pub(super) metadata: Vec<Option<Arc<Metadata>>>,
+    /// Heap bytes of the live slots' id strings and metadata, kept as they
+    /// change ([`Catalog::push`], [`Catalog::vacate`]) so that `stats()`
+    /// need not walk a million of them on the JS thread.
+    content_bytes: usize,
 }
 
 impl Catalog {
@@ -57,28 +61,57 @@ impl Catalog {
     /// and headers aside): each id string once (`ids` and `slot_of` share
     /// it), both tables, and the metadata.
     pub(super) fn heap_bytes(&self) -> usize {
-        let ids: usize = self.ids.iter().flatten().map(|id| arc_str_bytes(id)).sum();
         // hashbrown: a power-of-two bucket count at most 7/8 full, one
         // (key, value) entry and one control byte per bucket, plus a group.
         let buckets = (self.slot_of.capacity() * 8 / 7).next_power_of_two();
         let table = buckets * (std::mem::size_of::<(Arc<str>, u32)>() + 1) + 16;
         let slots = self.ids.capacity() * std::mem::size_of::<Option<Arc<str>>>()
             + self.metadata.capacity() * std::mem::size_of::<Option<Arc<Metadata>>>();
-        let metadata: usize = self
-            .metadata
-            .iter()
-            .flatten()
-            .map(|m| 16 + std::mem::size_of::<Metadata>() + map_heap_bytes(m))
-            .sum();
-        ids + table + slots + metadata
+        self.content_bytes + table + slots
     }
 
+    /// Appends a live slot for `id` (and maps the id to it).
     pub(super) fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) {
+        self.content_bytes += slot_content_bytes(&id, metadata.as_deref());
         let slot = self.ids.len() as u32;
         self.slot_of.insert(id.clone(), slot);
         self.ids.push(Some(id));
         self.metadata.push(metadata);
     }
+
+    /// Appends a slot that holds nothing (deleted before a save).
+    pub(super) fn push_vacant(&mut self) {
+        self.ids.push(None);
+        self.metadata.push(None);
+    }
+
+    /// Replaces the metadata of live `slot`.
+    pub(super) fn set_metadata(&mut self, slot: u32, metadata: Option<Arc<Metadata>>) {
+        self.content_bytes -= metadata_bytes(self.metadata[slot as usize].as_deref());
+        self.content_bytes += metadata_bytes(metadata.as_deref());
+        self.metadata[slot as usize] = metadata;
+    }
+
+    /// Empties `slot` (deleted or replaced); returns the id it had. The id
+    /// stays mapped: the caller removes or remaps it.
+    pub(super) fn vacate(&mut self, slot: u32) -> Option<Arc<str>> {
+        let id = self.ids[slot as usize].take()?;
+        let metadata = self.metadata[slot as usize].take();
+        self.content_bytes -= slot_content_bytes(&id, metadata.as_deref());
+        Some(id)
+    }
+}
+
+/// Heap bytes of one live slot's id string and metadata.
+fn slot_content_bytes(id: &str, metadata: Option<&Metadata>) -> usize {
+    arc_str_bytes(id) + metadata_bytes(metadata)
+}
+
+/// Heap bytes of a slot's metadata: the `Arc` and the object's B-tree.
+fn metadata_bytes(metadata: Option<&Metadata>) -> usize {
+    metadata.map_or(0, |m| {
+        16 + std::mem::size_of::<Metadata>() + map_heap_bytes(m)
+    })
 }
 
 /// Heap bytes of an `Arc<str>`: two counts and the text.
@@ -170,6 +203,7 @@ pub(super) fn read_items(bytes: &[u8], index: &Index) -> Result<Catalog> {
         slot_of: HashMap::with_capacity(index.len()),
         ids: Vec::with_capacity(slots),
         metadata: Vec::with_capacity(slots),
+        content_bytes: 0,
     };
     for slot in 0..slots as u32 {
         let id = reader.optional_str("id")?;
@@ -196,8 +230,7 @@ pub(super) fn read_items(bytes: &[u8], index: &Index) -> Result<Catalog> {
                 if metadata.is_some() {
                     return Err(reader.corrupt(format!("deleted slot {slot} has metadata")));
                 }
-                catalog.ids.push(None);
-                catalog.metadata.push(None);
+                catalog.push_vacant();
             }
         }
     }

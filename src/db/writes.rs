@@ -166,7 +166,7 @@ impl VectorDb {
                     let sequence = self.log(log, || {
                         vec![wal_record::encode_update(id, None, metadata.as_deref())]
                     });
-                    catalog.metadata[old as usize] = metadata;
+                    catalog.set_metadata(old, metadata);
                     return sequence;
                 }
                 Some(vector) => {
@@ -178,13 +178,9 @@ impl VectorDb {
                             metadata.as_deref(),
                         )]
                     });
-                    let id = catalog.ids[old as usize]
-                        .take()
-                        .expect("live slot has an id");
-                    catalog.metadata[old as usize] = None;
-                    catalog.slot_of.insert(id.clone(), slot);
-                    catalog.ids.push(Some(id));
-                    catalog.metadata.push(metadata);
+                    let id = catalog.vacate(old).expect("live slot has an id");
+                    debug_assert_eq!(catalog.ids.len(), slot as usize);
+                    catalog.push(id, metadata);
                     self.index.tombstone(old);
                     (slot, old, sequence)
                 }
@@ -215,8 +211,7 @@ impl VectorDb {
             };
             let sequence = self.log(log, || vec![wal_record::encode_delete(id)]);
             catalog.slot_of.remove(id);
-            catalog.ids[slot as usize] = None;
-            catalog.metadata[slot as usize] = None;
+            catalog.vacate(slot);
             self.index.tombstone(slot);
             (slot, sequence)
         };
