@@ -135,11 +135,12 @@ impl JsVectorDb {
 
 impl Drop for JsVectorDb {
     /// A holder collected without `close()` (a worker that exited) lets go
-    /// too, so the last one still closes the database and frees its file.
+    /// too, so that the close of the last one still closes the database.
+    /// If the collected one was the last, nothing is closed here (which
+    /// would block the JS thread on writes in flight): the database is
+    /// dropped, its log handed to the OS, once those writes finish.
     fn drop(&mut self) {
-        if self.release() {
-            let _ = self.shared.close();
-        }
+        self.release();
     }
 }
 

@@ -406,10 +406,6 @@ impl VectorDb {
         Ok(())
     }
 
-    /// Flushes and fsyncs the log and releases the file; later calls fail
-    /// with `ERR_CLOSED`. Waits for writes in progress. Unsaved changes are
-    /// safe in the log and replayed by the next open. Closing twice is a
-    /// no-op.
     /// For a database opened read-only: a fresh open of its file and log
     /// (with the same options) if the writer has saved or logged since this
     /// one was opened, or `None` if it has not. Cheap when nothing changed:
@@ -440,6 +436,10 @@ impl VectorDb {
         VectorDb::open(&persistence.path, &reader.options).map(Some)
     }
 
+    /// Flushes and fsyncs the log and releases the file; later calls fail
+    /// with `ERR_CLOSED`. Waits for writes in progress. Unsaved changes are
+    /// safe in the log and replayed by the next open. Closing twice is a
+    /// no-op.
     pub fn close(&self) -> Result<()> {
         {
             let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
