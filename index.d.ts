@@ -340,6 +340,21 @@ export interface ItemInput {
   metadata?: Record<string, unknown> | null
 }
 
+/**
+ * Many items in columns, for `insertBatch`: `n` vectors laid end to end.
+ * `vectors.length` must be a multiple of `dimensions`
+ * (`ERR_DIMENSION_MISMATCH`), and `ids` and `metadata`, when given, must
+ * have `n` entries (`ERR_INVALID_ARGUMENT`).
+ */
+export interface FlatItems {
+  /** Per item, a unique id; UUIDs v4 are generated when omitted. */
+  ids?: string[]
+  /** `n × dimensions` finite numbers. */
+  vectors: Float32Array
+  /** Per item, a plain object or `null`. */
+  metadata?: Array<Record<string, unknown> | null>
+}
+
 /** Changes for `update`. */
 export interface ItemUpdate {
   /** A new vector. */
@@ -546,8 +561,18 @@ export declare class VectorDB {
    * Inserts many items, linking them in parallel on all cores; resolves to
    * their ids in order. All or nothing: one bad vector or duplicate id
    * rejects the batch before anything is stored.
+   *
+   * Items are given either as objects, or in the flat form
+   * {@link FlatItems} — one `Float32Array` of all vectors — which is the
+   * leanest way to load many: the vectors are copied once, on the calling
+   * thread, into the allocation the index then keeps (either form holds
+   * each vector once after the call; the object form also costs the
+   * objects).
+   *
+   * @example
+   * await db.insertBatch({ ids: ['a', 'b'], vectors: new Float32Array(2 * db.dimensions) .fill(0.5) })
    */
-  insertBatch(items: ItemInput[], options?: InsertBatchOptions | null): Promise<string[]>
+  insertBatch(items: ItemInput[] | FlatItems, options?: InsertBatchOptions | null): Promise<string[]>
   /** Inserts the item or replaces the vector and metadata of the item with that id; resolves to the id. */
   upsert(item: ItemInput): Promise<string>
   /** Changes an existing item's vector and/or metadata. Rejects with `ERR_NOT_FOUND` for an unknown id. */

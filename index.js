@@ -167,6 +167,7 @@ function graphArgument(graph) {
 }
 
 const INSERT_BATCH_KEYS = ['onProgress']
+const FLAT_ITEMS_KEYS = ['ids', 'vectors', 'metadata']
 const FEEDBACK_KEYS = ['searchId', 'query', 'shown', 'clicked', 'converted']
 
 function invalidArgument(message) {
@@ -224,6 +225,17 @@ class VectorDB {
   insertBatch(items, options) {
     const onProgress = options == null ? undefined : options.onProgress
     const others = options == null ? undefined : otherKeys(options, INSERT_BATCH_KEYS)
+    if (items != null && !Array.isArray(items) && typeof items === 'object') {
+      // The flat form: { ids?, vectors: Float32Array, metadata? }.
+      const { ids, vectors, metadata } = items
+      const keys = otherKeys(items, FLAT_ITEMS_KEYS)
+      if (keys) return Promise.reject(invalidArgument(`insertBatch items: unknown key(s) ${keys.join(', ')}`))
+      if (!(vectors instanceof Float32Array)) {
+        const got = vectors === null ? 'null' : Array.isArray(vectors) ? 'an array' : typeof vectors
+        return Promise.reject(invalidArgument(`insertBatch items: vectors must be a Float32Array of n × dimensions values, got ${got}`))
+      }
+      return async(() => this.#live().insertFlat(ids, vectors, metadata, onProgress, others))
+    }
     return async(() => this.#live().insertBatch(items, onProgress, others))
   }
 

@@ -72,19 +72,24 @@ export declare class VectorDB {
    * index.js).
    */
   insertBatch(items: Array<ItemInput>, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  /**
+   * `insertBatch({ ids, vectors, metadata })`: all vectors in one
+   * `Float32Array`, copied once into the allocation the index keeps.
+   */
+  insertFlat(ids: Array<string> | undefined | null, vectors: Float32Array, metadata?: Array<any> | undefined | null, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null): object
   upsert(item: ItemInput): object
   update(id: string, changes: ItemUpdate): object
   get(id: string): Promise<unknown>
   getSync(id: string): StoredItem | null
   delete(id: string): object
-  search(query: Float32Array | Array<number>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  search(query: VectorArg, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
   searchSync(query: VectorArg, k: number | undefined | null, efSearch: number | undefined | null, filter: any | undefined | null, rerank: boolean | undefined | null, otherKeys: Array<string> | undefined | null, numbers: NumbersOut): PackedText
-  searchBatch(queries: Float32Array | Array<Float32Array | Array<number>>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  searchBatch(queries: Float32Array | Array<VectorArg>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
   /**
    * `feedback(...)`: the fields of the feedback object (index.js reads
    * them; `other_keys` names any others, which are refused).
    */
-  feedback(searchId?: string | undefined | null, query?: Float32Array | Array<number> | undefined | null, shown?: Array<string> | undefined | null, clicked?: Array<string> | undefined | null, converted?: Array<string> | undefined | null, otherKeys?: Array<string> | undefined | null): object | undefined
+  feedback(searchId?: string | undefined | null, query?: VectorArg | undefined | null, shown?: Array<string> | undefined | null, clicked?: Array<string> | undefined | null, converted?: Array<string> | undefined | null, otherKeys?: Array<string> | undefined | null): object | undefined
   train(): Promise<unknown>
   learningStats(): JsLearningStats
   resetLearning(): Promise<unknown>
@@ -157,18 +162,21 @@ export interface InterleavingStats {
  */
 export declare function internalSgemm(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array
 
-/** An item as passed to `insert`, `insertBatch` and `upsert`. */
+/**
+ * An item as passed to `insert`, `insertBatch` and `upsert`. Its vector is
+ * read in place and copied once, into the batch handed to the core.
+ */
 export interface ItemInput {
   /** A unique id; a UUID v4 is generated when omitted. */
   id?: string
-  vector: Float32Array | Array<number>
+  vector: VectorArg
   /** Any plain object; filters match against it. */
   metadata?: Record<string, unknown> | null
 }
 
 /** Changes for `update`. */
 export interface ItemUpdate {
-  vector?: Float32Array | Array<number>
+  vector?: VectorArg
   metadata?: any
 }
 

@@ -2,6 +2,9 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pkg from '../index.js'
 import { makeRng, bruteForce, exactScore, assertClose, assertSameRanking, tick, UUID_V4 } from './helpers.mjs'
 
@@ -212,6 +215,59 @@ describe('insertBatch', () => {
       assert.deepEqual(stored.vector, item.vector)
       assert.deepEqual(stored.metadata, item.metadata)
     }
+  })
+
+  test('the flat form { ids, vectors, metadata } stores what the object form stores, and reopens the same', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hnsw-gnn-flat-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    for (const metric of METRICS) {
+      const items = randomItems(500, 8, 14)
+      const vectors = new Float32Array(500 * 8)
+      items.forEach((item, i) => vectors.set(item.vector, i * 8))
+      const path = join(dir, `${metric}.hgnn`)
+      const flat = new VectorDB({ dimensions: 8, metric, path })
+      const objects = new VectorDB({ dimensions: 8, metric })
+      const flatIds = await flat.insertBatch({ ids: items.map((x) => x.id), vectors, metadata: items.map((x) => x.metadata) })
+      assert.deepEqual(flatIds, await objects.insertBatch(items))
+      // The caller's array is copied, not kept: changing it changes nothing.
+      vectors.fill(7)
+      await flat.close()
+      const reopened = await VectorDB.open(path)
+      for (const item of items) {
+        const expected = objects.getSync(item.id)
+        assert.deepEqual(reopened.getSync(item.id), expected, `${metric}: ${item.id}`)
+      }
+      const query = items[3].vector
+      assert.deepEqual(
+        reopened.searchSync(query, { k: 5, efSearch: 600 }).hits.map((h) => h.id),
+        bruteForce(metric, items, query, 5).map((h) => h.id),
+      )
+      await reopened.close()
+    }
+  })
+
+  test('the flat form: ids and metadata are optional; bad shapes are refused and store nothing', async () => {
+    const db = new VectorDB({ dimensions: 2, metric: 'euclidean' })
+    const ids = await db.insertBatch({ vectors: new Float32Array([1, 2, 3, 4]) })
+    assert.equal(ids.length, 2)
+    ids.forEach((id) => assert.match(id, UUID_V4))
+    const refusals = [
+      [{ vectors: new Float32Array(3) }, 'ERR_DIMENSION_MISMATCH'],
+      [{ ids: ['x'], vectors: new Float32Array([1, 2, 3, 4]) }, 'ERR_INVALID_ARGUMENT'],
+      [{ vectors: new Float32Array([1, 2]), metadata: [] }, 'ERR_INVALID_ARGUMENT'],
+      [{ vectors: new Float32Array([1, 2]), metadata: ['red'] }, 'ERR_INVALID_ARGUMENT'],
+      [{ vectors: [1, 2] }, 'ERR_INVALID_ARGUMENT'],
+      [{ ids: ['x'] }, 'ERR_INVALID_ARGUMENT'],
+      [{ vectors: new Float32Array([1, 2]), colour: 'red' }, 'ERR_INVALID_ARGUMENT'],
+      [{ vectors: new Float32Array([1, 2, 1, NaN]) }, 'ERR_INVALID_VECTOR'],
+      [{ ids: ['y', ids[0]], vectors: new Float32Array([1, 2, 3, 4]) }, 'ERR_DUPLICATE_ID'],
+      [{ ids: ['y', 'y'], vectors: new Float32Array([1, 2, 3, 4]) }, 'ERR_DUPLICATE_ID'],
+    ]
+    for (const [items, code] of refusals) {
+      await assert.rejects(db.insertBatch(items), (e) => e.code === code, JSON.stringify(Object.keys(items)))
+      assert.equal(db.size, 2)
+    }
+    assert.equal(db.getSync('y'), null)
   })
 
   async function progressCalls(n) {

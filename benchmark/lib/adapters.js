@@ -169,17 +169,18 @@ function usearch(ds, { k }) {
 function hnswGnn(ds, { k }) {
   const { VectorDB } = requireOrSkip(PROJECT_ROOT, 'hnsw-gnn addon not built (run `npm run build`)')
   const db = new VectorDB({ dimensions: ds.dim, metric: 'euclidean', m: M, efConstruction: EF_CONSTRUCTION, efSearch: 64 })
-  const base = rowViews(ds.base, ds.dim)
   const queries = rowViews(ds.queries, ds.dim)
-  const items = base.map((vector, i) => ({ id: String(i), vector }))
   const toIds = (r) => r.hits.map((h) => Number(h.id))
   return {
     label: 'hnsw-gnn',
     version: pkgVersion(PROJECT_ROOT),
-    buildNote: 'insertBatch(all items), parallel on all cores',
+    buildNote: 'insertBatch({ ids, vectors }): all vectors in one Float32Array, parallel on all cores',
     queries,
     async build() {
-      await db.insertBatch(items)
+      // The flat form: ids as strings (hnsw-gnn's ids are strings; the
+      // peers take integer labels), vectors copied once into the index.
+      const ids = Array.from({ length: ds.n }, (_, i) => String(i))
+      await db.insertBatch({ ids, vectors: ds.base })
       if (db.size !== ds.n) throw new Error(`hnsw-gnn size ${db.size} after inserting ${ds.n}`)
     },
     async at(ef) {

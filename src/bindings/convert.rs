@@ -3,7 +3,7 @@
 //! validation (dimensions, NaN, ranges, options) lives in the core.
 
 use super::graph::JsGraph;
-use crate::db::{Item, Metadata, NewItem, SearchResults};
+use crate::db::{Item, Metadata, NewItem, NewItems, SearchResults};
 use crate::error::{Error, Result};
 use crate::gnn::{Adjacency, Graph};
 use napi::bindgen_prelude::*;
@@ -15,35 +15,39 @@ use std::sync::Arc;
 /// A vector argument: `Float32Array` (read in place) or `number[]`.
 pub type VectorArg<'a> = Either<Float32ArraySlice<'a>, Vec<f64>>;
 
+/// `vector`'s values: the `Float32Array` itself, or `owned` filled from the
+/// numbers.
 pub fn vector_slice<'a>(vector: &'a VectorArg<'_>, owned: &'a mut Vec<f32>) -> &'a [f32] {
     match vector {
         Either::A(slice) => slice,
         Either::B(numbers) => {
-            *owned = numbers.iter().map(|&x| x as f32).collect();
+            owned.clear();
+            owned.extend(numbers.iter().map(|&x| x as f32));
             owned
         }
     }
 }
 
-pub fn vector_owned(vector: &Either<Float32Array, Vec<f64>>) -> Vec<f32> {
+pub fn vector_owned(vector: &VectorArg<'_>) -> Vec<f32> {
     match vector {
         Either::A(array) => array.to_vec(),
         Either::B(numbers) => numbers.iter().map(|&x| x as f32).collect(),
     }
 }
 
-/// An item as passed to `insert`, `insertBatch` and `upsert`.
-#[napi(object)]
-pub struct ItemInput {
+/// An item as passed to `insert`, `insertBatch` and `upsert`. Its vector is
+/// read in place and copied once, into the batch handed to the core.
+#[napi(object, object_to_js = false)]
+pub struct ItemInput<'a> {
     /// A unique id; a UUID v4 is generated when omitted.
     pub id: Option<String>,
-    pub vector: Either<Float32Array, Vec<f64>>,
+    pub vector: VectorArg<'a>,
     /// Any plain object; filters match against it.
     #[napi(ts_type = "Record<string, unknown> | null")]
     pub metadata: Option<Value>,
 }
 
-impl ItemInput {
+impl ItemInput<'_> {
     pub fn into_core(self) -> Result<NewItem> {
         Ok(NewItem {
             vector: vector_owned(&self.vector),
@@ -51,6 +55,73 @@ impl ItemInput {
             metadata: crate::db::metadata_from_value(self.metadata)?,
         })
     }
+}
+
+/// `items` laid out end to end for the core: one allocation for all the
+/// vectors, which the index then keeps (see `NewItems`).
+pub fn items_to_core(items: Vec<ItemInput<'_>>, dimensions: usize) -> Result<NewItems> {
+    let mut batch = NewItems {
+        ids: Vec::with_capacity(items.len()),
+        vectors: Vec::with_capacity(items.len() * dimensions),
+        metadata: Vec::with_capacity(items.len()),
+    };
+    let mut owned = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        batch.push_vector(vector_slice(&item.vector, &mut owned), dimensions, i)?;
+        batch.ids.push(item.id);
+        batch
+            .metadata
+            .push(crate::db::metadata_from_value(item.metadata)?);
+    }
+    Ok(batch)
+}
+
+/// The flat form of `insertBatch`: `vectors` holds `n × dimensions` values,
+/// `ids` (when given) and `metadata` (when given) `n` entries each.
+pub fn flat_items_to_core(
+    ids: Option<Vec<String>>,
+    vectors: &[f32],
+    metadata: Option<Vec<Value>>,
+    dimensions: usize,
+) -> Result<NewItems> {
+    if !vectors.len().is_multiple_of(dimensions) {
+        return Err(Error::BatchShape {
+            dimensions,
+            len: vectors.len(),
+        });
+    }
+    let count = vectors.len() / dimensions;
+    let check_count = |what: &str, len: usize| {
+        if len == count {
+            Ok(())
+        } else {
+            Err(Error::invalid_argument(format!(
+                "{what} has {len} entries for {count} vectors"
+            )))
+        }
+    };
+    let ids = match ids {
+        Some(ids) => {
+            check_count("ids", ids.len())?;
+            ids.into_iter().map(Some).collect()
+        }
+        None => vec![None; count],
+    };
+    let metadata = match metadata {
+        Some(metadata) => {
+            check_count("metadata", metadata.len())?;
+            metadata
+                .into_iter()
+                .map(|value| crate::db::metadata_from_value(Some(value)))
+                .collect::<Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+    Ok(NewItems {
+        ids,
+        vectors: vectors.to_vec(),
+        metadata,
+    })
 }
 
 /// Search results cross into JS in packed form: building `{ id, score,

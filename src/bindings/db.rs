@@ -6,14 +6,15 @@ use super::convert::{self, ItemInput, Matrix, PackedText, StoredItem, VectorArg}
 use super::error::guard;
 use super::error::{call, ErrorCode};
 use super::graph::JsGraph;
+use super::reports::{DatabaseStats, JsLearningStats, TrainingReport};
 use super::shared::{handles, SharedDb};
 use super::task::{spawn_search, spawn_write, write_applied_here, Job};
 use crate::db::{
-    check_insert_batch_keys, DbOptions, DbStats, Feedback, GraphSnapshot, OpenOptions,
+    check_insert_batch_keys, DbOptions, Feedback, GraphSnapshot, NewItems, OpenOptions,
     SearchOptions, VectorDb,
 };
 use crate::gnn::{Adjacency, Graph};
-use crate::learn::{LearningStats, TrainReport};
+use crate::learn::TrainReport;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -21,54 +22,6 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
-
-/// What `stats()` reports (documented in index.d.ts).
-#[napi(object)]
-pub struct DatabaseStats {
-    pub items: u32,
-    pub slots: u32,
-    pub path: Option<String>,
-    pub file_bytes: f64,
-    pub wal_bytes: f64,
-    pub mapped_vector_bytes: f64,
-    pub index_heap_bytes: f64,
-    pub catalog_heap_bytes: f64,
-    pub recent_searches_heap_bytes: f64,
-    pub learning_heap_bytes: f64,
-    pub heap_bytes: f64,
-    pub vectors_mapped: bool,
-    pub file_mapping: String,
-    pub file_lock: Option<String>,
-    pub wal_handle: Option<String>,
-    pub durability: Option<String>,
-    pub read_only: bool,
-    pub generation: f64,
-}
-
-impl From<DbStats> for DatabaseStats {
-    fn from(stats: DbStats) -> Self {
-        DatabaseStats {
-            items: stats.items as u32,
-            slots: stats.slots as u32,
-            path: stats.path,
-            file_bytes: stats.file_bytes as f64,
-            wal_bytes: stats.wal_bytes as f64,
-            mapped_vector_bytes: stats.mapped_bytes as f64,
-            index_heap_bytes: stats.index_heap_bytes as f64,
-            catalog_heap_bytes: stats.catalog_heap_bytes as f64,
-            recent_searches_heap_bytes: stats.recent_searches_heap_bytes as f64,
-            learning_heap_bytes: stats.learning_heap_bytes as f64,
-            heap_bytes: stats.heap_bytes as f64,
-            vectors_mapped: stats.mapped_bytes > 0,
-            file_mapping: stats.file_mapping.name().to_string(),
-            file_lock: stats.file_lock.map(|lock| lock.name().to_string()),
-            wal_handle: stats.wal_handle.map(|handle| handle.name().to_string()),
-            durability: stats.durability.map(|d| d.name().to_string()),
-            read_only: stats.read_only,
-            generation: stats.generation as f64,
-        }
-    }
-}
 
 /// `db.snapshot()`: the graph, its features and the item of each row.
 #[napi(object, object_from_js = false)]
@@ -88,9 +41,9 @@ fn snapshot_to_js(snapshot: (Graph, GraphSnapshot)) -> Snapshot {
 }
 
 /// Changes for `update`.
-#[napi(object)]
-pub struct ItemUpdate {
-    pub vector: Option<Either<Float32Array, Vec<f64>>>,
+#[napi(object, object_to_js = false)]
+pub struct ItemUpdate<'a> {
+    pub vector: Option<VectorArg<'a>>,
     pub metadata: Option<Value>,
 }
 
@@ -124,6 +77,38 @@ impl JsVectorDb {
     /// The database this call works on.
     fn core(&self) -> Arc<VectorDb> {
         self.shared.core()
+    }
+
+    /// `insertBatch`: checks the options, lays the items out on the JS
+    /// thread (`items(dimensions)`), and inserts them off it, reporting
+    /// progress to the callback.
+    fn spawn_insert_items<'env>(
+        &self,
+        env: &'env Env,
+        other_keys: Option<Vec<String>>,
+        on_progress: Option<ProgressCallback>,
+        items: impl FnOnce(usize) -> crate::Result<NewItems>,
+    ) -> Result<Object<'env>, ErrorCode> {
+        let items = call(|| {
+            check_insert_batch_keys(&other_keys.unwrap_or_default())?;
+            items(self.core().dimensions())
+        })?;
+        spawn_write(
+            env,
+            self.core(),
+            move |core| {
+                let report = |done: usize, total: usize| {
+                    if let Some(callback) = &on_progress {
+                        callback.call(
+                            (done as u32, total as u32).into(),
+                            ThreadsafeFunctionCallMode::NonBlocking,
+                        );
+                    }
+                };
+                core.insert_items_applied(items, &report)
+            },
+            |ids| ids,
+        )
     }
 
     /// Lets go of the database once; true if this was its last holder.
@@ -297,7 +282,11 @@ impl JsVectorDb {
     }
 
     #[napi]
-    pub fn insert<'env>(&self, env: &'env Env, item: ItemInput) -> Result<Object<'env>, ErrorCode> {
+    pub fn insert<'env>(
+        &self,
+        env: &'env Env,
+        item: ItemInput<'_>,
+    ) -> Result<Object<'env>, ErrorCode> {
         let item = call(|| item.into_core())?;
         spawn_write(
             env,
@@ -313,37 +302,38 @@ impl JsVectorDb {
     pub fn insert_batch<'env>(
         &self,
         env: &'env Env,
-        items: Vec<ItemInput>,
+        items: Vec<ItemInput<'_>>,
         on_progress: Option<ProgressCallback>,
         other_keys: Option<Vec<String>>,
     ) -> Result<Object<'env>, ErrorCode> {
-        let items = call(|| {
-            check_insert_batch_keys(&other_keys.unwrap_or_default())?;
-            items
-                .into_iter()
-                .map(ItemInput::into_core)
-                .collect::<crate::Result<Vec<_>>>()
-        })?;
-        spawn_write(
-            env,
-            self.core(),
-            move |core| {
-                let report = |done: usize, total: usize| {
-                    if let Some(callback) = &on_progress {
-                        callback.call(
-                            (done as u32, total as u32).into(),
-                            ThreadsafeFunctionCallMode::NonBlocking,
-                        );
-                    }
-                };
-                core.insert_batch_applied(items, &report)
-            },
-            |ids| ids,
-        )
+        self.spawn_insert_items(env, other_keys, on_progress, |dimensions| {
+            convert::items_to_core(items, dimensions)
+        })
+    }
+
+    /// `insertBatch({ ids, vectors, metadata })`: all vectors in one
+    /// `Float32Array`, copied once into the allocation the index keeps.
+    #[napi]
+    pub fn insert_flat<'env>(
+        &self,
+        env: &'env Env,
+        ids: Option<Vec<String>>,
+        vectors: Float32ArraySlice<'_>,
+        metadata: Option<Vec<Value>>,
+        on_progress: Option<ProgressCallback>,
+        other_keys: Option<Vec<String>>,
+    ) -> Result<Object<'env>, ErrorCode> {
+        self.spawn_insert_items(env, other_keys, on_progress, |dimensions| {
+            convert::flat_items_to_core(ids, &vectors, metadata, dimensions)
+        })
     }
 
     #[napi]
-    pub fn upsert<'env>(&self, env: &'env Env, item: ItemInput) -> Result<Object<'env>, ErrorCode> {
+    pub fn upsert<'env>(
+        &self,
+        env: &'env Env,
+        item: ItemInput<'_>,
+    ) -> Result<Object<'env>, ErrorCode> {
         let item = call(|| item.into_core())?;
         spawn_write(
             env,
@@ -358,7 +348,7 @@ impl JsVectorDb {
         &self,
         env: &'env Env,
         id: String,
-        changes: ItemUpdate,
+        changes: ItemUpdate<'_>,
     ) -> Result<Object<'env>, ErrorCode> {
         let vector = changes.vector.as_ref().map(convert::vector_owned);
         // Omitted keeps the metadata, `null` clears it.
@@ -405,7 +395,7 @@ impl JsVectorDb {
     pub fn search<'env>(
         &self,
         env: &'env Env,
-        query: Either<Float32Array, Vec<f64>>,
+        query: VectorArg<'_>,
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<Value>,
@@ -453,7 +443,7 @@ impl JsVectorDb {
     pub fn search_batch<'env>(
         &self,
         env: &'env Env,
-        queries: Either<Float32Array, Vec<Either<Float32Array, Vec<f64>>>>,
+        queries: Either<Float32ArraySlice<'_>, Vec<VectorArg<'_>>>,
         k: Option<f64>,
         ef_search: Option<f64>,
         filter: Option<Value>,
@@ -491,7 +481,7 @@ impl JsVectorDb {
         &self,
         env: &'env Env,
         search_id: Option<String>,
-        query: Option<Either<Float32Array, Vec<f64>>>,
+        query: Option<VectorArg<'_>>,
         shown: Option<Vec<String>>,
         clicked: Option<Vec<String>>,
         converted: Option<Vec<String>>,
@@ -567,104 +557,6 @@ impl JsVectorDb {
             move || core.purge_feedback(before),
             |n| n as u32,
         ))
-    }
-}
-
-/// What `train()` resolves to (documented in index.d.ts).
-#[napi(object)]
-pub struct TrainingReport {
-    pub sessions: u32,
-    pub held_back: u32,
-    pub pairs: u32,
-    pub loss: f64,
-    pub validation_gain: f64,
-    pub validation_z: f64,
-    pub published: bool,
-    pub blend: f64,
-}
-
-impl From<TrainReport> for TrainingReport {
-    fn from(r: TrainReport) -> Self {
-        TrainingReport {
-            sessions: r.sessions as u32,
-            held_back: r.held_back as u32,
-            pairs: r.pairs as u32,
-            loss: r.loss,
-            validation_gain: r.validation_gain,
-            validation_z: r.validation_z,
-            published: r.published,
-            blend: if r.published {
-                r.blend.encoding.max(r.blend.memory).max(r.blend.metric) as f64
-            } else {
-                0.0
-            },
-        }
-    }
-}
-
-/// Interleaving tallies of the serving model.
-#[napi(object)]
-pub struct InterleavingStats {
-    pub wins: f64,
-    pub losses: f64,
-    pub ties: f64,
-}
-
-/// What `learningStats()` reports (documented in index.d.ts).
-#[napi(object, js_name = "LearningStats")]
-pub struct JsLearningStats {
-    pub enabled: bool,
-    pub sessions: u32,
-    pub sessions_since_training: u32,
-    pub model_version: f64,
-    pub active: bool,
-    pub blend_weight: f64,
-    pub memory_weight: f64,
-    pub metric_weight: f64,
-    pub metric_rank: u32,
-    pub model_items: u32,
-    pub model_queries: u32,
-    pub trainings: f64,
-    pub published: f64,
-    pub rollbacks: f64,
-    pub last_trained_at: Option<f64>,
-    pub last_training_ms: Option<f64>,
-    pub loss: Option<f64>,
-    pub validation_gain: Option<f64>,
-    pub validation_z: Option<f64>,
-    pub interleaving: InterleavingStats,
-    pub heap_bytes: f64,
-}
-
-impl From<LearningStats> for JsLearningStats {
-    fn from(s: LearningStats) -> Self {
-        JsLearningStats {
-            enabled: s.enabled,
-            sessions: s.sessions as u32,
-            sessions_since_training: s.sessions_since_training as u32,
-            model_version: s.model_version as f64,
-            active: s.active,
-            blend_weight: s.blend_encoding as f64,
-            memory_weight: s.blend_memory as f64,
-            metric_weight: s.blend_metric as f64,
-            metric_rank: s.metric_rank as u32,
-            model_items: s.model_items as u32,
-            model_queries: s.model_queries as u32,
-            trainings: s.trainings as f64,
-            published: s.published as f64,
-            rollbacks: s.rollbacks as f64,
-            last_trained_at: s.last_trained_at_ms.map(|t| t as f64),
-            last_training_ms: s.last_training_ms,
-            loss: s.loss,
-            validation_gain: s.validation_gain,
-            validation_z: s.validation_z,
-            interleaving: InterleavingStats {
-                wins: s.interleaving.wins as f64,
-                losses: s.interleaving.losses as f64,
-                ties: s.interleaving.ties as f64,
-            },
-            heap_bytes: s.heap_bytes as f64,
-        }
     }
 }
 

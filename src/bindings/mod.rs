@@ -20,6 +20,7 @@ mod error;
 mod gnn_model;
 mod graph;
 mod internal;
+mod reports;
 mod shared;
 mod task;
 

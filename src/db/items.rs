@@ -36,6 +36,56 @@ pub struct NewItem {
     pub metadata: Option<Metadata>,
 }
 
+/// Items to insert, their vectors laid end to end in one allocation. The
+/// index keeps that allocation as its storage when it can (see
+/// `Index::append_rows`), so a bulk load holds each vector once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewItems {
+    /// Per item: its id, or `None` to generate a UUID v4.
+    pub ids: Vec<Option<String>>,
+    /// `ids.len() × dimensions` values.
+    pub vectors: Vec<f32>,
+    /// Per item (or empty: none has metadata).
+    pub metadata: Vec<Option<Metadata>>,
+}
+
+impl NewItems {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+impl NewItems {
+    /// Lays out `items` end to end; a vector of another length than
+    /// `dimensions` is refused as the index would refuse it.
+    pub fn from_items(items: Vec<NewItem>, dimensions: usize) -> Result<NewItems> {
+        let mut batch = NewItems {
+            ids: Vec::with_capacity(items.len()),
+            vectors: Vec::with_capacity(items.len() * dimensions),
+            metadata: Vec::with_capacity(items.len()),
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            batch.push_vector(&item.vector, dimensions, i)?;
+            batch.ids.push(item.id);
+            batch.metadata.push(item.metadata);
+        }
+        Ok(batch)
+    }
+
+    /// Appends item `i`'s vector, refusing one of the wrong length.
+    pub fn push_vector(&mut self, vector: &[f32], dimensions: usize, i: usize) -> Result<()> {
+        if vector.len() != dimensions {
+            crate::distance::validate(vector, dimensions, &format!("vector {i}"))?;
+        }
+        self.vectors.extend_from_slice(vector);
+        Ok(())
+    }
+}
+
 /// A stored item. `vector` is in stored form: unit length under cosine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {

@@ -42,7 +42,7 @@ mod wal_record;
 mod writes;
 
 pub use crate::store::wal::Durability;
-pub use items::{metadata_from_value, Item, Metadata, NewItem, MAX_ID_BYTES};
+pub use items::{metadata_from_value, Item, Metadata, NewItem, NewItems, MAX_ID_BYTES};
 pub use learning::{Feedback, FEEDBACK_KEYS};
 pub use options::{
     check_insert_batch_keys, DbOptions, OpenOptions, INSERT_BATCH_OPTION_KEYS, MAX_RECENT_SEARCHES,

@@ -16,7 +16,7 @@
 //! (sections rewritten byte for byte, records appended to the emptied log);
 //! any other is skipped, and dropped by the next save.
 
-use super::items::{read_items, write_items};
+use super::items::{read_items, write_items, NewItems};
 use super::options::{DbOptions, OpenOptions};
 use super::recent::RecentSearches;
 use super::vector_db::VectorDb;
@@ -291,8 +291,8 @@ impl VectorDb {
         for (i, record) in records.iter().enumerate() {
             let section = format!("write-ahead log record {}", i + 1);
             let applied = match decode_op(record, self.dimensions(), &section)? {
-                WalOp::Insert(items) => self
-                    .insert_batch_logged(items, &|_, _| {}, false)
+                WalOp::Insert(items) => NewItems::from_items(items, self.dimensions())
+                    .and_then(|items| self.insert_batch_logged(items, &|_, _| {}, false))
                     .map(|_| ()),
                 WalOp::Update {
                     id,

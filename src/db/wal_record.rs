@@ -60,16 +60,23 @@ pub(super) fn encode_unknown(code: u8, flags: SectionFlags, body: &[u8]) -> Vec<
 }
 
 /// Encodes an insert of `items` under `ids` as records of bounded size.
-pub(super) fn encode_insert(ids: &[Arc<str>], items: &[NewItem]) -> Vec<Vec<u8>> {
+/// `ids` with their vectors, laid end to end in `vectors`, and metadata
+/// (empty: none).
+pub(super) fn encode_insert(
+    ids: &[Arc<str>],
+    vectors: &[f32],
+    dimensions: usize,
+    metadata: &[Option<Metadata>],
+) -> Vec<Vec<u8>> {
     let mut records = Vec::new();
     let mut start = 0;
-    while start < items.len() {
+    while start < ids.len() {
         let mut body = Vec::new();
         let mut end = start;
-        while end < items.len() && (end == start || body.len() < INSERT_RECORD_BYTES) {
+        while end < ids.len() && (end == start || body.len() < INSERT_RECORD_BYTES) {
             body.put_str(&ids[end]);
-            body.put_f32s(&items[end].vector);
-            put_metadata(&mut body, items[end].metadata.as_ref());
+            body.put_f32s(&vectors[end * dimensions..(end + 1) * dimensions]);
+            put_metadata(&mut body, metadata.get(end).and_then(Option::as_ref));
             end += 1;
         }
         let mut record = Vec::with_capacity(body.len() + 5);

@@ -3,7 +3,7 @@
 //! catalog lock so the log's order is the order of application, and
 //! acknowledged once its record is durable (see `vector_db.rs`).
 
-use super::items::{validate_id, Catalog, Metadata, NewItem};
+use super::items::{validate_id, Catalog, Metadata, NewItem, NewItems};
 use super::vector_db::{Applied, VectorDb};
 use super::wal_record;
 use crate::error::{Error, Result};
@@ -18,7 +18,8 @@ impl VectorDb {
 
     /// [`VectorDb::insert`] without waiting for durability.
     pub fn insert_applied(&self, item: NewItem) -> Result<Applied<String>> {
-        self.insert_batch_applied(vec![item], &|_, _| {})
+        let items = NewItems::from_items(vec![item], self.dimensions())?;
+        self.insert_items_applied(items, &|_, _| {})
             .map(|applied| applied.map(|mut ids| ids.remove(0)))
     }
 
@@ -30,13 +31,16 @@ impl VectorDb {
         items: Vec<NewItem>,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Vec<String>> {
-        self.durable(self.insert_batch_applied(items, progress)?)
+        let items = NewItems::from_items(items, self.dimensions())?;
+        self.durable(self.insert_items_applied(items, progress)?)
     }
 
-    /// [`VectorDb::insert_batch`] without waiting for durability.
-    pub fn insert_batch_applied(
+    /// [`VectorDb::insert_batch`] of items laid out end to end, which
+    /// stores their vectors without copying them, and without waiting for
+    /// durability.
+    pub fn insert_items_applied(
         &self,
-        items: Vec<NewItem>,
+        items: NewItems,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Applied<Vec<String>>> {
         let _gate = self.begin_write()?;
@@ -46,23 +50,45 @@ impl VectorDb {
 
     pub(super) fn insert_batch_logged(
         &self,
-        items: Vec<NewItem>,
+        items: NewItems,
         progress: &(dyn Fn(usize, usize) + Sync),
         log: bool,
     ) -> Result<(Vec<String>, Option<u64>)> {
         if items.is_empty() {
             return Ok((Vec::new(), None));
         }
+        if items.vectors.len() != items.len() * self.dimensions()
+            || !(items.metadata.is_empty() || items.metadata.len() == items.len())
+        {
+            return Err(Error::Internal(format!(
+                "a batch of {} ids has {} values and {} metadata",
+                items.len(),
+                items.vectors.len(),
+                items.metadata.len()
+            )));
+        }
+        let NewItems {
+            ids: requested,
+            vectors,
+            metadata,
+        } = items;
         let (range, ids, sequence) = {
             let mut catalog = self.write_catalog();
-            let ids = self.assign_ids(&catalog, &items)?;
-            let vectors: Vec<&[f32]> = items.iter().map(|item| item.vector.as_slice()).collect();
-            let slots = self.index.append_batch(&vectors)?;
-            // A failed log append still leaves the change applied (slots and
-            // catalog must line up); the caller gets the error.
-            let sequence = self.log(log, || wal_record::encode_insert(&ids, &items));
-            for (id, item) in ids.iter().zip(items) {
-                catalog.push(id.clone(), item.metadata.map(Arc::new));
+            let ids = self.assign_ids(&catalog, &requested)?;
+            drop(requested);
+            // Logged as given (replay brings the vectors to stored form as
+            // this call does) once the index has checked them, and before
+            // they move into the index without a copy. A failed log append
+            // still applies the change, as before (the record may have
+            // reached the file); the caller gets the error.
+            self.index.check_rows(&vectors)?;
+            let sequence = self.log(log, || {
+                wal_record::encode_insert(&ids, &vectors, self.dimensions(), &metadata)
+            });
+            let slots = self.index.append_rows(vectors)?;
+            let mut metadata = metadata.into_iter();
+            for id in &ids {
+                catalog.push(id.clone(), metadata.next().flatten().map(Arc::new));
             }
             debug_assert_eq!(catalog.ids.len(), slots.end as usize);
             (slots, ids, sequence)
@@ -149,7 +175,8 @@ impl VectorDb {
                     vector: new_vector,
                     metadata: metadata.clone().flatten(),
                 };
-                return match self.insert_batch_logged(vec![item], &|_, _| {}, log) {
+                let items = NewItems::from_items(vec![item], self.dimensions())?;
+                return match self.insert_batch_logged(items, &|_, _| {}, log) {
                     // Another writer created it between our check and insert.
                     Err(Error::DuplicateId(_)) => {
                         self.replace_logged(id, vector, metadata, create, log)
@@ -221,11 +248,15 @@ impl VectorDb {
         Ok((true, sequence?))
     }
 
-    pub(super) fn assign_ids(&self, catalog: &Catalog, items: &[NewItem]) -> Result<Vec<Arc<str>>> {
-        let mut fresh: HashMap<&str, ()> = HashMap::with_capacity(items.len());
-        let mut ids = Vec::with_capacity(items.len());
-        for item in items {
-            let id: Arc<str> = match &item.id {
+    pub(super) fn assign_ids(
+        &self,
+        catalog: &Catalog,
+        requested: &[Option<String>],
+    ) -> Result<Vec<Arc<str>>> {
+        let mut fresh: HashMap<&str, ()> = HashMap::with_capacity(requested.len());
+        let mut ids = Vec::with_capacity(requested.len());
+        for id in requested {
+            let id: Arc<str> = match id {
                 Some(id) => {
                     validate_id(id)?;
                     if catalog.slot_of.contains_key(id.as_str()) || fresh.insert(id, ()).is_some() {

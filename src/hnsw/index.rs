@@ -115,26 +115,72 @@ impl Index {
     /// Stores vectors without linking them (see [`Index::link_batch`]). All
     /// are validated first, so on error nothing is stored.
     pub fn append_batch(&self, vectors: &[&[f32]]) -> Result<Range<u32>> {
-        let prepared = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| self.prepare(v, &format!("vector {i}")))
-            .collect::<Result<Vec<_>>>()?;
-        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
-        if storage.len() + prepared.len() > u32::MAX as usize - 1 {
+        for (i, vector) in vectors.iter().enumerate() {
+            if vector.len() != self.dimensions {
+                distance::validate(vector, self.dimensions, &format!("vector {i}"))?;
+            }
+        }
+        self.append_rows(vectors.concat())
+    }
+
+    /// Checks vectors laid end to end in `rows` as [`Index::append_rows`]
+    /// would, without changing them: so a caller can log a batch before
+    /// storing it, knowing the store will not refuse it.
+    pub fn check_rows(&self, rows: &[f32]) -> Result<()> {
+        let dimensions = self.dimensions;
+        if !rows.len().is_multiple_of(dimensions) {
+            return Err(Error::BatchShape {
+                dimensions,
+                len: rows.len(),
+            });
+        }
+        for (i, row) in rows.chunks_exact(dimensions).enumerate() {
+            // Messages are formatted only for a row that fails.
+            if !row.iter().all(|x| x.is_finite()) {
+                distance::validate(row, dimensions, &format!("vector {i}"))?;
+            }
+            if self.metric.normalizes() && row.iter().all(|&x| x == 0.0) {
+                distance::normalize(&mut row.to_vec(), &format!("vector {i}"))?;
+            }
+        }
+        if self.slot_count() + rows.len() / dimensions > u32::MAX as usize - 1 {
             return Err(Error::invalid_argument("index is full (2^32 - 1 slots)"));
         }
-        storage.reserve(prepared.len());
-        let mut rng = self.level_rng.lock().unwrap_or_else(|e| e.into_inner());
-        // mL = 1 / ln(m): each level holds about 1/m of the one below.
-        let level_mult = 1.0 / (self.params.m as f64).ln();
-        let start = storage.len() as u32;
-        for vector in &prepared {
-            let uniform = 1.0 - rng.next_f64(); // (0, 1]
-            let level = ((-uniform.ln() * level_mult) as usize).min(MAX_LEVEL);
-            storage.push(vector, level as u8);
+        Ok(())
+    }
+
+    /// [`Index::append_batch`] of vectors laid end to end in `rows`, which
+    /// are brought to stored form in place and then kept as they are (see
+    /// `Storage::push_rows`): the flat batch path copies no vector.
+    pub fn append_rows(&self, mut rows: Vec<f32>) -> Result<Range<u32>> {
+        self.check_rows(&rows)?;
+        let dimensions = self.dimensions;
+        if self.metric.normalizes() {
+            // Cannot fail: `check_rows` refused zero rows.
+            for row in rows.chunks_exact_mut(dimensions) {
+                distance::normalize(row, "a checked vector")?;
+            }
         }
-        self.live.fetch_add(prepared.len(), Ordering::AcqRel);
+        let count = rows.len() / dimensions;
+        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
+        if storage.len() + count > u32::MAX as usize - 1 {
+            return Err(Error::invalid_argument("index is full (2^32 - 1 slots)"));
+        }
+        storage.reserve(count);
+        let levels: Vec<u8> = {
+            let mut rng = self.level_rng.lock().unwrap_or_else(|e| e.into_inner());
+            // mL = 1 / ln(m): each level holds about 1/m of the one below.
+            let level_mult = 1.0 / (self.params.m as f64).ln();
+            (0..count)
+                .map(|_| {
+                    let uniform = 1.0 - rng.next_f64(); // (0, 1]
+                    ((-uniform.ln() * level_mult) as usize).min(MAX_LEVEL) as u8
+                })
+                .collect()
+        };
+        let start = storage.len() as u32;
+        storage.push_rows(rows, &levels);
+        self.live.fetch_add(count, Ordering::AcqRel);
         Ok(start..storage.len() as u32)
     }
 

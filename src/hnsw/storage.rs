@@ -141,7 +141,6 @@ impl Storage {
     }
 
     pub fn reserve(&mut self, additional: usize) {
-        self.owned.reserve(additional * self.dimensions);
         self.levels.reserve(additional);
         self.deleted.reserve(additional);
         self.links0.reserve(additional * (1 + self.max_links0));
@@ -149,21 +148,29 @@ impl Storage {
         self.anchors.reserve(additional);
     }
 
-    /// Appends a node with empty adjacency; the caller links it afterwards.
-    pub fn push(&mut self, vector: &[f32], level: u8) -> u32 {
-        debug_assert_eq!(vector.len(), self.dimensions);
-        let slot = self.len() as u32;
-        self.owned.extend_from_slice(vector);
-        self.levels.push(level);
-        self.deleted.push(AtomicBool::new(false));
-        self.links0
-            .extend((0..=self.max_links0).map(|_| AtomicU32::new(0)));
-        let upper = (0..level as usize * (1 + self.max_links))
-            .map(|_| AtomicU32::new(0))
-            .collect();
-        self.upper_links.push(upper);
-        self.anchors.push(AtomicU32::new(UNANCHORED));
-        slot
+    /// Appends nodes with empty adjacency, one per level in `levels`, whose
+    /// vectors `rows` holds end to end; the caller links them afterwards.
+    /// With no owned rows yet (a new index, or one just saved to a mapping)
+    /// `rows` itself becomes the owned block: a bulk load is not copied
+    /// again, so its peak memory is the vectors once, not twice.
+    pub fn push_rows(&mut self, rows: Vec<f32>, levels: &[u8]) {
+        debug_assert_eq!(rows.len(), levels.len() * self.dimensions);
+        if self.owned.is_empty() {
+            self.owned = rows;
+        } else {
+            self.owned.extend_from_slice(&rows);
+        }
+        for &level in levels {
+            self.levels.push(level);
+            self.deleted.push(AtomicBool::new(false));
+            self.links0
+                .extend((0..=self.max_links0).map(|_| AtomicU32::new(0)));
+            let upper = (0..level as usize * (1 + self.max_links))
+                .map(|_| AtomicU32::new(0))
+                .collect();
+            self.upper_links.push(upper);
+            self.anchors.push(AtomicU32::new(UNANCHORED));
+        }
     }
 
     #[inline(always)]
