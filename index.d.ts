@@ -452,7 +452,7 @@ export type WalHandle = 'held' | 'reopened'
 export interface DatabaseStats {
   /** Live items. */
   items: number
-  /** Stored slots: live items plus deleted ones kept as graph tombstones. */
+  /** Stored slots: live items plus deleted and replaced ones kept as graph tombstones until `compact()` or `save()` reclaims them. */
   slots: number
   /** The database file, or `null` for an in-memory database. */
   path: string | null
@@ -655,8 +655,24 @@ export declare class VectorDB {
    * renamed over the old one) and empties the write-ahead log. Writes wait
    * while it runs; searches do not. Rejects with `ERR_IO` (disk full,
    * permission denied), leaving the previous file intact.
+   *
+   * Deleted and replaced items leave their slots (vector and links) in
+   * place until then: a save reclaims them first (see {@link compact}), so
+   * a saved file holds only live items.
    */
   save(): Promise<void>
+  /**
+   * Reclaims the slots that deleted and replaced items still hold (their
+   * vectors and links stay in the graph, routing searches, until then):
+   * the live items are renumbered and the lists that pointed at deleted
+   * ones are chosen afresh around them, keeping recall. `save()` does this
+   * itself; call it on a database without a file after many deletes, or
+   * leave it to the automatic checkpoints. Writes wait while it runs;
+   * searches only for a final swap. Resolves to whether anything was
+   * reclaimed (`false` also while a training pass runs: try again later).
+   * `stats().slots - stats().items` is what it would reclaim.
+   */
+  compact(): Promise<boolean>
   /**
    * For a database opened with `readOnly: true`: picks up what the writer
    * (in this or another process) saved and logged since this one was

@@ -341,6 +341,10 @@ class VectorDB {
     return async(() => this.#live().refresh())
   }
 
+  compact() {
+    return async(() => this.#live().compact())
+  }
+
   close() {
     return async(() => this.#native.close()).then(() => {
       this.#closed = true

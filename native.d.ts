@@ -60,6 +60,7 @@ export declare class VectorDB {
   /** Another holder of the database `handle` names. */
   static attach(handle: string): VectorDB
   save(): Promise<unknown>
+  compact(): Promise<unknown>
   close(): Promise<unknown>
   stats(): DatabaseStats
   snapshot(): Promise<unknown>

@@ -79,6 +79,8 @@ async function main(): Promise<void> {
   const ids: string[] = await db.insertBatch([item, { vector: [0, 0, 0, 1] }], progress)
   await db.insertBatch([{ vector: [1, 1, 1, 1] }])
   await db.insertBatch([{ vector: [1, 1, 1, 1] }], null)
+  await db.insertBatch({ ids: ['f1', 'f2'], vectors: new Float32Array(8).fill(1), metadata: [{ a: 1 }, null] })
+  await db.insertBatch({ vectors: new Float32Array(4).fill(1) }, progress)
   await db.insertBatch([{ vector: [1, 1, 1, 1] }], { onProgress: () => undefined })
 
   const upserted: string = await db.upsert({ id: 'a', vector: [4, 3, 2, 1] })

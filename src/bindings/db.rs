@@ -237,6 +237,12 @@ impl JsVectorDb {
     }
 
     #[napi]
+    pub fn compact(&self) -> AsyncTask<Job<bool, bool>> {
+        let core = self.core();
+        Job::spawn(move || core.compact(), |compacted| compacted)
+    }
+
+    #[napi]
     pub fn close(&self) -> AsyncTask<Job<(), ()>> {
         let shared = self.shared.clone();
         let last = self.release();

@@ -135,6 +135,24 @@ impl Catalog {
         self.metadata.push(None);
     }
 
+    /// The catalogue of a compacted index: the live slots only, in their
+    /// new numbering (`new_slot`, see `Index::compacted`).
+    pub(super) fn renumbered(&self, new_slot: &[u32]) -> Catalog {
+        let mut renumbered = Catalog {
+            slot_of: HashMap::with_capacity(self.slot_of.len()),
+            ids: Vec::with_capacity(self.slot_of.len()),
+            metadata: Vec::with_capacity(self.slot_of.len()),
+            content_bytes: 0,
+        };
+        for (slot, id) in self.ids.iter().enumerate() {
+            if let Some(id) = id {
+                debug_assert_eq!(new_slot[slot] as usize, renumbered.ids.len());
+                renumbered.push(id.clone(), self.metadata[slot].clone());
+            }
+        }
+        renumbered
+    }
+
     /// Replaces the metadata of live `slot`.
     pub(super) fn set_metadata(&mut self, slot: u32, metadata: Option<Arc<Metadata>>) {
         self.content_bytes -= metadata_bytes(self.metadata[slot as usize].as_deref());

@@ -100,7 +100,7 @@ pub(crate) fn test_settings() -> LearningSettings {
 }
 
 /// Mean nDCG@10 of `queries` (binary relevance: same intent).
-fn ndcg(db: &VectorDb, data: &Intents, queries: &[usize], rerank: bool) -> f64 {
+pub(super) fn ndcg(db: &VectorDb, data: &Intents, queries: &[usize], rerank: bool) -> f64 {
     let options = SearchOptions {
         k: 10,
         rerank,
@@ -127,7 +127,7 @@ fn ndcg(db: &VectorDb, data: &Intents, queries: &[usize], rerank: bool) -> f64 {
 
 /// Runs `sessions` searches of training queries with simulated users
 /// giving feedback by search id; `honest: false` clicks at random.
-fn simulate(
+pub(super) fn simulate(
     db: &VectorDb,
     data: &Intents,
     train: &[usize],
@@ -171,7 +171,7 @@ fn simulate(
     db.train().unwrap();
 }
 
-fn split(data: &Intents) -> (Vec<usize>, Vec<usize>) {
+pub(super) fn split(data: &Intents) -> (Vec<usize>, Vec<usize>) {
     (0..data.queries.len()).partition(|q| q % 3 != 0)
 }
 

@@ -29,6 +29,7 @@
 //!
 //! A database created or opened with a path logs every change to its
 //! write-ahead log and acknowledges it once durable; see `persist.rs`.
+mod compact;
 mod items;
 mod learning;
 mod options;
@@ -53,6 +54,8 @@ pub use recent::RecentSearch;
 pub use snapshot::GraphSnapshot;
 pub use vector_db::{Applied, VectorDb};
 
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]

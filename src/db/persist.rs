@@ -332,7 +332,9 @@ impl VectorDb {
     }
 
     /// Writes the whole database to its file atomically (temp file, fsync,
-    /// rename, fsync of the directory) and empties the write-ahead log.
+    /// rename, fsync of the directory) and empties the write-ahead log,
+    /// reclaiming the slots of deleted and replaced items first (see
+    /// `compact.rs`).
     /// Writes wait while it runs; searches do not. On failure (`ERR_IO`) the
     /// previous file and the log are intact.
     pub fn save(&self) -> Result<()> {
@@ -344,6 +346,9 @@ impl VectorDb {
         if persistence.wal.is_none() {
             return Err(Error::ReadOnly);
         }
+        // A saved file holds no tombstones (and the copies compaction
+        // makes of the vectors are replaced by the new file's mapping).
+        self.compact_exclusive()?;
         let generation = persistence.lock_file().generation + 1;
         self.write_snapshot(generation)
     }

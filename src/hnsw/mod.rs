@@ -35,6 +35,7 @@
 //!   Their live neighbours are re-linked around them at deletion time.
 //! * For cosine, stored vectors are unit length (normalised on append).
 
+mod compact;
 mod index;
 mod insert;
 mod params;
@@ -45,6 +46,7 @@ mod search;
 mod select;
 mod storage;
 
+pub use compact::{Compacted, DROPPED};
 pub use index::{Csr, Index, Neighbor};
 pub use params::{HnswParams, MAX_EF_CONSTRUCTION, MAX_K, MAX_LEVEL, MAX_M, MIN_M};
 pub use persist::IndexSnapshot;

@@ -140,6 +140,13 @@ impl Storage {
         self.levels.len()
     }
 
+    /// Treats every node as loaded from a file: linked, anchors to be
+    /// rebuilt before the first write (see `Index::ensure_anchors`).
+    pub fn mark_loaded(&mut self) {
+        self.loaded = self.len();
+        self.anchors_ready = OnceLock::new();
+    }
+
     pub fn reserve(&mut self, additional: usize) {
         self.levels.reserve(additional);
         self.deleted.reserve(additional);

@@ -419,6 +419,54 @@ fn deletes_and_reinserts_keep_every_node_reachable() {
     }
 }
 
+#[test]
+fn compaction_drops_deleted_slots_and_keeps_recall_and_reachability() {
+    let (base, queries) = clustered_split(9_000, 100, 32, 12, 8);
+    for metric in [Metric::Euclidean, Metric::Cosine] {
+        let index = build(&base, metric);
+        // Delete two thirds, including whatever the entry point is.
+        let (entry, _) = index.entry_point().unwrap();
+        let doomed = |slot: usize| !slot.is_multiple_of(3) || slot == entry as usize;
+        for slot in (0..base.len()).filter(|&s| doomed(s)) {
+            assert!(index.delete(slot as u32));
+        }
+        let live: Vec<usize> = (0..base.len()).filter(|&s| !doomed(s)).collect();
+        let Compacted {
+            index: compacted,
+            new_slot,
+        } = index.compacted().unwrap();
+        assert_eq!(compacted.len(), live.len());
+        assert_eq!(compacted.slot_count(), live.len());
+        assert_eq!(compacted.deleted_count(), 0);
+        for (new, &old) in live.iter().enumerate() {
+            assert_eq!(new_slot[old], new as u32);
+            assert_eq!(compacted.vector(new as u32), index.vector(old as u32));
+        }
+        assert!((0..base.len())
+            .filter(|&s| doomed(s))
+            .all(|s| new_slot[s] == DROPPED));
+        assert_eq!(unreachable_count(&compacted), 0, "{metric:?}");
+        check_anchors(&compacted);
+        // Recall over the live set, against a fresh build of that set.
+        let live_base: Vec<Vec<f32>> = live.iter().map(|&s| base[s].clone()).collect();
+        let fresh = build(&live_base, metric);
+        let all = |_| true;
+        let compacted_recall = mean_recall(&compacted, &live_base, &queries, 10, 16, all);
+        let fresh_recall = mean_recall(&fresh, &live_base, &queries, 10, 16, all);
+        let before = mean_recall(&index, &base, &queries, 10, 16, |s| !doomed(s));
+        eprintln!("before compaction {before:.4}");
+        eprintln!("{metric:?}: recall@10 at ef 16 after compaction {compacted_recall:.4}, fresh build of the live set {fresh_recall:.4}");
+        assert!(compacted_recall >= fresh_recall - 0.01, "{metric:?}");
+        // The copy takes writes.
+        let added = compacted.insert(&base[1]).unwrap();
+        assert_eq!(added as usize, live.len());
+        assert_eq!(
+            compacted.search(&base[1], 1, Some(64), None).unwrap()[0].slot,
+            added
+        );
+    }
+}
+
 /// `index` as loading it from a file leaves it: the same vectors (mapped),
 /// levels, deletion marks, lists and entry point, and no anchors. `cut` is
 /// first removed from every list, as if a saved graph had lost its way to

@@ -375,6 +375,34 @@ impl Learner {
         self.wake.notify_all();
     }
 
+    /// Holds off training passes while held; `None` if one is running.
+    /// (A compaction renumbers the slots a pass reads throughout.)
+    pub fn pause_training(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.training.try_lock().ok()
+    }
+
+    /// The serving model renumbered for `index`, a compaction of the index
+    /// it serves (see [`Model::renumbered`]), to publish with
+    /// [`Learner::serve_renumbered`] once the compaction is swapped in.
+    pub fn renumbered_model(
+        &self,
+        index: &crate::hnsw::Index,
+        slots: &SlotsOf<'_>,
+    ) -> Result<Option<Arc<Model>>> {
+        let Some(model) = self.serving() else {
+            return Ok(None);
+        };
+        let (bound, _) = slots(model.ids());
+        Ok(Some(Arc::new(model.renumbered(index, &bound)?)))
+    }
+
+    /// Publishes a model from [`Learner::renumbered_model`].
+    pub fn serve_renumbered(&self, model: Option<Arc<Model>>) {
+        if model.is_some() {
+            self.set_serving(model);
+        }
+    }
+
     /// Forgets a deleted item in the log and in the serving model (an item
     /// inserted again under its id starts afresh); the next model is
     /// trained without it.

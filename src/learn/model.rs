@@ -314,6 +314,19 @@ impl Model {
         }
     }
 
+    /// This model over `index`, a compaction of the one it was bound to:
+    /// the same tables, the per-slot parts rebuilt for the new numbering
+    /// (`slots[row]` as in [`Model::bind_slots`]), forgotten items still
+    /// forgotten.
+    pub fn renumbered(&self, index: &Index, slots: &[Option<u32>]) -> Result<Model> {
+        let mut model = Model::decode(&self.encode(), self.dimensions, index)?;
+        model.version = self.version;
+        model.bind_slots(slots, index.slot_count());
+        let forgotten = self.forgotten.lock().unwrap_or_else(|e| e.into_inner());
+        *model.forgotten.get_mut().unwrap_or_else(|e| e.into_inner()) = forgotten.clone();
+        Ok(model)
+    }
+
     /// Forgets a deleted item: an item inserted later under its id starts
     /// afresh. (Its own slot is never a candidate again.)
     pub fn forget_item(&self, id: &str) {
