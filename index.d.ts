@@ -144,6 +144,8 @@ export interface VectorDbOptions {
   path?: string
   /** When writes are acknowledged (default `'batch'`); only with a `path`. */
   durability?: Durability
+  /** Automatic checkpoints (on by default); only with a `path`. See {@link CheckpointOptions}. */
+  checkpoint?: boolean | CheckpointOptions
   /**
    * Learning from feedback (on by default; see README "How learning
    * works"). `false` turns it off: no feedback log, no trainer, search is
@@ -313,10 +315,31 @@ export interface LearningStats {
   heapBytes: number
 }
 
+/**
+ * When a background thread folds the write-ahead log into the database file
+ * (a `save()`), so the log of a long-running service stays bounded without
+ * anyone calling `save()`. A checkpoint is as safe as a `save()`: a crash
+ * during one loses no acknowledged write. Searches never wait for it;
+ * writes wait while it writes the file. `checkpoint: false` turns them off.
+ * Not on the WebAssembly build, whose log grows until `save()`.
+ */
+export interface CheckpointOptions {
+  /**
+   * Log bytes that trigger a checkpoint. Default: the larger of 64 MiB and
+   * a quarter of the file, so a bulk load does not rewrite a growing file
+   * over and over.
+   */
+  bytes?: number
+  /** A log whose oldest record is this old (ms) is folded in. Default 600000 (10 minutes). */
+  ageMs?: number
+}
+
 /** Options of `VectorDB.open`. Unknown keys are an `ERR_INVALID_ARGUMENT`. */
 export interface OpenDbOptions {
   /** When writes are acknowledged (default `'batch'`). */
   durability?: Durability
+  /** Automatic checkpoints of a writer (on by default). See {@link CheckpointOptions}. */
+  checkpoint?: boolean | CheckpointOptions
   /**
    * Open without taking the writer's lock, so another process may be
    * writing: searches and reads only (writes reject with `ERR_READ_ONLY`).
@@ -505,6 +528,10 @@ export interface DatabaseStats {
   readOnly: boolean
   /** Number of saves since the file was created. */
   generation: number
+  /** Automatic checkpoints done since the database was opened (see {@link CheckpointOptions}). */
+  checkpoints: number
+  /** Why the last automatic checkpoint failed (`'ERR_IO: ...'`), until one succeeds; retried after 5 s. */
+  lastCheckpointError: string | null
 }
 
 /** The live items as a graph, from `snapshot()`: row `i` is item `ids[i]`. */

@@ -330,6 +330,7 @@ class VectorDB {
       durability: stats.durability ?? null,
       fileLock: stats.fileLock ?? null,
       walHandle: stats.walHandle ?? null,
+      lastCheckpointError: stats.lastCheckpointError ?? null,
     }
   }
 

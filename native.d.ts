@@ -142,6 +142,8 @@ export interface DatabaseStats {
   durability?: string
   readOnly: boolean
   generation: number
+  checkpoints: number
+  lastCheckpointError?: string
 }
 
 /**

@@ -117,6 +117,57 @@ describe('save and reopen', () => {
   })
 })
 
+describe('automatic checkpoints', () => {
+  const randomItems = (rng, n, prefix) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, vector: rng.gaussianVector(8) }))
+
+  test('the log is folded into the file once it passes checkpoint.bytes; nothing is lost', async () => {
+    const file = freshPath()
+    const rng = makeRng(31)
+    const db = new VectorDB({ dimensions: 8, path: file, checkpoint: { bytes: 32768 } })
+    const items = []
+    for (let round = 0; round < 20; round++) {
+      const batch = randomItems(rng, 50, `r${round}`)
+      items.push(...batch)
+      await db.insertBatch(batch)
+    }
+    // The checkpoint thread runs beside the writes; give it a moment.
+    for (let i = 0; i < 100 && db.stats().walBytes >= 32768; i++) await new Promise((r) => setTimeout(r, 20))
+    const stats = db.stats()
+    assert.ok(stats.checkpoints >= 1, `${stats.checkpoints} checkpoints`)
+    assert.equal(stats.generation, stats.checkpoints, 'each checkpoint is a save')
+    assert.ok(stats.walBytes < 32768, `log still ${stats.walBytes} bytes`)
+    assert.equal(stats.lastCheckpointError, null)
+    await db.close()
+    const reopened = await VectorDB.open(file)
+    for (const item of items) assert.notEqual(reopened.getSync(item.id), null, item.id)
+    assert.equal(reopened.size, items.length)
+    await reopened.close()
+  })
+
+  test('a log older than checkpoint.ageMs is folded in; checkpoint: false never folds', async () => {
+    const rng = makeRng(32)
+    const aged = new VectorDB({ dimensions: 8, path: freshPath(), checkpoint: { ageMs: 100 } })
+    const off = new VectorDB({ dimensions: 8, path: freshPath(), checkpoint: false })
+    const tiny = await VectorDB.open(off.stats().path, { checkpoint: false }).catch((e) => e)
+    assert.equal(tiny.code, 'ERR_LOCKED')
+    await aged.insert(randomItems(rng, 1, 'a')[0])
+    await off.insertBatch(randomItems(rng, 2000, 'b'))
+    for (let i = 0; i < 100 && aged.stats().checkpoints === 0; i++) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(aged.stats().checkpoints, 1)
+    assert.equal(off.stats().checkpoints, 0)
+    assert.ok(off.stats().walBytes > 2000 * 32)
+    await aged.close()
+    await off.close()
+  })
+
+  test('bad checkpoint options are refused with ERR_INVALID_ARGUMENT', () => {
+    for (const checkpoint of [5, 'yes', { bytes: 0 }, { bytes: -1 }, { ageMs: 1.5 }, { every: 3 }]) {
+      assertCode(thrownBy(() => new VectorDB({ dimensions: 2, path: freshPath(), checkpoint })), 'ERR_INVALID_ARGUMENT')
+    }
+    assertCode(thrownBy(() => new VectorDB({ dimensions: 2, checkpoint: true })), 'ERR_INVALID_ARGUMENT')
+  })
+})
+
 describe('crash safety', () => {
   test('every write acknowledged before SIGKILL is there after reopening (20 kills)', async () => {
     const file = freshPath()
@@ -132,6 +183,24 @@ describe('crash safety', () => {
     }
     assert.ok(checked > 200, `only ${checked} acknowledged writes were checked`)
     console.log(`# crash test: 20 SIGKILLs, ${checked} acknowledged writes checked, none lost`)
+  })
+
+  test('a SIGKILL during automatic checkpoints loses no acknowledged write (15 kills, a checkpoint every 4 KiB of log)', async () => {
+    const file = freshPath()
+    const rng = makeRng(98)
+    const expected = new Map()
+    let checked = 0
+    let checkpoints = 0
+    for (let run = 0; run < 15; run++) {
+      const killAfterMs = 100 + rng.int(500)
+      const round = await killRound({ path: file, run, seed: 700 + run, expected, checkpointBytes: 4096, killAfterMs })
+      assert.deepEqual(round.missing, [], `round ${run} (killed after ${killAfterMs} ms) lost acknowledged writes`)
+      assert.deepEqual(round.resurrected, [], `round ${run}: acknowledged deletes came back`)
+      checked += round.written
+      checkpoints += round.checkpoints
+    }
+    assert.ok(checkpoints >= 15, `only ${checkpoints} checkpoints completed in 15 rounds`)
+    console.log(`# checkpoint crash test: 15 SIGKILLs, ${checked} acknowledged writes checked, none lost; ${checkpoints} checkpoints completed`)
   })
 
   test('a torn log tail is cut off; everything before it stays', async () => {

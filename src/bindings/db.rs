@@ -136,7 +136,7 @@ impl JsVectorDb {
         call(|| {
             let options = DbOptions::from_options(&options.unwrap_or(Value::Null))?;
             let core = Arc::new(VectorDb::new(options)?);
-            core.start_background_training();
+            core.start_background_work();
             Ok(JsVectorDb::wrap(core))
         })
     }
@@ -149,7 +149,7 @@ impl JsVectorDb {
         let options = call(|| OpenOptions::from_options(options.as_ref()))?;
         let open = move || {
             let core = Arc::new(VectorDb::open(&PathBuf::from(path), &options)?);
-            core.start_background_training();
+            core.start_background_work();
             Ok(core)
         };
         // Opening starts the log's committer and the trainer. Under Node's
@@ -179,7 +179,7 @@ impl JsVectorDb {
                     return Ok(false);
                 };
                 let fresh = Arc::new(fresh);
-                fresh.start_background_training();
+                fresh.start_background_work();
                 let mut held = shared.slot.write().unwrap_or_else(|e| e.into_inner());
                 // A close() or another refresh that got here first wins:
                 // this open is dropped, and a closed database stays closed.

@@ -26,6 +26,8 @@ pub struct DatabaseStats {
     pub durability: Option<String>,
     pub read_only: bool,
     pub generation: f64,
+    pub checkpoints: f64,
+    pub last_checkpoint_error: Option<String>,
 }
 
 impl From<DbStats> for DatabaseStats {
@@ -49,6 +51,8 @@ impl From<DbStats> for DatabaseStats {
             durability: stats.durability.map(|d| d.name().to_string()),
             read_only: stats.read_only,
             generation: stats.generation as f64,
+            checkpoints: stats.checkpoints as f64,
+            last_checkpoint_error: stats.last_checkpoint_error,
         }
     }
 }

@@ -29,6 +29,7 @@
 //!
 //! A database created or opened with a path logs every change to its
 //! write-ahead log and acknowledges it once durable; see `persist.rs`.
+mod checkpoint;
 mod compact;
 mod items;
 mod learning;
@@ -43,6 +44,7 @@ mod wal_record;
 mod writes;
 
 pub use crate::store::wal::Durability;
+pub use checkpoint::{CheckpointPolicy, DEFAULT_CHECKPOINT_AGE_MS, DEFAULT_CHECKPOINT_BYTES};
 pub use items::{metadata_from_value, Item, Metadata, NewItem, NewItems, MAX_ID_BYTES};
 pub use learning::{Feedback, FEEDBACK_KEYS};
 pub use options::{

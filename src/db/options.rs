@@ -2,6 +2,7 @@
 //! limits, and the parsing of the JS-shaped options objects (camelCase
 //! keys, unknown keys refused) that both the constructor and `open` use.
 
+use super::checkpoint::CheckpointPolicy;
 use super::Durability;
 use crate::distance::{Metric, MAX_DIMENSIONS};
 use crate::error::{Error, Result};
@@ -42,6 +43,8 @@ pub struct DbOptions {
     pub durability: Durability,
     /// Learning from feedback (on by default).
     pub learning: LearningSettings,
+    /// Automatic checkpoints (with a `path`).
+    pub checkpoint: CheckpointPolicy,
 }
 
 impl DbOptions {
@@ -55,6 +58,7 @@ impl DbOptions {
             path: None,
             durability: Durability::Batch,
             learning: LearningSettings::default(),
+            checkpoint: CheckpointPolicy::default(),
         }
     }
 
@@ -73,6 +77,7 @@ impl DbOptions {
             "path",
             "durability",
             "learning",
+            "checkpoint",
         ];
         let o = OptionsReader::new(Some(value), WHAT, &known)?;
         let dimensions = o.required_count("dimensions")?;
@@ -95,6 +100,14 @@ impl DbOptions {
                 ));
             }
             options.durability = Durability::parse(durability)?;
+        }
+        if let Some(checkpoint) = o.get("checkpoint") {
+            if options.path.is_none() {
+                return Err(Error::invalid_argument(
+                    "checkpoint needs a path: a database in memory has no log to fold",
+                ));
+            }
+            options.checkpoint = CheckpointPolicy::from_option(Some(checkpoint))?;
         }
         options.learning =
             LearningSettings::from_options(o.get("learning"), &LearningSettings::default())?;
@@ -138,6 +151,8 @@ pub struct OpenOptions {
     /// The `learning` option as given: it overrides the settings saved in
     /// the file (absent keeps them).
     pub learning: Option<Value>,
+    /// Automatic checkpoints (a writer's).
+    pub checkpoint: CheckpointPolicy,
 }
 
 impl Default for OpenOptions {
@@ -147,6 +162,7 @@ impl Default for OpenOptions {
             read_only: false,
             recent_searches: DEFAULT_RECENT_SEARCHES,
             learning: None,
+            checkpoint: CheckpointPolicy::default(),
         }
     }
 }
@@ -155,7 +171,13 @@ impl OpenOptions {
     /// The options of `VectorDB.open(path, {...})`: `durability`,
     /// `readOnly`, `recentSearches`, `learning`; absent means every default.
     pub fn from_options(value: Option<&Value>) -> Result<OpenOptions> {
-        let known = ["durability", "readOnly", "recentSearches", "learning"];
+        let known = [
+            "durability",
+            "readOnly",
+            "recentSearches",
+            "learning",
+            "checkpoint",
+        ];
         let o = OptionsReader::new(value, "VectorDB.open options", &known)?;
         let defaults = OpenOptions::default();
         let options = OpenOptions {
@@ -167,6 +189,7 @@ impl OpenOptions {
                 .count("recentSearches")?
                 .unwrap_or(defaults.recent_searches),
             learning: o.get("learning").cloned(),
+            checkpoint: CheckpointPolicy::from_option(o.get("checkpoint"))?,
         };
         // Checked now, so a bad option fails before the file is read.
         LearningSettings::from_options(options.learning.as_ref(), &LearningSettings::default())?;

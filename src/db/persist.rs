@@ -16,6 +16,7 @@
 //! (sections rewritten byte for byte, records appended to the emptied log);
 //! any other is skipped, and dropped by the next save.
 
+use super::checkpoint::Checkpointer;
 use super::items::{read_items, write_items, NewItems};
 use super::options::{DbOptions, OpenOptions};
 use super::recent::RecentSearches;
@@ -98,6 +99,11 @@ pub struct DbStats {
     pub read_only: bool,
     /// Number of saves since the file was created.
     pub generation: u64,
+    /// Automatic checkpoints done since the database was opened.
+    pub checkpoints: u64,
+    /// Why the last automatic checkpoint failed (`ERR_IO: ...`), until one
+    /// succeeds.
+    pub last_checkpoint_error: Option<String>,
 }
 
 /// A database built from a file image and its log (see
@@ -135,6 +141,7 @@ impl VectorDb {
             )));
         }
         let mut db = VectorDb::in_memory(&options)?;
+        db.checkpoints = Checkpointer::new(options.checkpoint.clone());
         db.persistence = Some(Persistence {
             path: path.to_path_buf(),
             wal: Some(wal),
@@ -208,6 +215,9 @@ impl VectorDb {
             for record in &opened.carried_records {
                 wal.append(record)?;
             }
+        }
+        if wal.is_some() {
+            db.checkpoints = Checkpointer::new(options.checkpoint.clone());
         }
         db.persistence = Some(Persistence {
             path: path.to_path_buf(),
@@ -393,6 +403,7 @@ impl VectorDb {
         };
         state.generation = generation;
         state.file_bytes = size;
+        self.checkpoints.saved(size);
         if let Some(wal) = &persistence.wal {
             wal.reset(state.file_id, generation)?;
             for record in &state.carried_records {
@@ -456,6 +467,7 @@ impl VectorDb {
         // CPU priority) finishes first, and nothing should queue behind it;
         // writes from here on fail with ERR_CLOSED.
         self.stop_background_training();
+        self.checkpoints.shut_down();
         let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
         match self.persistence.as_ref().and_then(|p| p.wal.as_ref()) {
             Some(wal) => wal.close(),
@@ -474,6 +486,7 @@ impl VectorDb {
         let catalog_heap_bytes = self.read_catalog().heap_bytes() as u64;
         let recent_searches_heap_bytes = self.lock_recent().heap_bytes() as u64;
         let learning_heap_bytes = self.learner.stats().heap_bytes as u64;
+        let (checkpoints, last_checkpoint_error) = self.checkpoints.report();
         DbStats {
             items: self.len(),
             slots: self.index.slot_count(),
@@ -495,6 +508,8 @@ impl VectorDb {
             durability: wal.map(Wal::durability),
             read_only: persistence.is_some_and(|p| p.wal.is_none()),
             generation: state.map_or(0, |s| s.1),
+            checkpoints,
+            last_checkpoint_error,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `VectorDb` itself: what it owns, its locks, and how a write is admitted,
 //! logged and acknowledged once durable.
 
+use super::checkpoint::{CheckpointPolicy, Checkpointer};
 use super::items::Catalog;
 use super::options::{validate_recent_searches, DbOptions};
 use super::persist::Persistence;
@@ -51,6 +52,8 @@ pub struct VectorDb {
     pub(super) learner: Arc<Learner>,
     /// The background trainer, once started (see `learning.rs`).
     pub(super) trainer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Automatic checkpoints (see `checkpoint.rs`); off without a log.
+    pub(super) checkpoints: Arc<Checkpointer>,
 }
 
 impl VectorDb {
@@ -97,6 +100,7 @@ impl VectorDb {
             persistence: None,
             learner,
             trainer_thread: Mutex::new(None),
+            checkpoints: Checkpointer::new(CheckpointPolicy::off()),
         })
     }
 
@@ -208,6 +212,7 @@ impl VectorDb {
         for record in records() {
             sequence = Some(wal.append(&record)?);
         }
+        self.checkpoints.logged(wal.len());
         Ok(sequence)
     }
 
@@ -226,8 +231,9 @@ impl VectorDb {
 
 impl Drop for VectorDb {
     fn drop(&mut self) {
-        // The trainer thread waits on the learner, not the database: tell
-        // it to go.
+        // The trainer and checkpoint threads wait on their own state, not
+        // the database: tell them to go.
         self.learner.shut_down();
+        self.checkpoints.shut_down();
     }
 }
