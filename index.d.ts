@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'ERR_CLOSED'
   /** A write to a database opened with `readOnly: true`. */
   | 'ERR_READ_ONLY'
+  /** `insertBatch`, `save`, `train` or `snapshot` stopped by its `signal` (an `AbortSignal`); the database is as it was before the call. */
+  | 'ERR_ABORTED'
   /** `require('hnsw-gnn')` found no binary for this platform; the message names the package it looked for and what to do. */
   | 'ERR_NATIVE_BINARY_MISSING'
   /** A bug: a caught Rust panic (it never crashes Node). */
@@ -403,6 +405,32 @@ export interface InsertBatchOptions {
    * loop, so the last one may arrive just after the promise resolves.
    */
   onProgress?: (done: number, total: number) => void
+  /**
+   * Cancels the insert: the items are taken out again (durably) and the
+   * call rejects with `ERR_ABORTED`, its `cause` the signal's reason.
+   */
+  signal?: AbortSignalLike
+}
+
+/**
+ * An `AbortSignal` (declared by shape, so no DOM or Node type library is
+ * needed): `AbortController().signal` and `AbortSignal.timeout(ms)` fit.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason?: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
+/**
+ * Options of the long operations `save`, `train` and `snapshot`. A `signal`
+ * that aborts makes the call reject with `ERR_ABORTED` (its `cause` the
+ * signal's reason) and leaves the database as it was before the call; one
+ * already aborted rejects at once. Unknown keys are an `ERR_INVALID_ARGUMENT`.
+ */
+export interface AbortOptions {
+  signal?: AbortSignalLike
 }
 
 /**
@@ -638,7 +666,7 @@ export declare class VectorDB {
    * const { graph, features, ids } = await db.snapshot()
    * const out = await new GCNLayer({ inputDim: db.dimensions, outputDim: 64 }).forward(features, graph)
    */
-  snapshot(): Promise<Snapshot>
+  snapshot(options?: AbortOptions): Promise<Snapshot>
   /**
    * Logs what the user did with a search's results and resolves once the
    * session is durable (like a write). Returns at once: training happens
@@ -659,7 +687,7 @@ export declare class VectorDB {
    * tell held-back sessions' clicks from their skips; a model first serves
    * after two passes in a row pass).
    */
-  train(): Promise<TrainingReport>
+  train(options?: AbortOptions): Promise<TrainingReport>
   /** The feedback log, the serving model and how it fares. */
   learningStats(): LearningStats
   /** Forgets the feedback log and the model; search is base search again. Durable like a write (in the write-ahead log when it resolves). */
@@ -687,7 +715,7 @@ export declare class VectorDB {
    * place until then: a save reclaims them first (see {@link compact}), so
    * a saved file holds only live items.
    */
-  save(): Promise<void>
+  save(options?: AbortOptions): Promise<void>
   /**
    * Reclaims the slots that deleted and replaced items still hold (their
    * vectors and links stay in the graph, routing searches, until then):

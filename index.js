@@ -166,7 +166,8 @@ function graphArgument(graph) {
   return graph instanceof Graph ? nativeGraph(graph) : graph
 }
 
-const INSERT_BATCH_KEYS = ['onProgress']
+const INSERT_BATCH_KEYS = ['onProgress', 'signal']
+const SIGNAL_KEYS = ['signal']
 const FLAT_ITEMS_KEYS = ['ids', 'vectors', 'metadata']
 const FEEDBACK_KEYS = ['searchId', 'query', 'shown', 'clicked', 'converted']
 
@@ -174,6 +175,41 @@ function invalidArgument(message) {
   const error = new TypeError(message)
   error.code = 'ERR_INVALID_ARGUMENT'
   return error
+}
+
+// Runs `call(token)`, where `token` is a native CancelToken that `signal` (an
+// AbortSignal, or absent) cancels; the core stops at its next check and
+// rejects with ERR_ABORTED, leaving the database as before the call. An
+// already aborted signal rejects at once. The rejection's `cause` is the
+// signal's reason, as fetch() does it.
+function withSignal(what, options, known, call) {
+  if (options != null && typeof options !== 'object') {
+    return Promise.reject(invalidArgument(`${what} options must be an object, got ${typeof options}`))
+  }
+  const keys = options == null ? undefined : otherKeys(options, known)
+  if (keys && known === SIGNAL_KEYS) {
+    return Promise.reject(invalidArgument(`${what} options: unknown key(s) ${keys.join(', ')}; the only option is signal`))
+  }
+  const signal = options == null ? undefined : options.signal
+  if (signal == null) return async(() => call(undefined, keys))
+  if (typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    return Promise.reject(invalidArgument(`${what}: signal must be an AbortSignal`))
+  }
+  const abortedError = (error) => {
+    error.cause ??= signal.reason
+    return error
+  }
+  if (signal.aborted) {
+    const error = new Error(`${what} was aborted`)
+    error.code = 'ERR_ABORTED'
+    return Promise.reject(abortedError(error))
+  }
+  const token = new native.CancelToken()
+  const onAbort = () => token.cancel()
+  signal.addEventListener('abort', onAbort, { once: true })
+  return async(() => call(token, keys))
+    .catch((error) => Promise.reject(error && error.code === 'ERR_ABORTED' ? abortedError(error) : error))
+    .finally(() => signal.removeEventListener('abort', onAbort))
 }
 
 // A time as `purgeFeedback` takes it: a Date or milliseconds since the epoch.
@@ -224,7 +260,6 @@ class VectorDB {
 
   insertBatch(items, options) {
     const onProgress = options == null ? undefined : options.onProgress
-    const others = options == null ? undefined : otherKeys(options, INSERT_BATCH_KEYS)
     if (items != null && !Array.isArray(items) && typeof items === 'object') {
       // The flat form: { ids?, vectors: Float32Array, metadata? }.
       const { ids, vectors, metadata } = items
@@ -234,9 +269,13 @@ class VectorDB {
         const got = vectors === null ? 'null' : Array.isArray(vectors) ? 'an array' : typeof vectors
         return Promise.reject(invalidArgument(`insertBatch items: vectors must be a Float32Array of n × dimensions values, got ${got}`))
       }
-      return async(() => this.#live().insertFlat(ids, vectors, metadata, onProgress, others))
+      return withSignal('insertBatch', options, INSERT_BATCH_KEYS, (token, others) =>
+        this.#live().insertFlat(ids, vectors, metadata, onProgress, others, token),
+      )
     }
-    return async(() => this.#live().insertBatch(items, onProgress, others))
+    return withSignal('insertBatch', options, INSERT_BATCH_KEYS, (token, others) =>
+      this.#live().insertBatch(items, onProgress, others, token),
+    )
   }
 
   upsert(item) {
@@ -290,8 +329,8 @@ class VectorDB {
     })
   }
 
-  train() {
-    return async(() => this.#live().train())
+  train(options) {
+    return withSignal('train', options, SIGNAL_KEYS, (token) => this.#live().train(token))
   }
 
   learningStats() {
@@ -314,8 +353,8 @@ class VectorDB {
     })
   }
 
-  snapshot() {
-    return async(() => this.#live().snapshot()).then(({ graph, features, ids }) => ({
+  snapshot(options) {
+    return withSignal('snapshot', options, SIGNAL_KEYS, (token) => this.#live().snapshot(token)).then(({ graph, features, ids }) => ({
       graph: wrapGraph(graph),
       features,
       ids,
@@ -334,8 +373,8 @@ class VectorDB {
     }
   }
 
-  save() {
-    return async(() => this.#live().save())
+  save(options) {
+    return withSignal('save', options, SIGNAL_KEYS, (token) => this.#live().save(token))
   }
 
   refresh() {

@@ -9,6 +9,11 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class CancelToken {
+  constructor()
+  cancel(): void
+}
+
 /** The model behind one layer object; `loadWeights` swaps it. */
 export declare class GnnModel {
   constructor(kind: string, options?: any | undefined | null)
@@ -59,11 +64,11 @@ export declare class VectorDB {
   handle(): string
   /** Another holder of the database `handle` names. */
   static attach(handle: string): VectorDB
-  save(): Promise<unknown>
+  save(cancel?: CancelToken | undefined | null): Promise<unknown>
   compact(): Promise<unknown>
   close(): Promise<unknown>
   stats(): DatabaseStats
-  snapshot(): Promise<unknown>
+  snapshot(cancel?: CancelToken | undefined | null): Promise<unknown>
   get size(): number
   get dimensions(): number
   get metric(): string
@@ -72,12 +77,14 @@ export declare class VectorDB {
    * `on_progress` and `other_keys` come from the options object (see
    * index.js).
    */
-  insertBatch(items: Array<ItemInput>, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  insertBatch(items: Array<ItemInput>, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null, cancel?: CancelToken | undefined | null): object
   /**
    * `insertBatch({ ids, vectors, metadata })`: all vectors in one
    * `Float32Array`, copied once into the allocation the index keeps.
+   * (The items' and the options' fields arrive one by one, hence the
+   * arity.)
    */
-  insertFlat(ids: Array<string> | undefined | null, vectors: Float32Array, metadata?: Array<any> | undefined | null, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  insertFlat(ids: Array<string> | undefined | null, vectors: Float32Array, metadata?: Array<any> | undefined | null, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null, cancel?: CancelToken | undefined | null): object
   upsert(item: ItemInput): object
   update(id: string, changes: ItemUpdate): object
   get(id: string): Promise<unknown>
@@ -91,7 +98,7 @@ export declare class VectorDB {
    * them; `other_keys` names any others, which are refused).
    */
   feedback(searchId?: string | undefined | null, query?: VectorArg | undefined | null, shown?: Array<string> | undefined | null, clicked?: Array<string> | undefined | null, converted?: Array<string> | undefined | null, otherKeys?: Array<string> | undefined | null): object | undefined
-  train(): Promise<unknown>
+  train(cancel?: CancelToken | undefined | null): Promise<unknown>
   learningStats(): JsLearningStats
   resetLearning(): Promise<unknown>
   /** `before`: milliseconds since the epoch; absent purges everything. */

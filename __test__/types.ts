@@ -208,6 +208,15 @@ async function main(): Promise<void> {
 
   // ------------------------------------------------------------ GNN layers --
   const snapshot: Snapshot = await db.snapshot()
+  const controller = new AbortController()
+  await db.snapshot({ signal: controller.signal })
+  await db.insertBatch([{ vector: [1, 1, 1, 1] }], { signal: AbortSignal.timeout(10_000), onProgress: () => undefined })
+  await db.save({ signal: controller.signal }).catch((e: HnswGnnError) => e.code === 'ERR_ABORTED')
+  await db.train({}).catch(() => undefined)
+  const reclaimed: boolean = await db.compact()
+  const checkpoints: number = db.stats().checkpoints
+  const checkpointError: string | null = db.stats().lastCheckpointError
+  console.log(reclaimed, checkpoints, checkpointError)
   const graph: Graph = snapshot.graph
   const nodeIds: string[] = snapshot.ids
   const csr: CsrGraph = graph.csr()

@@ -52,6 +52,9 @@ pub enum Error {
     Closed,
     /// A write to a database opened with `readOnly: true`.
     ReadOnly,
+    /// The caller cancelled the operation (an `AbortSignal`); it left the
+    /// database as it was.
+    Aborted(String),
     /// A bug: a caught panic or a broken invariant.
     Internal(String),
 }
@@ -59,7 +62,7 @@ pub enum Error {
 /// Every code [`Error::code`] can return: the JS `ErrorCode` type in
 /// index.d.ts lists exactly these and [`JS_ONLY_CODES`] (a test keeps them
 /// in step), and so does the README's table of errors.
-pub const CODES: [&str; 15] = [
+pub const CODES: [&str; 16] = [
     "ERR_DIMENSION_MISMATCH",
     "ERR_INVALID_GRAPH",
     "ERR_INVALID_VECTOR",
@@ -74,6 +77,7 @@ pub const CODES: [&str; 15] = [
     "ERR_LOCKED",
     "ERR_CLOSED",
     "ERR_READ_ONLY",
+    "ERR_ABORTED",
     "ERR_INTERNAL",
 ];
 
@@ -106,6 +110,7 @@ impl Error {
             Error::Locked(_) => "ERR_LOCKED",
             Error::Closed => "ERR_CLOSED",
             Error::ReadOnly => "ERR_READ_ONLY",
+            Error::Aborted(_) => "ERR_ABORTED",
             Error::Internal(_) => "ERR_INTERNAL",
         }
     }
@@ -169,6 +174,7 @@ impl fmt::Display for Error {
             ),
             Error::Closed => write!(f, "the database is closed"),
             Error::ReadOnly => write!(f, "the database was opened read-only"),
+            Error::Aborted(what) => write!(f, "{what}"),
             Error::Internal(why) => write!(f, "internal error: {why}"),
         }
     }
@@ -238,6 +244,7 @@ mod tests {
             Error::Locked(String::new()),
             Error::Closed,
             Error::ReadOnly,
+            Error::Aborted(String::new()),
             Error::Internal(String::new()),
         ];
         let mut seen = BTreeSet::new();
@@ -260,9 +267,10 @@ mod tests {
                 Error::Closed => 14,
                 Error::ReadOnly => 15,
                 Error::Internal(_) => 16,
+                Error::Aborted(_) => 17,
             });
         }
-        assert_eq!(seen.len(), 17, "one error of every variant");
+        assert_eq!(seen.len(), 18, "one error of every variant");
         all
     }
 

@@ -2,6 +2,7 @@
 //! `VectorDb` method and maps the error (index.js wraps this class and
 //! assembles search hits from the packed results).
 
+use super::cancel::{cancel_of, CancelToken};
 use super::convert::{self, ItemInput, Matrix, PackedText, StoredItem, VectorArg};
 use super::error::guard;
 use super::error::{call, ErrorCode};
@@ -9,6 +10,7 @@ use super::graph::JsGraph;
 use super::reports::{DatabaseStats, JsLearningStats, TrainingReport};
 use super::shared::{handles, SharedDb};
 use super::task::{spawn_search, spawn_write, write_applied_here, Job};
+use crate::cancel::Cancel;
 use crate::db::{
     check_insert_batch_keys, DbOptions, Feedback, GraphSnapshot, NewItems, OpenOptions,
     SearchOptions, VectorDb,
@@ -87,6 +89,7 @@ impl JsVectorDb {
         env: &'env Env,
         other_keys: Option<Vec<String>>,
         on_progress: Option<ProgressCallback>,
+        cancel: Cancel,
         items: impl FnOnce(usize) -> crate::Result<NewItems>,
     ) -> Result<Object<'env>, ErrorCode> {
         let items = call(|| {
@@ -105,7 +108,7 @@ impl JsVectorDb {
                         );
                     }
                 };
-                core.insert_items_applied(items, &report)
+                core.insert_items_applied(items, &report, &cancel)
             },
             |ids| ids,
         )
@@ -231,9 +234,10 @@ impl JsVectorDb {
     }
 
     #[napi]
-    pub fn save(&self) -> AsyncTask<Job<(), ()>> {
+    pub fn save(&self, cancel: Option<&CancelToken>) -> AsyncTask<Job<(), ()>> {
         let core = self.core();
-        Job::spawn(move || core.save(), |()| ())
+        let cancel = cancel_of(cancel);
+        Job::spawn(move || core.save_with(&cancel), |()| ())
     }
 
     #[napi]
@@ -255,11 +259,15 @@ impl JsVectorDb {
     }
 
     #[napi]
-    pub fn snapshot(&self) -> AsyncTask<Job<(Graph, GraphSnapshot), Snapshot>> {
+    pub fn snapshot(
+        &self,
+        cancel: Option<&CancelToken>,
+    ) -> AsyncTask<Job<(Graph, GraphSnapshot), Snapshot>> {
         let core = self.core();
+        let cancel = cancel_of(cancel);
         Job::spawn(
             move || {
-                let snapshot = core.snapshot()?;
+                let snapshot = core.snapshot_with(&cancel)?;
                 let (offsets, targets) = (&snapshot.links.offsets, &snapshot.links.targets);
                 let adjacency = Adjacency::from_csr(
                     snapshot.ids.len(),
@@ -311,14 +319,19 @@ impl JsVectorDb {
         items: Vec<ItemInput<'_>>,
         on_progress: Option<ProgressCallback>,
         other_keys: Option<Vec<String>>,
+        cancel: Option<&CancelToken>,
     ) -> Result<Object<'env>, ErrorCode> {
-        self.spawn_insert_items(env, other_keys, on_progress, |dimensions| {
+        let cancel = cancel_of(cancel);
+        self.spawn_insert_items(env, other_keys, on_progress, cancel, |dimensions| {
             convert::items_to_core(items, dimensions)
         })
     }
 
     /// `insertBatch({ ids, vectors, metadata })`: all vectors in one
     /// `Float32Array`, copied once into the allocation the index keeps.
+    /// (The items' and the options' fields arrive one by one, hence the
+    /// arity.)
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn insert_flat<'env>(
         &self,
@@ -328,8 +341,10 @@ impl JsVectorDb {
         metadata: Option<Vec<Value>>,
         on_progress: Option<ProgressCallback>,
         other_keys: Option<Vec<String>>,
+        cancel: Option<&CancelToken>,
     ) -> Result<Object<'env>, ErrorCode> {
-        self.spawn_insert_items(env, other_keys, on_progress, |dimensions| {
+        let cancel = cancel_of(cancel);
+        self.spawn_insert_items(env, other_keys, on_progress, cancel, |dimensions| {
             convert::flat_items_to_core(ids, &vectors, metadata, dimensions)
         })
     }
@@ -520,9 +535,13 @@ impl JsVectorDb {
     }
 
     #[napi]
-    pub fn train(&self) -> AsyncTask<Job<TrainReport, TrainingReport>> {
+    pub fn train(
+        &self,
+        cancel: Option<&CancelToken>,
+    ) -> AsyncTask<Job<TrainReport, TrainingReport>> {
         let core = self.core();
-        Job::spawn(move || core.train(), TrainingReport::from)
+        let cancel = cancel_of(cancel);
+        Job::spawn(move || core.train_with(&cancel), TrainingReport::from)
     }
 
     #[napi]

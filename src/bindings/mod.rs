@@ -14,6 +14,7 @@
 //! | `task.rs` | Promises: worker tasks, the search pool, durable writes |
 //! | `error.rs` | the one mapping from core errors to JS errors with a `code` |
 
+mod cancel;
 mod convert;
 mod db;
 mod error;

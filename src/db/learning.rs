@@ -10,6 +10,7 @@
 
 use super::vector_db::{Applied, VectorDb};
 use super::wal_record;
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::hnsw::MAX_K;
 use crate::learn::interleave::credit;
@@ -234,8 +235,15 @@ impl VectorDb {
     /// Runs a training pass now; resolves once its model is published or
     /// rejected by the guardrail.
     pub fn train(&self) -> Result<TrainReport> {
+        self.train_with(&Cancel::never())
+    }
+
+    /// [`VectorDb::train`] that stops with `ERR_ABORTED` once `cancel` is
+    /// set, publishing nothing.
+    pub fn train_with(&self, cancel: &Cancel) -> Result<TrainReport> {
         self.check_open()?;
-        self.learner.train(&DbItems(self))
+        cancel.check("train")?;
+        self.learner.train(&DbItems(self, cancel))
     }
 
     pub fn learning_stats(&self) -> LearningStats {
@@ -378,7 +386,7 @@ const ITEMS_PER_READ: usize = 512;
 
 /// The database's items as the trainer reads them, in short reads of the
 /// catalogue and the graph.
-struct DbItems<'a>(&'a VectorDb);
+struct DbItems<'a>(&'a VectorDb, &'a Cancel);
 
 impl ItemSource for DbItems<'_> {
     fn items(&self, ids: &[Arc<str>]) -> Vec<Option<ItemRecord>> {
@@ -417,5 +425,9 @@ impl ItemSource for DbItems<'_> {
 
     fn slots(&self, ids: &[Arc<str>]) -> (Vec<Option<u32>>, usize) {
         self.0.slots_of(ids)
+    }
+
+    fn aborted(&self) -> bool {
+        self.1.is_cancelled()
     }
 }

@@ -18,7 +18,7 @@ pub const DEFAULT_RECENT_SEARCHES: usize = 10_000;
 pub const MAX_RECENT_SEARCHES: usize = 10_000_000;
 
 /// The options of `insertBatch`.
-pub const INSERT_BATCH_OPTION_KEYS: [&str; 1] = ["onProgress"];
+pub const INSERT_BATCH_OPTION_KEYS: [&str; 2] = ["onProgress", "signal"];
 
 /// Refuses `insertBatch` options other than [`INSERT_BATCH_OPTION_KEYS`].
 pub fn check_insert_batch_keys(keys: &[String]) -> Result<()> {

@@ -22,7 +22,9 @@ use super::options::{DbOptions, OpenOptions};
 use super::recent::RecentSearches;
 use super::vector_db::VectorDb;
 use super::wal_record::{decode_op, WalOp};
+use crate::cancel::{Cancel, CancelWrite};
 use crate::error::{Error, Result};
+use crate::file::SectionSource;
 use crate::file::{ByteReader, ByteWriter, FileHandle, FileLock, FileMapping, FILE_MAPPING};
 use crate::hnsw::Index;
 use crate::learn::LearningSettings;
@@ -155,7 +157,7 @@ impl VectorDb {
             reader: None,
         });
         // An empty file now, so the log always has a file to continue.
-        db.write_snapshot(0)?;
+        db.write_snapshot(0, &Cancel::never())?;
         Ok(db)
     }
 
@@ -302,7 +304,9 @@ impl VectorDb {
             let section = format!("write-ahead log record {}", i + 1);
             let applied = match decode_op(record, self.dimensions(), &section)? {
                 WalOp::Insert(items) => NewItems::from_items(items, self.dimensions())
-                    .and_then(|items| self.insert_batch_logged(items, &|_, _| {}, false))
+                    .and_then(|items| {
+                        self.insert_batch_logged(items, &|_, _| {}, false, &Cancel::never())
+                    })
                     .map(|_| ()),
                 WalOp::Update {
                     id,
@@ -348,6 +352,14 @@ impl VectorDb {
     /// Writes wait while it runs; searches do not. On failure (`ERR_IO`) the
     /// previous file and the log are intact.
     pub fn save(&self) -> Result<()> {
+        self.save_with(&Cancel::never())
+    }
+
+    /// [`VectorDb::save`] that stops with `ERR_ABORTED` once `cancel` is
+    /// set, leaving the previous file and the log as they were (the temp
+    /// file is removed).
+    pub fn save_with(&self, cancel: &Cancel) -> Result<()> {
+        cancel.check("save")?;
         let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
         self.check_open()?;
         let persistence = self.persistence.as_ref().ok_or_else(|| {
@@ -359,14 +371,15 @@ impl VectorDb {
         // A saved file holds no tombstones (and the copies compaction
         // makes of the vectors are replaced by the new file's mapping).
         self.compact_exclusive()?;
+        cancel.check("save")?;
         let generation = persistence.lock_file().generation + 1;
-        self.write_snapshot(generation)
+        self.write_snapshot(generation, cancel)
     }
 
     /// Writes generation `generation` of the file, resets the log to
     /// continue it, and serves vectors from the new file. Callers hold the
     /// gate for writing (or own the database exclusively).
-    fn write_snapshot(&self, generation: u64) -> Result<()> {
+    fn write_snapshot(&self, generation: u64, cancel: &Cancel) -> Result<()> {
         let persistence = self
             .persistence
             .as_ref()
@@ -399,7 +412,21 @@ impl VectorDb {
             if let Some(carried) = &state.carried_sections {
                 sections.extend(carried.sources());
             }
-            write_db_file(&persistence.path, &header, sections)?
+            // Every section writes through a writer that fails once
+            // cancelled; the failed write removes its temp file.
+            let sections = sections
+                .into_iter()
+                .map(|source| SectionSource {
+                    write: Box::new(move |out: &mut dyn Write| {
+                        (source.write)(&mut CancelWrite { out, cancel })
+                    }),
+                    ..source
+                })
+                .collect();
+            match write_db_file(&persistence.path, &header, sections) {
+                Err(_) if cancel.is_cancelled() => return cancel.check("save"),
+                written => written?,
+            }
         };
         state.generation = generation;
         state.file_bytes = size;

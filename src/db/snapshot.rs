@@ -4,6 +4,7 @@
 //! part) is cached until the next write.
 
 use super::vector_db::VectorDb;
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::hnsw::Csr;
 use crate::locality::locality_order;
@@ -27,6 +28,9 @@ pub struct GraphSnapshot {
     pub links: Csr,
 }
 
+/// Rows between checks for cancellation.
+const ROWS_PER_CHECK: usize = 4096;
+
 /// The cached row order: the slot of each row, as of a write epoch.
 pub(super) struct RowOrder {
     epoch: u64,
@@ -40,6 +44,13 @@ impl VectorDb {
     /// message passing over them reads mostly from cache; the order is
     /// cached until the next write, so repeated snapshots agree row for row.
     pub fn snapshot(&self) -> Result<GraphSnapshot> {
+        self.snapshot_with(&Cancel::never())
+    }
+
+    /// [`VectorDb::snapshot`] that stops with `ERR_ABORTED` once `cancel` is
+    /// set (checked every [`ROWS_PER_CHECK`] rows of each pass).
+    pub fn snapshot_with(&self, cancel: &Cancel) -> Result<GraphSnapshot> {
+        cancel.check("snapshot")?;
         // Excludes writes, including a batch still linking after it let go
         // of the catalog.
         let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
@@ -49,11 +60,15 @@ impl VectorDb {
             |live| {
                 let mut by_slot = Array2::<f32>::zeros((live.len(), self.dimensions()));
                 for (row, &slot) in live.iter().enumerate() {
+                    if row % ROWS_PER_CHECK == 0 {
+                        cancel.check("snapshot")?;
+                    }
                     by_slot
                         .row_mut(row)
                         .assign(&ArrayView1::from(&self.live_vector(slot)?));
                 }
                 let order = locality_order(by_slot.view(), ORDER_SEED);
+                cancel.check("snapshot")?;
                 Ok(order
                     .iter()
                     .map(|&position| live[position as usize])
@@ -63,6 +78,9 @@ impl VectorDb {
         )?;
         let mut features = Array2::<f32>::zeros((slots.len(), self.dimensions()));
         for (row, &slot) in slots.iter().enumerate() {
+            if row % ROWS_PER_CHECK == 0 {
+                cancel.check("snapshot")?;
+            }
             features
                 .row_mut(row)
                 .assign(&ArrayView1::from(&self.live_vector(slot)?));

@@ -6,6 +6,7 @@
 use super::items::{validate_id, Catalog, Metadata, NewItem, NewItems};
 use super::vector_db::{Applied, VectorDb};
 use super::wal_record;
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ impl VectorDb {
     /// [`VectorDb::insert`] without waiting for durability.
     pub fn insert_applied(&self, item: NewItem) -> Result<Applied<String>> {
         let items = NewItems::from_items(vec![item], self.dimensions())?;
-        self.insert_items_applied(items, &|_, _| {})
+        self.insert_items_applied(items, &|_, _| {}, &Cancel::never())
             .map(|applied| applied.map(|mut ids| ids.remove(0)))
     }
 
@@ -32,20 +33,49 @@ impl VectorDb {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Vec<String>> {
         let items = NewItems::from_items(items, self.dimensions())?;
-        self.durable(self.insert_items_applied(items, progress)?)
+        self.durable(self.insert_items_applied(items, progress, &Cancel::never())?)
     }
 
     /// [`VectorDb::insert_batch`] of items laid out end to end, which
     /// stores their vectors without copying them, and without waiting for
-    /// durability.
+    /// durability. Cancelled while linking, the batch is taken out again
+    /// (its deletes logged and durable) and the call fails with
+    /// `ERR_ABORTED`: the items are not there, before or after a restart.
     pub fn insert_items_applied(
         &self,
         items: NewItems,
         progress: &(dyn Fn(usize, usize) + Sync),
+        cancel: &Cancel,
     ) -> Result<Applied<Vec<String>>> {
-        let _gate = self.begin_write()?;
-        let (value, sequence) = self.insert_batch_logged(items, progress, true)?;
+        cancel.check("insertBatch")?;
+        let gate = self.begin_write()?;
+        let (value, sequence) = self.insert_batch_logged(items, progress, true, cancel)?;
+        if cancel.is_cancelled() {
+            let undone = self.take_back(&value)?;
+            drop(gate);
+            self.durable(undone)?;
+            return Err(Error::Aborted("insertBatch was aborted".into()));
+        }
         Ok(Applied { value, sequence })
+    }
+
+    /// Deletes the items of a batch that was cancelled while linking
+    /// (tombstones, without repairing around them: many were never linked).
+    fn take_back(&self, ids: &[String]) -> Result<Applied<()>> {
+        let mut catalog = self.write_catalog();
+        let sequence = self.log(true, || {
+            ids.iter().map(|id| wal_record::encode_delete(id)).collect()
+        });
+        for id in ids {
+            if let Some(slot) = catalog.slot_of.remove(id.as_str()) {
+                catalog.vacate(slot);
+                self.index.tombstone(slot);
+            }
+        }
+        Ok(Applied {
+            value: (),
+            sequence: sequence?,
+        })
     }
 
     pub(super) fn insert_batch_logged(
@@ -53,6 +83,7 @@ impl VectorDb {
         items: NewItems,
         progress: &(dyn Fn(usize, usize) + Sync),
         log: bool,
+        cancel: &Cancel,
     ) -> Result<(Vec<String>, Option<u64>)> {
         if items.is_empty() {
             return Ok((Vec::new(), None));
@@ -98,7 +129,8 @@ impl VectorDb {
             self.index.link_one(range.start);
             progress(1, 1);
         } else {
-            self.index.link_batch(range, progress);
+            self.index
+                .link_batch(range, progress, &|| cancel.is_cancelled());
         }
         Ok((ids.iter().map(|id| id.to_string()).collect(), sequence?))
     }
@@ -176,7 +208,7 @@ impl VectorDb {
                     metadata: metadata.clone().flatten(),
                 };
                 let items = NewItems::from_items(vec![item], self.dimensions())?;
-                return match self.insert_batch_logged(items, &|_, _| {}, log) {
+                return match self.insert_batch_logged(items, &|_, _| {}, log, &Cancel::never()) {
                     // Another writer created it between our check and insert.
                     Err(Error::DuplicateId(_)) => {
                         self.replace_logged(id, vector, metadata, create, log)

@@ -187,7 +187,14 @@ impl Index {
     /// Links appended slots into the graph, in parallel on the Rayon pool.
     /// `progress(done, total)` is called every 1% of the batch (at least
     /// every 256 items) with increasing `done`, ending with `(total, total)`.
-    pub fn link_batch(&self, slots: Range<u32>, progress: &(dyn Fn(usize, usize) + Sync)) {
+    /// Once `stop()` returns true the slots not yet linked are skipped (and
+    /// no final report is made): the caller tombstones the batch.
+    pub fn link_batch(
+        &self,
+        slots: Range<u32>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        stop: &(dyn Fn() -> bool + Sync),
+    ) {
         let storage = self.read();
         self.ensure_anchors(&storage);
         let total = slots.len();
@@ -206,6 +213,9 @@ impl Index {
         slots.into_par_iter().for_each_init(
             || self.scratch_pool.take(storage.len()),
             |scratch, slot| {
+                if stop() {
+                    return;
+                }
                 self.link(&storage, slot, scratch);
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if finished.is_multiple_of(report_every) && finished < total {
@@ -213,7 +223,9 @@ impl Index {
                 }
             },
         );
-        report(total);
+        if !stop() {
+            report(total);
+        }
     }
 
     /// Appends and links one vector; returns its slot.
@@ -230,7 +242,7 @@ impl Index {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Range<u32>> {
         let slots = self.append_batch(vectors)?;
-        self.link_batch(slots.clone(), progress);
+        self.link_batch(slots.clone(), progress, &|| false);
         Ok(slots)
     }
 

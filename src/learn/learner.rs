@@ -245,11 +245,21 @@ impl Learner {
                 log.weighted(now).map(|(w, s)| (w, Arc::clone(s))).collect();
             (snapshot, log.settings().conversion_weight)
         };
-        {
+        let (sessions_before, started_before) = {
             let mut books = self.lock_books();
+            let before = (books.sessions_since_training, books.last_training_started);
             books.sessions_since_training = 0;
             books.last_training_started = Some(started);
-        }
+            before
+        };
+        // A cancelled pass leaves everything as before it: no model, and
+        // the background trainer still owes the sessions a pass.
+        let aborted = |error: Error| {
+            let mut books = self.lock_books();
+            books.sessions_since_training += sessions_before;
+            books.last_training_started = started_before;
+            Err(error)
+        };
         // Read before training: a guard taken inside the call's arguments
         // would live until the end of the statement, holding the books (and
         // so every `record`, i.e. every feedback) for the whole pass.
@@ -269,7 +279,11 @@ impl Learner {
         };
         // A failed pass still counts, so the next one holds back other
         // sessions instead of failing on the same ones.
+        if trained.as_ref().is_some_and(|t| t.is_ok()) && source.aborted() {
+            return aborted(Error::Aborted("train was aborted".into()));
+        }
         let trained = match trained {
+            Some(Err(error @ Error::Aborted(_))) => return aborted(error),
             Some(Err(error)) => {
                 self.lock_books().trainings += 1;
                 return Err(error);

@@ -32,7 +32,7 @@ use super::intents::fit_metric;
 use super::metric::MetricParams;
 use super::model::{unit, Blend, MemoryParams, MetricPart, Model, QueryMemory};
 use crate::distance::{Kernels, Metric};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gnn::propagate::{aggregate, Aggregation};
 use crate::gnn::Adjacency;
 use crate::hnsw::Index;
@@ -66,6 +66,10 @@ pub trait ItemSource {
             .map(|record| record.map(|r| r.slot))
             .collect();
         (slots, self.index().slot_count())
+    }
+    /// Whether the caller has cancelled the pass (checked every epoch).
+    fn aborted(&self) -> bool {
+        false
     }
 }
 
@@ -312,6 +316,9 @@ pub fn train(
     // A deterministic order that mixes sessions (a fixed stride walk).
     let stride = coprime_stride(pairs.len());
     for _ in 0..params.epochs {
+        if source.aborted() {
+            return Err(Error::Aborted("train was aborted".into()));
+        }
         loss = 0.0;
         let decay = 1.0 - params.learning_rate * params.shrinkage;
         e.iter_mut().for_each(|x| *x *= decay);
