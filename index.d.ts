@@ -720,9 +720,9 @@ export declare class VectorDB {
    * Reclaims the slots that deleted and replaced items still hold (their
    * vectors and links stay in the graph, routing searches, until then):
    * the live items are renumbered and the lists that pointed at deleted
-   * ones are chosen afresh around them, keeping recall. `save()` does this
-   * itself; call it on a database without a file after many deletes, or
-   * leave it to the automatic checkpoints. Writes wait while it runs;
+   * ones are chosen afresh around them, keeping recall. A database with a
+   * file does this at every `save()` and checkpoint; call it on a database
+   * without a file after many deletes. Writes wait while it runs;
    * searches only for a final swap. Resolves to whether anything was
    * reclaimed (`false` also while a training pass runs: try again later).
    * `stats().slots - stats().items` is what it would reclaim.
