@@ -120,13 +120,16 @@ impl Catalog {
         self.content_bytes + table + slots
     }
 
-    /// Appends a live slot for `id` (and maps the id to it).
-    pub(super) fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) {
+    /// Appends a live slot for `id` and maps the id to it. Returns whether
+    /// the id was new: a replace remaps its id this way; reading a file
+    /// treats it as corruption.
+    pub(super) fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) -> bool {
         self.content_bytes += slot_content_bytes(&id, metadata.as_deref());
         let slot = self.ids.len() as u32;
-        self.slot_of.insert(id.clone(), slot);
+        let fresh = self.slot_of.insert(id.clone(), slot).is_none();
         self.ids.push(Some(id));
         self.metadata.push(metadata);
+        fresh
     }
 
     /// Appends a slot that holds nothing (deleted before a save).
@@ -262,39 +265,35 @@ pub(super) fn write_items(out: &mut dyn Write, catalog: &Catalog) -> std::io::Re
     out.write_all(&buffer)
 }
 
-pub(super) fn read_items(bytes: &[u8], index: &Index) -> Result<Catalog> {
-    let mut reader = ByteReader::new(bytes, "ids and metadata section");
-    let slots = index.slot_count();
+/// The items section of a file with `slots` slots, read without the index
+/// (so that it can run beside the graph's decode, see `persist.rs`);
+/// [`check_items`] then holds it to the index's deletion marks.
+pub(super) fn read_items(bytes: &[u8], slots: usize) -> Result<Catalog> {
+    let mut reader = ByteReader::new(bytes, ITEMS_SECTION);
     // Each slot takes at least its two 4-byte tags.
-    reader.check_fits(slots as u64, 8, "slot count")?;
+    let slots = reader.check_fits(slots as u64, 8, "slot count")?;
     let mut catalog = Catalog {
-        slot_of: HashMap::with_capacity(index.len()),
+        slot_of: HashMap::with_capacity(slots),
         ids: Vec::with_capacity(slots),
         metadata: Vec::with_capacity(slots),
         content_bytes: 0,
     };
-    for slot in 0..slots as u32 {
+    for slot in 0..slots {
         let id = reader.optional_str("id")?;
         let metadata = read_metadata(&mut reader, "metadata")?;
         match id {
             Some(id) => {
-                if index.is_deleted(slot) {
-                    return Err(reader.corrupt(format!("deleted slot {slot} has id {id:?}")));
-                }
                 if id.is_empty() || id.len() > MAX_ID_BYTES {
                     return Err(
                         reader.corrupt(format!("slot {slot} has an id of {} bytes", id.len()))
                     );
                 }
-                if catalog.slot_of.contains_key(id) {
+                // One hash per id: a million of them is most of an open.
+                if !catalog.push(Arc::from(id), metadata.map(Arc::new)) {
                     return Err(reader.corrupt(format!("id {id:?} appears twice")));
                 }
-                catalog.push(Arc::from(id), metadata.map(Arc::new));
             }
             None => {
-                if !index.is_deleted(slot) {
-                    return Err(reader.corrupt(format!("live slot {slot} has no id")));
-                }
                 if metadata.is_some() {
                     return Err(reader.corrupt(format!("deleted slot {slot} has metadata")));
                 }
@@ -305,3 +304,39 @@ pub(super) fn read_items(bytes: &[u8], index: &Index) -> Result<Catalog> {
     reader.finish()?;
     Ok(catalog)
 }
+
+/// Checks a catalogue from [`read_items`] against the index read from the
+/// same file: one slot each, an id exactly where the slot is live.
+pub(super) fn check_items(catalog: &Catalog, index: &Index) -> Result<()> {
+    if catalog.ids.len() != index.slot_count() {
+        return Err(Error::corrupt(
+            ITEMS_SECTION,
+            format!(
+                "{} slots, the index has {}",
+                catalog.ids.len(),
+                index.slot_count()
+            ),
+        ));
+    }
+    for (slot, id) in catalog.ids.iter().enumerate() {
+        match (id, index.is_deleted(slot as u32)) {
+            (Some(id), true) => {
+                return Err(Error::corrupt(
+                    ITEMS_SECTION,
+                    format!("deleted slot {slot} has id {id:?}"),
+                ))
+            }
+            (None, false) => {
+                return Err(Error::corrupt(
+                    ITEMS_SECTION,
+                    format!("live slot {slot} has no id"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How errors name the items section.
+const ITEMS_SECTION: &str = "ids and metadata section";

@@ -17,7 +17,7 @@
 //! any other is skipped, and dropped by the next save.
 
 use super::checkpoint::Checkpointer;
-use super::items::{read_items, write_items, NewItems};
+use super::items::{check_items, read_items, write_items, NewItems};
 use super::options::{DbOptions, OpenOptions};
 use super::recent::RecentSearches;
 use super::vector_db::VectorDb;
@@ -250,8 +250,15 @@ impl VectorDb {
             file.check_writable()?;
         }
         let header = &file.header;
-        let index = Index::from_file(file)?;
-        let catalog = read_items(file.section(SectionKind::Items, 0)?, &index)?;
+        // The graph and the id catalogue are the two long parts of an open
+        // (about 170 and 300 ms at 1M × 128): decoded side by side, then
+        // checked against each other.
+        let items = file.section(SectionKind::Items, 0)?;
+        let slots = usize::try_from(header.slot_count).unwrap_or(usize::MAX);
+        let (index, catalog) = rayon::join(|| Index::from_file(file), || read_items(items, slots));
+        let index = index?;
+        let catalog = catalog?;
+        check_items(&catalog, &index)?;
         let saved = file
             .optional_section(SectionKind::Feedback, 0)
             .map(|bytes| SavedFeedback::decode(bytes, options.recent_searches, index.dimensions()))
