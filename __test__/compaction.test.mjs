@@ -66,7 +66,7 @@ test(`deleting and re-inserting the live set ${ROUNDS}× keeps file, heap and re
 
   const items = roundVectors(ROUNDS).map((vector, i) => ({ id: ids[i], vector }))
   const rng = makeRng(5)
-  const queries = Array.from({ length: 200 }, () => nearbyQuery(rng, roundVectors(ROUNDS), 1))
+  const queries = Array.from({ length: 1000 }, () => nearbyQuery(rng, roundVectors(ROUNDS), 1))
   const churnedRecall = await meanRecall(churned, items, queries)
   const freshRecall = await meanRecall(fresh, items, queries)
   const fileRatio = statSync(join(dir, 'churned.hgnn')).size / statSync(join(dir, 'fresh.hgnn')).size
