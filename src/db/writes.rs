@@ -112,11 +112,11 @@ impl VectorDb {
             // they move into the index without a copy. A failed log append
             // still applies the change, as before (the record may have
             // reached the file); the caller gets the error.
-            self.index.check_rows(&vectors)?;
+            let vectors = self.index.check_rows(vectors)?;
             let sequence = self.log(log, || {
-                wal_record::encode_insert(&ids, &vectors, self.dimensions(), &metadata)
+                wal_record::encode_insert(&ids, vectors.as_slice(), self.dimensions(), &metadata)
             });
-            let slots = self.index.append_rows(vectors)?;
+            let slots = self.index.append_checked(vectors)?;
             let mut metadata = metadata.into_iter();
             for id in &ids {
                 catalog.push(id.clone(), metadata.next().flatten().map(Arc::new));

@@ -30,6 +30,16 @@ pub struct Csr {
     pub targets: Vec<u32>,
 }
 
+/// Vectors laid end to end that [`Index::check_rows`] has passed, as given
+/// (not yet in stored form).
+pub struct CheckedRows(Vec<f32>);
+
+impl CheckedRows {
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+}
+
 pub struct Index {
     pub(super) dimensions: usize,
     pub(super) metric: Metric,
@@ -123,10 +133,10 @@ impl Index {
         self.append_rows(vectors.concat())
     }
 
-    /// Checks vectors laid end to end in `rows` as [`Index::append_rows`]
-    /// would, without changing them: so a caller can log a batch before
-    /// storing it, knowing the store will not refuse it.
-    pub fn check_rows(&self, rows: &[f32]) -> Result<()> {
+    /// Checks vectors laid end to end in `rows` without changing them, so a
+    /// caller can log a batch before storing it with
+    /// [`Index::append_checked`], which will not refuse it.
+    pub fn check_rows(&self, rows: Vec<f32>) -> Result<CheckedRows> {
         let dimensions = self.dimensions;
         if !rows.len().is_multiple_of(dimensions) {
             return Err(Error::BatchShape {
@@ -146,14 +156,19 @@ impl Index {
         if self.slot_count() + rows.len() / dimensions > u32::MAX as usize - 1 {
             return Err(Error::invalid_argument("index is full (2^32 - 1 slots)"));
         }
-        Ok(())
+        Ok(CheckedRows(rows))
     }
 
     /// [`Index::append_batch`] of vectors laid end to end in `rows`, which
     /// are brought to stored form in place and then kept as they are (see
     /// `Storage::push_rows`): the flat batch path copies no vector.
-    pub fn append_rows(&self, mut rows: Vec<f32>) -> Result<Range<u32>> {
-        self.check_rows(&rows)?;
+    pub fn append_rows(&self, rows: Vec<f32>) -> Result<Range<u32>> {
+        self.append_checked(self.check_rows(rows)?)
+    }
+
+    /// [`Index::append_rows`] of rows [`Index::check_rows`] has passed.
+    pub fn append_checked(&self, rows: CheckedRows) -> Result<Range<u32>> {
+        let CheckedRows(mut rows) = rows;
         let dimensions = self.dimensions;
         if self.metric.normalizes() {
             // Cannot fail: `check_rows` refused zero rows.
