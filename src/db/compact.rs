@@ -44,10 +44,7 @@ impl VectorDb {
         let catalog = self.read_catalog().renumbered(&new_slot);
         drop(new_slot);
         let model = self.learner.renumbered_model(&index, &|ids| {
-            let slots = ids
-                .iter()
-                .map(|id| catalog.slot_of.get(id).copied())
-                .collect();
+            let slots = ids.iter().map(|id| catalog.slot_of.get(id)).collect();
             (slots, catalog.ids.len())
         })?;
         {

@@ -2,11 +2,12 @@
 //! ids to slots and holds metadata, and the catalogue's section of the
 //! database file.
 
+use super::id_map::{IdMap, ShardRun, SLOTS_PER_RUN};
 use crate::error::{Error, Result};
 use crate::file::{ByteReader, ByteWriter};
 use crate::hnsw::Index;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -96,7 +97,7 @@ pub struct Item {
 
 #[derive(Default)]
 pub(super) struct Catalog {
-    pub(super) slot_of: HashMap<Arc<str>, u32>,
+    pub(super) slot_of: IdMap,
     /// Per slot: its id while live, `None` once deleted or replaced.
     pub(super) ids: Vec<Option<Arc<str>>>,
     pub(super) metadata: Vec<Option<Arc<Metadata>>>,
@@ -111,18 +112,14 @@ impl Catalog {
     /// and headers aside): each id string once (`ids` and `slot_of` share
     /// it), both tables, and the metadata.
     pub(super) fn heap_bytes(&self) -> usize {
-        // hashbrown: a power-of-two bucket count at most 7/8 full, one
-        // (key, value) entry and one control byte per bucket, plus a group.
-        let buckets = (self.slot_of.capacity() * 8 / 7).next_power_of_two();
-        let table = buckets * (std::mem::size_of::<(Arc<str>, u32)>() + 1) + 16;
+        let table = self.slot_of.heap_bytes();
         let slots = self.ids.capacity() * std::mem::size_of::<Option<Arc<str>>>()
             + self.metadata.capacity() * std::mem::size_of::<Option<Arc<Metadata>>>();
         self.content_bytes + table + slots
     }
 
     /// Appends a live slot for `id` and maps the id to it. Returns whether
-    /// the id was new: a replace remaps its id this way; reading a file
-    /// treats it as corruption.
+    /// the id was new (a replace remaps its id this way).
     pub(super) fn push(&mut self, id: Arc<str>, metadata: Option<Arc<Metadata>>) -> bool {
         self.content_bytes += slot_content_bytes(&id, metadata.as_deref());
         let slot = self.ids.len() as u32;
@@ -132,27 +129,24 @@ impl Catalog {
         fresh
     }
 
-    /// Appends a slot that holds nothing (deleted before a save).
-    pub(super) fn push_vacant(&mut self) {
-        self.ids.push(None);
-        self.metadata.push(None);
-    }
-
     /// The catalogue of a compacted index: the live slots only, in their
     /// new numbering (`new_slot`, see `Index::compacted`).
     pub(super) fn renumbered(&self, new_slot: &[u32]) -> Catalog {
+        let live = self.slot_of.len();
         let mut renumbered = Catalog {
-            slot_of: HashMap::with_capacity(self.slot_of.len()),
-            ids: Vec::with_capacity(self.slot_of.len()),
-            metadata: Vec::with_capacity(self.slot_of.len()),
-            content_bytes: 0,
+            slot_of: IdMap::default(),
+            ids: Vec::with_capacity(live),
+            metadata: Vec::with_capacity(live),
+            content_bytes: self.content_bytes,
         };
         for (slot, id) in self.ids.iter().enumerate() {
             if let Some(id) = id {
                 debug_assert_eq!(new_slot[slot] as usize, renumbered.ids.len());
-                renumbered.push(id.clone(), self.metadata[slot].clone());
+                renumbered.ids.push(Some(id.clone()));
+                renumbered.metadata.push(self.metadata[slot].clone());
             }
         }
+        renumbered.slot_of = IdMap::build(&renumbered.ids).expect("a catalogue maps each id once");
         renumbered
     }
 
@@ -266,21 +260,69 @@ pub(super) fn write_items(out: &mut dyn Write, catalog: &Catalog) -> std::io::Re
 }
 
 /// The items section of a file with `slots` slots, read without the index
-/// (so that it can run beside the graph's decode, see `persist.rs`);
+/// (so that it can run beside the graph's check, see `persist.rs`);
 /// [`check_items`] then holds it to the index's deletion marks.
+///
+/// Records have variable length, so one sequential walk over their length
+/// tags finds where each task's run of slots starts; the tasks then parse
+/// their ids and metadata in parallel, in place, and sort the ids for the
+/// id map's parallel build (see `id_map.rs`).
 pub(super) fn read_items(bytes: &[u8], slots: usize) -> Result<Catalog> {
     let mut reader = ByteReader::new(bytes, ITEMS_SECTION);
     // Each slot takes at least its two 4-byte tags.
     let slots = reader.check_fits(slots as u64, 8, "slot count")?;
+    let mut task_starts = Vec::with_capacity(slots.div_ceil(SLOTS_PER_RUN) + 1);
+    for slot in 0..slots {
+        if slot % SLOTS_PER_RUN == 0 {
+            task_starts.push(reader.position());
+        }
+        reader.optional_bytes("id")?;
+        reader.optional_bytes("metadata")?;
+    }
+    reader.finish()?;
+    task_starts.push(bytes.len());
     let mut catalog = Catalog {
-        slot_of: HashMap::with_capacity(slots),
-        ids: Vec::with_capacity(slots),
-        metadata: Vec::with_capacity(slots),
+        slot_of: IdMap::default(),
+        ids: vec![None; slots],
+        metadata: vec![None; slots],
         content_bytes: 0,
     };
-    for slot in 0..slots {
+    let slot_of = &catalog.slot_of;
+    let parsed: Vec<(ShardRun, usize)> = catalog
+        .ids
+        .par_chunks_mut(SLOTS_PER_RUN)
+        .zip(catalog.metadata.par_chunks_mut(SLOTS_PER_RUN))
+        .zip(task_starts.par_windows(2))
+        .enumerate()
+        .map(|(task, ((ids, metadata), span))| {
+            let first = task * SLOTS_PER_RUN;
+            let content_bytes = parse_slots(&bytes[span[0]..span[1]], first, ids, metadata)?;
+            Ok((slot_of.sort_run(ids, first), content_bytes))
+        })
+        .collect::<Result<_>>()?;
+    let (runs, content_bytes): (Vec<ShardRun>, Vec<usize>) = parsed.into_iter().unzip();
+    catalog.content_bytes = content_bytes.iter().sum();
+    catalog
+        .slot_of
+        .fill(runs)
+        .map_err(|id| Error::corrupt(ITEMS_SECTION, format!("id {id:?} appears twice")))?;
+    Ok(catalog)
+}
+
+/// Parses the records of slots `first..first + ids.len()` (exactly what
+/// `bytes` holds) into `ids` and `metadata`; returns their content bytes.
+fn parse_slots(
+    bytes: &[u8],
+    first: usize,
+    ids: &mut [Option<Arc<str>>],
+    metadata: &mut [Option<Arc<Metadata>>],
+) -> Result<usize> {
+    let mut reader = ByteReader::new(bytes, ITEMS_SECTION);
+    let mut content_bytes = 0;
+    for (i, (id_out, metadata_out)) in ids.iter_mut().zip(metadata.iter_mut()).enumerate() {
+        let slot = first + i;
         let id = reader.optional_str("id")?;
-        let metadata = read_metadata(&mut reader, "metadata")?;
+        let fields = read_metadata(&mut reader, "metadata")?;
         match id {
             Some(id) => {
                 if id.is_empty() || id.len() > MAX_ID_BYTES {
@@ -288,21 +330,18 @@ pub(super) fn read_items(bytes: &[u8], slots: usize) -> Result<Catalog> {
                         reader.corrupt(format!("slot {slot} has an id of {} bytes", id.len()))
                     );
                 }
-                // One hash per id: a million of them is most of an open.
-                if !catalog.push(Arc::from(id), metadata.map(Arc::new)) {
-                    return Err(reader.corrupt(format!("id {id:?} appears twice")));
-                }
+                content_bytes += slot_content_bytes(id, fields.as_ref());
+                *id_out = Some(Arc::from(id));
+                *metadata_out = fields.map(Arc::new);
             }
-            None => {
-                if metadata.is_some() {
-                    return Err(reader.corrupt(format!("deleted slot {slot} has metadata")));
-                }
-                catalog.push_vacant();
+            None if fields.is_some() => {
+                return Err(reader.corrupt(format!("deleted slot {slot} has metadata")));
             }
+            None => {}
         }
     }
     reader.finish()?;
-    Ok(catalog)
+    Ok(content_bytes)
 }
 
 /// Checks a catalogue from [`read_items`] against the index read from the

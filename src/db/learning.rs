@@ -154,7 +154,7 @@ impl VectorDb {
         // comes wholly before or after, so a deleted item never comes back
         // through learning.
         let catalog = self.read_catalog();
-        session.forget(|id| !catalog.slot_of.contains_key(id));
+        session.forget(|id| !catalog.slot_of.contains(id));
         let sequence = self.log(true, || vec![wal_record::encode_feedback(&session)])?;
         self.learner.record(session);
         drop(catalog);
@@ -373,10 +373,7 @@ impl VectorDb {
     /// one read of the catalogue (which writes hold while they add slots).
     pub(super) fn slots_of(&self, ids: &[Arc<str>]) -> (Vec<Option<u32>>, usize) {
         let catalog = self.read_catalog();
-        let slots = ids
-            .iter()
-            .map(|id| catalog.slot_of.get(id).copied())
-            .collect();
+        let slots = ids.iter().map(|id| catalog.slot_of.get(id)).collect();
         (slots, self.index.slot_count())
     }
 }
@@ -400,7 +397,7 @@ impl ItemSource for DbItems<'_> {
                 block
                     .iter()
                     .map(|id| {
-                        let &slot = catalog.slot_of.get(id)?;
+                        let slot = catalog.slot_of.get(id)?;
                         let vector = db.index.vector(slot)?;
                         let neighbours = db
                             .index

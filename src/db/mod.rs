@@ -6,6 +6,7 @@
 //! | `options.rs` | `DbOptions` and `OpenOptions`: defaults, limits, parsing of JS-shaped options |
 //! | `vector_db.rs` | `VectorDb`: its locks, the write gate, `Applied` writes and their durability |
 //! | `items.rs` | `NewItem`, `Item`, the `Catalog` (ids ↔ slots, metadata) and its file section |
+//! | `id_map.rs` | `IdMap`: id → slot, sharded so an open builds it in parallel |
 //! | `writes.rs` | insert, upsert, update, delete |
 //! | `queries.rs` | get, search, search batches, and their `SearchOptions` and `Hit`s |
 //! | `recent.rs` | the ring of recent searches that feedback refers to (saved with the file) |
@@ -31,6 +32,7 @@
 //! write-ahead log and acknowledges it once durable; see `persist.rs`.
 mod checkpoint;
 mod compact;
+mod id_map;
 mod items;
 mod learning;
 mod options;

@@ -94,7 +94,7 @@ impl VectorDb {
     pub fn get(&self, id: &str) -> Result<Option<Item>> {
         self.check_open()?;
         let catalog = self.read_catalog();
-        Ok(catalog.slot_of.get(id).and_then(|&slot| {
+        Ok(catalog.slot_of.get(id).and_then(|slot| {
             Some(Item {
                 id: catalog.ids[slot as usize].clone()?,
                 vector: self.index.vector(slot)?,

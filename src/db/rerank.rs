@@ -66,7 +66,7 @@ impl VectorDb {
                     model
                         .bound_slot(row)
                         .filter(|&slot| live(slot))
-                        .or_else(|| catalog.slot_of.get(&*model.id(row)).copied())
+                        .or_else(|| catalog.slot_of.get(&model.id(row)))
                 })
                 .filter(|&slot| {
                     options.filter.as_ref().is_none_or(|filter| {

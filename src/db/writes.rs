@@ -193,7 +193,7 @@ impl VectorDb {
         validate_id(id)?;
         let (new_slot, old_slot, sequence) = {
             let mut catalog = self.write_catalog();
-            let old_slot = catalog.slot_of.get(id).copied();
+            let old_slot = catalog.slot_of.get(id);
             let Some(old) = old_slot else {
                 if !create {
                     return Err(Error::NotFound(id.to_string()));
@@ -265,7 +265,7 @@ impl VectorDb {
     pub(super) fn delete_logged(&self, id: &str, log: bool) -> Result<(bool, Option<u64>)> {
         let (slot, sequence) = {
             let mut catalog = self.write_catalog();
-            let Some(&slot) = catalog.slot_of.get(id) else {
+            let Some(slot) = catalog.slot_of.get(id) else {
                 return Ok((false, None));
             };
             let sequence = self.log(log, || vec![wal_record::encode_delete(id)]);
@@ -291,7 +291,7 @@ impl VectorDb {
             let id: Arc<str> = match id {
                 Some(id) => {
                     validate_id(id)?;
-                    if catalog.slot_of.contains_key(id.as_str()) || fresh.insert(id, ()).is_some() {
+                    if catalog.slot_of.contains(id.as_str()) || fresh.insert(id, ()).is_some() {
                         return Err(Error::DuplicateId(id.clone()));
                     }
                     Arc::from(id.as_str())

@@ -160,21 +160,29 @@ impl Mapping {
     /// `len` floats at byte `offset`, read in place. `ERR_CORRUPT_FILE` if
     /// they lie outside the mapping or are not 4-byte aligned.
     pub fn f32s(&self, offset: usize, len: usize) -> Result<MappedF32> {
+        self.values(offset, len)
+    }
+
+    /// `len` values of `T` at byte `offset`, read in place.
+    /// `ERR_CORRUPT_FILE` if they lie outside the mapping or are not
+    /// aligned for `T`.
+    pub fn values<T: InPlace>(&self, offset: usize, len: usize) -> Result<Mapped<T>> {
+        let size = std::mem::size_of::<T>();
         let end = len
-            .checked_mul(4)
+            .checked_mul(size)
             .and_then(|bytes| offset.checked_add(bytes))
             .filter(|&end| end <= self.len())
             .ok_or_else(|| {
                 Error::corrupt(
-                    "f32 data",
+                    T::NAME,
                     format!("{len} values at {offset} overrun the file"),
                 )
             })?;
-        let ptr = self.bytes()[offset..end].as_ptr() as *const f32;
+        let ptr = self.bytes()[offset..end].as_ptr() as *const T;
         if !ptr.is_aligned() {
-            return Err(Error::corrupt("f32 data", "misaligned"));
+            return Err(Error::corrupt(T::NAME, "misaligned"));
         }
-        Ok(MappedF32 {
+        Ok(Mapped {
             _mapping: Some(self.clone()),
             ptr,
             len,
@@ -182,37 +190,80 @@ impl Mapping {
     }
 }
 
-/// `f32` values read in place from a [`Mapping`], which they keep alive.
-#[derive(Clone)]
-pub struct MappedF32 {
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for u32 {}
+    impl Sealed for u64 {}
+}
+
+/// Plain numbers that can be read in place from a mapping: every bit
+/// pattern is a value, and the file stores them little-endian, as every
+/// platform hnsw-gnn builds for does.
+pub trait InPlace: Copy + sealed::Sealed {
+    /// Names the data in errors.
+    const NAME: &'static str;
+}
+
+impl InPlace for f32 {
+    const NAME: &'static str = "f32 data";
+}
+
+impl InPlace for u32 {
+    const NAME: &'static str = "u32 data";
+}
+
+impl InPlace for u64 {
+    const NAME: &'static str = "u64 data";
+}
+
+#[cfg(target_endian = "big")]
+compile_error!("hnsw-gnn files are little-endian and are read in place");
+
+/// Values read in place from a [`Mapping`], which they keep alive.
+pub struct Mapped<T> {
     _mapping: Option<Mapping>,
-    ptr: *const f32,
+    ptr: *const T,
     len: usize,
+}
+
+/// `f32` values read in place: vectors.
+pub type MappedF32 = Mapped<f32>;
+
+impl<T> Clone for Mapped<T> {
+    fn clone(&self) -> Self {
+        Mapped {
+            _mapping: self._mapping.clone(),
+            ptr: self.ptr,
+            len: self.len,
+        }
+    }
 }
 
 // SAFETY: the mapping is read-only and kept alive (through the `Arc`) by
 // this value, so sharing or sending the pointer is as safe as sharing
-// `&[f32]`.
-unsafe impl Send for MappedF32 {}
+// `&[T]` of plain numbers.
+unsafe impl<T: InPlace> Send for Mapped<T> {}
 // SAFETY: as above; nothing writes through the pointer.
-unsafe impl Sync for MappedF32 {}
+unsafe impl<T: InPlace> Sync for Mapped<T> {}
 
-impl MappedF32 {
+impl<T: InPlace> Mapped<T> {
     /// No values: what an index that maps nothing holds.
-    pub fn empty() -> MappedF32 {
-        MappedF32 {
+    pub fn empty() -> Mapped<T> {
+        Mapped {
             _mapping: None,
-            ptr: std::ptr::NonNull::<f32>::dangling().as_ptr(),
+            ptr: std::ptr::NonNull::<T>::dangling().as_ptr(),
             len: 0,
         }
     }
 
     #[inline(always)]
-    pub fn as_slice(&self) -> &[f32] {
-        // SAFETY: `ptr` is aligned (checked in `Mapping::f32s`, or dangling
-        // with `len == 0`) and points at `len` f32s inside the mapping held
-        // by `_mapping`, which lives as long as `self`; the mapping is never
-        // written, and every bit pattern is a valid f32.
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: `ptr` is aligned (checked in `Mapping::values`, or
+        // dangling with `len == 0`) and points at `len` values inside the
+        // mapping held by `_mapping`, which lives as long as `self`; the
+        // mapping is never written, and every bit pattern is a valid `T`
+        // (`InPlace`).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
@@ -220,7 +271,7 @@ impl MappedF32 {
     /// values read into the heap.
     pub fn mapped_bytes(&self) -> usize {
         match &self._mapping {
-            Some(mapping) if mapping.is_mapped() => self.len * 4,
+            Some(mapping) if mapping.is_mapped() => self.len * std::mem::size_of::<T>(),
             _ => 0,
         }
     }
@@ -229,7 +280,7 @@ impl MappedF32 {
     /// mapped); 0 for mapped values.
     pub fn heap_bytes(&self) -> usize {
         match &self._mapping {
-            Some(mapping) if !mapping.is_mapped() => self.len * 4,
+            Some(mapping) if !mapping.is_mapped() => self.len * std::mem::size_of::<T>(),
             _ => 0,
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `mmap.rs` | `Mapping` (the crate's one `Mmap::map`; a heap copy on WASI, which cannot map) and `MappedF32`, values read in place |
+//! | `mmap.rs` | `Mapping` (the crate's one `Mmap::map`; a heap copy on WASI, which cannot map) and `Mapped` (`MappedF32`, ...), numbers read in place |
 //! | `append.rs` | `AppendFile`: a file any thread appends to (reopened per call on WASI, whose descriptors are per thread) |
 //! | `atomic.rs` | `write_atomically`: temp file, fsync, rename, fsync of the directory |
 //! | `lock.rs` | `lock_exclusive`: one writer per file (no lock on WASI, which has none) |
@@ -20,7 +20,7 @@ pub use append::{AppendFile, FileHandle, FILE_HANDLE};
 pub use atomic::{sync_parent_dir, temp_path, write_atomically};
 pub use bytes::{ByteReader, ByteWriter};
 pub use lock::{lock_exclusive, FileLock};
-pub use mmap::{FileMapping, MappedF32, Mapping, FILE_MAPPING};
+pub use mmap::{FileMapping, InPlace, Mapped, MappedF32, Mapping, FILE_MAPPING};
 pub use sections::{
     ContainerFormat, SectionEntry, SectionFile, SectionFlags, SectionSource, SectionWriter,
 };

@@ -1,5 +1,6 @@
 //! The index's part of the database file: vectors (used in place from the
-//! mapping), a level byte per slot, and one CSR section per graph level.
+//! mapping), a level byte per slot, and one CSR section per graph level
+//! (level 0, most of the graph, also used in place: see `storage.rs`).
 //!
 //! Levels: bits 0–4 hold the node's top level, bit 7 marks it deleted.
 //! Graph level `l` lists the slots whose level is at least `l`, in slot
@@ -8,11 +9,12 @@
 
 use super::index::Index;
 use super::params::{HnswParams, MAX_LEVEL};
-use super::storage::Storage;
+use super::storage::{MappedLinks, Storage};
 use crate::error::{Error, Result};
 use crate::file::{ByteReader, MappedF32, SectionSource};
 use crate::rng::SplitMix64;
 use crate::store::{section, DbFile, FileHeader, SectionKind};
+use rayon::prelude::*;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
@@ -96,8 +98,16 @@ impl Index {
             ));
         }
         let vectors = file.vectors()?;
-        let storage = Storage::from_parts(header.dimensions, params.m, vectors, levels, deleted);
-        for level in 0..=top.map_or(0, usize::from) {
+        let links0 = map_level0(file, levels.len(), 2 * params.m)?;
+        let storage = Storage::from_parts(
+            header.dimensions,
+            params.m,
+            vectors,
+            levels,
+            deleted,
+            Some(links0),
+        );
+        for level in 1..=top.map_or(0, usize::from) {
             let bytes = file.section(SectionKind::Graph, level as u32)?;
             decode_level(&storage, level, bytes)?;
         }
@@ -168,6 +178,65 @@ fn decode_levels(bytes: &[u8], slot_count: usize) -> Result<(Vec<u8>, Vec<bool>)
         deleted.push(byte & DELETED_BIT != 0);
     }
     Ok((levels, deleted))
+}
+
+/// Nodes per task when [`map_level0`] checks the mapped lists.
+const NODES_PER_CHECK: usize = 1 << 16;
+
+/// The level-0 section as lists used in place (every slot reaches level
+/// 0), checked in parallel so that no later read can go out of bounds:
+/// offsets ascend from 0 to the edge count, no list is longer than a row
+/// holds, every target is a slot.
+fn map_level0(file: &DbFile, slots: usize, max_links: usize) -> Result<MappedLinks> {
+    let section = SectionKind::Graph.describe(0);
+    let bytes = file.section(SectionKind::Graph, 0)?;
+    let mut reader = ByteReader::new(bytes, &section);
+    let node_count = reader.u64("node count")?;
+    if node_count != slots as u64 {
+        return Err(reader.corrupt(format!(
+            "{node_count} nodes, but {slots} slots reach this level"
+        )));
+    }
+    let edge_count = reader.u64("edge count")?;
+    reader.check_fits(slots as u64 + 1, 8, "offsets")?;
+    let targets_at = 16 + 8 * (slots + 1);
+    let edges_fit = edge_count
+        .checked_mul(4)
+        .is_some_and(|b| b == (bytes.len() - targets_at) as u64);
+    if !edges_fit {
+        return Err(reader.corrupt(format!(
+            "{edge_count} edges in {} bytes",
+            bytes.len() - targets_at
+        )));
+    }
+    let offsets = file.section_values::<u64>(SectionKind::Graph, 0, 16, slots + 1)?;
+    let targets =
+        file.section_values::<u32>(SectionKind::Graph, 0, targets_at, edge_count as usize)?;
+    let links = MappedLinks::new(offsets, targets);
+    let offsets = links.offsets();
+    if offsets[0] != 0 || offsets[slots] != edge_count {
+        return Err(reader.corrupt("the offsets do not run from 0 to the edge count"));
+    }
+    let bad_list = offsets
+        .par_windows(2)
+        .with_min_len(NODES_PER_CHECK)
+        .position_any(|pair| pair[1] < pair[0] || pair[1] - pair[0] > max_links as u64);
+    if let Some(node) = bad_list {
+        return Err(reader.corrupt(format!(
+            "node {node} has offsets {}..{}",
+            offsets[node],
+            offsets[node + 1]
+        )));
+    }
+    let stray = links
+        .targets()
+        .par_iter()
+        .with_min_len(NODES_PER_CHECK * max_links)
+        .find_any(|&&target| target as usize >= slots);
+    if let Some(target) = stray {
+        return Err(reader.corrupt(format!("a node links to {target}, which is not a slot")));
+    }
+    Ok(links)
 }
 
 fn decode_level(storage: &Storage, level: usize, bytes: &[u8]) -> Result<()> {

@@ -9,12 +9,21 @@
 //! every one of them is a node whose vector is already stored, which is all a
 //! beam search needs.
 //!
+//! A graph opened from a file uses its level-0 lists in place from the
+//! mapping (the file's CSR section, see `persist.rs`) rather than copying a
+//! million of them at open: a node's heap row starts zeroed (pages the OS
+//! has not even handed out yet), and a zero header means "the mapped list".
+//! Every write stores the length with [`WRITTEN`] set, so a written empty
+//! list is not mistaken for the mapped one; a writer that extends a mapped
+//! list copies it into the heap row first. Readers see the mapped list
+//! until the header is published, then the new one.
+//!
 //! Each node also has an *anchor* (see `repair.rs`): the node whose level-0
 //! list must keep it, so that every node stays reachable from the entry
 //! point. Anchors live in memory only; after a load they are rebuilt before
 //! the first write (`anchors_ready`).
 
-use crate::file::MappedF32;
+use crate::file::{Mapped, MappedF32};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
 
@@ -24,6 +33,61 @@ pub(crate) const UNANCHORED: u32 = u32::MAX;
 /// Anchor of the entry point: the root every anchor chain ends at. Slots
 /// stop below `u32::MAX - 1`, so this is never a slot.
 pub(crate) const ROOT: u32 = u32::MAX - 1;
+/// Set in every header a write stores (see the module doc); lists are far
+/// shorter than 2^31.
+const WRITTEN: u32 = 1 << 31;
+
+/// Level-0 lists in compressed sparse row form, used in place from a mapped
+/// file: the list of slot `i` is `targets[offsets[i]..offsets[i + 1]]`.
+/// Checked before use (see `persist.rs`): offsets ascend from 0 to the
+/// target count, every list fits a row, every target is a slot.
+pub(crate) struct MappedLinks {
+    offsets: Mapped<u64>,
+    targets: Mapped<u32>,
+}
+
+impl MappedLinks {
+    pub fn new(offsets: Mapped<u64>, targets: Mapped<u32>) -> MappedLinks {
+        MappedLinks { offsets, targets }
+    }
+
+    /// Slots with a mapped list.
+    fn nodes(&self) -> usize {
+        self.offsets.as_slice().len().saturating_sub(1)
+    }
+
+    pub fn offsets(&self) -> &[u64] {
+        self.offsets.as_slice()
+    }
+
+    pub fn targets(&self) -> &[u32] {
+        self.targets.as_slice()
+    }
+
+    #[inline(always)]
+    fn list(&self, slot: u32) -> &[AtomicU32] {
+        let offsets = self.offsets.as_slice();
+        let range = offsets[slot as usize] as usize..offsets[slot as usize + 1] as usize;
+        let targets = &self.targets.as_slice()[range];
+        // SAFETY: `AtomicU32` has the size, alignment and bit validity of
+        // `u32`, so the slice may be viewed as atomics. The memory is only
+        // ever loaded through them (relaxed loads of `u32`, which the
+        // standard library allows on read-only memory); writes go to heap
+        // rows, never here.
+        unsafe { &*(targets as *const [u32] as *const [AtomicU32]) }
+    }
+}
+
+/// `len` zeroed atomics, allocated zeroed: a large allocation comes
+/// straight from the OS, whose pages cost nothing until written.
+fn zeroed_atomics(len: usize) -> Vec<AtomicU32> {
+    let mut zeros = std::mem::ManuallyDrop::new(vec![0u32; len]);
+    // SAFETY: `AtomicU32` has the size, alignment and bit validity of
+    // `u32`, so the allocation is a valid `Vec<AtomicU32>` of the same
+    // length and capacity; `ManuallyDrop` keeps the `Vec<u32>` from
+    // freeing it.
+    unsafe { Vec::from_raw_parts(zeros.as_mut_ptr().cast(), zeros.len(), zeros.capacity()) }
+}
 
 pub(crate) struct Storage {
     dimensions: usize,
@@ -38,6 +102,9 @@ pub(crate) struct Storage {
     deleted: Vec<AtomicBool>,
     /// Level 0 lists, one row of `1 + max_links0` per node.
     links0: Vec<AtomicU32>,
+    /// The level-0 lists of a file's slots, used until a write replaces
+    /// them (see the module doc).
+    mapped_links0: Option<MappedLinks>,
     /// Levels 1..=level, `1 + max_links` each; empty for level-0-only nodes
     /// (most of them), so the upper layers cost almost nothing.
     upper_links: Vec<Box<[AtomicU32]>>,
@@ -62,6 +129,7 @@ impl Storage {
             levels: Vec::new(),
             deleted: Vec::new(),
             links0: Vec::new(),
+            mapped_links0: None,
             upper_links: Vec::new(),
             anchors: Vec::new(),
             anchors_ready: OnceLock::from(()),
@@ -70,14 +138,17 @@ impl Storage {
     }
 
     /// Nodes with the given levels and deletion marks, vectors from a mapped
-    /// file, and empty adjacency (filled with [`Storage::set_neighbors`]).
-    /// The anchors are left to be rebuilt from the graph.
+    /// file, level-0 lists from `mapped_links0` (checked by the caller) or
+    /// empty, and empty upper levels (filled with
+    /// [`Storage::set_neighbors`]). The anchors are left to be rebuilt from
+    /// the graph.
     pub fn from_parts(
         dimensions: usize,
         max_links: usize,
         mapped: MappedF32,
         levels: Vec<u8>,
         deleted: Vec<bool>,
+        mapped_links0: Option<MappedLinks>,
     ) -> Storage {
         debug_assert_eq!(mapped.as_slice().len(), levels.len() * dimensions);
         let max_links0 = 2 * max_links;
@@ -95,9 +166,8 @@ impl Storage {
             max_links0,
             mapped,
             owned: Vec::new(),
-            links0: (0..levels.len() * (1 + max_links0))
-                .map(|_| AtomicU32::new(0))
-                .collect(),
+            links0: zeroed_atomics(levels.len() * (1 + max_links0)),
+            mapped_links0,
             anchors: (0..levels.len())
                 .map(|_| AtomicU32::new(UNANCHORED))
                 .collect(),
@@ -258,11 +328,26 @@ impl Storage {
         }
     }
 
+    /// The mapped list of `slot` at `level`, if it has one and no write
+    /// has replaced it (`header` is its row's header).
+    #[inline(always)]
+    fn mapped_list(&self, slot: u32, level: usize, header: u32) -> Option<&[AtomicU32]> {
+        if header != 0 || level != 0 {
+            return None;
+        }
+        let mapped = self.mapped_links0.as_ref()?;
+        ((slot as usize) < mapped.nodes()).then(|| mapped.list(slot))
+    }
+
     /// The neighbours of `slot` at `level` as seen right now.
     #[inline(always)]
     pub fn neighbors(&self, slot: u32, level: usize) -> Neighbors<'_> {
         let row = self.row(slot, level);
-        let len = (row[0].load(Ordering::Acquire) as usize).min(row.len() - 1);
+        let header = row[0].load(Ordering::Acquire);
+        if let Some(entries) = self.mapped_list(slot, level, header) {
+            return Neighbors { entries };
+        }
+        let len = ((header & !WRITTEN) as usize).min(row.len() - 1);
         Neighbors {
             entries: &row[1..1 + len],
         }
@@ -276,24 +361,40 @@ impl Storage {
         for (cell, &n) in row[1..].iter().zip(&neighbors[..len]) {
             cell.store(n, Ordering::Relaxed);
         }
-        row[0].store(len as u32, Ordering::Release);
+        row[0].store(len as u32 | WRITTEN, Ordering::Release);
     }
 
     /// Appends one neighbour if there is room; returns false when full.
+    /// Callers hold the node's link lock.
     pub fn try_push_neighbor(&self, slot: u32, level: usize, neighbor: u32) -> bool {
         let row = self.row(slot, level);
-        let len = row[0].load(Ordering::Relaxed) as usize;
+        let header = row[0].load(Ordering::Relaxed);
+        let len = match self.mapped_list(slot, level, header) {
+            // Copied into the row; readers keep the mapped list until the
+            // header below says otherwise.
+            Some(mapped) => {
+                for (cell, entry) in row[1..].iter().zip(mapped) {
+                    cell.store(entry.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                mapped.len()
+            }
+            None => (header & !WRITTEN) as usize,
+        };
         if len + 1 >= row.len() {
             return false;
         }
         row[1 + len].store(neighbor, Ordering::Relaxed);
-        row[0].store(len as u32 + 1, Ordering::Release);
+        row[0].store((len as u32 + 1) | WRITTEN, Ordering::Release);
         true
     }
 
     pub fn memory_bytes(&self) -> usize {
         let upper: usize = self.upper_links.iter().map(|r| r.len() * 4).sum();
+        let mapped_links = self.mapped_links0.as_ref().map_or(0, |links| {
+            links.offsets.heap_bytes() + links.targets.heap_bytes()
+        });
         self.mapped.heap_bytes()
+            + mapped_links
             + self.owned.capacity() * 4
             + self.levels.capacity()
             + self.deleted.capacity()

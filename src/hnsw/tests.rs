@@ -1,4 +1,4 @@
-use super::storage::{Storage, ROOT};
+use super::storage::{MappedLinks, Storage, ROOT};
 use super::*;
 use crate::distance::Metric;
 use crate::error::Error;
@@ -467,10 +467,62 @@ fn compaction_drops_deleted_slots_and_keeps_recall_and_reachability() {
     }
 }
 
+/// Level-0 lists as a file's CSR section holds them, mapped (from a heap
+/// image, which reads the same way).
+fn mapped_links(lists: &[Vec<u32>]) -> MappedLinks {
+    let mut offsets = vec![0u64];
+    for list in lists {
+        offsets.push(offsets.last().unwrap() + list.len() as u64);
+    }
+    let mut bytes: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+    bytes.extend(lists.iter().flatten().flat_map(|t| t.to_le_bytes()));
+    let image = Mapping::from_bytes(&bytes);
+    let edges = *offsets.last().unwrap() as usize;
+    MappedLinks::new(
+        image.values(0, offsets.len()).unwrap(),
+        image.values(8 * offsets.len(), edges).unwrap(),
+    )
+}
+
+#[test]
+fn mapped_level0_lists_serve_until_a_write_replaces_or_extends_them() {
+    let vectors = Mapping::from_bytes(&[0u8; 4 * 4 * 2]).f32s(0, 8).unwrap();
+    let lists = vec![vec![1, 2], vec![], vec![0, 1, 3], vec![2]];
+    // m = 2: level-0 rows hold four.
+    let mut storage = Storage::from_parts(
+        2,
+        2,
+        vectors,
+        vec![0; 4],
+        vec![false; 4],
+        Some(mapped_links(&lists)),
+    );
+    let level0 = |storage: &Storage, slot: u32| storage.neighbors(slot, 0).to_vec();
+    for (slot, list) in lists.iter().enumerate() {
+        assert_eq!(&level0(&storage, slot as u32), list);
+    }
+    // Extending copies the mapped list first; a full row refuses.
+    assert!(storage.try_push_neighbor(0, 0, 3));
+    assert_eq!(level0(&storage, 0), [1, 2, 3]);
+    assert!(storage.try_push_neighbor(2, 0, 2));
+    assert!(!storage.try_push_neighbor(2, 0, 0));
+    assert_eq!(level0(&storage, 2), [0, 1, 3, 2]);
+    assert!(storage.try_push_neighbor(1, 0, 0));
+    assert_eq!(level0(&storage, 1), [0]);
+    // A written empty list is empty, not the mapped one.
+    storage.set_neighbors(3, 0, &[]);
+    assert!(level0(&storage, 3).is_empty());
+    // Slots appended after the open have no mapped list.
+    storage.push_rows(vec![0.0; 2], &[0]);
+    assert!(level0(&storage, 4).is_empty());
+    assert!(storage.try_push_neighbor(4, 0, 1));
+    assert_eq!(level0(&storage, 4), [1]);
+}
+
 /// `index` as loading it from a file leaves it: the same vectors (mapped),
-/// levels, deletion marks, lists and entry point, and no anchors. `cut` is
-/// first removed from every list, as if a saved graph had lost its way to
-/// it.
+/// levels, deletion marks, lists (level 0 used in place from a CSR image)
+/// and entry point, and no anchors. `cut` is first removed from every
+/// list, as if a saved graph had lost its way to it.
 fn reloaded(index: &Index, cut: u32) -> Index {
     let source = index.read();
     let slots = source.len() as u32;
@@ -483,9 +535,25 @@ fn reloaded(index: &Index, cut: u32) -> Index {
         .unwrap();
     let levels = (0..slots).map(|s| source.level(s) as u8).collect();
     let deleted = (0..slots).map(|s| source.is_deleted(s)).collect();
-    let storage = Storage::from_parts(index.dimensions, index.params.m, mapped, levels, deleted);
+    let level0: Vec<Vec<u32>> = (0..slots)
+        .map(|s| {
+            source
+                .neighbors(s, 0)
+                .iter()
+                .filter(|&n| n != cut)
+                .collect()
+        })
+        .collect();
+    let storage = Storage::from_parts(
+        index.dimensions,
+        index.params.m,
+        mapped,
+        levels,
+        deleted,
+        Some(mapped_links(&level0)),
+    );
     for slot in 0..slots {
-        for level in 0..=source.level(slot) {
+        for level in 1..=source.level(slot) {
             let list: Vec<u32> = source
                 .neighbors(slot, level)
                 .iter()

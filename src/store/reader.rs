@@ -29,11 +29,20 @@ impl DbFile {
 
     fn validate(mapping: Mapping, verify: bool) -> Result<DbFile> {
         let container = SectionFile::parse(mapping, &DB_FILE)?;
-        if verify {
-            container.verify(|entry| describe_code(entry.kind, entry.param))?;
-        }
         let header = FileHeader::decode(container.fields())?;
-        Ok(DbFile { container, header })
+        let file = DbFile { container, header };
+        if verify {
+            file.verify()?;
+        }
+        Ok(file)
+    }
+
+    /// Checks every section's CRC (in parallel). An open runs it beside
+    /// the decode, whose parsers take any bytes safely, and reports a
+    /// mismatch before anything the decode found.
+    pub fn verify(&self) -> Result<()> {
+        self.container
+            .verify(|entry| describe_code(entry.kind, entry.param))
     }
 
     /// Size of the file in bytes.
@@ -65,6 +74,22 @@ impl DbFile {
             .find(kind.code(), param)
             .map(|entry| self.container.bytes(entry))
             .ok_or_else(|| Error::corrupt(kind.describe(param), "missing"))
+    }
+
+    /// `count` values of `T` from byte `start` of the section `(kind,
+    /// param)` on, used in place.
+    pub fn section_values<T: crate::file::InPlace>(
+        &self,
+        kind: SectionKind,
+        param: u32,
+        start: usize,
+        count: usize,
+    ) -> Result<crate::file::Mapped<T>> {
+        let entry = self
+            .container
+            .find(kind.code(), param)
+            .ok_or_else(|| Error::corrupt(kind.describe(param), "missing"))?;
+        self.container.values(entry, start, count)
     }
 
     /// The vectors section as `f32` rows used in place.
