@@ -318,12 +318,16 @@ export interface LearningStats {
 }
 
 /**
- * When a background thread folds the write-ahead log into the database file
- * (a `save()`), so the log of a long-running service stays bounded without
- * anyone calling `save()`. A checkpoint is as safe as a `save()`: a crash
- * during one loses no acknowledged write. Searches never wait for it;
- * writes wait while it writes the file. `checkpoint: false` turns them off.
- * Not on the WebAssembly build, whose log grows until `save()`.
+ * When a background thread folds the write-ahead log into the database file,
+ * so the log of a long-running service stays bounded without anyone calling
+ * `save()`. A checkpoint is as safe as a `save()`: a crash during one loses
+ * no acknowledged write. Searches never wait for it, and unlike `save()` it
+ * lets writes go on while it writes the file: they wait only for its start
+ * and its end (appending the records logged meanwhile, a small sync and the
+ * rename). It does not compact; when more than a tenth of the slots are
+ * deleted items it runs a full `save()` instead, which does (and holds
+ * writes for its length). `checkpoint: false` turns them off. Not on the
+ * WebAssembly build, whose log grows until `save()`.
  */
 export interface CheckpointOptions {
   /**

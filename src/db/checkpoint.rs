@@ -212,7 +212,22 @@ impl Checkpointer {
     }
 }
 
+/// Tombstones (as a fraction of slots) past which an automatic checkpoint
+/// is a full, compacting `save()`, which holds writers for its length,
+/// rather than [`VectorDb::checkpoint`], which does not compact.
+const COMPACT_ABOVE_DELETED_FRACTION: f64 = 0.1;
+
 impl VectorDb {
+    /// What the checkpoint thread runs (see [`COMPACT_ABOVE_DELETED_FRACTION`]).
+    pub fn automatic_checkpoint(&self) -> Result<()> {
+        let slots = self.index.slot_count();
+        if self.deleted_slots() as f64 > COMPACT_ABOVE_DELETED_FRACTION * slots as f64 {
+            self.save()
+        } else {
+            self.checkpoint()
+        }
+    }
+
     /// Starts the background trainer and checkpoint threads, as the
     /// settings ask.
     pub fn start_background_work(self: &Arc<Self>) {
@@ -243,7 +258,7 @@ impl VectorDb {
                     if db.check_open().is_err() {
                         return;
                     }
-                    runner.finished(crate::error::catch_panics(|| db.save()));
+                    runner.finished(crate::error::catch_panics(|| db.automatic_checkpoint()));
                 }
             });
         if let Ok(handle) = spawned {

@@ -26,6 +26,7 @@ impl VectorDb {
     /// pass in progress, which reads slots throughout: it is left to the
     /// next compaction).
     pub fn compact(&self) -> Result<bool> {
+        let _saving = self.lock_saving();
         let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
         self.check_open()?;
         self.compact_exclusive()

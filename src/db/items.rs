@@ -249,14 +249,49 @@ pub(super) fn read_metadata(reader: &mut ByteReader<'_>, what: &str) -> Result<O
 pub(super) fn write_items(out: &mut dyn Write, catalog: &Catalog) -> std::io::Result<()> {
     let mut buffer = Vec::with_capacity(1 << 16);
     for (id, metadata) in catalog.ids.iter().zip(&catalog.metadata) {
-        buffer.put_optional_bytes(id.as_deref().map(str::as_bytes));
-        put_metadata(&mut buffer, metadata.as_deref());
+        put_item(&mut buffer, id.as_deref(), metadata.as_deref());
         if buffer.len() >= 1 << 16 {
             out.write_all(&buffer)?;
             buffer.clear();
         }
     }
     out.write_all(&buffer)
+}
+
+/// Slots per hold of the catalogue's read lock in [`write_items_at`].
+const ITEMS_PER_LOCK: usize = 4096;
+
+/// The items section of slots `0..slots` while writers go on (a
+/// checkpoint): the catalogue's read lock is taken per block, so a write
+/// waits at most one block. `live` gets, per slot, whether the id was
+/// written: the deletion marks must agree with it.
+pub(super) fn write_items_at(
+    out: &mut dyn Write,
+    catalog: &std::sync::RwLock<Catalog>,
+    slots: usize,
+    live: &mut Vec<bool>,
+) -> std::io::Result<()> {
+    live.clear();
+    live.reserve(slots);
+    let mut buffer = Vec::with_capacity(1 << 16);
+    for start in (0..slots).step_by(ITEMS_PER_LOCK) {
+        {
+            let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
+            for slot in start..slots.min(start + ITEMS_PER_LOCK) {
+                let id = catalog.ids[slot].as_deref();
+                put_item(&mut buffer, id, catalog.metadata[slot].as_deref());
+                live.push(id.is_some());
+            }
+        }
+        out.write_all(&buffer)?;
+        buffer.clear();
+    }
+    Ok(())
+}
+
+fn put_item(buffer: &mut Vec<u8>, id: Option<&str>, metadata: Option<&Metadata>) {
+    buffer.put_optional_bytes(id.map(str::as_bytes));
+    put_metadata(buffer, metadata);
 }
 
 /// The items section of a file with `slots` slots, read without the index

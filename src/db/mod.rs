@@ -15,6 +15,8 @@
 //! | `snapshot.rs` | `GraphSnapshot`: live items, features and level-0 links in one consistent read |
 //! | `wal_record.rs` | the log records a change is written as, and their decoder |
 //! | `persist.rs` | create, open, replay, save, close, stats |
+//! | `online_save.rs` | the checkpoint: a save that holds writers only at its start and end |
+//! | `checkpoint.rs` | when automatic checkpoints run, and their thread |
 //!
 //! # Locking
 //!
@@ -35,6 +37,7 @@ mod compact;
 mod id_map;
 mod items;
 mod learning;
+mod online_save;
 mod options;
 mod persist;
 mod queries;
@@ -64,6 +67,8 @@ mod compact_tests;
 mod golden_tests;
 #[cfg(test)]
 mod learning_tests;
+#[cfg(test)]
+mod online_save_tests;
 #[cfg(test)]
 mod persist_tests;
 #[cfg(test)]

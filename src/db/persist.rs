@@ -18,6 +18,7 @@
 
 use super::checkpoint::Checkpointer;
 use super::items::{check_items, read_items, write_items, NewItems};
+use super::online_save::decode_tail;
 use super::options::{DbOptions, OpenOptions};
 use super::recent::RecentSearches;
 use super::vector_db::VectorDb;
@@ -37,9 +38,9 @@ use std::sync::Mutex;
 
 /// The file side of a database opened with a path.
 pub(super) struct Persistence {
-    path: PathBuf,
+    pub(super) path: PathBuf,
     /// `None` when read-only.
-    wal: Option<Wal>,
+    pub(super) wal: Option<Wal>,
     file: Mutex<FileState>,
     /// A read-only database's: how it was opened and how long the writer's
     /// log was then, so [`VectorDb::refreshed`] can tell whether the writer
@@ -52,15 +53,15 @@ struct ReaderView {
     log_bytes: u64,
 }
 
-struct FileState {
-    file_id: u64,
-    generation: u64,
-    file_bytes: u64,
+pub(super) struct FileState {
+    pub(super) file_id: u64,
+    pub(super) generation: u64,
+    pub(super) file_bytes: u64,
     /// Sections of unknown kinds that every save writes back.
-    carried_sections: Option<CarriedSections>,
+    pub(super) carried_sections: Option<CarriedSections>,
     /// Log records of unknown kinds that every save appends to the
     /// emptied log.
-    carried_records: Vec<Vec<u8>>,
+    pub(super) carried_records: Vec<Vec<u8>>,
 }
 
 /// What `VectorDb::stats` reports.
@@ -124,7 +125,7 @@ impl Persistence {
         self.wal.as_ref()
     }
 
-    fn lock_file(&self) -> std::sync::MutexGuard<'_, FileState> {
+    pub(super) fn lock_file(&self) -> std::sync::MutexGuard<'_, FileState> {
         self.file.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -282,7 +283,11 @@ impl VectorDb {
             db.learner
                 .restore(Some(saved.log), model, &db.index, &|ids| db.slots_of(ids))?;
         }
-        let mut carried_records = Vec::new();
+        // What writers did while a checkpoint wrote the sections.
+        let mut carried_records = match file.optional_section(SectionKind::LogTail, 0) {
+            Some(tail) => db.replay(&decode_tail(tail)?, options.read_only, true)?,
+            None => Vec::new(),
+        };
         let replayed = match log {
             None => false,
             Some(log) if log.file_id != header.file_id || log.generation > header.generation => {
@@ -297,7 +302,7 @@ impl VectorDb {
             // Older: a save folded it in and crashed before resetting it.
             Some(log) if log.generation < header.generation => false,
             Some(log) => {
-                carried_records = db.replay(&log.records, options.read_only)?;
+                carried_records.extend(db.replay(&log.records, options.read_only, false)?);
                 true
             }
         };
@@ -309,11 +314,14 @@ impl VectorDb {
     }
 
     /// Applies logged changes; returns the records of unknown kinds that
-    /// are safe to copy.
-    fn replay(&self, records: &[Vec<u8>], read_only: bool) -> Result<Vec<Vec<u8>>> {
+    /// are safe to copy. `tail`: the records are a checkpoint's log tail,
+    /// replayed over sections that may already hold some of their effects
+    /// (see `online_save.rs`).
+    fn replay(&self, records: &[Vec<u8>], read_only: bool, tail: bool) -> Result<Vec<Vec<u8>>> {
         let mut carried = Vec::new();
         for (i, record) in records.iter().enumerate() {
-            let section = format!("write-ahead log record {}", i + 1);
+            let log = if tail { "log tail" } else { "write-ahead log" };
+            let section = format!("{log} record {}", i + 1);
             let applied = match decode_op(record, self.dimensions(), &section)? {
                 WalOp::Insert(items) => NewItems::from_items(items, self.dimensions())
                     .and_then(|items| {
@@ -324,9 +332,13 @@ impl VectorDb {
                     id,
                     vector,
                     metadata,
-                } => self
-                    .replace_logged(&id, vector, Some(metadata), false, false)
-                    .map(|_| ()),
+                } => {
+                    let create = tail && vector.is_some();
+                    match self.replace_logged(&id, vector, Some(metadata), create, false) {
+                        Err(Error::NotFound(_)) if tail => Ok(()),
+                        other => other.map(|_| ()),
+                    }
+                }
                 WalOp::Delete(id) => self.delete_logged(&id, false).map(|_| ()),
                 WalOp::Feedback(session) => {
                     self.replay_feedback(session);
@@ -372,6 +384,7 @@ impl VectorDb {
     /// file is removed).
     pub fn save_with(&self, cancel: &Cancel) -> Result<()> {
         cancel.check("save")?;
+        let _saving = self.lock_saving();
         let _gate = self.gate.write().unwrap_or_else(|e| e.into_inner());
         self.check_open()?;
         let persistence = self.persistence.as_ref().ok_or_else(|| {
@@ -440,6 +453,21 @@ impl VectorDb {
                 written => written?,
             }
         };
+        self.file_written(persistence, &mut state, generation, size)
+    }
+
+    /// After a save or checkpoint renamed generation `generation` into
+    /// place: the log starts over for it (with the records of unknown kinds
+    /// it carries), and the rows just written replace the heap copies and
+    /// carried sections are read from the new file. If mapping fails the
+    /// heap copies simply stay. Callers hold the gate.
+    pub(super) fn file_written(
+        &self,
+        persistence: &Persistence,
+        state: &mut FileState,
+        generation: u64,
+        size: u64,
+    ) -> Result<()> {
         state.generation = generation;
         state.file_bytes = size;
         self.checkpoints.saved(size);
@@ -449,12 +477,9 @@ impl VectorDb {
                 wal.append(record)?;
             }
         }
-        // The rows just written replace the heap copies, and the carried
-        // sections are read from the new file from now on. If mapping
-        // fails the heap copies simply stay.
         if let Ok(file) = DbFile::open(&persistence.path, false) {
             if let Ok(vectors) = file.vectors() {
-                self.index.adopt_mapping(vectors);
+                self.index.adopt_mapped_prefix(vectors);
             }
             state.carried_sections = Some(file.carried_sections());
         }
@@ -569,7 +594,7 @@ struct SavedFeedback<'a> {
 const FEEDBACK_SECTION_VERSION: u32 = 1;
 
 impl VectorDb {
-    fn saved_feedback(&self) -> Vec<u8> {
+    pub(super) fn saved_feedback(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.put_u32(FEEDBACK_SECTION_VERSION);
         let settings = serde_json::to_vec(&self.learner.settings().to_options())

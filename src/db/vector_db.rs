@@ -54,6 +54,10 @@ pub struct VectorDb {
     pub(super) trainer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Automatic checkpoints (see `checkpoint.rs`); off without a log.
     pub(super) checkpoints: Arc<Checkpointer>,
+    /// Held by a save, a checkpoint or a compaction for its whole length,
+    /// so that one runs at a time (a checkpoint leaves the gate open for
+    /// most of its length). Taken before the gate.
+    pub(super) saving: Mutex<()>,
 }
 
 impl VectorDb {
@@ -101,6 +105,7 @@ impl VectorDb {
             learner,
             trainer_thread: Mutex::new(None),
             checkpoints: Checkpointer::new(CheckpointPolicy::off()),
+            saving: Mutex::new(()),
         })
     }
 
@@ -214,6 +219,10 @@ impl VectorDb {
         }
         self.checkpoints.logged(wal.len());
         Ok(sequence)
+    }
+
+    pub(super) fn lock_saving(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.saving.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(super) fn read_catalog(&self) -> RwLockReadGuard<'_, Catalog> {

@@ -22,5 +22,6 @@ pub use bytes::{ByteReader, ByteWriter};
 pub use lock::{lock_exclusive, FileLock};
 pub use mmap::{FileMapping, InPlace, Mapped, MappedF32, Mapping, FILE_MAPPING};
 pub use sections::{
-    ContainerFormat, SectionEntry, SectionFile, SectionFlags, SectionSource, SectionWriter,
+    ContainerFormat, ContainerWriter, SectionEntry, SectionFile, SectionFlags, SectionSource,
+    SectionWriter,
 };

@@ -451,6 +451,116 @@ impl<W: Write> Write for ChecksumWriter<W> {
     }
 }
 
+/// A container being written section by section: room for the header and
+/// table is left at the start, and [`ContainerWriter::finish`] fills it in
+/// once every section's length and CRC are known. A caller may pause
+/// between sections (a checkpoint writes its long sections, syncs them,
+/// and only then takes its writers' lock for the last one).
+pub struct ContainerWriter<W: Write + Seek> {
+    out: BufWriter<W>,
+    format: ContainerFormat,
+    sections: usize,
+    offset: u64,
+    table: Vec<SectionEntry>,
+}
+
+impl<W: Write + Seek> ContainerWriter<W> {
+    /// Starts a container of exactly `sections` sections at the start of
+    /// `out`.
+    pub fn new(out: W, format: &ContainerFormat, sections: usize) -> io::Result<Self> {
+        if sections > MAX_SECTIONS as usize {
+            return Err(io::Error::other(format!(
+                "{sections} sections do not fit a {}",
+                format.name
+            )));
+        }
+        let data_start = format.data_start(sections);
+        let mut out = BufWriter::with_capacity(1 << 20, out);
+        out.write_all(&vec![0; data_start as usize])?;
+        Ok(ContainerWriter {
+            out,
+            format: *format,
+            sections,
+            offset: data_start,
+            table: Vec::with_capacity(sections),
+        })
+    }
+
+    /// Writes the next section.
+    pub fn section(&mut self, section: SectionSource<'_>) -> io::Result<()> {
+        if self.table.len() == self.sections {
+            return Err(io::Error::other(format!(
+                "more sections than the {} announced",
+                self.sections
+            )));
+        }
+        let start = align_up(self.offset);
+        self.out
+            .write_all(&vec![0; (start - self.offset) as usize])?;
+        let mut counted = ChecksumWriter {
+            inner: &mut self.out,
+            hasher: crc32fast::Hasher::new(),
+            written: 0,
+        };
+        (section.write)(&mut counted)?;
+        let (length, crc) = (counted.written, counted.hasher.finalize());
+        self.table.push(SectionEntry {
+            kind: section.kind,
+            param: section.param,
+            flags: section.flags,
+            offset: start,
+            length,
+            crc,
+        });
+        self.offset = start + length;
+        Ok(())
+    }
+
+    /// The sink, with everything written so far flushed to it (to sync it).
+    pub fn flushed(&mut self) -> io::Result<&mut W> {
+        self.out.flush()?;
+        Ok(self.out.get_mut())
+    }
+
+    /// Writes the header with `fields` and the table; returns the sink and
+    /// the container's size.
+    pub fn finish(self, fields: &[u8]) -> io::Result<(W, u64)> {
+        let format = self.format;
+        let field_bytes = format.crc_at() - FIXED_HEADER_BYTES;
+        if fields.len() > field_bytes || self.table.len() != self.sections {
+            return Err(io::Error::other(format!(
+                "{} header field bytes or {} of {} sections for a {}",
+                fields.len(),
+                self.table.len(),
+                self.sections,
+                format.name
+            )));
+        }
+        let data_start = format.data_start(self.sections);
+        let mut out = self.out.into_inner().map_err(|e| e.into_error())?;
+        let mut header = Vec::with_capacity(data_start as usize);
+        header.extend_from_slice(format.magic);
+        header.put_u32(format.version);
+        header.put_u32(format.header_bytes as u32);
+        header.put_u32(self.table.len() as u32);
+        header.extend_from_slice(fields);
+        header.resize(format.header_bytes, 0);
+        for entry in &self.table {
+            header.put_u32(entry.kind);
+            header.put_u32(entry.param);
+            header.put_u64(entry.offset);
+            header.put_u64(entry.length);
+            header.put_u32(entry.crc);
+            header.put_u32(entry.flags.bits());
+        }
+        let crc = header_crc(&header, format.crc_at());
+        header[format.crc_at()..format.header_bytes].copy_from_slice(&crc.to_le_bytes());
+        out.seek(SeekFrom::Start(0))?;
+        out.write_all(&header)?;
+        Ok((out, self.offset))
+    }
+}
+
 /// Writes a whole container to `out` (positioned at its start): header
 /// and table last, once every section's length and CRC are known. Returns
 /// `out` and the container's size.
@@ -460,61 +570,11 @@ pub fn write_container<W: Write + Seek>(
     fields: &[u8],
     sections: Vec<SectionSource<'_>>,
 ) -> io::Result<(W, u64)> {
-    let field_bytes = format.crc_at() - FIXED_HEADER_BYTES;
-    if fields.len() > field_bytes || sections.len() > MAX_SECTIONS as usize {
-        return Err(io::Error::other(format!(
-            "{} header fields or {} sections do not fit a {}",
-            fields.len(),
-            sections.len(),
-            format.name
-        )));
-    }
-    let data_start = format.data_start(sections.len());
-    let mut out = BufWriter::with_capacity(1 << 20, out);
-    out.write_all(&vec![0; data_start as usize])?;
-    let mut offset = data_start;
-    let mut table = Vec::with_capacity(sections.len());
+    let mut writer = ContainerWriter::new(out, format, sections.len())?;
     for section in sections {
-        let start = align_up(offset);
-        out.write_all(&vec![0; (start - offset) as usize])?;
-        let mut counted = ChecksumWriter {
-            inner: &mut out,
-            hasher: crc32fast::Hasher::new(),
-            written: 0,
-        };
-        (section.write)(&mut counted)?;
-        let (length, crc) = (counted.written, counted.hasher.finalize());
-        table.push(SectionEntry {
-            kind: section.kind,
-            param: section.param,
-            flags: section.flags,
-            offset: start,
-            length,
-            crc,
-        });
-        offset = start + length;
+        writer.section(section)?;
     }
-    let mut out = out.into_inner().map_err(|e| e.into_error())?;
-    let mut header = Vec::with_capacity(data_start as usize);
-    header.extend_from_slice(format.magic);
-    header.put_u32(format.version);
-    header.put_u32(format.header_bytes as u32);
-    header.put_u32(table.len() as u32);
-    header.extend_from_slice(fields);
-    header.resize(format.header_bytes, 0);
-    for entry in &table {
-        header.put_u32(entry.kind);
-        header.put_u32(entry.param);
-        header.put_u64(entry.offset);
-        header.put_u64(entry.length);
-        header.put_u32(entry.crc);
-        header.put_u32(entry.flags.bits());
-    }
-    let crc = header_crc(&header, format.crc_at());
-    header[format.crc_at()..format.header_bytes].copy_from_slice(&crc.to_le_bytes());
-    out.seek(SeekFrom::Start(0))?;
-    out.write_all(&header)?;
-    Ok((out, offset))
+    writer.finish(fields)
 }
 
 /// Writes a container to `path` atomically (see [`super::atomic`]).

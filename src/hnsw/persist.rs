@@ -120,17 +120,6 @@ impl Index {
         Ok(index)
     }
 
-    /// Serves vectors from `mapped` (the file just saved) instead of memory.
-    /// Returns false, changing nothing, if it does not hold every row.
-    pub fn adopt_mapping(&self, mapped: MappedF32) -> bool {
-        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
-        if mapped.as_slice().len() != storage.len() * self.dimensions {
-            return false;
-        }
-        storage.adopt_mapping(mapped);
-        true
-    }
-
     /// Bytes of vectors served from a mapped file.
     pub fn mapped_bytes(&self) -> usize {
         self.read().mapped_bytes()
@@ -317,86 +306,222 @@ impl IndexSnapshot<'_> {
 
     /// Streams the vectors, levels and graph sections.
     pub fn sections(&self) -> Vec<SectionSource<'_>> {
-        let storage = &*self.storage;
+        let access = StorageAccess::Held(&self.storage);
+        let slots = self.storage.len() as u32;
         let mut sections = vec![
             section(SectionKind::Vectors, 0, move |out: &mut dyn Write| {
-                for block in storage.vector_blocks() {
-                    write_f32s(out, block)?;
-                }
-                Ok(())
+                write_vectors(out, access, slots)
             }),
             section(SectionKind::Levels, 0, move |out: &mut dyn Write| {
-                let bytes: Vec<u8> = (0..storage.len() as u32)
-                    .map(|s| {
-                        storage.level(s) as u8
-                            | if storage.is_deleted(s) {
-                                DELETED_BIT
-                            } else {
-                                0
-                            }
-                    })
-                    .collect();
-                out.write_all(&bytes)
+                write_levels(out, access, slots, None)
             }),
         ];
-        let top = (0..storage.len() as u32)
-            .map(|s| storage.level(s))
-            .max()
-            .unwrap_or(0);
+        let top = (0..slots).map(|s| self.storage.level(s)).max().unwrap_or(0);
         for level in 0..=top {
             sections.push(section(
                 SectionKind::Graph,
                 level as u32,
-                move |out: &mut dyn Write| write_level(out, storage, level),
+                move |out: &mut dyn Write| write_level(out, access, level, slots),
             ));
         }
         sections
     }
 }
 
-fn write_level(out: &mut dyn Write, storage: &Storage, level: usize) -> io::Result<()> {
-    let nodes: Vec<u32> = (0..storage.len() as u32)
-        .filter(|&s| storage.level(s) >= level)
-        .collect();
-    // The writer holds the save gate, so no list changes between the passes.
-    let degrees: Vec<u64> = nodes
-        .iter()
-        .map(|&s| storage.neighbors(s, level).len() as u64)
-        .collect();
-    let edges: u64 = degrees.iter().sum();
+/// What a checkpoint needs of the index, read under the write gate: the
+/// slots the file will hold (the rest are replayed from the log tail), the
+/// entry point and the level generator, as of that moment.
+pub struct IndexMark {
+    pub slots: u32,
+    pub top_level: usize,
+    pub entry: Option<(u32, u32)>,
+    pub level_rng_state: u64,
+}
+
+impl Index {
+    /// The index as of now, for a checkpoint (see [`IndexMark`]).
+    pub fn mark(&self) -> IndexMark {
+        let storage = self.read();
+        let entry = self.entry_point();
+        IndexMark {
+            slots: storage.len() as u32,
+            top_level: entry.map_or(0, |(_, level)| level),
+            entry: entry.map(|(slot, level)| (slot, level as u32)),
+            level_rng_state: self
+                .level_rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .state(),
+        }
+    }
+
+    /// The vectors section, then the levels and graph sections, of slots
+    /// `0..mark.slots`, read while writers go on: the storage lock is taken
+    /// per block (an append waits at most one block), lists are read as
+    /// they are at that moment (see [`write_level`]), and `live` decides the
+    /// deletion marks — the caller writes the items section between the two
+    /// and fills it in, so that marks and ids agree.
+    pub fn sections_at<'a>(
+        &'a self,
+        mark: &IndexMark,
+        live: &'a std::cell::RefCell<Vec<bool>>,
+    ) -> (SectionSource<'a>, Vec<SectionSource<'a>>) {
+        let access = StorageAccess::PerBlock(self);
+        let slots = mark.slots;
+        let vectors = section(SectionKind::Vectors, 0, move |out: &mut dyn Write| {
+            write_vectors(out, access, slots)
+        });
+        let mut after_items = vec![section(
+            SectionKind::Levels,
+            0,
+            move |out: &mut dyn Write| write_levels(out, access, slots, Some(&live.borrow())),
+        )];
+        for level in 0..=mark.top_level {
+            after_items.push(section(
+                SectionKind::Graph,
+                level as u32,
+                move |out: &mut dyn Write| write_level(out, access, level, slots),
+            ));
+        }
+        (vectors, after_items)
+    }
+
+    /// Serves rows `0..n` from `mapped` (the rows of a file just saved or
+    /// checkpointed: the same values, as vectors never change) and keeps
+    /// only the later ones in memory. Returns false, changing nothing, if
+    /// the mapping holds more rows than the index or fewer than it maps
+    /// now.
+    pub fn adopt_mapped_prefix(&self, mapped: MappedF32) -> bool {
+        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
+        storage.adopt_mapped_prefix(mapped)
+    }
+}
+
+/// How a section writer reaches the storage.
+#[derive(Clone, Copy)]
+enum StorageAccess<'a> {
+    /// Held for the whole save (which keeps writers out).
+    Held(&'a Storage),
+    /// Taken per block of slots: a checkpoint, with writers going on.
+    PerBlock(&'a Index),
+}
+
+/// Slots per hold of the storage lock while a checkpoint writes.
+const WRITE_BLOCK: u32 = 4096;
+
+impl StorageAccess<'_> {
+    /// Calls `f` with the storage for each block of `slots` in order.
+    fn blocks(
+        self,
+        slots: u32,
+        mut f: impl FnMut(&Storage, std::ops::Range<u32>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        while start < slots {
+            let end = slots.min(start + WRITE_BLOCK);
+            match self {
+                StorageAccess::Held(storage) => f(storage, start..end)?,
+                StorageAccess::PerBlock(index) => f(&index.read(), start..end)?,
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+fn write_vectors(out: &mut dyn Write, access: StorageAccess<'_>, slots: u32) -> io::Result<()> {
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    access.blocks(slots, |storage, block| {
+        for slot in block {
+            for value in storage.vector(slot) {
+                buffer.extend_from_slice(&value.to_le_bytes());
+            }
+            if buffer.len() >= 60 * 1024 {
+                out.write_all(&buffer)?;
+                buffer.clear();
+            }
+        }
+        Ok(())
+    })?;
+    out.write_all(&buffer)
+}
+
+/// A byte per slot: its level, and the deletion mark from `live` when
+/// given (else from the storage).
+fn write_levels(
+    out: &mut dyn Write,
+    access: StorageAccess<'_>,
+    slots: u32,
+    live: Option<&[bool]>,
+) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(slots as usize);
+    access.blocks(slots, |storage, block| {
+        for slot in block {
+            let deleted =
+                live.map_or_else(|| storage.is_deleted(slot), |live| !live[slot as usize]);
+            bytes.push(storage.level(slot) as u8 | if deleted { DELETED_BIT } else { 0 });
+        }
+        Ok(())
+    })?;
+    out.write_all(&bytes)
+}
+
+/// The CSR section of `level` over slots `0..slots`. Offsets come before
+/// targets, so degrees are read in a first pass and lists in a second; a
+/// list that changed in between (a checkpoint's writers go on) is cut to
+/// its first-pass degree or padded with the node itself (a self-link, which
+/// a search skips as already visited), and a link to a slot past `slots`
+/// (appended since the checkpoint's mark) becomes a self-link too. Under a
+/// save's gate nothing changes and no padding happens.
+fn write_level(
+    out: &mut dyn Write,
+    access: StorageAccess<'_>,
+    level: usize,
+    slots: u32,
+) -> io::Result<()> {
+    let mut nodes: Vec<u32> = Vec::new();
+    let mut degrees: Vec<u32> = Vec::new();
+    access.blocks(slots, |storage, block| {
+        for slot in block.filter(|&s| storage.level(s) >= level) {
+            nodes.push(slot);
+            degrees.push(storage.neighbors(slot, level).len() as u32);
+        }
+        Ok(())
+    })?;
+    let edges: u64 = degrees.iter().map(|&d| d as u64).sum();
     out.write_all(&(nodes.len() as u64).to_le_bytes())?;
     out.write_all(&edges.to_le_bytes())?;
     let mut offsets = Vec::with_capacity((nodes.len() + 1) * 8);
     let mut offset = 0u64;
     offsets.extend_from_slice(&offset.to_le_bytes());
-    for degree in &degrees {
-        offset += degree;
+    for &degree in &degrees {
+        offset += degree as u64;
         offsets.extend_from_slice(&offset.to_le_bytes());
     }
     out.write_all(&offsets)?;
     drop(offsets);
     let mut targets = Vec::with_capacity(64 * 1024);
-    for (&slot, &degree) in nodes.iter().zip(&degrees) {
-        let neighbors = storage.neighbors(slot, level);
-        for i in 0..degree as usize {
-            targets.extend_from_slice(&neighbors.get(i).to_le_bytes());
+    let mut next = 0;
+    access.blocks(slots, |storage, block| {
+        while next < nodes.len() && block.contains(&nodes[next]) {
+            let slot = nodes[next];
+            let neighbors = storage.neighbors(slot, level);
+            for i in 0..degrees[next] as usize {
+                let target = if i < neighbors.len() {
+                    neighbors.get(i)
+                } else {
+                    slot
+                };
+                let target = if target < slots { target } else { slot };
+                targets.extend_from_slice(&target.to_le_bytes());
+            }
+            next += 1;
+            if targets.len() >= 60 * 1024 {
+                out.write_all(&targets)?;
+                targets.clear();
+            }
         }
-        if targets.len() >= 60 * 1024 {
-            out.write_all(&targets)?;
-            targets.clear();
-        }
-    }
+        Ok(())
+    })?;
     out.write_all(&targets)
-}
-
-fn write_f32s(out: &mut dyn Write, values: &[f32]) -> io::Result<()> {
-    let mut buffer = Vec::with_capacity(64 * 1024);
-    for chunk in values.chunks(16 * 1024) {
-        buffer.clear();
-        for value in chunk {
-            buffer.extend_from_slice(&value.to_le_bytes());
-        }
-        out.write_all(&buffer)?;
-    }
-    Ok(())
 }

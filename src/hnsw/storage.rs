@@ -187,17 +187,22 @@ impl Storage {
         (levels.len() as u128 * (2 + 2 * max_links as u128) + upper * (1 + max_links as u128)) * 4
     }
 
-    /// All vectors in slot order, as the mapped rows then the owned ones.
-    pub fn vector_blocks(&self) -> [&[f32]; 2] {
-        [self.mapped.as_slice(), &self.owned]
-    }
-
-    /// Swaps the vectors for `mapped`, which must hold the same rows (a file
-    /// just saved from this storage), freeing the owned copies.
-    pub fn adopt_mapping(&mut self, mapped: MappedF32) {
-        assert_eq!(mapped.as_slice().len(), self.len() * self.dimensions);
+    /// Serves the first rows from `mapped` (a file a checkpoint just wrote
+    /// from this storage) and keeps only the rows after them owned. Returns
+    /// false, changing nothing, unless `mapped` holds whole rows, at least
+    /// as many as are mapped now and no more than there are.
+    pub fn adopt_mapped_prefix(&mut self, mapped: MappedF32) -> bool {
+        let values = mapped.as_slice().len();
+        let now = self.mapped.as_slice().len();
+        if !values.is_multiple_of(self.dimensions)
+            || values < now
+            || values > self.len() * self.dimensions
+        {
+            return false;
+        }
+        self.owned = self.owned[values - now..].to_vec();
         self.mapped = mapped;
-        self.owned = Vec::new();
+        true
     }
 
     pub fn mapped_bytes(&self) -> usize {

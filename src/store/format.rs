@@ -19,7 +19,8 @@
 //! | 2 levels | 0 | a byte per slot: top level, bit 7 deleted | must understand |
 //! | 3 graph | level | CSR of the slots reaching that level | must understand |
 //! | 4 items | 0 | id and metadata per slot | must understand |
-//! | 5 model, 6 feedback | | reserved for the learner | |
+//! | 5 model, 6 feedback | | the learner's state, keyed by item id | |
+//! | 7 log tail | 0 | log records to replay over the sections: what writers did while a checkpoint wrote them (see `db/checkpoint.rs`) | must understand |
 //!
 //! None of the kinds above is safe to copy: all are keyed by slot. State
 //! that belongs to items (feedback, per-item model rows) must be keyed by
@@ -59,6 +60,7 @@ pub enum SectionKind {
     Items = 4,
     Model = 5,
     Feedback = 6,
+    LogTail = 7,
 }
 
 impl SectionKind {
@@ -70,6 +72,7 @@ impl SectionKind {
             4 => SectionKind::Items,
             5 => SectionKind::Model,
             6 => SectionKind::Feedback,
+            7 => SectionKind::LogTail,
             _ => return None,
         })
     }
@@ -95,6 +98,7 @@ impl SectionKind {
             SectionKind::Items => "ids and metadata section".into(),
             SectionKind::Model => "model section".into(),
             SectionKind::Feedback => "feedback section".into(),
+            SectionKind::LogTail => "log tail section".into(),
         }
     }
 }

@@ -264,6 +264,9 @@ struct WalState {
     /// later write fails too until a save folds memory into the file.
     failed: Option<String>,
     closing: bool,
+    /// While a checkpoint writes the file: a copy of every record appended
+    /// since it started (see [`Wal::start_capture`]).
+    capture: Option<Vec<Vec<u8>>>,
 }
 
 impl Wal {
@@ -307,6 +310,7 @@ impl Wal {
                 file_len,
                 failed: None,
                 closing: false,
+                capture: None,
             }),
             work: Condvar::new(),
         });
@@ -401,8 +405,25 @@ impl Wal {
             )));
         }
         frame(&mut state.buffer, payload);
+        if let Some(capture) = &mut state.capture {
+            capture.push(payload.to_vec());
+        }
         state.appended += 1;
         Ok(state.appended)
+    }
+
+    /// From now on keeps a copy of every record appended, until
+    /// [`Wal::take_capture`]: a checkpoint that writes the file while
+    /// writers go on puts these records in it, to be replayed over what it
+    /// wrote. Call it under the lock that orders the changes.
+    pub fn start_capture(&self) {
+        self.shared.lock_state().capture = Some(Vec::new());
+    }
+
+    /// The records appended since [`Wal::start_capture`], in order; stops
+    /// capturing.
+    pub fn take_capture(&self) -> Vec<Vec<u8>> {
+        self.shared.lock_state().capture.take().unwrap_or_default()
     }
 
     /// Calls `callback` once record `sequence` is as durable as the mode

@@ -1,0 +1,152 @@
+'use strict'
+// How long writes wait while the log is folded into the file: single-item
+// upserts, one awaited at a time, into a database of --base items, while
+// (a) automatic checkpoints run every --every bytes of log, and (b) the
+// same writer runs with checkpoints off and an explicit save() started at
+// the same cadence (what a checkpoint was before it let writes go on).
+// Reports per mode the writes, checkpoints or saves completed, and write
+// latency p50 / p99 / max — medians over --runs passes. None of the peers
+// has a per-write durable path, so there is no peer column (see wal.js).
+//
+//   node benchmark/checkpoint.js [--base 100000] [--dim 128] [--seconds 10]
+//                                [--every 8388608] [--runs 3]
+//                                [--out FILE | --no-md]
+//
+// Durability 'none', so that a write's latency is the wait for the gate,
+// not the group commit's 10 ms.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { VectorDB } = require('..')
+const { mulberry32 } = require('./lib/rng')
+
+function parseArgs(argv) {
+  const args = { base: 100000, dim: 128, seconds: 10, every: 8 << 20, runs: 3, out: path.join(__dirname, 'results', 'checkpoint.md') }
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]
+    const number = () => {
+      const value = Number(argv[++i])
+      if (!Number.isFinite(value) || value <= 0) throw new Error(`${flag} needs a positive number`)
+      return value
+    }
+    if (flag === '--base') args.base = number()
+    else if (flag === '--dim') args.dim = number()
+    else if (flag === '--seconds') args.seconds = number()
+    else if (flag === '--every') args.every = number()
+    else if (flag === '--runs') args.runs = number()
+    else if (flag === '--out') args.out = argv[++i]
+    else if (flag === '--no-md') args.out = null
+    else if (flag === '-h' || flag === '--help') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 16).join('\n').replace(/^\/\/ ?/gm, ''))
+      process.exit(0)
+    } else throw new Error(`unknown option ${flag} (see --help)`)
+  }
+  return args
+}
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+async function buildFile(file, args, random) {
+  const vectors = new Float32Array(args.base * args.dim)
+  for (let i = 0; i < vectors.length; i++) vectors[i] = random() * 2 - 1
+  const ids = Array.from({ length: args.base }, (_, i) => String(i))
+  const db = new VectorDB({ dimensions: args.dim, metric: 'euclidean', path: file, checkpoint: false })
+  await db.insertBatch({ ids, vectors })
+  await db.save()
+  db.close()
+}
+
+// One pass of one mode over a copy of the built file.
+async function pass(mode, source, args, random) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnsw-gnn-checkpoint-'))
+  const file = path.join(dir, 'db.hgnn')
+  fs.copyFileSync(source, file)
+  const automatic = mode === 'checkpoint'
+  const db = await VectorDB.open(file, {
+    durability: 'none',
+    checkpoint: automatic ? { bytes: args.every } : false,
+  })
+  const latencies = []
+  let saves = 0
+  let saving = null
+  let logged = 0
+  const vector = new Float32Array(args.dim)
+  const end = performance.now() + args.seconds * 1000
+  while (performance.now() < end) {
+    for (let d = 0; d < args.dim; d++) vector[d] = random() * 2 - 1
+    const started = performance.now()
+    await db.upsert({ id: String(Math.floor(random() * args.base)), vector })
+    latencies.push(performance.now() - started)
+    logged += args.dim * 4 + 64
+    if (!automatic && logged >= args.every && !saving) {
+      logged = 0
+      saving = db.save().then(() => { saves++; saving = null })
+    }
+  }
+  if (saving) await saving
+  const checkpoints = db.stats().checkpoints
+  db.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  latencies.sort((a, b) => a - b)
+  return {
+    writes: latencies.length,
+    folds: automatic ? checkpoints : saves,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    max: latencies[latencies.length - 1],
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2))
+  const random = mulberry32(42)
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
+  const flags = (fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '')
+    .match(/^flags\s*:(.*)$/m)?.[1].split(' ').filter((f) => /^(avx|fma)/.test(f)).join(' ') ?? ''
+  console.log(`Checkpoint write wait — ${new Date().toISOString()}`)
+  console.log(`CPU: ${cpu} (${os.cpus().length} cores; flags: ${flags}), Node ${process.version}`)
+  console.log(`${args.base} × ${args.dim}, a fold every ${args.every} bytes of log, ${args.seconds} s per pass, ${args.runs} pass(es)`)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnsw-gnn-checkpoint-base-'))
+  const source = path.join(dir, 'base.hgnn')
+  await buildFile(source, args, random)
+  const modes = ['checkpoint', 'save']
+  const results = Object.fromEntries(modes.map((m) => [m, []]))
+  for (let run = 0; run < args.runs; run++) {
+    for (const mode of run % 2 ? [...modes].reverse() : modes) {
+      const result = await pass(mode, source, args, random)
+      results[mode].push(result)
+      console.log(`  pass ${run + 1} ${mode}: ${result.writes} writes, ${result.folds} folds, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms, max ${result.max.toFixed(1)} ms`)
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true })
+  const rows = modes.map((mode) => {
+    const r = results[mode]
+    const m = (key) => median(r.map((x) => x[key]))
+    return { mode, writes: m('writes'), folds: m('folds'), p50: m('p50'), p99: m('p99'), max: m('max') }
+  })
+  const label = { checkpoint: 'automatic checkpoint (writes go on)', save: 'explicit save() at the same cadence' }
+  const lines = [
+    `# Checkpoint write wait`,
+    '',
+    `\`${['node benchmark/checkpoint.js', ...process.argv.slice(2)].join(' ')}\` — ${new Date().toISOString().slice(0, 10)}; ${cpu}, ${os.cpus().length} cores, flags \`${flags}\`, Node ${process.version}.`,
+    '',
+    `${args.base} × ${args.dim} items, upserts one at a time (durability 'none'), a fold of the log every ${args.every} bytes, ${args.seconds} s per pass; medians of ${args.runs} passes.`,
+    '',
+    '| mode | writes | folds | p50 ms | p99 ms | max ms |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${label[r.mode]} | ${r.writes} | ${r.folds} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(1)} |`),
+    '',
+  ]
+  console.log('\n' + lines.join('\n'))
+  if (args.out) {
+    fs.writeFileSync(args.out, lines.join('\n'))
+    console.log(`wrote ${args.out}`)
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
