@@ -112,8 +112,7 @@ impl VectorDb {
                 .map_err(|e| Error::io("cannot sync", temp, e))?;
 
             // 3. The tail, writers held until the log starts over.
-            let held = gate.insert(self.gate.write().unwrap_or_else(|e| e.into_inner()));
-            let _ = held;
+            gate = Some(self.gate.write().unwrap_or_else(|e| e.into_inner()));
             self.check_open()?;
             let tail = wal.take_capture();
             writer
