@@ -91,6 +91,11 @@ impl Index {
             {
                 break;
             }
+            // The next candidate's list, fetched while this one's
+            // neighbours are scored (pushes below re-aim it at a new top).
+            if let Some(Reverse(next)) = candidates.peek() {
+                storage.prefetch_neighbors(next.slot, level);
+            }
             let neighbors = storage.neighbors(current.slot, level);
             batch.clear();
             for i in 0..neighbors.len() {
@@ -116,6 +121,9 @@ impl Index {
                 if results.len() < ef || d < worst {
                     let found = Candidate { distance: d, slot };
                     candidates.push(Reverse(found));
+                    if candidates.peek().is_some_and(|top| top.0.slot == slot) {
+                        storage.prefetch_neighbors(slot, level);
+                    }
                     if admit(slot) {
                         results.push(found);
                         if results.len() > ef {

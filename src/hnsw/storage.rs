@@ -23,6 +23,7 @@
 //! point. Anchors live in memory only; after a load they are rebuilt before
 //! the first write (`anchors_ready`).
 
+use crate::distance::prefetch_bytes;
 use crate::file::{Mapped, MappedF32};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -355,6 +356,24 @@ impl Storage {
         let len = ((header & !WRITTEN) as usize).min(row.len() - 1);
         Neighbors {
             entries: &row[1..1 + len],
+        }
+    }
+
+    /// Asks for the cache lines `neighbors(slot, level)` reads first: the
+    /// row header and, for a file's slot, its mapped offsets. A beam search
+    /// calls it for the next candidate while it scores the current one, so
+    /// the list's latency hides behind distance work.
+    #[inline(always)]
+    pub fn prefetch_neighbors(&self, slot: u32, level: usize) {
+        prefetch_bytes(self.row(slot, level).as_ptr().cast());
+        if level == 0 {
+            if let Some(offset) = self
+                .mapped_links0
+                .as_ref()
+                .and_then(|mapped| mapped.offsets().get(slot as usize))
+            {
+                prefetch_bytes((offset as *const u64).cast());
+            }
         }
     }
 
