@@ -13,6 +13,16 @@ const CRITERIA = {
   vsUsearch: 1.0, // >= 1.0x usearch
   buildVsHnswlib: 0.8, // build time <= 0.8x hnswlib
   asyncOverheadUs: 15, // p50 of await search() - p50 of searchSync() per call, <= 15 us
+  buildPeakVsHnswlib: 1.2, // peak RSS of the build process <= 1.2x hnswlib's
+  steadyVsHnswlib: 1.15, // RSS after the build <= 1.15x hnswlib's + the id strings' bytes
+}
+
+// Bytes of the decimal id strings "0" .. String(n - 1) that hnsw-gnn keeps
+// (hnswlib's labels are integers inside its own allocation).
+function decimalIdBytes(n) {
+  let bytes = 0
+  for (let i = 0; i < n; i++) bytes += String(i).length
+  return bytes
 }
 
 // The mode whose QPS counts as "single-query QPS" for each library.
@@ -135,6 +145,12 @@ function criteria(results) {
   }
   r = by['hnsw-gnn'] && by.hnswlib ? by['hnsw-gnn'].buildSec / by.hnswlib.buildSec : null
   add('build time hnsw-gnn / hnswlib', r, fmtRatio(r), `≤ ${CRITERIA.buildVsHnswlib}× hnswlib`, verdict(r, CRITERIA.buildVsHnswlib, false))
+  const mem = by['hnsw-gnn'] && by.hnswlib ? [by['hnsw-gnn'].rss, by.hnswlib.rss] : null
+  r = mem ? mem[0].buildPeakMB / mem[1].buildPeakMB : null
+  add('peak RSS of the build, hnsw-gnn / hnswlib', r, fmtRatio(r), `≤ ${CRITERIA.buildPeakVsHnswlib}× hnswlib`, verdict(r, CRITERIA.buildPeakVsHnswlib, false))
+  const idMB = mem ? decimalIdBytes(by['hnsw-gnn'].n) / 2 ** 20 : 0
+  r = mem ? mem[0].steadyMB / (CRITERIA.steadyVsHnswlib * mem[1].steadyMB + idMB) : null
+  add(`RSS after build, hnsw-gnn / (${CRITERIA.steadyVsHnswlib}× hnswlib + ${fmt(idMB)} MB of id strings)`, r, fmtRatio(r), '≤ 1.00×', verdict(r, 1, false))
   // Async overhead is judged at our operating point (64 if none reached).
   const oursRes = by['hnsw-gnn']
   const ovEf = ours ? ours.ef : 64
@@ -151,11 +167,12 @@ function buildRows(results) {
     fmt(r.buildSec, 2),
     fmt(r.rss.baselineMB, 0),
     fmt(r.rss.buildPeakMB, 0),
+    fmt(r.rss.steadyMB, 0),
     fmt(r.rss.endPeakMB, 0),
     r.buildNote + (r.extraBuilds.length ? `; extra builds: ${r.extraBuilds.map((b) => `ef ${b.ef} ${fmt(b.sec, 1)} s`).join(', ')}` : ''),
   ])
 }
-const BUILD_HEADER = ['library', 'build s', 'RSS before build MB', 'peak RSS after build MB', 'peak RSS end MB', 'how']
+const BUILD_HEADER = ['library', 'build s', 'RSS before build MB', 'peak RSS after build MB', 'RSS after build MB', 'peak RSS end MB', 'how']
 
 function opRows(results, op) {
   return results.map((r) => {
@@ -175,7 +192,7 @@ function overheadRows(res) {
 
 function printLibrary(res, log) {
   log(`\n${res.label} ${res.version}: build ${fmt(res.buildSec, 2)} s — ${res.buildNote}`)
-  log(`  RSS: ${fmt(res.rss.baselineMB, 0)} MB before build (data loaded), peak ${fmt(res.rss.buildPeakMB, 0)} MB after build, peak ${fmt(res.rss.endPeakMB, 0)} MB at end`)
+  log(`  RSS: ${fmt(res.rss.baselineMB, 0)} MB before build (data loaded), peak ${fmt(res.rss.buildPeakMB, 0)} MB after build, ${fmt(res.rss.steadyMB, 0)} MB after build (current, after a GC), peak ${fmt(res.rss.endPeakMB, 0)} MB at end`)
   if (res.extraBuilds.length) log(`  extra builds (one index per efSearch): ${res.extraBuilds.map((b) => `ef ${b.ef}: ${fmt(b.sec, 1)} s`).join(', ')}`)
   log(textTable(QUERY_HEADER, queryRows(res)))
   const ov = overheadRows(res)
@@ -188,7 +205,7 @@ function printLibrary(res, log) {
 
 function printSummary({ results, skipped, crit }, log) {
   log(`\n=== Build ===`)
-  log(textTable(BUILD_HEADER.slice(0, 5), buildRows(results).map((r) => r.slice(0, 5))))
+  log(textTable(BUILD_HEADER.slice(0, 6), buildRows(results).map((r) => r.slice(0, 6))))
   for (const s of skipped) log(skipLine(s))
   log(`\n=== Operating point: smallest efSearch with recall@10 ≥ ${RECALL_TARGET} ===`)
   log(textTable(OP_HEADER, opRows(results, crit.op)))

@@ -51,9 +51,11 @@ class Session {
     await this.adapter.build()
     const buildSec = seconds(t0)
     const buildPeakMB = maxRssMB()
-    console.error(`  [${lib}] built ${this.ds.n} x ${this.ds.dim} in ${buildSec.toFixed(1)} s (peak RSS ${buildPeakMB.toFixed(0)} MB)`)
+    gc()
+    const steadyMB = rssMB() // what the built index keeps, once the build's transients are gone
+    console.error(`  [${lib}] built ${this.ds.n} x ${this.ds.dim} in ${buildSec.toFixed(1)} s (peak RSS ${buildPeakMB.toFixed(0)} MB, after build ${steadyMB.toFixed(0)} MB)`)
     const { label, version, buildNote } = this.adapter
-    return { lib, label, version, buildNote, buildSec, n: this.ds.n, rss: { baselineMB, buildPeakMB } }
+    return { lib, label, version, buildNote, buildSec, n: this.ds.n, rss: { baselineMB, buildPeakMB, steadyMB } }
   }
 
   // Switches to efSearch `ef` and runs an untimed pass over all queries in
