@@ -113,7 +113,7 @@ impl Index {
     /// this index). Waits for searches in flight; callers swap whatever
     /// else is keyed by slot under the same exclusion.
     pub fn replace_with(&self, compacted: Index) {
-        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
+        let mut storage = self.write();
         *storage = compacted
             .storage
             .into_inner()

@@ -392,7 +392,7 @@ impl Index {
     /// the mapping holds more rows than the index or fewer than it maps
     /// now.
     pub fn adopt_mapped_prefix(&self, mapped: MappedF32) -> bool {
-        let mut storage = self.storage.write().unwrap_or_else(|e| e.into_inner());
+        let mut storage = self.write();
         storage.adopt_mapped_prefix(mapped)
     }
 }
@@ -421,7 +421,10 @@ impl StorageAccess<'_> {
             let end = slots.min(start + WRITE_BLOCK);
             match self {
                 StorageAccess::Held(storage) => f(storage, start..end)?,
-                StorageAccess::PerBlock(index) => f(&index.read(), start..end)?,
+                StorageAccess::PerBlock(index) => {
+                    f(&index.read(), start..end)?;
+                    index.let_writers_in();
+                }
             }
             start = end;
         }
