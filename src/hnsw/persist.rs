@@ -432,17 +432,27 @@ impl StorageAccess<'_> {
     }
 }
 
+/// Bytes the section writers gather before each write: many small values
+/// per call, without holding a section's worth in memory.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Writes `buffer` out and empties it once it is nearly full.
+fn flush_when_full(out: &mut dyn Write, buffer: &mut Vec<u8>) -> io::Result<()> {
+    if buffer.len() >= WRITE_BUFFER - 4 * 1024 {
+        out.write_all(buffer)?;
+        buffer.clear();
+    }
+    Ok(())
+}
+
 fn write_vectors(out: &mut dyn Write, access: StorageAccess<'_>, slots: u32) -> io::Result<()> {
-    let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut buffer = Vec::with_capacity(WRITE_BUFFER);
     access.blocks(slots, |storage, block| {
         for slot in block {
             for value in storage.vector(slot) {
                 buffer.extend_from_slice(&value.to_le_bytes());
             }
-            if buffer.len() >= 60 * 1024 {
-                out.write_all(&buffer)?;
-                buffer.clear();
-            }
+            flush_when_full(out, &mut buffer)?;
         }
         Ok(())
     })?;
@@ -503,7 +513,7 @@ fn write_level(
     }
     out.write_all(&offsets)?;
     drop(offsets);
-    let mut targets = Vec::with_capacity(64 * 1024);
+    let mut targets = Vec::with_capacity(WRITE_BUFFER);
     let mut next = 0;
     access.blocks(slots, |storage, block| {
         while next < nodes.len() && block.contains(&nodes[next]) {
@@ -519,10 +529,7 @@ fn write_level(
                 targets.extend_from_slice(&target.to_le_bytes());
             }
             next += 1;
-            if targets.len() >= 60 * 1024 {
-                out.write_all(&targets)?;
-                targets.clear();
-            }
+            flush_when_full(out, &mut targets)?;
         }
         Ok(())
     })?;
