@@ -61,6 +61,8 @@ export interface Limits {
   maxDimensions: number
   /** Longest id, in UTF-8 bytes. */
   maxIdBytes: number
+  /** Deepest metadata: the metadata object is level 1, each object or array inside it one more. */
+  maxMetadataDepth: number
   /** Largest `recentSearches`. */
   maxRecentSearches: number
   /** Range of `m`. */
@@ -365,7 +367,14 @@ export interface ItemInput {
   id?: string
   /** `dimensions` finite numbers; a `Float32Array` is read without a copy. */
   vector: Float32Array | number[]
-  /** Any plain object; filters match against it. */
+  /**
+   * A plain object; filters match against it. Stored exactly as
+   * `JSON.stringify` makes it: a `Date` (or anything with `toJSON`) as what
+   * `toJSON` returns, `undefined` fields dropped. `BigInt`, functions,
+   * symbols, `NaN`/±`Infinity`, `Map`/`Set`/typed arrays, lone surrogates,
+   * cycles and nesting deeper than `limits.maxMetadataDepth` are refused
+   * (`ERR_INVALID_ARGUMENT`): JSON would change them without a word.
+   */
   metadata?: Record<string, unknown> | null
 }
 
@@ -380,7 +389,7 @@ export interface FlatItems {
   ids?: string[]
   /** `n × dimensions` finite numbers. */
   vectors: Float32Array
-  /** Per item, a plain object or `null`. */
+  /** Per item, a plain object (stored as {@link ItemInput.metadata} says) or `null`. */
   metadata?: Array<Record<string, unknown> | null>
 }
 
@@ -388,7 +397,7 @@ export interface FlatItems {
 export interface ItemUpdate {
   /** A new vector. */
   vector?: Float32Array | number[]
-  /** New metadata; `null` clears it, omitted keeps it. */
+  /** New metadata (stored as {@link ItemInput.metadata} says); `null` clears it, omitted keeps it. */
   metadata?: Record<string, unknown> | null
 }
 
@@ -440,8 +449,11 @@ export interface AbortOptions {
 /**
  * A metadata filter, Pinecone/MongoDB style: `{ color: 'red', price: {
  * $lt: 20 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $and $or`;
- * a bare value means `$eq`; dotted names reach into nested objects. An
- * invalid filter is an `ERR_INVALID_FILTER`, never ignored.
+ * a bare value means `$eq`; dotted names reach into nested objects. A
+ * `Date` operand is its ISO 8601 text, as a stored `Date` is. An invalid
+ * filter (unknown operator, wrong operand type, `$and`/`$or` nested deeper
+ * than 32 levels, a value JSON cannot hold) is an `ERR_INVALID_FILTER`,
+ * never ignored.
  */
 export type Filter = Record<string, unknown>
 
@@ -823,7 +835,7 @@ export declare class Graph {
  * The message-passing engine on its own: row `i` of the result reduces the
  * features of node `i`'s neighbours with `'sum'`, `'mean'` or `'max'`
  * (zeros for a node without neighbours). A bare `Float32Array` holds one
- * row per node.
+ * row per node. A NaN or infinite feature is an `ERR_INVALID_VECTOR`.
  */
 export declare function aggregate(features: Features, graph: GraphInput, aggregation: 'sum' | 'mean' | 'max'): Promise<Matrix>
 /** Like `aggregate`, on the calling thread. */

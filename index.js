@@ -42,10 +42,15 @@ function withFilePath(options) {
 
 // Node-API's own statuses: argument conversions fail with `InvalidArg` or
 // `<Type>Expected`; anything else is a failure inside the binding.
+// A JS exception raised inside a conversion (V8's TypeError for a property
+// read of null, say) has no code at all: a TypeError or RangeError there is
+// a bad argument, anything else a failure inside the binding.
 function withStableCode(error) {
   if (error && typeof error.code === 'string' && !error.code.startsWith('ERR_')) {
     const badArgument = error.code === 'InvalidArg' || error.code.endsWith('Expected')
     error.code = badArgument ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL'
+  } else if (error instanceof Error && error.code === undefined) {
+    error.code = error instanceof TypeError || error instanceof RangeError ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL'
   }
   return error
 }
@@ -64,6 +69,68 @@ function async(call) {
   } catch (error) {
     return Promise.reject(withStableCode(error))
   }
+}
+
+// ---------------------------------------------------------- JSON values --
+// Metadata and filters cross to the core as JSON text, so what is stored is
+// exactly what JSON.stringify makes of a value: a Date, or any object with
+// toJSON, as what toJSON returns (a Date: its ISO 8601 string); undefined
+// object fields dropped and undefined array elements null. What JSON would
+// drop or change without a word is refused with ERR_INVALID_ARGUMENT:
+// BigInt (JSON cannot hold one; Node-API used to round it), functions and
+// symbols, NaN and ±Infinity (JSON writes null), objects whose contents JSON
+// cannot see (Map, Set, typed arrays, RegExp, Error...: JSON writes {}),
+// and cycles. Symbol-keyed properties are skipped, as JSON skips them.
+
+function jsonText(value, what, code = 'ERR_INVALID_ARGUMENT') {
+  if (value === undefined) return undefined
+  try {
+    return JSON.stringify(value, refuseLossyJson)
+  } catch (error) {
+    throw codedError(TypeError, code, `${what} cannot be stored as JSON: ${error.message}`)
+  }
+}
+
+// JSON.stringify's replacer: sees every value, after toJSON.
+function refuseLossyJson(key, value) {
+  const what = key === '' ? 'the value' : `field ${JSON.stringify(key)}`
+  if (!key.isWellFormed()) throw new TypeError(`${what}'s name holds a lone UTF-16 surrogate, which UTF-8 cannot store`)
+  switch (typeof value) {
+    case 'bigint':
+      throw new TypeError(`${what} is a BigInt (${value}n), which JSON cannot hold: pass a number or a string`)
+    case 'function':
+    case 'symbol':
+      throw new TypeError(`${what} is a ${typeof value}, which JSON drops`)
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${what} is ${value}, which JSON writes as null`)
+      return value
+    case 'string':
+      // A lone UTF-16 surrogate has no UTF-8 form to store it in.
+      if (!value.isWellFormed()) throw new TypeError(`${what} holds a lone UTF-16 surrogate, which UTF-8 cannot store`)
+      return value
+    case 'object': {
+      if (value === null || Array.isArray(value)) return value
+      const tag = Object.prototype.toString.call(value).slice(8, -1)
+      if (tag !== 'Object' && !BOXED_PRIMITIVES.has(tag)) {
+        throw new TypeError(`${what} is a ${tag}, whose contents JSON does not see: convert it (say, to an array or a plain object) first`)
+      }
+      return value
+    }
+    default:
+      return value
+  }
+}
+
+// new Number(1) and the like: JSON writes the primitive inside.
+const BOXED_PRIMITIVES = new Set(['Number', 'String', 'Boolean'])
+
+// An item (or update) with its metadata as JSON text.
+function itemArgument(item, what = 'an item') {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    throw invalidArgument(`${what} must be an object, got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`)
+  }
+  if (item.metadata === undefined) return item
+  return { id: item.id, vector: item.vector, metadata: jsonText(item.metadata, 'metadata') }
 }
 
 // Lets the classes wrap a native object made elsewhere (`VectorDB.open`,
@@ -97,7 +164,9 @@ function requestedK(options) {
 
 function searchArguments(options) {
   if (options == null) return [undefined, undefined, undefined, undefined, undefined]
-  return [options.k, options.efSearch, options.filter, options.rerank, otherKeys(options, SEARCH_KEYS)]
+  if (typeof options !== 'object') throw invalidArgument(`search options must be an object, got ${typeof options}`)
+  const filter = jsonText(options.filter, 'filter', 'ERR_INVALID_FILTER')
+  return [options.k, options.efSearch, filter, options.rerank, otherKeys(options, SEARCH_KEYS)]
 }
 
 function unpack(packed, numbers, offset, k) {
@@ -171,10 +240,14 @@ const SIGNAL_KEYS = ['signal']
 const FLAT_ITEMS_KEYS = ['ids', 'vectors', 'metadata']
 const FEEDBACK_KEYS = ['searchId', 'query', 'shown', 'clicked', 'converted']
 
-function invalidArgument(message) {
-  const error = new TypeError(message)
-  error.code = 'ERR_INVALID_ARGUMENT'
+function codedError(Class, code, message) {
+  const error = new Class(message)
+  error.code = code
   return error
+}
+
+function invalidArgument(message) {
+  return codedError(TypeError, 'ERR_INVALID_ARGUMENT', message)
 }
 
 // Runs `call(token)`, where `token` is a native CancelToken that `signal` (an
@@ -210,6 +283,12 @@ function withSignal(what, options, known, call) {
   return async(() => call(token, keys))
     .catch((error) => Promise.reject(error && error.code === 'ERR_ABORTED' ? abortedError(error) : error))
     .finally(() => signal.removeEventListener('abort', onAbort))
+}
+
+// The flat insertBatch form's metadata: one JSON text (or null) per item.
+function metadataTexts(metadata) {
+  if (!Array.isArray(metadata)) return metadata
+  return metadata.map((value, i) => (value == null ? null : jsonText(value, `metadata[${i}]`)))
 }
 
 // A time as `purgeFeedback` takes it: a Date or milliseconds since the epoch.
@@ -255,7 +334,7 @@ class VectorDB {
   }
 
   insert(item) {
-    return async(() => this.#live().insert(item))
+    return async(() => this.#live().insert(itemArgument(item)))
   }
 
   insertBatch(items, options) {
@@ -270,20 +349,20 @@ class VectorDB {
         return Promise.reject(invalidArgument(`insertBatch items: vectors must be a Float32Array of n × dimensions values, got ${got}`))
       }
       return withSignal('insertBatch', options, INSERT_BATCH_KEYS, (token, others) =>
-        this.#live().insertFlat(ids, vectors, metadata, onProgress, others, token),
+        this.#live().insertFlat(ids, vectors, metadataTexts(metadata), onProgress, others, token),
       )
     }
     return withSignal('insertBatch', options, INSERT_BATCH_KEYS, (token, others) =>
-      this.#live().insertBatch(items, onProgress, others, token),
+      this.#live().insertBatch(Array.isArray(items) ? items.map((item) => itemArgument(item)) : items, onProgress, others, token),
     )
   }
 
   upsert(item) {
-    return async(() => this.#live().upsert(item))
+    return async(() => this.#live().upsert(itemArgument(item)))
   }
 
   update(id, changes) {
-    return async(() => this.#live().update(id, changes))
+    return async(() => this.#live().update(id, itemArgument(changes, 'update changes')))
   }
 
   get(id) {

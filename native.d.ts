@@ -84,15 +84,15 @@ export declare class VectorDB {
    * (The items' and the options' fields arrive one by one, hence the
    * arity.)
    */
-  insertFlat(ids: Array<string> | undefined | null, vectors: Float32Array, metadata?: Array<any> | undefined | null, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null, cancel?: CancelToken | undefined | null): object
+  insertFlat(ids: Array<string> | undefined | null, vectors: Float32Array, metadata?: Array<string | undefined | null> | undefined | null, onProgress?: ProgressCallback | undefined | null, otherKeys?: Array<string> | undefined | null, cancel?: CancelToken | undefined | null): object
   upsert(item: ItemInput): object
   update(id: string, changes: ItemUpdate): object
   get(id: string): Promise<unknown>
   getSync(id: string): StoredItem | null
   delete(id: string): object
-  search(query: VectorArg, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
-  searchSync(query: VectorArg, k: number | undefined | null, efSearch: number | undefined | null, filter: any | undefined | null, rerank: boolean | undefined | null, otherKeys: Array<string> | undefined | null, numbers: NumbersOut): PackedText
-  searchBatch(queries: Float32Array | Array<VectorArg>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: any | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  search(query: VectorArg, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: string | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
+  searchSync(query: VectorArg, k: number | undefined | null, efSearch: number | undefined | null, filter: string | undefined | null, rerank: boolean | undefined | null, otherKeys: Array<string> | undefined | null, numbers: NumbersOut): PackedText
+  searchBatch(queries: Float32Array | Array<VectorArg>, k?: number | undefined | null, efSearch?: number | undefined | null, filter?: string | undefined | null, rerank?: boolean | undefined | null, otherKeys?: Array<string> | undefined | null): object
   /**
    * `feedback(...)`: the fields of the feedback object (index.js reads
    * them; `other_keys` names any others, which are refused).
@@ -167,6 +167,14 @@ export interface InterleavingStats {
 }
 
 /**
+ * Arms a panic-injection site of the core (`'search'`, `'insert'`; see
+ * `crate::fault`): the next call through it panics. For the panic-boundary
+ * tests only: exported by the raw binding, which neither `hnsw-gnn` nor
+ * `hnsw-gnn/internal` re-exports.
+ */
+export declare function internalArmPanic(site: string): void
+
+/**
  * `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
  * layers use: the GNN benchmark's dense reference.
  */
@@ -180,14 +188,15 @@ export interface ItemInput {
   /** A unique id; a UUID v4 is generated when omitted. */
   id?: string
   vector: VectorArg
-  /** Any plain object; filters match against it. */
-  metadata?: Record<string, unknown> | null
+  /** JSON text of a plain object or `null` (see `json_from_js`). */
+  metadata?: string
 }
 
 /** Changes for `update`. */
 export interface ItemUpdate {
   vector?: VectorArg
-  metadata?: any
+  /** JSON text (see `convert::json_from_js`). */
+  metadata?: string
 }
 
 /** What `learningStats()` reports (documented in index.d.ts). */
@@ -223,6 +232,7 @@ export interface Limits {
   maxEfSearch: number
   maxDimensions: number
   maxIdBytes: number
+  maxMetadataDepth: number
   maxRecentSearches: number
   minM: number
   maxM: number

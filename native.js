@@ -845,6 +845,7 @@ module.exports.JsVectorDb = nativeBinding.JsVectorDb
 module.exports.aggregate = nativeBinding.aggregate
 module.exports.aggregateSync = nativeBinding.aggregateSync
 module.exports.DEFAULT_K = nativeBinding.DEFAULT_K
+module.exports.internalArmPanic = nativeBinding.internalArmPanic
 module.exports.internalSgemm = nativeBinding.internalSgemm
 module.exports.limits = nativeBinding.limits
 module.exports.simdInfo = nativeBinding.simdInfo

@@ -14,6 +14,7 @@
 //! |---|---|---|---|
 //! | 0 | `error` | the one `Error` enum and its stable JS codes | |
 //! | 0 | `rng` | the seeded generator | |
+//! | 0 | `fault` | panic injection for the panic-boundary tests | |
 //! | 0 | `cancel` | cancelling long operations: the flag an `AbortSignal` sets | `error` |
 //! | 0 | `options` | strict reading of JS-shaped options objects | `error` |
 //! | 0 | `distance` | metrics, SIMD kernels and their dispatch | `error`, `rng` |
@@ -25,8 +26,8 @@
 //! | 3 | `hnsw` | the graph: insert, search, delete, its sections of the file | `error`, `rng`, `distance`, `file`, `store` |
 //! | 3 | `gnn` | message passing, layers, training, model files | `error`, `rng`, `options`, `distance`, `file` |
 //! | 4 | `learn` | learning from feedback: the log, the trainer, the model, interleaving | `error`, `rng`, `options`, `distance`, `file`, `hnsw`, `gnn` |
-//! | 5 | `db` | `VectorDb`: ids, metadata, search ids, persistence | `error`, `rng`, `cancel`, `options`, `distance`, `filter`, `locality`, `file`, `store`, `hnsw`, `learn` |
-//! | 6 | `bindings` | the Node classes: argument conversion and error mapping only | `error`, `rng`, `cancel`, `options`, `distance`, `filter`, `file`, `store`, `hnsw`, `gnn`, `learn`, `db` |
+//! | 5 | `db` | `VectorDb`: ids, metadata, search ids, persistence | `error`, `rng`, `fault`, `cancel`, `options`, `distance`, `filter`, `locality`, `file`, `store`, `hnsw`, `learn` |
+//! | 6 | `bindings` | the Node classes: argument conversion and error mapping only | `error`, `rng`, `fault`, `cancel`, `options`, `distance`, `filter`, `file`, `store`, `hnsw`, `gnn`, `learn`, `db` |
 //!
 //! `db` reaches `gnn` only through `learn`.
 
@@ -34,6 +35,8 @@ pub mod cancel;
 pub mod db;
 pub mod distance;
 pub mod error;
+#[doc(hidden)]
+pub mod fault;
 pub mod file;
 pub mod filter;
 pub mod gnn;

@@ -9,7 +9,7 @@ use crate::gnn::{Adjacency, Graph};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use ndarray::{Array2, ArrayView2};
-use serde_json::Value;
+use serde_json::{Number, Value};
 use std::sync::Arc;
 
 /// A vector argument: `Float32Array` (read in place) or `number[]`.
@@ -35,6 +35,60 @@ pub fn vector_owned(vector: &VectorArg<'_>) -> Vec<f32> {
     }
 }
 
+/// Largest integer a JS number holds exactly: 2^53 − 1.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Metadata and filters arrive as JSON text that index.js made with
+/// `JSON.stringify` (see `jsonText` there), so what is stored is exactly
+/// what JSON makes of the value, and what JSON would drop or change
+/// silently was refused before it got here. (Reading the object through
+/// Node-API instead stored a `Date` as `{}` and turned a `BigInt` into a
+/// 64-bit integer.)
+/// `error` makes the error for text that does not parse (metadata and
+/// filters fail with different codes).
+pub fn json_from_js(text: &str, what: &str, error: fn(String) -> Error) -> Result<Value> {
+    let mut value = serde_json::from_str(text).map_err(|e| {
+        // serde_json's own limit; metadata and filters have lower ones,
+        // checked once the value is read.
+        if e.to_string().starts_with("recursion limit exceeded") {
+            error(format!("{what} is nested deeper than 128 levels"))
+        } else {
+            error(format!("{what} is not JSON text: {e}"))
+        }
+    })?;
+    as_js_numbers(&mut value);
+    Ok(value)
+}
+
+/// Integers past ±(2^53 − 1) in JSON text are the JS numbers (doubles)
+/// `JSON.stringify` printed them from. serde_json reads them as 64-bit
+/// integers, which Node-API would hand back as `BigInt`s: keep the doubles.
+/// (Recursion is bounded by serde_json's depth limit.)
+fn as_js_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_f64() => {
+            let exact = n
+                .as_i64()
+                .is_some_and(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER);
+            if let (false, Some(double)) = (exact, n.as_f64().and_then(Number::from_f64)) {
+                *n = double;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(as_js_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(as_js_numbers),
+        _ => {}
+    }
+}
+
+/// Metadata as index.js passes it: JSON text of a plain object or `null`,
+/// or absent.
+pub fn metadata_from_js(text: Option<&str>) -> Result<Option<Metadata>> {
+    let value = text
+        .map(|text| json_from_js(text, "metadata", Error::InvalidArgument))
+        .transpose()?;
+    crate::db::metadata_from_value(value)
+}
+
 /// An item as passed to `insert`, `insertBatch` and `upsert`. Its vector is
 /// read in place and copied once, into the batch handed to the core.
 #[napi(object, object_to_js = false)]
@@ -42,9 +96,8 @@ pub struct ItemInput<'a> {
     /// A unique id; a UUID v4 is generated when omitted.
     pub id: Option<String>,
     pub vector: VectorArg<'a>,
-    /// Any plain object; filters match against it.
-    #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metadata: Option<Value>,
+    /// JSON text of a plain object or `null` (see `json_from_js`).
+    pub metadata: Option<String>,
 }
 
 impl ItemInput<'_> {
@@ -52,7 +105,7 @@ impl ItemInput<'_> {
         Ok(NewItem {
             vector: vector_owned(&self.vector),
             id: self.id,
-            metadata: crate::db::metadata_from_value(self.metadata)?,
+            metadata: metadata_from_js(self.metadata.as_deref())?,
         })
     }
 }
@@ -71,7 +124,7 @@ pub fn items_to_core(items: Vec<ItemInput<'_>>, dimensions: usize) -> Result<New
         batch.ids.push(item.id);
         batch
             .metadata
-            .push(crate::db::metadata_from_value(item.metadata)?);
+            .push(metadata_from_js(item.metadata.as_deref())?);
     }
     Ok(batch)
 }
@@ -81,7 +134,7 @@ pub fn items_to_core(items: Vec<ItemInput<'_>>, dimensions: usize) -> Result<New
 pub fn flat_items_to_core(
     ids: Option<Vec<String>>,
     vectors: &[f32],
-    metadata: Option<Vec<Value>>,
+    metadata: Option<Vec<Option<String>>>,
     dimensions: usize,
 ) -> Result<NewItems> {
     if !vectors.len().is_multiple_of(dimensions) {
@@ -112,7 +165,7 @@ pub fn flat_items_to_core(
             check_count("metadata", metadata.len())?;
             metadata
                 .into_iter()
-                .map(|value| crate::db::metadata_from_value(Some(value)))
+                .map(|text| metadata_from_js(text.as_deref()))
                 .collect::<Result<Vec<_>>>()?
         }
         None => Vec::new(),

@@ -46,7 +46,8 @@ fn snapshot_to_js(snapshot: (Graph, GraphSnapshot)) -> Snapshot {
 #[napi(object, object_to_js = false)]
 pub struct ItemUpdate<'a> {
     pub vector: Option<VectorArg<'a>>,
-    pub metadata: Option<Value>,
+    /// JSON text (see `convert::json_from_js`).
+    pub metadata: Option<String>,
 }
 
 type ProgressCallback =
@@ -338,7 +339,7 @@ impl JsVectorDb {
         env: &'env Env,
         ids: Option<Vec<String>>,
         vectors: Float32ArraySlice<'_>,
-        metadata: Option<Vec<Value>>,
+        metadata: Option<Vec<Option<String>>>,
         on_progress: Option<ProgressCallback>,
         other_keys: Option<Vec<String>>,
         cancel: Option<&CancelToken>,
@@ -375,7 +376,7 @@ impl JsVectorDb {
         // Omitted keeps the metadata, `null` clears it.
         let metadata = match changes.metadata {
             None => None,
-            Some(value) => Some(call(|| crate::db::metadata_from_value(Some(value)))?),
+            Some(text) => Some(call(|| convert::metadata_from_js(Some(&text)))?),
         };
         spawn_write(
             env,
@@ -419,7 +420,7 @@ impl JsVectorDb {
         query: VectorArg<'_>,
         k: Option<f64>,
         ef_search: Option<f64>,
-        filter: Option<Value>,
+        filter: Option<String>,
         rerank: Option<bool>,
         other_keys: Option<Vec<String>>,
     ) -> Result<Object<'env>, ErrorCode> {
@@ -444,7 +445,7 @@ impl JsVectorDb {
         query: VectorArg,
         k: Option<f64>,
         ef_search: Option<f64>,
-        filter: Option<Value>,
+        filter: Option<String>,
         rerank: Option<bool>,
         other_keys: Option<Vec<String>>,
         numbers: NumbersOut,
@@ -467,7 +468,7 @@ impl JsVectorDb {
         queries: Either<Float32ArraySlice<'_>, Vec<VectorArg<'_>>>,
         k: Option<f64>,
         ef_search: Option<f64>,
-        filter: Option<Value>,
+        filter: Option<String>,
         rerank: Option<bool>,
         other_keys: Option<Vec<String>>,
     ) -> Result<Object<'env>, ErrorCode> {
@@ -588,10 +589,13 @@ impl JsVectorDb {
 fn search_options(
     k: Option<f64>,
     ef_search: Option<f64>,
-    filter: Option<Value>,
+    filter: Option<String>,
     rerank: Option<bool>,
     other_keys: Option<Vec<String>>,
 ) -> crate::Result<SearchOptions> {
+    let filter = filter
+        .map(|text| convert::json_from_js(&text, "filter", crate::Error::InvalidFilter))
+        .transpose()?;
     SearchOptions::from_parts(
         k,
         ef_search,

@@ -21,7 +21,27 @@ impl From<Status> for ErrorCode {
 pub type JsResult<T> = std::result::Result<T, napi::Error<ErrorCode>>;
 
 pub fn to_js_error(error: crate::Error) -> napi::Error<ErrorCode> {
-    napi::Error::new(ErrorCode(error.code().to_string()), error.to_string())
+    napi::Error::new(
+        ErrorCode(error.code().to_string()),
+        readable(error.to_string()),
+    )
+}
+
+/// Longest message a JS error carries, in bytes.
+const MAX_MESSAGE_BYTES: usize = 500;
+
+/// `message`, cut short if it quotes a huge input (a 1 MB id or filter key).
+fn readable(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let total = message.len();
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str(&format!("… ({total} bytes in all)"));
+    }
+    message
 }
 
 pub use crate::error::catch_panics as guard;

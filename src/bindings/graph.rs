@@ -68,6 +68,7 @@ pub fn aggregate(
     let (graph, features, aggregation) = call(|| arguments(features, graph, &aggregation))?;
     Ok(Job::spawn(
         move || {
+            crate::gnn::check_finite(features.view(), None)?;
             Ok(
                 crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?
                     .output,
@@ -85,6 +86,7 @@ pub fn aggregate_sync(
 ) -> Result<Matrix, ErrorCode> {
     call(|| {
         let (graph, features, aggregation) = arguments(features, graph, &aggregation)?;
+        crate::gnn::check_finite(features.view(), None)?;
         let aggregated =
             crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?;
         Ok(Matrix::from_array(aggregated.output))

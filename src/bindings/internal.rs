@@ -27,3 +27,17 @@ pub fn sgemm(
         Ok(Matrix::from_array(crate::gnn::tensor::matmul(a, b)).data)
     })
 }
+
+/// Arms a panic-injection site of the core (`'search'`, `'insert'`; see
+/// `crate::fault`): the next call through it panics. For the panic-boundary
+/// tests only: exported by the raw binding, which neither `hnsw-gnn` nor
+/// `hnsw-gnn/internal` re-exports.
+#[napi(js_name = "internalArmPanic")]
+pub fn arm_panic(site: String) -> Result<(), ErrorCode> {
+    call(|| {
+        let site = crate::fault::Site::parse(&site)
+            .ok_or_else(|| Error::invalid_argument(format!("no panic site {site:?}")))?;
+        crate::fault::arm(site);
+        Ok(())
+    })
+}

@@ -17,6 +17,33 @@ pub type Metadata = Map<String, Value>;
 /// Longest accepted id, in bytes.
 pub const MAX_ID_BYTES: usize = 4_096;
 
+/// Deepest accepted metadata, counting the metadata object as level 1 and
+/// each object or array inside it as one more. The file and the log keep
+/// metadata as JSON text, which serde_json reads back only up to 128
+/// levels: a limit well inside that keeps every accepted item readable
+/// after a reopen.
+pub const MAX_METADATA_DEPTH: usize = 64;
+
+/// Refuses metadata that could not be stored and read back as given.
+pub(super) fn validate_metadata(metadata: &Metadata) -> Result<()> {
+    // Iterative, so that no input can overflow the stack.
+    let mut pending: Vec<(&Value, usize)> = metadata.values().map(|value| (value, 1)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        if depth + 1 > MAX_METADATA_DEPTH {
+            return Err(Error::invalid_argument(format!(
+                "metadata is nested deeper than {MAX_METADATA_DEPTH} levels"
+            )));
+        }
+        pending.extend(children.map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
 /// Metadata as JS gives it: a plain object, or `null`/absent for none.
 pub fn metadata_from_value(value: Option<Value>) -> Result<Option<Metadata>> {
     match value {

@@ -50,7 +50,9 @@ mod writes;
 
 pub use crate::store::wal::Durability;
 pub use checkpoint::{CheckpointPolicy, DEFAULT_CHECKPOINT_AGE_MS, DEFAULT_CHECKPOINT_BYTES};
-pub use items::{metadata_from_value, Item, Metadata, NewItem, NewItems, MAX_ID_BYTES};
+pub use items::{
+    metadata_from_value, Item, Metadata, NewItem, NewItems, MAX_ID_BYTES, MAX_METADATA_DEPTH,
+};
 pub use learning::{Feedback, FEEDBACK_KEYS};
 pub use options::{
     check_insert_batch_keys, DbOptions, OpenOptions, INSERT_BATCH_OPTION_KEYS, MAX_RECENT_SEARCHES,

@@ -114,6 +114,7 @@ impl VectorDb {
         }
         let hits = {
             let catalog = self.read_catalog();
+            crate::fault::trip(crate::fault::Site::Search);
             let found = self.base_candidates(&catalog, query, options, options.k, None)?;
             let metric = self.index.metric();
             found

@@ -354,3 +354,68 @@ fn the_row_order_is_kept_until_the_next_write() {
     assert_eq!(again.ids.len(), 400);
     assert!(again.ids.iter().any(|id| &**id == "fresh"));
 }
+
+/// Metadata `levels` deep: the metadata object is level 1.
+fn nested_metadata(levels: usize) -> Metadata {
+    let mut value = json!({ "leaf": true });
+    for _ in 2..levels {
+        value = json!({ "x": value });
+    }
+    metadata(json!({ "x": value })).unwrap()
+}
+
+#[test]
+fn metadata_comes_back_bit_for_bit_after_a_reopen_and_too_deep_metadata_is_refused() {
+    let dir = crate::testdata::TempDir::new("metadata-fidelity");
+    let path = dir.path().join("db.hgnn");
+    let db = VectorDb::new(DbOptions {
+        path: Some(path.clone()),
+        ..DbOptions::new(2, Metric::Euclidean)
+    })
+    .unwrap();
+    // Doubles whose shortest decimal form the default (not round-trip)
+    // float parser may read back one ulp off, and the deepest metadata
+    // accepted.
+    let mut rng = crate::rng::SplitMix64::new(11);
+    let numbers: Vec<f64> = (0..2_000)
+        .map(|_| f64::from_bits(rng.next_u64()))
+        .filter(|x| x.is_finite())
+        .chain([0.1 + 0.2, 5e-324, 1.7976931348623157e308, 2f64.powi(60)])
+        .collect();
+    let stored = [
+        metadata(json!({ "numbers": numbers })),
+        Some(nested_metadata(MAX_METADATA_DEPTH)),
+    ];
+    for (i, metadata) in stored.iter().enumerate() {
+        let item = NewItem {
+            id: Some(format!("m{i}")),
+            vector: vec![i as f32, 1.0],
+            metadata: metadata.clone(),
+        };
+        db.insert(item).unwrap();
+    }
+    let too_deep = NewItem {
+        id: Some("deep".into()),
+        vector: vec![0.0, 0.0],
+        metadata: Some(nested_metadata(MAX_METADATA_DEPTH + 1)),
+    };
+    assert!(
+        matches!(db.insert(too_deep), Err(crate::Error::InvalidArgument(m)) if m.contains("nested deeper"))
+    );
+    db.save().unwrap();
+    db.close().unwrap();
+    let reopened = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+    for (i, metadata) in stored.iter().enumerate() {
+        let item = reopened.get(&format!("m{i}")).unwrap().unwrap();
+        assert_eq!(
+            item.metadata.as_deref(),
+            metadata.as_ref(),
+            "item m{i} changed on reopen"
+        );
+    }
+    let numbers_back = reopened.get("m0").unwrap().unwrap().metadata.unwrap()["numbers"].clone();
+    for (back, sent) in numbers_back.as_array().unwrap().iter().zip(&numbers) {
+        assert_eq!(back.as_f64().unwrap().to_bits(), sent.to_bits());
+    }
+    assert!(reopened.get("deep").unwrap().is_none());
+}

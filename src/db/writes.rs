@@ -3,7 +3,7 @@
 //! catalog lock so the log's order is the order of application, and
 //! acknowledged once its record is durable (see `vector_db.rs`).
 
-use super::items::{validate_id, Catalog, Metadata, NewItem, NewItems};
+use super::items::{validate_id, validate_metadata, Catalog, Metadata, NewItem, NewItems};
 use super::vector_db::{Applied, VectorDb};
 use super::wal_record;
 use crate::cancel::Cancel;
@@ -98,6 +98,9 @@ impl VectorDb {
                 items.metadata.len()
             )));
         }
+        for metadata in items.metadata.iter().flatten() {
+            validate_metadata(metadata)?;
+        }
         let NewItems {
             ids: requested,
             vectors,
@@ -105,6 +108,7 @@ impl VectorDb {
         } = items;
         let (range, ids, sequence) = {
             let mut catalog = self.write_catalog();
+            crate::fault::trip(crate::fault::Site::Insert);
             let ids = self.assign_ids(&catalog, &requested)?;
             drop(requested);
             // Logged as given (replay brings the vectors to stored form as
@@ -191,6 +195,9 @@ impl VectorDb {
         log: bool,
     ) -> Result<Option<u64>> {
         validate_id(id)?;
+        if let Some(Some(metadata)) = &metadata {
+            validate_metadata(metadata)?;
+        }
         let (new_slot, old_slot, sequence) = {
             let mut catalog = self.write_catalog();
             let old_slot = catalog.slot_of.get(id);

@@ -235,6 +235,11 @@ impl SectionFile {
         &self.image()[entry.range()]
     }
 
+    /// A section to write, with `entry`'s kind, param, flags and bytes.
+    pub fn source(&self, entry: &SectionEntry) -> SectionSource<'_> {
+        SectionSource::from_bytes(entry.kind, entry.param, entry.flags, self.bytes(entry))
+    }
+
     /// A section's bytes as `f32` values read in place.
     pub fn f32s(&self, entry: &SectionEntry) -> Result<MappedF32> {
         self.mapping.f32s(
@@ -294,17 +299,20 @@ impl SectionFile {
 
 fn decode(image: &[u8], format: &ContainerFormat) -> Result<(u32, Vec<SectionEntry>)> {
     let corrupt = |why: String| Error::corrupt(format.header_name, why);
+    // The magic first, on as much of it as there is: a short file that does
+    // not start like ours is someone else's file, not a damaged one.
+    let magic_len = image.len().min(format.magic.len());
+    if image[..magic_len] != format.magic[..magic_len] {
+        return Err(Error::UnsupportedFormat(format!(
+            "not an hnsw-gnn {} (bad magic bytes)",
+            format.name
+        )));
+    }
     if image.len() < format.header_bytes {
         return Err(corrupt(format!(
             "the {} is {} bytes, shorter than its header",
             format.name,
             image.len()
-        )));
-    }
-    if &image[..8] != format.magic {
-        return Err(Error::UnsupportedFormat(format!(
-            "not an hnsw-gnn {} (bad magic bytes)",
-            format.name
         )));
     }
     let mut reader = ByteReader::new(&image[8..FIXED_HEADER_BYTES], format.header_name);

@@ -55,6 +55,7 @@ pub use options::{BlockOptions, GatOptions, GcnOptions, SageLayerOptions, SageOp
 pub use propagate::{aggregate, aggregate_backward, weighted_sum, Aggregated, Aggregation};
 pub use sage::{NeighborAggregator, Sage, SageAggregator, SageCache, SageGradients};
 pub use sample::Minibatch;
+pub use stack::check_finite;
 pub use stack::{
     BlockGradients, GnnStack, Graph, LayerGradients, StackBlock, StackCache, StackGradients,
     StackLayer,

@@ -510,7 +510,7 @@ impl GnnStack {
 /// through every layer to the neighbours' outputs. `rows` maps a row of
 /// `features` to the node it stands for (`None`: the identity). A parallel
 /// scan costs a few percent of a layer.
-fn check_finite(features: ArrayView2<'_, f32>, rows: Option<&[u32]>) -> Result<()> {
+pub fn check_finite(features: ArrayView2<'_, f32>, rows: Option<&[u32]>) -> Result<()> {
     let width = features.ncols().max(1);
     let bad = match features.as_slice() {
         Some(values) => values
