@@ -363,7 +363,7 @@ export interface OpenDbOptions {
 
 /** An item as passed to `insert`, `insertBatch` and `upsert`. */
 export interface ItemInput {
-  /** A unique id (at most `limits.maxIdBytes` UTF-8 bytes); a UUID v4 is generated when omitted. */
+  /** A unique id (at most `limits.maxIdBytes` UTF-8 bytes, no lone UTF-16 surrogates); a UUID v4 is generated when omitted. */
   id?: string
   /** `dimensions` finite numbers; a `Float32Array` is read without a copy. */
   vector: Float32Array | number[]

@@ -129,8 +129,19 @@ function itemArgument(item, what = 'an item') {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
     throw invalidArgument(`${what} must be an object, got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`)
   }
+  idArgument(item.id)
   if (item.metadata === undefined) return item
   return { id: item.id, vector: item.vector, metadata: jsonText(item.metadata, 'metadata') }
+}
+
+// Node-API turns a lone UTF-16 surrogate into U+FFFD on the way to UTF-8,
+// so '\ud800' and '\udc00' would both name the item '\ufffd': refused.
+// Anything but a string goes to the core as it is, to be refused there.
+function idArgument(id) {
+  if (typeof id === 'string' && !id.isWellFormed()) {
+    throw invalidArgument(`the id ${JSON.stringify(id.slice(0, 60))} holds a lone UTF-16 surrogate, which UTF-8 cannot store`)
+  }
+  return id
 }
 
 // Lets the classes wrap a native object made elsewhere (`VectorDB.open`,
@@ -342,6 +353,13 @@ class VectorDB {
     if (items != null && !Array.isArray(items) && typeof items === 'object') {
       // The flat form: { ids?, vectors: Float32Array, metadata? }.
       const { ids, vectors, metadata } = items
+      if (Array.isArray(ids)) {
+        try {
+          ids.forEach((id) => idArgument(id))
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      }
       const keys = otherKeys(items, FLAT_ITEMS_KEYS)
       if (keys) return Promise.reject(invalidArgument(`insertBatch items: unknown key(s) ${keys.join(', ')}`))
       if (!(vectors instanceof Float32Array)) {
@@ -362,19 +380,19 @@ class VectorDB {
   }
 
   update(id, changes) {
-    return async(() => this.#live().update(id, itemArgument(changes, 'update changes')))
+    return async(() => this.#live().update(idArgument(id), itemArgument(changes, 'update changes')))
   }
 
   get(id) {
-    return async(() => this.#live().get(id))
+    return async(() => this.#live().get(idArgument(id)))
   }
 
   getSync(id) {
-    return sync(() => this.#live().getSync(id))
+    return sync(() => this.#live().getSync(idArgument(id)))
   }
 
   delete(id) {
-    return async(() => this.#live().delete(id))
+    return async(() => this.#live().delete(idArgument(id)))
   }
 
   search(query, options) {
@@ -404,6 +422,7 @@ class VectorDB {
         throw invalidArgument(`feedback must be an object such as { searchId, clicked }, got ${feedback === null ? 'null' : typeof feedback}`)
       }
       const { searchId, query, shown, clicked, converted } = feedback
+      for (const ids of [shown, clicked, converted]) if (Array.isArray(ids)) ids.forEach((id) => idArgument(id))
       return this.#live().feedback(searchId, query, shown, clicked, converted, otherKeys(feedback, FEEDBACK_KEYS))
     })
   }

@@ -99,6 +99,7 @@ const ID = [
   ['4,097 bytes', 'x'.repeat(4097), ARG],
   ['1 MB', MB, ARG],
   ['an object', { id: 'item-1' }, ARG],
+  ['with a lone surrogate (would collide with U+FFFD)', 'a\ud800', ARG],
 ]
 
 const FILTERS = [
@@ -158,6 +159,7 @@ const ARGUMENTS = {
     ['flat, a NaN in vectors', { vectors: new Float32Array([1, 2, 3, 4, NaN, 1, 1, 1]) }, VEC],
     ['flat, 1 id for 2 vectors', { ids: ['a'], vectors: new Float32Array(DIM * 2).fill(1) }, ARG],
     ['flat, the same id twice', { ids: ['a', 'a'], vectors: new Float32Array(DIM * 2).fill(1) }, DUP],
+    ['flat, an id with a lone surrogate', { ids: ['a', '\udc00'], vectors: new Float32Array(DIM * 2).fill(1) }, ARG],
     ['flat, 3 metadata for 2 vectors', { metadata: [{}, {}, {}], vectors: new Float32Array(DIM * 2).fill(1) }, ARG],
     ...METADATA.map(([label, metadata, code]) => [`flat, metadata ${label}`, { vectors: new Float32Array(DIM * 2).fill(1), metadata: [null, metadata] }, code]),
     ['flat, an unknown key', { vectors: new Float32Array(DIM).fill(1), extra: 1 }, ARG],
@@ -169,7 +171,7 @@ const ARGUMENTS = {
     ['a signal that is not an AbortSignal', { signal: {} }, ARG],
   ],
   existingId: [...ID.filter(([, id]) => typeof id !== 'string' || id.length > 0), ['unknown', 'nope', NOT_FOUND], ['empty', '', ARG]],
-  lookupId: ID.filter(([, id]) => typeof id !== 'string'),
+  lookupId: ID.filter(([, id]) => typeof id !== 'string' || !id.isWellFormed()),
   changes: [
     ['null', null, ARG],
     ...VECTOR.filter(([, vector]) => vector !== null).map(([label, vector, code]) => [`a vector ${label}`, { vector }, code]),
@@ -191,6 +193,7 @@ const ARGUMENTS = {
     ['with a numeric searchId', from((f) => ({ ...f, searchId: 7 })), ARG],
     ['clicking an id that was not shown', from((f) => ({ ...f, clicked: ['item-never-shown'] })), ARG],
     ['with clicked a string', from((f) => ({ ...f, clicked: 'item-1' })), ARG],
+    ['clicking an id with a lone surrogate', from((f) => ({ ...f, clicked: ['\ud800'] })), ARG],
     ['with an unknown key', from((f) => ({ ...f, liked: [] })), ARG],
     ['with shown holding the same id twice', from((f) => ({ ...f, shown: [f.clicked[0], f.clicked[0]] })), ARG],
     ['with both a searchId and a query', from((f) => ({ ...f, query: [1, 2, 3, 4], shown: f.clicked })), ARG],
@@ -215,6 +218,31 @@ const ARGUMENTS = {
     ['a directory', dir, IO],
     ['not a database', path.join(dir, 'not-a-database.hgnn'), 'ERR_UNSUPPORTED_FORMAT'],
     ['a database cut short', path.join(dir, 'truncated.hgnn'), CORRUPT],
+  ],
+  dbOptions: [
+    ['a number', 4, ARG],
+    ['without dimensions', {}, ARG],
+    ...[0, -1, 2.5, limits.maxDimensions + 1, NaN, '4'].map((dimensions) => [`dimensions: ${String(dimensions)}`, { dimensions }, ARG]),
+    ...[
+      ['m: 1', { m: 1 }],
+      ['m: 257', { m: limits.maxM + 1 }],
+      ['efConstruction: 0', { efConstruction: 0 }],
+      ['efSearch: 0', { efSearch: 0 }],
+      ['efSearch beyond the limit', { efSearch: limits.maxEfSearch + 1 }],
+      ['recentSearches: 0', { recentSearches: 0 }],
+      ['an unknown metric', { metric: 'manhattan' }],
+      ['an empty metric', { metric: '' }],
+      ['an unknown key', { dimension: 4 }],
+      ['path a number', { path: 7 }],
+      ['durability without a path', { durability: 'sync' }],
+      ['checkpoint without a path', { checkpoint: { bytes: 1 << 20 } }],
+      ['learning a string', { learning: 'yes' }],
+      ['learning with bufferSessions: -1', { learning: { bufferSessions: -1 } }],
+      ['learning with an unknown key', { learning: { rate: 0.1 } }],
+      ['a cycle', { extra: cycle }],
+    ].map(([label, options]) => [label, { dimensions: DIM, ...options }, ARG]),
+    ['a path in a missing directory', { dimensions: DIM, path: path.join(dir, 'no-such-dir', 'x.hgnn') }, IO],
+    ['the path of an existing database', from(() => ({ dimensions: DIM, path: validFile })), 'ERR_ALREADY_EXISTS'],
   ],
   openOptions: [
     ['a number', 5, ARG],
@@ -299,6 +327,26 @@ const DB_METHODS = [
   ['save (in memory: nothing to save to)', (db, options) => db.save(options), ['abortOptions'], [{}]],
   ['VectorDB.attach', (_, handle) => VectorDB.attach(handle), ['handle'], [null], 'sync'],
   ['VectorDB.open', (_, file, options) => VectorDB.open(file, options), ['openPath', 'openOptions'], [validFile, {}]],
+  ['new VectorDB', (_, options) => new VectorDB(options), ['dbOptions'], [{ dimensions: DIM }], 'sync'],
+]
+
+// Calls that are wrong for the state they find, not for their arguments:
+// [what, code, call(db, valid)].
+const STATE_CASES = [
+  ['refresh() of a writable database', ARG, (db) => db.refresh()],
+  ['save() of a database without a file', ARG, (db) => db.save()],
+  ['feedback with learning off', ARG, async (db) => {
+    const off = new VectorDB({ dimensions: DIM, learning: false })
+    await off.insert({ id: 'a', vector: [1, 2, 3, 4] })
+    const { searchId } = await off.search([1, 2, 3, 4])
+    return off.feedback({ searchId, clicked: ['a'] })
+  }],
+  ['feedback for a search of another database', NOT_FOUND, async (db) => {
+    const other = new VectorDB({ dimensions: DIM })
+    await other.insert({ id: 'item-1', vector: [1, 2, 3, 4] })
+    const { searchId } = await other.search([1, 2, 3, 4])
+    return db.feedback({ searchId, clicked: ['item-1'] })
+  }],
 ]
 
 /** Calls `call` and returns its failure: a rejection (async) or a throw (sync). */
@@ -336,6 +384,16 @@ function* casesOf([name, , kinds, validArgs, mode = 'async']) {
 }
 
 describe('bad input to VectorDB fails with its code and changes nothing', () => {
+  for (const [what, code, call] of STATE_CASES) {
+    test(`${what}: ${code}`, async () => {
+      const { db, valid } = await dbFixture()
+      const before = dbState(db)
+      const error = await failureOf(() => call(db, valid), 'async', what)
+      assertCode(error, code, what)
+      await assertDbUnchanged(db, before)
+      await db.close()
+    })
+  }
   for (const method of DB_METHODS) {
     const call = method[1]
     for (const [what, code, args, mode] of casesOf(method)) {

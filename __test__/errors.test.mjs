@@ -1,6 +1,6 @@
-// Errors beyond the generated bad-input matrix (bad-input.test.mjs): the
-// constructor, failures that must not lose or leak data, messages that name
-// what was wrong, and calls that are not errors.
+// Errors beyond the generated bad-input matrix (bad-input.test.mjs):
+// failures that must not lose or leak data, messages that name what was
+// wrong, and calls that are not errors.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import pkg from '../index.js'
@@ -71,42 +71,6 @@ async function assertRejects(call, code, what) {
   })
 }
 
-function assertThrows(call, code, what) {
-  const error = thrownBy(call, what)
-  assertCode(error, code, what)
-}
-
-describe('constructor', () => {
-  const cases = [
-    ['dimensions: 0', { dimensions: 0 }],
-    ['dimensions: -1', { dimensions: -1 }],
-    ['dimensions: 2.5', { dimensions: 2.5 }],
-    ['dimensions: 65537', { dimensions: 65537 }],
-    ['dimensions: NaN', { dimensions: NaN }],
-    ['m: 1', { dimensions: 4, m: 1 }],
-    ['m: 0', { dimensions: 4, m: 0 }],
-    ['m: 257', { dimensions: 4, m: 257 }],
-    ['efConstruction: 0', { dimensions: 4, efConstruction: 0 }],
-    ['efSearch: 0', { dimensions: 4, efSearch: 0 }],
-    ['efSearch: 100001', { dimensions: 4, efSearch: 100001 }],
-    ['recentSearches: 0', { dimensions: 4, recentSearches: 0 }],
-    ['an unknown metric', { dimensions: 4, metric: 'manhattan' }],
-    ['an empty metric', { dimensions: 4, metric: '' }],
-  ]
-  for (const [what, options] of cases) {
-    test(`${what} throws ERR_INVALID_ARGUMENT`, () => {
-      assertThrows(() => new VectorDB(options), 'ERR_INVALID_ARGUMENT', `new VectorDB(${what})`)
-    })
-  }
-
-  test(
-    'missing dimensions throws ERR_INVALID_ARGUMENT',
-    () => {
-      assertThrows(() => new VectorDB({}), 'ERR_INVALID_ARGUMENT', 'new VectorDB({})')
-      assertThrows(() => new VectorDB({ dimensions: '4' }), 'ERR_INVALID_ARGUMENT', "new VectorDB({ dimensions: '4' })")
-    },
-  )
-})
 
 describe('failures that must not lose or leak data', () => {
   test('a batch with a duplicate inside stores nothing, not even the items before it', async () => {
