@@ -167,6 +167,9 @@ impl VectorDb {
     /// Applies a replayed feedback record (kept with learning off too, so
     /// the next save does not drop it).
     pub(super) fn replay_feedback(&self, session: Session) {
+        if let Some(search_id) = &session.search_id {
+            self.lock_recent().note_given_out(search_id);
+        }
         self.learner.record(session);
     }
 

@@ -306,6 +306,7 @@ impl VectorDb {
                 true
             }
         };
+        db.lock_recent().start_new_run(crate::learn::now_ms());
         Ok(OpenedImage {
             db,
             replayed,

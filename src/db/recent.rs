@@ -37,6 +37,34 @@ impl RecentSearches {
         }
     }
 
+    /// Moves the numbering past every id this database may have given out
+    /// before it was opened. Searches are not logged, so an open knows only
+    /// the count saved by the last save or checkpoint; searches made after
+    /// it — their feedback in the log (see `note_given_out`), their ids in
+    /// callers' hands — would get the same ids again, and feedback for a
+    /// new search would merge into an old session. So each run numbers
+    /// from `now_ms · 2^20` on: past every earlier run unless one made
+    /// 2^20 searches a millisecond (or the clock went back).
+    pub(super) fn start_new_run(&mut self, now_ms: u64) {
+        self.next = self.next.max(now_ms.saturating_mul(1 << 20));
+    }
+
+    /// Notes that `search_id` was given out (its feedback is being replayed).
+    pub(super) fn note_given_out(&mut self, search_id: &str) {
+        if let Some(sequence) = self.sequence_of(search_id) {
+            self.next = self.next.max(sequence.saturating_add(1));
+        }
+    }
+
+    /// The sequence number of one of this database's search ids.
+    fn sequence_of(&self, search_id: &str) -> Option<u64> {
+        let (nonce, sequence) = search_id.split_once('-')?;
+        if u32::from_str_radix(nonce, 16).ok()? != self.nonce {
+            return None;
+        }
+        u64::from_str_radix(sequence, 16).ok()
+    }
+
     /// The next search's sequence number and id (taken now, so a ranking
     /// that depends on the id can be made before the search is stored).
     pub(super) fn reserve(&mut self) -> (u64, String) {
@@ -92,11 +120,7 @@ impl RecentSearches {
     }
 
     pub(super) fn get(&self, search_id: &str) -> Option<RecentSearch> {
-        let (nonce, sequence) = search_id.split_once('-')?;
-        if u32::from_str_radix(nonce, 16).ok()? != self.nonce {
-            return None;
-        }
-        let sequence = u64::from_str_radix(sequence, 16).ok()?;
+        let sequence = self.sequence_of(search_id)?;
         match &self.ring[(sequence % self.ring.len() as u64) as usize] {
             Some((stored, entry)) if *stored == sequence => Some(entry.clone()),
             _ => None,

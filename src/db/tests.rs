@@ -419,3 +419,60 @@ fn metadata_comes_back_bit_for_bit_after_a_reopen_and_too_deep_metadata_is_refus
     }
     assert!(reopened.get("deep").unwrap().is_none());
 }
+
+#[test]
+fn search_ids_stay_unique_across_reopens_without_a_save_so_feedback_never_merges_into_an_old_session(
+) {
+    let dir = crate::testdata::TempDir::new("search-ids");
+    let path = dir.path().join("db.hgnn");
+    let db = VectorDb::new(DbOptions {
+        path: Some(path.clone()),
+        ..DbOptions::new(2, Metric::Euclidean)
+    })
+    .unwrap();
+    for (id, vector) in [("a", [1.0, 0.0]), ("b", [0.0, 1.0]), ("c", [1.0, 1.0])] {
+        let item = NewItem {
+            id: Some(id.into()),
+            vector: vector.to_vec(),
+            metadata: None,
+        };
+        db.insert(item).unwrap();
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut path_db = db;
+    // Each run: a search with feedback (in the log only: no save), then
+    // close and reopen. Ids used to restart from the last saved count.
+    for run in 0..3 {
+        let results = path_db.search(&[1.0, 0.0], &options(3)).unwrap();
+        assert!(
+            seen.insert(results.search_id.clone()),
+            "run {run} reused search id {}",
+            results.search_id
+        );
+        let clicked = results.hits[run % results.hits.len()].id.to_string();
+        path_db
+            .feedback(Feedback::ForSearch {
+                search_id: results.search_id,
+                clicked: vec![clicked],
+                converted: vec![],
+            })
+            .unwrap();
+        assert_eq!(
+            path_db.learning_stats().sessions,
+            run + 1,
+            "run {run}: a session merged into an older one"
+        );
+        path_db.close().unwrap();
+        path_db = VectorDb::open(&path, &OpenOptions::default()).unwrap();
+        assert_eq!(path_db.learning_stats().sessions, run + 1);
+    }
+    path_db.save().unwrap();
+    path_db.close().unwrap();
+    assert_eq!(
+        VectorDb::open(&path, &OpenOptions::default())
+            .unwrap()
+            .learning_stats()
+            .sessions,
+        3
+    );
+}

@@ -206,7 +206,7 @@ impl FeedbackLog {
     /// Logs a session, or merges it into the logged session of the same
     /// search (clicks and conversions are united; the later time is kept).
     /// Returns the session's sequence number.
-    pub fn record(&mut self, session: Session) -> u64 {
+    pub fn record(&mut self, mut session: Session) -> u64 {
         let logged = session
             .search_id
             .as_ref()
@@ -217,11 +217,18 @@ impl FeedbackLog {
                 .sessions
                 .binary_search_by_key(&sequence, |(s, _)| *s)
                 .expect("by_search names only logged sessions");
-            let logged = Arc::make_mut(&mut self.sessions[index].1);
-            unite(&mut logged.clicked, &session.clicked);
-            unite(&mut logged.converted, &session.converted);
-            logged.at_ms = logged.at_ms.max(session.at_ms);
-            return sequence;
+            if self.sessions[index].1.shown == session.shown {
+                let logged = Arc::make_mut(&mut self.sessions[index].1);
+                unite(&mut logged.clicked, &session.clicked);
+                unite(&mut logged.converted, &session.converted);
+                logged.at_ms = logged.at_ms.max(session.at_ms);
+                return sequence;
+            }
+            // Another search under the same id (a database opened before
+            // search ids were unique across runs reused them): its click
+            // positions index its own shown list, so it is logged on its
+            // own, unnamed — the log names each search once.
+            session.search_id = None;
         }
         let sequence = self.next_sequence;
         self.next_sequence += 1;
@@ -417,6 +424,32 @@ mod tests {
         }
         let times: Vec<u64> = log.weighted(10).map(|(_, s)| s.at_ms).collect();
         assert_eq!(times, vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn feedback_for_a_different_search_under_a_logged_id_is_kept_apart_and_the_log_stays_readable()
+    {
+        let mut log = FeedbackLog::new(settings(10));
+        let first = log.record(session(Some("s-1"), &["a"], &[0], &[], 1));
+        // The same id again with the same list merges...
+        assert_eq!(
+            log.record(session(Some("s-1"), &["a"], &[0], &[0], 2)),
+            first
+        );
+        // ...with another list (a reused id), positions past the first
+        // list's end must not merge into it.
+        let second = log.record(session(Some("s-1"), &["b", "c", "d"], &[2], &[], 3));
+        assert_ne!(second, first);
+        assert_eq!(log.len(), 2);
+        let decoded = FeedbackLog::decode(&log.encode(), settings(10)).expect("the log reads back");
+        let sessions: Vec<(Option<String>, Vec<u32>)> = decoded
+            .weighted(10)
+            .map(|(_, s)| (s.search_id.clone(), s.clicked.clone()))
+            .collect();
+        assert_eq!(
+            sessions,
+            vec![(Some("s-1".into()), vec![0]), (None, vec![2])]
+        );
     }
 
     #[test]
