@@ -27,6 +27,7 @@
 //! | 3 | `gnn` | message passing, layers, training, model files | `error`, `rng`, `options`, `distance`, `file` |
 //! | 4 | `learn` | learning from feedback: the log, the trainer, the model, interleaving | `error`, `rng`, `options`, `distance`, `file`, `hnsw`, `gnn` |
 //! | 5 | `db` | `VectorDb`: ids, metadata, search ids, persistence | `error`, `rng`, `fault`, `cancel`, `options`, `distance`, `filter`, `locality`, `file`, `store`, `hnsw`, `learn` |
+//! | 6 | `fuzzing` | the fuzz targets' bodies and seeds, run by `cargo fuzz` and the mutation tests | `error`, `rng`, `distance`, `filter`, `file`, `store`, `learn`, `gnn`, `db` |
 //! | 6 | `bindings` | the Node classes: argument conversion and error mapping only | `error`, `rng`, `fault`, `cancel`, `options`, `distance`, `filter`, `file`, `store`, `hnsw`, `gnn`, `learn`, `db` |
 //!
 //! `db` reaches `gnn` only through `learn`.
@@ -39,6 +40,8 @@ pub mod error;
 pub mod fault;
 pub mod file;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gnn;
 pub mod hnsw;
 pub mod learn;

@@ -126,6 +126,16 @@ pub(super) fn encode_reset_learning() -> Vec<u8> {
     vec![OP_RESET_LEARNING]
 }
 
+impl super::VectorDb {
+    /// Decodes `payload` as a log record of a database of `dimensions`
+    /// without applying it: the fuzz targets decode every record of a log
+    /// this way, past the first that a replay would stop at.
+    #[doc(hidden)]
+    pub fn decode_log_record(payload: &[u8], dimensions: usize) -> Result<()> {
+        decode_op(payload, dimensions, "write-ahead log record").map(drop)
+    }
+}
+
 pub(super) fn decode_op(payload: &[u8], dimensions: usize, section: &str) -> Result<WalOp> {
     let mut reader = ByteReader::new(payload, section);
     let (code, flags) = record_kind(reader.u8("operation")?);

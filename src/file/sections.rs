@@ -240,6 +240,26 @@ impl SectionFile {
         SectionSource::from_bytes(entry.kind, entry.param, entry.flags, self.bytes(entry))
     }
 
+    /// This container's image (in the version written now) with `replaced`
+    /// in place of its sections of the same kind and param, added where it
+    /// has none; the rest kept byte for byte. Tests and the fuzz targets
+    /// put a section of any length into an otherwise valid file with it.
+    #[doc(hidden)]
+    pub fn with_sections(&self, replaced: Vec<SectionSource<'_>>) -> Result<Vec<u8>> {
+        let mut sources: Vec<SectionSource<'_>> = self
+            .sections
+            .iter()
+            .filter(|entry| {
+                !replaced
+                    .iter()
+                    .any(|r| r.kind == entry.kind && r.param == entry.param)
+            })
+            .map(|entry| self.source(entry))
+            .collect();
+        sources.extend(replaced);
+        to_bytes(&self.format, self.fields(), sources)
+    }
+
     /// A section's bytes as `f32` values read in place.
     pub fn f32s(&self, entry: &SectionEntry) -> Result<MappedF32> {
         self.mapping.f32s(

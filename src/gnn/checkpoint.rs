@@ -94,14 +94,23 @@ impl GnnStack {
     /// from the mapping (outputs bit-identical to the saved stack's);
     /// `f16`/`int8` ones are decoded into memory.
     pub fn load(path: &Path) -> Result<GnnStack> {
-        let file = WeightFile::open(path)?;
+        GnnStack::from_weight_file(&WeightFile::open(path)?, &path.display().to_string())
+    }
+
+    /// A stack from a model file's image held in memory (decoded as
+    /// [`GnnStack::load`] decodes a file).
+    pub fn from_bytes(bytes: &[u8]) -> Result<GnnStack> {
+        GnnStack::from_weight_file(&WeightFile::from_bytes(bytes)?, "the model image")
+    }
+
+    /// A stack from a checked weight file; `source` names it in errors.
+    fn from_weight_file(file: &WeightFile, source: &str) -> Result<GnnStack> {
         let config: Value = serde_json::from_str(file.metadata())
             .map_err(|e| Error::corrupt("model metadata", format!("not JSON: {e}")))?;
         let bad = |why: String| Error::corrupt("model metadata", why);
         if config["format"] != FORMAT {
             return Err(Error::UnsupportedFormat(format!(
-                "{} holds {}, not a GNN model",
-                path.display(),
+                "{source} holds {}, not a GNN model",
                 config["format"]
             )));
         }
@@ -120,7 +129,7 @@ impl GnnStack {
             .ok_or_else(|| bad("no blocks".into()))?
             .iter()
             .enumerate()
-            .map(|(i, c)| load_block(&file, i, c))
+            .map(|(i, c)| load_block(file, i, c))
             .collect::<Result<Vec<_>>>()?;
         GnnStack::new(blocks, sample_seed)
             .map_err(|e| bad(format!("the layers do not fit together: {e}")))

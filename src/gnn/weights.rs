@@ -151,6 +151,17 @@ fn encode(values: &ArrayView2<'_, f32>, weight_type: WeightType) -> Vec<u8> {
     }
 }
 
+/// `image`, a model file, with `metadata` in place of its own (any length,
+/// checksums made right): the fuzz target rewrites a model's configuration
+/// this way.
+#[doc(hidden)]
+pub fn with_metadata(image: &[u8], metadata: &[u8]) -> Result<Vec<u8>> {
+    let container = SectionFile::parse(Mapping::from_bytes(image), &MODEL_FILE)?;
+    container.with_sections(vec![SectionSource::from_bytes(
+        METADATA, 0, FLAGS, metadata,
+    )])
+}
+
 /// A validated, memory-mapped model file.
 pub struct WeightFile {
     container: SectionFile,
@@ -173,6 +184,12 @@ impl WeightFile {
     /// shape against its size.
     pub fn open(path: &Path) -> Result<WeightFile> {
         WeightFile::from_container(SectionFile::parse(Mapping::open(path)?, &MODEL_FILE)?)
+    }
+
+    /// A model file's image held in memory, checked as [`WeightFile::open`]
+    /// checks a file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<WeightFile> {
+        WeightFile::from_container(SectionFile::parse(Mapping::from_bytes(bytes), &MODEL_FILE)?)
     }
 
     /// A model held in a container already parsed: a model file, or a

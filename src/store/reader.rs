@@ -111,6 +111,13 @@ impl DbFile {
         self.container.f32s(entry)
     }
 
+    /// This file's image with `replaced` in place of its sections of the
+    /// same kind and param (see [`SectionFile::with_sections`]).
+    #[doc(hidden)]
+    pub fn with_sections(&self, replaced: Vec<SectionSource<'_>>) -> Result<Vec<u8>> {
+        self.container.with_sections(replaced)
+    }
+
     /// Sections of kinds this version does not know.
     fn unknown(&self) -> impl Iterator<Item = &SectionEntry> {
         self.container
@@ -167,14 +174,7 @@ impl CarriedSections {
     pub fn sources(&self) -> Vec<SectionSource<'_>> {
         self.entries
             .iter()
-            .map(|entry| {
-                SectionSource::from_bytes(
-                    entry.kind,
-                    entry.param,
-                    entry.flags,
-                    self.container.bytes(entry),
-                )
-            })
+            .map(|entry| self.container.source(entry))
             .collect()
     }
 }

@@ -178,19 +178,13 @@ pub fn parse(bytes: &[u8]) -> Result<Option<WalContents>> {
     let generation = header.u64("generation")?;
     let mut records = Vec::new();
     let mut position = HEADER_BYTES as usize;
-    while bytes.len() - position >= RECORD_HEADER_BYTES {
-        let len = u32::from_le_bytes(bytes[position..position + 4].try_into().expect("4")) as usize;
+    while let Some(payload) = payload_at(bytes, position) {
         let crc = u32::from_le_bytes(bytes[position + 4..position + 8].try_into().expect("4"));
-        let start = position + RECORD_HEADER_BYTES;
-        if len > MAX_RECORD_BYTES || len > bytes.len() - start {
+        if record_crc(&bytes[payload.clone()]) != crc {
             break;
         }
-        let payload = &bytes[start..start + len];
-        if record_crc(payload) != crc {
-            break;
-        }
-        records.push(payload.to_vec());
-        position = start + len;
+        records.push(bytes[payload.clone()].to_vec());
+        position = payload.end;
     }
     Ok(Some(WalContents {
         file_id,
@@ -198,6 +192,29 @@ pub fn parse(bytes: &[u8]) -> Result<Option<WalContents>> {
         records,
         valid_len: position as u64,
     }))
+}
+
+/// Where the payload of the record framed at `position` lies, if its
+/// header is whole and its length fits the format and the bytes left.
+fn payload_at(bytes: &[u8], position: usize) -> Option<std::ops::Range<usize>> {
+    let header = bytes.get(position..position + RECORD_HEADER_BYTES)?;
+    let len = u32::from_le_bytes(header[..4].try_into().expect("4")) as usize;
+    let start = position + RECORD_HEADER_BYTES;
+    (len <= MAX_RECORD_BYTES && len <= bytes.len() - start).then(|| start..start + len)
+}
+
+/// Recomputes the CRC of every record whose frame fits, up to the first
+/// that does not, so mutation tests and the fuzz targets reach the record
+/// decoder behind the checksums (`file::sections::refresh_checksums` does
+/// the same for files).
+#[doc(hidden)]
+pub fn refresh_checksums(log: &mut [u8]) {
+    let mut position = HEADER_BYTES as usize;
+    while let Some(payload) = payload_at(log, position) {
+        let crc = record_crc(&log[payload.clone()]);
+        log[position + 4..position + 8].copy_from_slice(&crc.to_le_bytes());
+        position = payload.end;
+    }
 }
 
 /// A whole log holding `records`, as a writer would leave it (tests and
