@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import pkg from '../index.js'
+import { fileURLToPath } from 'node:url'
 import { makeRng, UUID_V4 } from './helpers.mjs'
 
 const { VectorDB } = pkg
@@ -147,4 +148,26 @@ test('concurrent deletes and searches: deleted ids never come back, each delete 
     { k: 20 },
   )
   for (const r of after) for (const h of r.hits) assert.ok(!gone.has(h.id), `deleted ${h.id} returned`)
+})
+
+// Regression: train() deadlocked against batch and single inserts (every
+// call stopped settling within seconds). The fixture runs them, with
+// feedback, in a child process so a hang fails this test instead of
+// hanging the run.
+test('train(), batch inserts, single inserts and feedback running together all keep settling', async () => {
+  const { spawn } = await import('node:child_process')
+  const fixture = new URL('./fixtures/train-during-writes.mjs', import.meta.url)
+  const child = spawn(process.execPath, [fileURLToPath(fixture), '8'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const code = await new Promise((resolve) => {
+    const guard = setTimeout(() => child.kill('SIGKILL'), 90000)
+    child.on('exit', (exitCode, signal) => {
+      clearTimeout(guard)
+      resolve(exitCode ?? signal)
+    })
+  })
+  assert.equal(code, 0, output)
+  assert.match(output, /every kind of call kept settling/)
 })

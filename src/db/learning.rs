@@ -113,14 +113,17 @@ impl VectorDb {
     pub fn feedback_applied(&self, feedback: Feedback) -> Result<Applied<()>> {
         self.learner.check_enabled()?;
         let gate = self.begin_write()?;
-        self.feedback_admitted(feedback, gate)
+        self.feedback_admitted(feedback, gate, self.read_catalog())
     }
 
     /// [`VectorDb::feedback_applied`] if it can start without waiting, or
-    /// the feedback back when a save or close holds the write gate. Logging
-    /// feedback is a lookup, a few vector copies and a log append (a few
-    /// microseconds), so the bindings run it on the caller's thread rather
-    /// than pay for waking a write thread.
+    /// the feedback back when a save or close holds the write gate or a
+    /// write holds the catalogue. Logging feedback is a lookup, a few vector
+    /// copies and a log append (a few microseconds), so the bindings run it
+    /// on the caller's thread rather than pay for waking a write thread; but
+    /// never wait there: a batch insert holds the catalogue while it waits
+    /// for the storage behind a running batch, and the caller's thread is
+    /// the JS event loop.
     pub fn try_feedback_applied(
         &self,
         feedback: Feedback,
@@ -128,16 +131,29 @@ impl VectorDb {
         if let Err(error) = self.learner.check_enabled() {
             return Ok(Err(error));
         }
-        match self.try_begin_write() {
-            None => Err(feedback),
-            Some(gate) => Ok(gate.and_then(|gate| self.feedback_admitted(feedback, gate))),
-        }
+        let gate = match self.try_begin_write() {
+            None => return Err(feedback),
+            Some(Err(error)) => return Ok(Err(error)),
+            Some(Ok(gate)) => gate,
+        };
+        let catalog = match self.catalog.try_read() {
+            Ok(catalog) => catalog,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(feedback),
+        };
+        Ok(self.feedback_admitted(feedback, gate, catalog))
     }
 
+    /// Logs and records `feedback`. The catalogue's read lock is held from
+    /// the start: items deleted since the search was served become holes,
+    /// and a delete (which takes the write lock, then forgets the id in the
+    /// log) comes wholly before or after, so a deleted item never comes back
+    /// through learning.
     fn feedback_admitted(
         &self,
         feedback: Feedback,
         _gate: std::sync::RwLockReadGuard<'_, ()>,
+        catalog: std::sync::RwLockReadGuard<'_, super::items::Catalog>,
     ) -> Result<Applied<()>> {
         let (mut session, teams) = self.session_of(feedback)?;
         if let (Some((version, teams)), Some(search_id)) = (&teams, &session.search_id) {
@@ -148,12 +164,6 @@ impl VectorDb {
                 }
             }
         }
-        // Items deleted since the search was served are holes, and the
-        // session is logged under the catalogue's read lock: a delete
-        // (which takes the write lock, then forgets the id in the log)
-        // comes wholly before or after, so a deleted item never comes back
-        // through learning.
-        let catalog = self.read_catalog();
         session.forget(|id| !catalog.slot_of.contains(id));
         let sequence = self.log(true, || vec![wal_record::encode_feedback(&session)])?;
         self.learner.record(session);

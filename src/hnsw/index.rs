@@ -14,13 +14,37 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// Slots per hold of the storage lock in [`Index::map_vectors`].
+/// Slots per hold of the storage lock in [`Index::map_slots`].
 const MAP_BLOCK: usize = 4096;
 
 const LINK_LOCK_STRIPES: usize = 4_096;
 
 /// A search hit: an internal slot and its distance to the query.
 pub type Neighbor = Candidate;
+
+/// One slot as [`Index::map_slots`] hands it out, read under the
+/// caller's hold of the storage.
+#[derive(Clone, Copy)]
+pub struct SlotView<'a> {
+    storage: &'a Storage,
+    slot: u32,
+}
+
+impl<'a> SlotView<'a> {
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The stored vector (unit length for cosine).
+    pub fn vector(&self) -> &'a [f32] {
+        self.storage.vector(self.slot)
+    }
+
+    /// The level-0 neighbours, in the graph's order.
+    pub fn level0_neighbours(&self) -> impl Iterator<Item = u32> + 'a {
+        self.storage.neighbors(self.slot, 0).iter()
+    }
+}
 
 /// Level-0 adjacency in compressed sparse row form: the neighbours of slot
 /// `i` are `targets[offsets[i]..offsets[i + 1]]`.
@@ -351,18 +375,24 @@ impl Index {
     }
 
     /// Fills `out` (`width` values per slot of `slots`) with `f` of each
-    /// slot's stored vector, deleted slots included, in parallel on the
-    /// current Rayon pool, under one short read of the storage.
-    pub fn map_vectors(
+    /// slot (its stored vector and level-0 neighbours; deleted slots
+    /// included), in parallel on the current Rayon pool.
+    ///
+    /// The storage lock is taken here, on the calling thread, once per block
+    /// of slots, and never inside the parallel jobs: a job that queued for
+    /// the read lock behind a waiting writer (std's `RwLock` then turns new
+    /// readers away) while a batch insert held the read lock and waited for
+    /// its own jobs on the same pool deadlocked train() against inserts. Per
+    /// block, not for the whole sweep: the caller may be a low-priority
+    /// thread, and a writer waiting behind a long read would hold up every
+    /// search behind it; between blocks the queued writers go first.
+    pub fn map_slots(
         &self,
         slots: Range<u32>,
         width: usize,
         out: &mut [f32],
-        f: &(dyn Fn(&[f32], &mut [f32]) + Sync),
+        f: &(dyn Fn(SlotView<'_>, &mut [f32]) + Sync),
     ) {
-        // The storage lock is taken per block of slots, not for the whole
-        // sweep: the caller may be a low-priority thread, and a writer
-        // waiting behind a long read would hold up every search behind it.
         let width = width.max(1);
         let end = slots.end.min(self.read().len() as u32);
         for (block, rows) in out.chunks_mut(width * MAP_BLOCK).enumerate() {
@@ -370,10 +400,14 @@ impl Index {
             if first >= end {
                 break;
             }
+            if block > 0 {
+                self.let_writers_in();
+            }
             let storage = self.read();
+            let storage = &*storage;
             rows.par_chunks_mut(width)
                 .zip(first..end.min(first + MAP_BLOCK as u32))
-                .for_each(|(row, slot)| f(storage.vector(slot), row));
+                .for_each(|(row, slot)| f(SlotView { storage, slot }, row));
         }
     }
 

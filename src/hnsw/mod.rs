@@ -47,7 +47,7 @@ mod select;
 mod storage;
 
 pub use compact::{Compacted, DROPPED};
-pub use index::{CheckedRows, Csr, Index, Neighbor};
+pub use index::{CheckedRows, Csr, Index, Neighbor, SlotView};
 pub use params::{HnswParams, MAX_EF_CONSTRUCTION, MAX_K, MAX_LEVEL, MAX_M, MIN_M};
 pub use persist::IndexSnapshot;
 pub use scratch::Candidate;

@@ -6,7 +6,6 @@ use super::metric::LearnedMetric;
 use super::model::ItemGraph;
 use crate::distance::Kernels;
 use crate::hnsw::Index;
-use rayon::prelude::*;
 
 /// The learned metric and every item's projection `T v`, by slot; an
 /// item's metric encoding is `h_i = (1 − α)·T v_i + α·mean_{N(i)} T v_j`
@@ -37,8 +36,8 @@ impl MetricPart {
         let slots = index.slot_count();
         let r = metric.rank;
         let mut projections = vec![0.0f32; slots * r];
-        index.map_vectors(0..slots as u32, r, &mut projections, &|v, out| {
-            metric.project(v, out)
+        index.map_slots(0..slots as u32, r, &mut projections, &|item, out| {
+            metric.project(item.vector(), out)
         });
         let mut part = MetricPart {
             metric,
@@ -46,20 +45,20 @@ impl MetricPart {
             message_weight,
             neighbours,
         };
+        // Slots appended since `slots` was read have no projection here:
+        // their encodings are computed on use, and their rows in this
+        // sweep's neighbour lists are skipped.
         let mut encodings = vec![0.0f32; slots * r];
-        encodings
-            .par_chunks_mut(r.max(1))
-            .enumerate()
-            .for_each(|(slot, out)| {
-                let own = &projections[slot * r..(slot + 1) * r];
-                let neighbours = index.level0_neighbours(slot as u32);
-                let rows = neighbours
-                    .iter()
-                    .take(part.neighbours)
-                    .filter(|&&n| (n as usize) < slots)
-                    .map(|&n| &projections[n as usize * r..(n as usize + 1) * r]);
-                part.combine(own, rows, out);
-            });
+        index.map_slots(0..slots as u32, r, &mut encodings, &|item, out| {
+            let slot = item.slot() as usize;
+            let own = &projections[slot * r..(slot + 1) * r];
+            let rows = item
+                .level0_neighbours()
+                .take(part.neighbours)
+                .filter(|&n| (n as usize) < slots)
+                .map(|n| &projections[n as usize * r..(n as usize + 1) * r]);
+            part.combine(own, rows, out);
+        });
         part.encodings = encodings;
         part
     }
@@ -127,5 +126,145 @@ impl MetricPart {
         scratch.resize(r, 0.0);
         self.combine(&own, rows.iter().map(Vec::as_slice), scratch);
         Some(scratch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distance::Metric;
+    use crate::hnsw::HnswParams;
+    use crate::testdata::clustered;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn index_of(vectors: &[Vec<f32>]) -> Index {
+        let index = Index::new(vectors[0].len(), Metric::Euclidean, HnswParams::default()).unwrap();
+        let rows: Vec<&[f32]> = vectors.iter().map(|v| v.as_slice()).collect();
+        index.insert_batch(&rows, &|_, _| {}).unwrap();
+        index
+    }
+
+    fn metric(rank: usize, dimensions: usize) -> LearnedMetric {
+        LearnedMetric {
+            rank,
+            dimensions,
+            transform: (0..rank * dimensions)
+                .map(|i| ((i * 7919) % 13) as f32 / 13.0 - 0.5)
+                .collect(),
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "builds a 5,000-item graph")]
+    fn encodings_are_own_projection_blended_with_the_neighbours_mean() {
+        let vectors = clustered(5_000, 24, 8, 3);
+        let index = index_of(&vectors);
+        let (alpha, neighbours) = (0.3f32, 4);
+        let part = MetricPart::for_index(metric(6, 24), &index, alpha, neighbours);
+        let project = |v: &[f32]| {
+            let mut p = vec![0.0f32; 6];
+            part.metric.project(v, &mut p);
+            p
+        };
+        // Spans several of map_slots' blocks.
+        for slot in [0u32, 1, 4095, 4096, 4999] {
+            let own = project(&vectors[slot as usize]);
+            let rows: Vec<Vec<f32>> = index
+                .level0_neighbours(slot)
+                .into_iter()
+                .take(neighbours)
+                .map(|n| project(&vectors[n as usize]))
+                .collect();
+            assert!(!rows.is_empty());
+            let mut expected: Vec<f32> = (0..6)
+                .map(|a| {
+                    let mean = rows.iter().map(|r| r[a]).sum::<f32>() / rows.len() as f32;
+                    (1.0 - alpha) * own[a] + alpha * mean
+                })
+                .collect();
+            let norm = expected.iter().map(|x| x * x).sum::<f32>().sqrt();
+            expected.iter_mut().for_each(|x| *x /= norm);
+            let got = &part.encodings[slot as usize * 6..(slot as usize + 1) * 6];
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() < 1e-5, "slot {slot}: {got:?} vs {expected:?}");
+            }
+        }
+    }
+
+    /// Regression: building the part took the storage's read lock inside
+    /// jobs on the global Rayon pool. A batch insert holding that lock
+    /// while it waited for its own jobs on the same pool, and a single
+    /// insert queued for the write lock (std's `RwLock` then turns new
+    /// readers away), deadlocked all three within seconds.
+    #[test]
+    #[cfg_attr(miri, ignore = "threads racing for seconds")]
+    fn building_parts_while_batches_and_single_inserts_run_never_deadlocks() {
+        let dimensions = 16;
+        let index = Arc::new(index_of(&clustered(12_000, dimensions, 16, 5)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let done: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+        let worker = |kind: usize| {
+            let (index, stop, done) = (index.clone(), stop.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut round = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    round += 1;
+                    match kind {
+                        0 => {
+                            let part = MetricPart::for_index(metric(4, dimensions), &index, 0.5, 8);
+                            assert!(part.encodings.len() >= 12_000 * 4);
+                        }
+                        1 => {
+                            let batch = clustered(300, dimensions, 4, round);
+                            let rows: Vec<&[f32]> = batch.iter().map(|v| v.as_slice()).collect();
+                            index.insert_batch(&rows, &|_, _| {}).unwrap();
+                        }
+                        _ => {
+                            index
+                                .insert(&clustered(1, dimensions, 1, round)[0])
+                                .unwrap();
+                        }
+                    }
+                    done[kind].fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        let threads: Vec<_> = [0, 1, 2, 2].into_iter().map(worker).collect();
+        let started = Instant::now();
+        let mut last = [0usize; 3];
+        let mut last_progress = Instant::now();
+        while started.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(50));
+            let now: Vec<usize> = done.iter().map(|d| d.load(Ordering::Relaxed)).collect();
+            if now.iter().zip(&last).any(|(n, l)| n > l) {
+                last_progress = Instant::now();
+                last.copy_from_slice(&now);
+            }
+            // Far above any single call here (a part over 12k slots takes
+            // milliseconds), so only a hang trips it.
+            assert!(
+                last_progress.elapsed() < Duration::from_secs(20),
+                "no call finished for 20 s: deadlock (counts {now:?})"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for thread in threads {
+            while !thread.is_finished() {
+                assert!(
+                    Instant::now() < deadline,
+                    "a worker never finished: deadlock"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            thread.join().unwrap();
+        }
+        let counts: Vec<usize> = done.iter().map(|d| d.load(Ordering::Relaxed)).collect();
+        assert!(
+            counts.iter().all(|&c| c > 0),
+            "every kind of call ran: {counts:?}"
+        );
     }
 }
