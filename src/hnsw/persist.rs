@@ -78,7 +78,9 @@ impl Index {
         let mut index = Index::new(header.dimensions, header.metric, params)
             .map_err(|e| Error::corrupt("header", e.to_string()))?;
         let slot_count = header.slot_count as usize;
-        let (levels, deleted) = decode_levels(file.section(SectionKind::Levels, 0)?, slot_count)?;
+        let (mut levels, deleted) =
+            decode_levels(file.section(SectionKind::Levels, 0)?, slot_count)?;
+        let top = check_entry(header, &mut levels, &deleted)?;
         let link_bytes = Storage::link_bytes(params.m, &levels);
         let budget =
             LINK_BYTES_ALWAYS_ALLOWED.max(file.len() as u128 * MAX_LINK_BYTES_PER_FILE_BYTE);
@@ -88,8 +90,6 @@ impl Index {
                 format!("the graph would need {link_bytes} bytes of memory, far more than a {}-byte file holds", file.len()),
             ));
         }
-        let top = levels.iter().copied().max();
-        check_entry(header, top.map(usize::from), &levels)?;
         let live = deleted.iter().filter(|&&d| !d).count();
         if live as u64 != header.live_count {
             return Err(Error::corrupt(
@@ -107,7 +107,7 @@ impl Index {
             deleted,
             Some(links0),
         );
-        for level in 1..=top.map_or(0, usize::from) {
+        for level in 1..=top {
             let bytes = file.section(SectionKind::Graph, level as u32)?;
             decode_level(&storage, level, bytes)?;
         }
@@ -126,24 +126,55 @@ impl Index {
     }
 }
 
-fn check_entry(header: &FileHeader, top: Option<usize>, levels: &[u8]) -> Result<()> {
-    let consistent = match (header.entry, top) {
-        (None, None) => true,
-        (Some((slot, level)), Some(top)) => {
-            levels[slot as usize] & LEVEL_MASK == level as u8 && level as usize == top
-        }
-        _ => false,
+/// Checks the entry point against the levels and returns the top level.
+///
+/// Every live slot is at or below the entry point's level. A deleted slot
+/// may be above it: a batch aborted while linking leaves slots that were
+/// appended (with their drawn levels) and tombstoned but never linked, so
+/// they never became the entry point and hold no lists; a checkpoint keeps
+/// them. Their levels are lowered to the top here, which the graph
+/// sections (written for levels up to the entry point's) agree with.
+fn check_entry(header: &FileHeader, levels: &mut [u8], deleted: &[bool]) -> Result<usize> {
+    let entry_level = match header.entry {
+        None => None,
+        Some((slot, level)) => match levels.get(slot as usize) {
+            Some(&at) if u32::from(at) == level => Some(at),
+            _ => {
+                return Err(Error::corrupt(
+                    "header",
+                    format!(
+                        "entry point {:?} does not match the levels section",
+                        header.entry
+                    ),
+                ))
+            }
+        },
+    };
+    let live_top = levels
+        .iter()
+        .zip(deleted)
+        .filter(|(_, &deleted)| !deleted)
+        .map(|(&level, _)| level)
+        .max();
+    let consistent = match (entry_level, live_top) {
+        (None, live_top) => live_top.is_none(),
+        (Some(entry), live_top) => live_top.is_none_or(|top| top <= entry),
     };
     if !consistent {
         return Err(Error::corrupt(
             "header",
             format!(
-                "entry point {:?} does not match the levels (top level {top:?})",
-                header.entry
+                "entry point {:?} is below a live slot's level {}",
+                header.entry,
+                live_top.unwrap_or(0)
             ),
         ));
     }
-    Ok(())
+    let top = entry_level.unwrap_or(0);
+    for level in levels.iter_mut().filter(|level| **level > top) {
+        *level = top;
+    }
+    Ok(top as usize)
 }
 
 fn decode_levels(bytes: &[u8], slot_count: usize) -> Result<(Vec<u8>, Vec<bool>)> {
