@@ -7,6 +7,8 @@
 //! panic fails the test; the input that caused it is written under
 //! `CARGO_TARGET_TMPDIR` for `cargo fuzz run <target> <file>`.
 //!
+//! No single allocation may exceed 256 MB ([`MAX_ALLOCATION`]).
+//!
 //! Every seed must get through its target ([`Reached::Used`]): a format
 //! change that leaves the seeds stale fails here, and
 //! `cargo test --no-default-features --test fuzz_mutations -- --ignored write_seeds`
@@ -14,6 +16,7 @@
 
 use hnsw_gnn::fuzzing::{self, Reached, Seed};
 use hnsw_gnn::rng::SplitMix64;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,6 +24,54 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 type Run = fn(&[u8]) -> Reached;
+
+/// The largest single allocation a target may make, as libFuzzer's
+/// `-malloc_limit_mb` (which defaults to its 2 GB RSS limit) checks under
+/// `cargo fuzz`: a few bytes of input that make a reader allocate what
+/// the input does not hold are a finding. Larger requests fail, which
+/// aborts this test binary with "memory allocation of N bytes failed".
+const MAX_ALLOCATION: usize = 256 << 20;
+
+/// The system allocator, refusing any one allocation above
+/// [`MAX_ALLOCATION`].
+struct Limited;
+
+// SAFETY: every call the limit lets through is passed to the system
+// allocator unchanged; refusing one returns null, as an allocator may.
+unsafe impl GlobalAlloc for Limited {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > MAX_ALLOCATION {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > MAX_ALLOCATION {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator (so from System) with
+        // this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > MAX_ALLOCATION {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: forwarded with the caller's pointer, layout and size.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Limited = Limited;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")

@@ -2,6 +2,7 @@
 //! configuration as JSON beside the weights (`weights.rs`), every
 //! parameter under a stable name.
 
+use super::model::BlockSpec;
 use super::norm::Dropout;
 use super::sage::NeighborAggregator;
 use super::stack::{GnnStack, StackBlock, StackLayer};
@@ -139,9 +140,19 @@ impl GnnStack {
 /// Block `i` of a model file: built from its stored options by the same
 /// parsers (and defaults) as a layer built from JS, then given the file's
 /// tensors, each of which must exist with the shape the options imply.
+/// The weight matrices' shapes are checked before the block is built:
+/// building allocates what the options ask for, and a few bytes of options
+/// can ask for gigabytes that the file does not hold.
 fn load_block(file: &WeightFile, i: usize, config: &Value) -> Result<StackBlock> {
     let bad = |why: String| Error::corrupt("model metadata", format!("layer {i}: {why}"));
-    let mut block = StackBlock::from_options(config, 0).map_err(|e| bad(e.to_string()))?;
+    let spec = BlockSpec::parse(config, 0).map_err(|e| bad(e.to_string()))?;
+    for (name, shape) in spec.matrix_shapes().map_err(|e| bad(e.to_string()))? {
+        let stored = file.shape(&format!("{i}.{name}"))?;
+        if stored != shape {
+            return Err(bad(format!("{name} is {stored:?}, expected {shape:?}")));
+        }
+    }
+    let mut block = spec.build().map_err(|e| bad(e.to_string()))?;
     let matrix = |name: &str, shape: (usize, usize)| -> Result<Matrix> {
         let m = file.matrix(&format!("{i}.{name}"))?;
         if m.view().dim() != shape {

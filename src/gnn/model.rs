@@ -8,7 +8,7 @@ use super::gat::Gat;
 use super::gcn::Gcn;
 use super::norm::{Dropout, LayerNorm};
 use super::options::{BlockOptions, GatOptions, GcnOptions, SageLayerOptions, SageOptions};
-use super::sage::Sage;
+use super::sage::{Sage, SageAggregator};
 use super::stack::{Attention, GnnStack, Graph, StackBlock, StackLayer};
 use super::weights::WeightType;
 use crate::error::{Error, Result};
@@ -139,6 +139,21 @@ impl StackBlock {
     /// A fresh block from [`StackBlock::options`]' words (weights from
     /// `seed`).
     pub fn from_options(options: &Value, seed: u64) -> Result<StackBlock> {
+        BlockSpec::parse(options, seed)?.build()
+    }
+}
+
+/// A block's options as read from [`StackBlock::options`]' words, before
+/// any weights exist: what a model file's reader checks the file's tensors
+/// against before building (a block's options can ask for gigabytes).
+pub(super) enum BlockSpec {
+    Gcn(GcnOptions),
+    Gat(GatOptions),
+    Sage(SageLayerOptions),
+}
+
+impl BlockSpec {
+    pub fn parse(options: &Value, seed: u64) -> Result<BlockSpec> {
         let mut options = options.clone();
         let kind = options
             .as_object_mut()
@@ -149,13 +164,47 @@ impl StackBlock {
             map.insert("seed".into(), Value::from(seed));
         }
         match kind.as_str() {
-            "gcn" => StackBlock::gcn(&GcnOptions::from_options(&options)?),
-            "gat" => StackBlock::gat(&GatOptions::from_options(&options)?),
-            "sage" => StackBlock::sage(&SageLayerOptions::from_options(&options)?),
+            "gcn" => Ok(BlockSpec::Gcn(GcnOptions::from_options(&options)?)),
+            "gat" => Ok(BlockSpec::Gat(GatOptions::from_options(&options)?)),
+            "sage" => Ok(BlockSpec::Sage(SageLayerOptions::from_options(&options)?)),
             other => Err(Error::invalid_argument(format!(
                 "unknown layer type {other:?}"
             ))),
         }
+    }
+
+    /// The block, with weights drawn from the options' seed.
+    pub fn build(&self) -> Result<StackBlock> {
+        match self {
+            BlockSpec::Gcn(options) => StackBlock::gcn(options),
+            BlockSpec::Gat(options) => StackBlock::gat(options),
+            BlockSpec::Sage(options) => StackBlock::sage(options),
+        }
+    }
+
+    /// The weight matrices such a block holds, by their names in a model
+    /// file, with their shapes.
+    pub fn matrix_shapes(&self) -> Result<Vec<(&'static str, (usize, usize))>> {
+        Ok(match self {
+            BlockSpec::Gcn(o) => vec![("weight", (o.input_dim, o.output_dim))],
+            BlockSpec::Gat(o) => vec![
+                ("weight", (o.input_dim, o.heads * o.head_dim()?)),
+                ("attention_source", (o.heads, o.head_dim()?)),
+                ("attention_destination", (o.heads, o.head_dim()?)),
+            ],
+            BlockSpec::Sage(o) => {
+                let (input, output) = (o.input_dim, o.output_dim);
+                let mut shapes = vec![
+                    ("weight", (input, output)),
+                    ("neighbor_weight", (input, output)),
+                ];
+                if o.aggregator == SageAggregator::Lstm {
+                    shapes.push(("lstm_input_weight", (input, 4 * input)));
+                    shapes.push(("lstm_hidden_weight", (input, 4 * input)));
+                }
+                shapes
+            }
+        })
     }
 }
 

@@ -283,6 +283,13 @@ impl WeightFile {
             .ok_or_else(|| Error::NotFound(format!("weight tensor {name}")))
     }
 
+    /// `(rows, columns)` of `name`, read from the directory (nothing is
+    /// decoded).
+    pub fn shape(&self, name: &str) -> Result<(usize, usize)> {
+        let entry = self.entry(name)?;
+        Ok((entry.rows, entry.cols))
+    }
+
     /// How `name` is stored.
     pub fn weight_type(&self, name: &str) -> Result<WeightType> {
         Ok(self.entry(name)?.weight_type)
