@@ -6,8 +6,9 @@
 // a batch every 50 ms) so the main thread's model covers every writer.
 //
 // Messages to the main thread: { type: 'ready', items }, { type: 'acks',
-// acks }, { type: 'heap', bytes } every second, { type: 'done', tally, live,
-// liveJs }. From it: 'go', 'stop'. Each step of a lane bumps `counters[0]`
+// acks }, { type: 'heap', bytes } every second, { type: 'collected', bytes }
+// after each 'collect', { type: 'done', tally, live, liveJs }. From it:
+// 'go', 'stop', 'collect' (a full collection now). Each step of a lane bumps `counters[0]`
 // (shared memory) for the hang detector.
 
 const { workerData, parentPort } = require('node:worker_threads')
@@ -34,15 +35,26 @@ async function main() {
   for (const lane of lanes) items += await lane.populate()
   flush()
   const gc = exposeGc()
-  const go = new Promise((resolve) => parentPort.on('message', (message) => (message === 'go' ? resolve() : message === 'stop' && (stop.stopped = true))))
+  const go = new Promise((resolve) =>
+    parentPort.on('message', (message) => {
+      if (message === 'go') resolve()
+      else if (message === 'stop') stop.stopped = true
+      else if (message === 'collect') {
+        // The main thread's settled-memory sample: a full collection here,
+        // then this heap's size after it.
+        if (gc) gc()
+        const { heapTotal, external } = process.memoryUsage()
+        parentPort.postMessage({ type: 'collected', bytes: heapTotal + external })
+      }
+    }),
+  )
   parentPort.postMessage({ type: 'ready', items })
   await go
   const liveAtStart = liveJsBytes(gc)
   const flusher = setInterval(flush, 50)
   // This thread's JS heap, so the main thread can tell its memory from
   // the database's: its size every second, and what stays alive after a
-  // full collection at the start and at the end of the run (only there:
-  // collections during the run would change what RSS measures).
+  // full collection at the start and at the end of the run.
   const heap = setInterval(() => {
     const { heapTotal, external } = process.memoryUsage()
     parentPort.postMessage({ type: 'heap', bytes: heapTotal + external })
