@@ -607,25 +607,6 @@ fn mutate(bytes: &mut Vec<u8>, rng: &mut crate::rng::SplitMix64) {
     }
 }
 
-/// Writes the sample images as a seed corpus for the fuzz target
-/// (`fuzz/fuzz_targets/open_image.rs`): `cargo test --no-default-features
-/// write_fuzz_seed -- --ignored`.
-#[test]
-#[ignore]
-fn write_fuzz_seed() {
-    let (file, log) = sample_images();
-    let records = wal::parse(&log).unwrap().unwrap().records;
-    let mut input = (file.len() as u32).to_le_bytes().to_vec();
-    input.extend_from_slice(&file);
-    for record in records.iter().filter(|r| r.len() < u16::MAX as usize) {
-        input.extend_from_slice(&(record.len() as u16).to_le_bytes());
-        input.extend_from_slice(record);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/open_image");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("sample"), input).unwrap();
-}
-
 #[test]
 fn when_durable_answers_every_write_without_blocking_its_caller() {
     for durability in [Durability::Batch, Durability::Fsync, Durability::None] {

@@ -7,7 +7,7 @@
 //! | `atomic.rs` | `write_atomically`: temp file, fsync, rename, fsync of the directory |
 //! | `lock.rs` | `lock_exclusive`: one writer per file (no lock on WASI, which has none) |
 //! | `bytes.rs` | `ByteReader` (bounds-checked, names its section in errors) and `ByteWriter` |
-//! | `sections.rs` | the checksummed section container every hnsw-gnn file is made of, with the must-understand / safe-to-copy flags |
+//! | `sections.rs` | the checksummed section container every hnsw-gnn file is made of, with the must-understand / safe-to-copy flags (tests in `sections_tests.rs`) |
 
 pub mod append;
 pub mod atomic;
