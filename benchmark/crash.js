@@ -67,7 +67,7 @@ function summaryText(s, seconds) {
     `checked: ${fmt(s.itemsChecked)} item states, the session count after every cycle (${fmt(s.finalSessions ?? 0)} sessions, ${fmt(s.finalItems ?? 0)} items at the end)`,
     `lost: ${s.lostWrites} acknowledged writes, ${s.undoneDeletes} acknowledged deletes, ${s.lostFeedback} acknowledged feedback (${s.repeatedSearchIds} feedback reused the search id of earlier feedback)`,
     `torn items ${s.torn}, unknown items ${s.phantom}, open failures ${s.openFailures}; failing cycles ${s.failedCycles}`,
-    `batches in flight at a kill that came back in part: ${s.partialBatches}`,
+    `batches in flight at a kill that came back in part: ${s.partialBatches}; batches aborted by their AbortSignal: ${s.abortedBatches}`,
   ].join('\n')
 }
 
@@ -83,7 +83,7 @@ ${env.date.slice(0, 10)} · ${env.cpu} · ${env.cores} cores · Node ${env.node}
 
 CPU flags: ${env.flags}
 
-\`node benchmark/crash.js --cycles ${args.cycles} --seed ${args.seed}\` (${seconds.toFixed(0)} s). One database file lives through every cycle. Each cycle a child process opens it and runs 2-6 concurrent loops of seeded random operations — inserts, batches of 2-41 (object and flat form), upserts, vector and metadata updates, deletes, searches with feedback, \`train()\`, \`save()\`, \`compact()\` — with durability \`batch\` (\`fsync\` in a quarter of the cycles), automatic checkpoints every 24 KiB or 300 ms of log, and background training. The parent SIGKILLs it at a random moment after it is ready, during its startup and log replay, or a few ms after a save, checkpoint (its temp file appears), compaction or \`train()\` begins; then reopens the file and checks every item ever written against the model: acknowledged writes present with their exact vector and metadata, acknowledged deletes absent, items of writes in flight in their old or new state, no other items (\`size\` and the snapshot's ids), searches return live items only, and the feedback log holds a session for every acknowledged feedback.
+\`node benchmark/crash.js --cycles ${args.cycles} --seed ${args.seed}\` (${seconds.toFixed(0)} s). One database file lives through every cycle. Each cycle a child process opens it and runs 2-6 concurrent loops of seeded random operations — inserts, batches of 2-41 (object and flat form; a quarter with an AbortSignal firing within 0-3 ms), upserts, vector and metadata updates, deletes, searches with feedback, \`train()\`, \`save()\`, \`compact()\` — with durability \`batch\` (\`fsync\` in a quarter of the cycles), automatic checkpoints every 24 KiB or 300 ms of log, and background training. The parent SIGKILLs it at a random moment after it is ready, during its startup and log replay, or a few ms after a save, checkpoint (its temp file appears), compaction or \`train()\` begins; then reopens the file and checks every item ever written against the model: acknowledged writes present with their exact vector and metadata, acknowledged deletes absent, items of writes in flight in their old or new state, no other items (\`size\` and the snapshot's ids), searches return live items only, and the feedback log holds a session for every acknowledged feedback.
 
 ## Result
 
@@ -103,6 +103,7 @@ ${mdTable(['', 'count'], [
   ['**open failures**', s.openFailures],
   ['failing cycles', s.failedCycles],
   ['batches in flight that came back in part (allowed)', s.partialBatches],
+  ['batches aborted by their AbortSignal (none of their items may be there)', s.abortedBatches],
   ['items / sessions at the end', `${fmt(s.finalItems ?? 0)} / ${fmt(s.finalSessions ?? 0)}`],
 ])}
 

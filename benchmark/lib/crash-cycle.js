@@ -208,7 +208,13 @@ async function runCycle({ file, cycle, seed, model, kill, worker = {}, readyTime
   }
   // What went wrong in the worker (the check's findings follow).
   if (run.workerError) record.workerFailures.push(run.workerError)
-  for (const { kind, code, message } of advanced.rejected) record.workerFailures.push(`${kind} rejected with ${code}: ${message}`)
+  record.abortedBatches = 0
+  for (const { kind, code, message } of advanced.rejected) {
+    // An aborted batch is an outcome, not a failure: the check then finds
+    // none of its items (they are not in the model).
+    if (kind === 'batch' && code === 'ERR_ABORTED') record.abortedBatches++
+    else record.workerFailures.push(`${kind} rejected with ${code}: ${message}`)
+  }
   for (const id of advanced.deleteMisses) record.workerFailures.push(`delete("${id}") resolved false for an item the model holds present`)
   record.failures.push(...record.workerFailures)
 
@@ -286,6 +292,7 @@ function summarize(records) {
     torn: length('torn'),
     phantom: length('phantom'),
     partialBatches: sum((r) => (r.check ? r.check.partialBatches : 0)),
+    abortedBatches: sum((r) => r.abortedBatches ?? 0),
     repeatedSearchIds: sum((r) => r.repeatedSearchIds),
     openFailures: records.filter((r) => r.openError).length,
     failedCycles: records.filter((r) => r.failures.length > 0).length,
