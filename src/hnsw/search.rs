@@ -37,15 +37,13 @@ impl Index {
     ) -> Candidate {
         loop {
             let mut improved = false;
-            let neighbors = storage.neighbors(best.slot, level);
-            for i in 0..neighbors.len() {
-                let slot = neighbors.get(i);
+            storage.neighbors(best.slot, level).for_each(|slot| {
                 let d = self.distance.distance(query, storage.vector(slot));
                 if d < best.distance {
                     best = Candidate { distance: d, slot };
                     improved = true;
                 }
-            }
+            });
             if !improved {
                 return best;
             }
@@ -98,15 +96,12 @@ impl Index {
             }
             let neighbors = storage.neighbors(current.slot, level);
             batch.clear();
-            for i in 0..neighbors.len() {
-                visited.prefetch(neighbors.get(i));
-            }
-            for i in 0..neighbors.len() {
-                let slot = neighbors.get(i);
+            neighbors.for_each(|slot| visited.prefetch(slot));
+            neighbors.for_each(|slot| {
                 if visited.insert(slot) {
                     batch.push(slot);
                 }
-            }
+            });
             // Request the next row while the current distance is computed:
             // rows are random accesses and memory latency dominates.
             if let Some(&first) = batch.first() {

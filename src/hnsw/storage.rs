@@ -65,17 +65,16 @@ impl MappedLinks {
         self.targets.as_slice()
     }
 
+    /// The mapped list of `slot`: plain `u32`s, read in place. Never
+    /// written (a write gives the slot a heap row), so no atomics are
+    /// needed, and none are made: an `&[AtomicU32]` over the mapping would
+    /// claim a write permission that read-only memory lacks (Miri's Stacked
+    /// Borrows reported exactly that).
     #[inline(always)]
-    fn list(&self, slot: u32) -> &[AtomicU32] {
+    fn list(&self, slot: u32) -> &[u32] {
         let offsets = self.offsets.as_slice();
         let range = offsets[slot as usize] as usize..offsets[slot as usize + 1] as usize;
-        let targets = &self.targets.as_slice()[range];
-        // SAFETY: `AtomicU32` has the size, alignment and bit validity of
-        // `u32`, so the slice may be viewed as atomics. The memory is only
-        // ever loaded through them (relaxed loads of `u32`, which the
-        // standard library allows on read-only memory); writes go to heap
-        // rows, never here.
-        unsafe { &*(targets as *const [u32] as *const [AtomicU32]) }
+        &self.targets.as_slice()[range]
     }
 }
 
@@ -337,7 +336,7 @@ impl Storage {
     /// The mapped list of `slot` at `level`, if it has one and no write
     /// has replaced it (`header` is its row's header).
     #[inline(always)]
-    fn mapped_list(&self, slot: u32, level: usize, header: u32) -> Option<&[AtomicU32]> {
+    fn mapped_list(&self, slot: u32, level: usize, header: u32) -> Option<&[u32]> {
         if header != 0 || level != 0 {
             return None;
         }
@@ -350,13 +349,11 @@ impl Storage {
     pub fn neighbors(&self, slot: u32, level: usize) -> Neighbors<'_> {
         let row = self.row(slot, level);
         let header = row[0].load(Ordering::Acquire);
-        if let Some(entries) = self.mapped_list(slot, level, header) {
-            return Neighbors { entries };
+        if let Some(targets) = self.mapped_list(slot, level, header) {
+            return Neighbors::Mapped(targets);
         }
         let len = ((header & !WRITTEN) as usize).min(row.len() - 1);
-        Neighbors {
-            entries: &row[1..1 + len],
-        }
+        Neighbors::Live(&row[1..1 + len])
     }
 
     /// Asks for the cache lines `neighbors(slot, level)` reads first: the
@@ -397,8 +394,8 @@ impl Storage {
             // Copied into the row; readers keep the mapped list until the
             // header below says otherwise.
             Some(mapped) => {
-                for (cell, entry) in row[1..].iter().zip(mapped) {
-                    cell.store(entry.load(Ordering::Relaxed), Ordering::Relaxed);
+                for (cell, &entry) in row[1..].iter().zip(mapped) {
+                    cell.store(entry, Ordering::Relaxed);
                 }
                 mapped.len()
             }
@@ -431,23 +428,48 @@ impl Storage {
 
 /// A snapshot view of one adjacency list.
 #[derive(Clone, Copy)]
-pub(crate) struct Neighbors<'a> {
-    entries: &'a [AtomicU32],
+pub(crate) enum Neighbors<'a> {
+    /// A heap row, which inserts may rewrite while it is read.
+    Live(&'a [AtomicU32]),
+    /// A list in the mapped file, never written.
+    Mapped(&'a [u32]),
 }
 
 impl<'a> Neighbors<'a> {
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match self {
+            Neighbors::Live(entries) => entries.len(),
+            Neighbors::Mapped(targets) => targets.len(),
+        }
     }
 
     #[inline(always)]
     pub fn get(&self, i: usize) -> u32 {
-        self.entries[i].load(Ordering::Relaxed)
+        match self {
+            Neighbors::Live(entries) => entries[i].load(Ordering::Relaxed),
+            Neighbors::Mapped(targets) => targets[i],
+        }
+    }
+
+    /// Calls `f` with each entry in order: one loop per kind of list, so
+    /// the search's inner loops do not test the kind per entry.
+    #[inline(always)]
+    pub fn for_each(self, mut f: impl FnMut(u32)) {
+        match self {
+            Neighbors::Live(entries) => entries.iter().for_each(|e| f(e.load(Ordering::Relaxed))),
+            Neighbors::Mapped(targets) => targets.iter().for_each(|&n| f(n)),
+        }
     }
 
     pub fn iter(self) -> impl Iterator<Item = u32> + 'a {
-        self.entries.iter().map(|e| e.load(Ordering::Relaxed))
+        let (live, mapped): (&[AtomicU32], &[u32]) = match self {
+            Neighbors::Live(entries) => (entries, &[]),
+            Neighbors::Mapped(targets) => (&[], targets),
+        };
+        live.iter()
+            .map(|e| e.load(Ordering::Relaxed))
+            .chain(mapped.iter().copied())
     }
 
     pub fn to_vec(self) -> Vec<u32> {
