@@ -421,7 +421,11 @@ fn deletes_and_reinserts_keep_every_node_reachable() {
 
 #[test]
 fn compaction_drops_deleted_slots_and_keeps_recall_and_reachability() {
-    let (base, queries) = clustered_split(9_000, 100, 32, 12, 8);
+    // 500 queries: two parallel builds of the same set differ in recall by
+    // about ±0.007 over 100 queries (threads interleave differently), which
+    // made a 0.01 margin fail now and then; over 500 the spread is about
+    // ±0.003, and 0.015 is over three of its standard deviations.
+    let (base, queries) = clustered_split(9_000, 500, 32, 12, 8);
     for metric in [Metric::Euclidean, Metric::Cosine] {
         let index = build(&base, metric);
         // Delete two thirds, including whatever the entry point is.
@@ -456,7 +460,7 @@ fn compaction_drops_deleted_slots_and_keeps_recall_and_reachability() {
         let before = mean_recall(&index, &base, &queries, 10, 16, |s| !doomed(s));
         eprintln!("before compaction {before:.4}");
         eprintln!("{metric:?}: recall@10 at ef 16 after compaction {compacted_recall:.4}, fresh build of the live set {fresh_recall:.4}");
-        assert!(compacted_recall >= fresh_recall - 0.01, "{metric:?}");
+        assert!(compacted_recall >= fresh_recall - 0.015, "{metric:?}");
         // The copy takes writes.
         let added = compacted.insert(&base[1]).unwrap();
         assert_eq!(added as usize, live.len());
