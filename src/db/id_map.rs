@@ -294,6 +294,9 @@ mod tests {
     }
 
     #[test]
+    // 20,000 ids: too slow under Miri; build_names_a_duplicate takes the
+    // same parallel build there with 5,000.
+    #[cfg_attr(miri, ignore)]
     fn a_built_map_finds_every_id_and_only_those() {
         let ids = ids(20_000);
         let map = IdMap::build(&ids).expect("no duplicates");
@@ -316,6 +319,8 @@ mod tests {
     }
 
     #[test]
+    // 20,000 steps against a std map: too slow under Miri.
+    #[cfg_attr(miri, ignore)]
     fn inserts_and_removes_keep_the_count_and_agree_with_a_std_map() {
         let mut map = IdMap::default();
         let mut reference = HashMap::new();
@@ -335,6 +340,9 @@ mod tests {
     }
 
     #[test]
+    // Hashes 110,000 keys for a statistic: too slow under Miri, and it
+    // runs no unsafe code.
+    #[cfg_attr(miri, ignore)]
     fn the_hash_separates_lengths_and_spreads_over_shards() {
         let hashing = IdHashing { seed: 12345 };
         assert_ne!(hashing.hash_one("a"), hashing.hash_one("a\0"));

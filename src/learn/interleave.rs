@@ -186,6 +186,9 @@ mod tests {
     }
 
     #[test]
+    // Hashes 20,000 ids for a statistical share: past 15 minutes under
+    // Miri, and it runs no unsafe code.
+    #[cfg_attr(miri, ignore)]
     fn assignment_is_a_stable_share_of_search_ids() {
         let ids: Vec<String> = (0..20_000).map(|i| format!("abcd1234-{i:x}")).collect();
         let share = ids
