@@ -136,7 +136,7 @@ function startWorker(args, handle, w, counters, onAcks) {
     worker.on('message', (message) => {
       if (message.type === 'acks') onAcks(message.acks)
       else if (message.type === 'heap') state.heapBytes = message.bytes
-      else if (message.type === 'collected') state.collected?.(message.bytes)
+      else if (message.type === 'collected') state.collected?.()
       else if (message.type === 'ready') {
         state.items = message.items
         resolve()

@@ -6,7 +6,7 @@
 // a batch every 50 ms) so the main thread's model covers every writer.
 //
 // Messages to the main thread: { type: 'ready', items }, { type: 'acks',
-// acks }, { type: 'heap', bytes } every second, { type: 'collected', bytes }
+// acks }, { type: 'heap', bytes } every second, { type: 'collected' }
 // after each 'collect', { type: 'done', tally, live, liveJs }. From it:
 // 'go', 'stop', 'collect' (a full collection now). Each step of a lane bumps `counters[0]`
 // (shared memory) for the hang detector.
@@ -40,11 +40,10 @@ async function main() {
       if (message === 'go') resolve()
       else if (message === 'stop') stop.stopped = true
       else if (message === 'collect') {
-        // The main thread's settled-memory sample: a full collection here,
-        // then this heap's size after it.
+        // For the main thread's settled-memory sample: a full collection
+        // here, then word that it is done.
         if (gc) gc()
-        const { heapTotal, external } = process.memoryUsage()
-        parentPort.postMessage({ type: 'collected', bytes: heapTotal + external })
+        parentPort.postMessage({ type: 'collected' })
       }
     }),
   )
