@@ -288,10 +288,31 @@ impl Matrix {
         };
         let (data, _) = array.into_raw_vec_and_offset();
         Matrix {
-            data: Float32Array::new(data),
+            data: float32_array(data),
             rows: rows as u32,
             cols: cols as u32,
         }
+    }
+}
+
+/// `values` handed to JS without a copy; when JS collects the array, a
+/// large buffer goes back to the output pool (`gnn::buffers`) instead of
+/// to the OS, so the next output does not fault its pages in again.
+pub fn float32_array(values: Vec<f32>) -> Float32Array {
+    if values.capacity() * 4 < crate::gnn::buffers::MIN_BYTES {
+        return Float32Array::new(values);
+    }
+    let mut values = std::mem::ManuallyDrop::new(values);
+    let (data, length, capacity) = (values.as_mut_ptr(), values.len(), values.capacity());
+    // SAFETY: `data` is a live allocation of `capacity` floats with `length`
+    // initialised, owned by nobody else from here (ManuallyDrop); napi-rs
+    // calls the closure once, when the VM frees the array (or after copying
+    // it where external buffers are not allowed), and the closure rebuilds
+    // the Vec from exactly these parts.
+    unsafe {
+        Float32Array::with_external_data(data, length, move |data, length| {
+            crate::gnn::buffers::recycle(Vec::from_raw_parts(data, length, capacity));
+        })
     }
 }
 

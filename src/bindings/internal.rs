@@ -24,7 +24,7 @@ pub fn sgemm(
             .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
         let b = ArrayView2::from_shape((k, n), &b[..])
             .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
-        Ok(Matrix::from_array(crate::gnn::tensor::matmul(a, b)).data)
+        Ok(Matrix::from_array(crate::gnn::dense::matmul(a, b)).data)
     })
 }
 

@@ -234,6 +234,26 @@ pub fn prefetch(row: &[f32]) {
     let _ = row;
 }
 
+/// Hints the CPU to load `row` into L2 (not L1): for rows needed a while
+/// from now, ahead of a streaming loop.
+#[inline(always)]
+pub fn prefetch_to_l2(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    x86::prefetch_to_l2(row);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// Hints the CPU to fetch `row`'s cache lines in a writable state, so a
+/// later store does not wait for the read-for-ownership.
+#[inline(always)]
+pub fn prefetch_for_write(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    x86::prefetch_for_write(row);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
 /// Hints the CPU to load the cache line holding `addr`.
 #[inline(always)]
 pub fn prefetch_bytes(addr: *const u8) {

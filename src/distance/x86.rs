@@ -185,12 +185,27 @@ unsafe fn l2sq_avx512_impl(a: &[f32], b: &[f32]) -> f32 {
 /// distance is computed; a hint only, it never faults.
 #[inline]
 pub(super) fn prefetch(row: &[f32]) {
+    prefetch_lines::<_MM_HINT_T0>(row)
+}
+
+#[inline]
+pub(super) fn prefetch_to_l2(row: &[f32]) {
+    prefetch_lines::<_MM_HINT_T1>(row)
+}
+
+#[inline]
+pub(super) fn prefetch_for_write(row: &[f32]) {
+    prefetch_lines::<_MM_HINT_ET0>(row)
+}
+
+#[inline(always)]
+fn prefetch_lines<const HINT: i32>(row: &[f32]) {
     let base = row.as_ptr() as *const i8;
     let bytes = std::mem::size_of_val(row);
     let mut off = 0;
     while off < bytes {
         // SAFETY: prefetch is a hint that never faults; the address stays inside `row`.
-        unsafe { _mm_prefetch(base.add(off), _MM_HINT_T0) };
+        unsafe { _mm_prefetch::<HINT>(base.add(off)) };
         off += 64;
     }
 }

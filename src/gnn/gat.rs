@@ -15,8 +15,9 @@
 //! are kept, per edge and head, so callers can read them.
 
 use super::adjacency::{check_rows, edge_rows, Adjacency};
+use super::dense::matmul;
 use super::propagate::weighted_sum;
-use super::tensor::{bias_and_activate, matmul, Activation, Linear};
+use super::tensor::{bias_and_activate, Activation, Linear};
 use super::Layer;
 use crate::error::Result;
 use crate::rng::SplitMix64;

@@ -11,7 +11,9 @@
 //! | `adjacency.rs` | `Adjacency`: CSR rows, weights, self loops, transpose |
 //! | `sample.rs` | neighbour sampling and minibatch blocks |
 //! | `propagate.rs` | the engine: `aggregate` (sum, mean, max) forward and backward |
-//! | `tensor.rs` | `Matrix` (owned or mapped), `Linear`, activations, the parallel `matmul` |
+//! | `tensor.rs` | `Matrix` (owned or mapped, with its packed copy), `Linear`, activations |
+//! | `buffers.rs` | large output buffers kept for reuse (fresh pages fault on first write) |
+//! | `dense/` | the dense products: register-tiled SGEMM kernels per instruction set, packed weights |
 //! | `gcn.rs`, `gat.rs`, `sage.rs`, `lstm.rs` | the layers, forward and backward side by side |
 //! | `norm.rs` | layer normalisation and dropout |
 //! | `loss.rs`, `optim.rs` | losses (BPR, cross-entropy, MSE) and optimisers (SGD, AdamW) |
@@ -23,7 +25,9 @@
 //! | `quantize.rs` | half precision and per-row `int8` encodings |
 
 pub mod adjacency;
+pub mod buffers;
 pub mod checkpoint;
+pub mod dense;
 pub mod gat;
 pub mod gcn;
 #[cfg(test)]

@@ -87,7 +87,8 @@ fn aggregate_with(
     graph.check_features(&features, "the feature matrix")?;
     let features = features.as_standard_layout();
     let width = features.ncols();
-    let mut output = Array2::<f32>::zeros((graph.num_nodes, width));
+    // Every row is written below (a pooled buffer holds stale values).
+    let mut output = super::buffers::matrix(graph.num_nodes, width);
     if width == 0 || graph.num_nodes == 0 {
         return Ok(Aggregated {
             output,
@@ -120,6 +121,8 @@ fn aggregate_with(
                 .zip(won.par_chunks_mut(width))
                 .enumerate()
                 .for_each(|(i, (out, won))| {
+                    // 0 where no edge arrives; overwritten by the first message.
+                    out.fill(0.0);
                     let start = graph.offsets[i];
                     let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
                     for (k, &j) in graph.sources(i).iter().enumerate() {
@@ -196,9 +199,9 @@ fn sum_rows(
             let out = out.as_slice_mut().expect("output rows are contiguous");
             let sources = graph.sources(i);
             let weights = edge_weights.map(|w| &w[graph.edge_range(i)]);
-            // Written before it is read: reading a fresh zeroed page first
-            // maps the shared zero page, and the write then costs a
-            // copy-on-write fault with a TLB shootdown.
+            // Written before it is read: the row may hold a pooled buffer's
+            // stale values, and reading a fresh zeroed page first would map
+            // the shared zero page, making the write a copy-on-write fault.
             out.fill(0.0);
             let start = graph.offsets[i];
             for (k, &j) in sources.iter().enumerate() {

@@ -1,18 +1,30 @@
 //! Dense pieces the layers share: a linear map with its gradients, and
-//! activations with their derivatives. Matrix products go through
-//! `ndarray`'s `dot` (the `matrixmultiply` SGEMM kernels).
+//! activations with their derivatives. Matrix products run on the
+//! register-tiled kernels of [`super::dense`].
 
+use super::dense::{self, matmul, PackedMatrix};
 use crate::error::{Error, Result};
 use crate::file::MappedF32;
 use crate::rng::SplitMix64;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 /// A weight matrix held in memory or read in place from a memory-mapped
 /// weight file, so a model larger than RAM still runs. Training writes go
 /// through [`Matrix::make_mut`], which copies a mapped matrix first.
+///
+/// The matrix also keeps its values packed for the dense kernels
+/// ([`PackedMatrix`]), built on the first product after a change, so
+/// inference never packs weights that did not change.
 #[derive(Clone)]
-pub enum Matrix {
+pub struct Matrix {
+    values: MatrixValues,
+    packed: OnceLock<PackedMatrix>,
+}
+
+#[derive(Clone)]
+enum MatrixValues {
     Owned(Array2<f32>),
     Mapped {
         values: MappedF32,
@@ -22,35 +34,53 @@ pub enum Matrix {
 }
 
 impl Matrix {
+    /// A `rows × cols` matrix read in place from `values` (row-major).
+    pub fn mapped(values: MappedF32, rows: usize, cols: usize) -> Matrix {
+        Matrix {
+            values: MatrixValues::Mapped { values, rows, cols },
+            packed: OnceLock::new(),
+        }
+    }
+
     pub fn view(&self) -> ArrayView2<'_, f32> {
-        match self {
-            Matrix::Owned(array) => array.view(),
-            Matrix::Mapped { values, rows, cols } => {
+        match &self.values {
+            MatrixValues::Owned(array) => array.view(),
+            MatrixValues::Mapped { values, rows, cols } => {
                 ArrayView2::from_shape((*rows, *cols), values.as_slice())
                     .expect("shape checked when mapped")
             }
         }
     }
 
-    /// The matrix as an owned array, copied out of the mapping if needed.
+    /// The matrix as an owned array, copied out of the mapping if needed;
+    /// drops the packed copy, which the next product rebuilds.
     pub fn make_mut(&mut self) -> &mut Array2<f32> {
-        if let Matrix::Mapped { .. } = self {
-            *self = Matrix::Owned(self.view().to_owned());
+        self.packed = OnceLock::new();
+        if let MatrixValues::Mapped { .. } = self.values {
+            self.values = MatrixValues::Owned(self.view().to_owned());
         }
-        match self {
-            Matrix::Owned(array) => array,
-            Matrix::Mapped { .. } => unreachable!("just copied"),
+        match &mut self.values {
+            MatrixValues::Owned(array) => array,
+            MatrixValues::Mapped { .. } => unreachable!("just copied"),
         }
     }
 
     pub fn is_mapped(&self) -> bool {
-        matches!(self, Matrix::Mapped { .. })
+        matches!(self.values, MatrixValues::Mapped { .. })
+    }
+
+    /// The values packed for the active kernel path.
+    pub fn packed(&self) -> &PackedMatrix {
+        self.packed.get_or_init(|| PackedMatrix::new(self.view()))
     }
 }
 
 impl From<Array2<f32>> for Matrix {
     fn from(array: Array2<f32>) -> Matrix {
-        Matrix::Owned(array)
+        Matrix {
+            values: MatrixValues::Owned(array),
+            packed: OnceLock::new(),
+        }
     }
 }
 
@@ -173,7 +203,7 @@ impl Linear {
     /// `x · W` without the bias, for layers that add it after aggregating.
     pub fn project(&self, input: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         self.check_input(&input)?;
-        Ok(matmul(input, self.weight.view()))
+        Ok(dense::multiply(input, self.weight.packed()))
     }
 
     /// Gradients given the forward input and the gradient of the output;
@@ -184,7 +214,7 @@ impl Linear {
         output_gradient: ArrayView2<'_, f32>,
     ) -> (Array2<f32>, LinearGradients) {
         let gradients = LinearGradients {
-            weight: input.t().dot(&output_gradient),
+            weight: dense::transposed_multiply(input, output_gradient),
             bias: self
                 .bias
                 .as_ref()
@@ -192,29 +222,6 @@ impl Linear {
         };
         (matmul(output_gradient, self.weight.view().t()), gradients)
     }
-}
-
-/// `a · b`, parallel over blocks of `a`'s rows: `matrixmultiply`'s SGEMM
-/// is single-threaded, and the products here are tall (a row per node) and
-/// narrow (a layer's width), so row blocks split the work evenly.
-pub fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
-    let (rows, cols) = (a.nrows(), b.ncols());
-    let mut out = Array2::<f32>::zeros((rows, cols));
-    let threads = rayon::current_num_threads().max(1);
-    // Enough blocks to balance, each big enough to keep the kernel busy.
-    let block = rows.div_ceil(threads * 4).max(256);
-    if rows <= block || cols == 0 {
-        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut out);
-        return out;
-    }
-    let blocks: Vec<_> = out
-        .axis_chunks_iter_mut(Axis(0), block)
-        .zip(a.axis_chunks_iter(Axis(0), block))
-        .collect();
-    blocks.into_par_iter().for_each(|(mut out, a)| {
-        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut out);
-    });
-    out
 }
 
 /// `output = activation(output + bias)` in place, in parallel over rows

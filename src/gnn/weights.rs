@@ -316,12 +316,8 @@ impl WeightFile {
     pub fn matrix(&self, name: &str) -> Result<Matrix> {
         let entry = self.entry(name)?;
         Ok(match &entry.mapped {
-            Some(values) => Matrix::Mapped {
-                values: values.clone(),
-                rows: entry.rows,
-                cols: entry.cols,
-            },
-            None => Matrix::Owned(self.tensor(name)?),
+            Some(values) => Matrix::mapped(values.clone(), entry.rows, entry.cols),
+            None => Matrix::from(self.tensor(name)?),
         })
     }
 
