@@ -214,9 +214,9 @@ let nativeGraph
 class Graph {
   #native
 
-  constructor(adjacency) {
+  constructor(adjacency, options) {
     if (adjacency === WRAP) return
-    this.#native = sync(() => new native.Graph(adjacency))
+    this.#native = sync(() => new native.Graph(adjacency, options))
   }
 
   static {
@@ -236,8 +236,39 @@ class Graph {
     return this.#native.numEdges
   }
 
+  get precision() {
+    return this.#native.precision
+  }
+
   csr() {
     return sync(() => this.#native.csr())
+  }
+}
+
+let nativeHalfFeatures
+
+/** Node features rounded once to half precision (see index.d.ts). */
+class HalfFeatures {
+  #native
+
+  constructor(features) {
+    this.#native = sync(() => new native.HalfFeatures(features))
+  }
+
+  static {
+    nativeHalfFeatures = (features) => features.#native
+  }
+
+  get rows() {
+    return this.#native.rows
+  }
+
+  get cols() {
+    return this.#native.cols
+  }
+
+  toMatrix() {
+    return sync(() => this.#native.toMatrix())
   }
 }
 
@@ -600,10 +631,16 @@ class GraphSAGE extends GnnLayer {
 }
 
 function aggregate(features, graph, aggregation) {
+  if (features instanceof HalfFeatures) {
+    return async(() => native.aggregateHalf(nativeHalfFeatures(features), graphArgument(graph), aggregation))
+  }
   return async(() => native.aggregate(features, graphArgument(graph), aggregation))
 }
 
 function aggregateSync(features, graph, aggregation) {
+  if (features instanceof HalfFeatures) {
+    return sync(() => native.aggregateHalfSync(nativeHalfFeatures(features), graphArgument(graph), aggregation))
+  }
   return sync(() => native.aggregateSync(features, graphArgument(graph), aggregation))
 }
 
@@ -615,6 +652,7 @@ function simdInfo() {
 // (`import { VectorDB } from 'hnsw-gnn'`).
 module.exports.VectorDB = VectorDB
 module.exports.Graph = Graph
+module.exports.HalfFeatures = HalfFeatures
 module.exports.GCNLayer = GCNLayer
 module.exports.GATLayer = GATLayer
 module.exports.GraphSAGE = GraphSAGE

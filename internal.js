@@ -14,3 +14,31 @@ function sgemm(a, b, m, k, n) {
 }
 
 module.exports.sgemm = sgemm
+
+/**
+ * This machine's roofline: `{ fmaPath, fmaThreads, fmaGflops,
+ * gatherGbytesPerSecond }` — the measured FMA peak on `threads` threads and
+ * the random-row gather bandwidth over 256 MB (on the Rayon pool,
+ * RAYON_NUM_THREADS). Takes about two seconds.
+ */
+function roofline(threads) {
+  return native.internalRoofline(threads)
+}
+
+module.exports.roofline = roofline
+
+/**
+ * Wall time in ms of each of `steps` full-batch training steps (forward,
+ * cross-entropy over the model's 64 outputs, backward, AdamW with lr 0.01
+ * and weight decay 5e-4) after 2 untimed warm-up steps, as a Float64Array.
+ * `kind` picks the model: 'gcn' (GCN cols→128 ReLU →64), 'gat' (GAT, 8
+ * heads × 8 concatenated) or 'sage' (GraphSAGE mean cols→128 ReLU →64).
+ * `features` is a row-major `rows × cols` Float32Array, the graph CSR
+ * `offsets`/`targets` Uint32Arrays (row i lists the nodes i aggregates), and
+ * the labels are seeded random classes in `0..classes` (at most 64).
+ */
+function trainSteps(kind, features, rows, cols, offsets, targets, classes, steps, seed) {
+  return native.internalTrainSteps(kind, features, rows, cols, offsets, targets, classes, steps, seed)
+}
+
+module.exports.trainSteps = trainSteps

@@ -40,12 +40,27 @@ export type JsGnnModel = GnnModel
  * it (self loops, normalisation, transpose) is cached across calls.
  */
 export declare class Graph {
-  constructor(adjacency: CsrGraph | Array<Array<number>>)
+  constructor(adjacency: CsrGraph | Array<Array<number>>, options?: any | undefined | null)
+  /** `'f32'` or `'f16'`: how layers store the rows they gather on it. */
+  get precision(): string
   get numNodes(): number
   get numEdges(): number
   csr(): CsrGraph
 }
 export type JsGraph = Graph
+
+/**
+ * Node features rounded once to half precision, for repeated aggregations
+ * that gather half the bytes.
+ */
+export declare class HalfFeatures {
+  constructor(features: Matrix)
+  get rows(): number
+  get cols(): number
+  /** The values widened back to `f32`. */
+  toMatrix(): Matrix
+}
+export type JsHalfFeatures = HalfFeatures
 
 /** The native database; index.js's `VectorDB` keeps one in a private field. */
 export declare class VectorDB {
@@ -107,6 +122,10 @@ export declare class VectorDB {
 export type JsVectorDb = VectorDB
 
 export declare function aggregate(features: FeaturesArg, graph: GraphArg, aggregation: string): Promise<unknown>
+
+export declare function aggregateHalf(features: HalfFeatures, graph: GraphArg, aggregation: string): Promise<unknown>
+
+export declare function aggregateHalfSync(features: HalfFeatures, graph: GraphArg, aggregation: string): Matrix
 
 export declare function aggregateSync(features: FeaturesArg, graph: GraphArg, aggregation: string): Matrix
 
@@ -174,11 +193,23 @@ export interface InterleavingStats {
  */
 export declare function internalArmPanic(site: string): void
 
+export declare function internalRoofline(threads: number): Roofline
+
 /**
  * `a · b` for row-major `m × k` and `k × n` matrices, with the kernel the
  * layers use: the GNN benchmark's dense reference.
  */
 export declare function internalSgemm(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array
+
+/**
+ * Wall time in ms of each of `steps` full-batch training steps (forward,
+ * cross-entropy, backward, AdamW) of the benchmark model `kind` (`'gcn'`:
+ * GCN-2, `'gat'`: GAT-8, `'sage'`: SAGE-2; see
+ * `crate::gnn::training::BenchmarkModel`), after 2 untimed warm-up steps,
+ * on `rows × cols` row-major features over a CSR graph, against seeded
+ * random labels in `0..classes`.
+ */
+export declare function internalTrainSteps(kind: string, features: Float32Array, rows: number, cols: number, offsets: Uint32Array, targets: Uint32Array, classes: number, steps: number, seed: number): Float64Array
 
 /**
  * An item as passed to `insert`, `insertBatch` and `upsert`. Its vector is
@@ -247,6 +278,20 @@ export interface Matrix {
   data: Float32Array
   rows: number
   cols: number
+}
+
+/**
+ * This machine's roofline for the GNN benchmark: the measured FMA peak
+ * (`threads` threads of independent multiply-add chains on the widest
+ * vector unit) and the random-row gather bandwidth over a working set
+ * larger than L3 (256 MB of 512-byte rows, on the current thread pool).
+ */
+export interface Roofline {
+  /** `"avx512"`, `"avx2"`, or `"none"` (no FMA unit measured). */
+  fmaPath: string
+  fmaThreads: number
+  fmaGflops: number
+  gatherGbytesPerSecond: number
 }
 
 export declare function simdInfo(): SimdInfo

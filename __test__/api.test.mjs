@@ -94,6 +94,7 @@ test('nothing native or private is reachable from the package', async () => {
   // probes are behind the documented, untyped `hnsw-gnn/internal`.
   assert.throws(() => require('hnsw-gnn/native.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' })
   assert.equal(typeof require('hnsw-gnn/internal').sgemm, 'function')
+  assert.equal(typeof require('hnsw-gnn/internal').trainSteps, 'function')
   assert.equal(require('hnsw-gnn'), pkg)
 })
 

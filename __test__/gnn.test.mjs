@@ -410,3 +410,22 @@ test('bad options, shapes, graphs and batches are errors with codes, sync and as
   // An empty graph is fine.
   assert.equal(gcn.forwardSync(new Float32Array(0), []).rows, 0)
 })
+
+test('the training benchmark probe times one step per run for each model and maps its errors to codes', async () => {
+  const { trainSteps } = (await import('../internal.js')).default
+  const rng = makeRng(31)
+  const n = 40
+  const d = 8
+  const lists = randomGraph(rng, n, 5)
+  const { offsets, targets } = new Graph(lists).csr()
+  const x = randomFeatures(rng, n, d)
+  for (const kind of ['gcn', 'gat', 'sage']) {
+    const ms = trainSteps(kind, x, n, d, offsets, targets, 64, 3, 1)
+    assert.ok(ms instanceof Float64Array, kind)
+    assert.equal(ms.length, 3, kind)
+    assert.ok(ms.every((t) => Number.isFinite(t) && t > 0), `${kind}: ${ms}`)
+  }
+  assertCode(thrownBy(() => trainSteps('gin', x, n, d, offsets, targets, 64, 1, 1)), 'ERR_INVALID_ARGUMENT', 'unknown model')
+  assertCode(thrownBy(() => trainSteps('gcn', x, n, d, offsets, targets, 65, 1, 1)), 'ERR_INVALID_ARGUMENT', 'more classes than outputs')
+  assertCode(thrownBy(() => trainSteps('gcn', x, n + 1, d, offsets, targets, 64, 1, 1)), 'ERR_DIMENSION_MISMATCH', 'more rows than features')
+})

@@ -41,6 +41,8 @@ import {
   type GCNLayerOptions,
   type GATLayerOptions,
   type GraphSAGEOptions,
+  HalfFeatures,
+  type GraphOptions,
 } from '../index.js'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -265,6 +267,19 @@ async function main(): Promise<void> {
   db._search([1, 2, 3, 4])
   // @ts-expect-error: an aggregation is named
   aggregateSync(vectors, graph, 'median')
+
+  // ------------------------------------------------------ half precision --
+  const graphOptions: GraphOptions = { precision: 'f16' }
+  const halfGraph = new Graph({ offsets: new Uint32Array([0, 0]), targets: new Uint32Array(0) }, graphOptions)
+  const precision: 'f32' | 'f16' = halfGraph.precision
+  const halfFeatures = new HalfFeatures({ data: new Float32Array(4), rows: 1, cols: 4 })
+  const halfRows: number = halfFeatures.rows + halfFeatures.cols
+  const widened: Matrix = halfFeatures.toMatrix()
+  const halfSum: Matrix = aggregateSync(halfFeatures, halfGraph, 'mean')
+  const halfAsync: Promise<Matrix> = aggregate(halfFeatures, halfGraph, 'sum')
+  void [precision, halfRows, widened, halfSum, halfAsync]
+  // @ts-expect-error: precisions are named
+  new Graph({ offsets: new Uint32Array([0]), targets: new Uint32Array(0) }, { precision: 'f8' })
 }
 
 void main()

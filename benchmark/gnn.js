@@ -2,9 +2,10 @@
 // GNN benchmark: hnsw-gnn's layers on an HNSW level-0 graph built from
 // seeded data, against this machine's dense SGEMM measured in the same run,
 // and (with --pyg) PyTorch Geometric running the same ops on the same graph
-// (benchmark/gnn_pyg.py reads the graph this script exports).
+// (benchmark/gnn_pyg.py reads the graph this script exports). With --train,
+// also one full training step of three models, beside PyG's same step.
 //
-//   node benchmark/gnn.js [--nodes 100000] [--dim 128] [--runs 10] [--pyg]
+//   node benchmark/gnn.js [--nodes 100000] [--dim 128] [--runs 10] [--train] [--pyg]
 
 process.env.RAYON_NUM_THREADS = process.env.RAYON_NUM_THREADS || '2'
 
@@ -20,7 +21,18 @@ const ROOT = path.join(__dirname, '..')
 const MODULE = process.env.HNSW_GNN_MODULE || ROOT
 const { VectorDB, Graph, GCNLayer, GATLayer, GraphSAGE, aggregateSync } = require(MODULE)
 // The dense reference: the layers' own SGEMM, through the unstable probe entry.
-const { sgemm: denseProduct } = require(path.join(MODULE, 'internal.js'))
+const { sgemm: denseProduct, trainSteps } = require(path.join(MODULE, 'internal.js'))
+
+// The training step's models, by the probe's kinds; classes are one per
+// output feature of the models (all 64 wide).
+const TRAIN_MODELS = [
+  ['GCN-2', 'gcn'],
+  ['GAT-8', 'gat'],
+  ['SAGE-2', 'sage'],
+]
+const TRAIN_CLASSES = 64
+// Done when PyG's step takes at least this many times ours, in the same run.
+const TRAIN_TARGET_SPEEDUP = 3
 
 const USAGE = `Usage: node benchmark/gnn.js [options]
 
@@ -35,12 +47,20 @@ Options:
   --seed N      data seed (default 42)
   --export DIR  where the graph is exported for gnn_pyg.py
                 (default benchmark/data/gnn-<nodes>)
+  --train       also time one full-batch training step (forward, softmax
+                cross-entropy against seeded random labels over 64 classes,
+                backward, AdamW lr 0.01, weight decay 5e-4) of GCN-2
+                (GCN 128→128 ReLU → GCN 128→64), GAT-8 (8 heads × 8,
+                concatenated) and SAGE-2 (GraphSAGE mean 128→128→64); with
+                --pyg, beside PyTorch Geometric's same step (target: ours
+                ≥ ${TRAIN_TARGET_SPEEDUP}× faster)
   --pyg         also run benchmark/gnn_pyg.py on the exported graph
-  --out FILE    Markdown report (default benchmark/results/gnn.md)
+  --out FILE    Markdown report (default benchmark/results/gnn.md); gnn_pyg.py
+                writes its numbers beside it, to <FILE without .md>_pyg.json
   -h, --help    show this help`
 
 function parse(argv) {
-  const o = { nodes: 100000, dim: 128, runs: 10, seed: 42, exportDir: null, pyg: false, out: path.join(__dirname, 'results', 'gnn.md'), memoryChild: null }
+  const o = { nodes: 100000, dim: 128, runs: 10, seed: 42, exportDir: null, pyg: false, train: false, out: path.join(__dirname, 'results', 'gnn.md'), memoryChild: null }
   const int = (flag, v) => {
     const n = Number(v)
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a positive integer, got ${v}`)
@@ -50,6 +70,7 @@ function parse(argv) {
     if (a === '--nodes' || a === '--dim' || a === '--runs' || a === '--seed') o[name] = int(a, next())
     else if (a === '--export') o.exportDir = next()
     else if (a === '--pyg') o.pyg = true
+    else if (a === '--train') o.train = true
     else if (a === '--out') o.out = next()
     else if (a === '--memory-child') o.memoryChild = next()
     else if (a === '-h' || a === '--help') {
@@ -145,6 +166,16 @@ async function time(fn, runs) {
   return { median: median(ms), min: Math.min(...ms), runs: ms.length }
 }
 
+// One full training step of each model, timed inside the core (2 warm-up
+// steps, then one timing per run), so no JS work sits between its phases.
+function timeTraining(graph, features, o) {
+  const { offsets, targets } = graph.csr()
+  return TRAIN_MODELS.map(([model, kind]) => {
+    const ms = trainSteps(kind, features.data, features.rows, features.cols, offsets, targets, TRAIN_CLASSES, o.runs, o.seed)
+    return { model, median: median(ms), min: Math.min(...ms), runs: ms.length }
+  })
+}
+
 // FLOPs per op, counting a multiply-add as 2 (gnn_pyg.py counts the same).
 function flops(op, n, e, d) {
   const projection = (i, o) => 2 * n * i * o
@@ -216,6 +247,19 @@ function measureMemory(dir) {
 
 // ------------------------------------------------------------------- main --
 
+// benchmark/gnn_pyg.py on the exported graph: its markdown, and the numbers
+// it writes beside the report (its "train" rows are what --train compares).
+function runPyg(o) {
+  const json = o.out ? o.out.replace(/\.md$/, '') + '_pyg.json' : path.join(require('os').tmpdir(), `gnn_pyg-${process.pid}.json`)
+  const args = [path.join(__dirname, 'gnn_pyg.py'), o.exportDir, '--runs', String(o.runs), '--json', json]
+  if (o.train) args.push('--train')
+  const pyg = spawnSync('python3', args, { encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (pyg.status !== 0) {
+    return { failure: `PyTorch Geometric did not run (exit ${pyg.status}): ${(pyg.stderr || pyg.stdout || '').trim().split('\n').pop()}` }
+  }
+  return { markdown: pyg.stdout.trim(), result: JSON.parse(fs.readFileSync(json, 'utf8')) }
+}
+
 function cpuModel() {
   const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'))
   return line ? line.split(':')[1].trim() : 'unknown CPU'
@@ -248,7 +292,10 @@ async function main() {
   const rows = []
   for (const [op, fn, target] of ops) rows.push({ op, target, ...(await time(fn, o.runs)) })
   const sgemm = rows.find((r) => r.op === 'dense SGEMM')
+  const train = o.train ? timeTraining(graph, features, o) : null
   const memory = measureMemory(o.exportDir)
+  // PyG runs after every timing of ours, so neither loads the other's runs.
+  const pyg = o.pyg ? runPyg(o) : null
 
   const lines = []
   const say = (s = '') => {
@@ -309,15 +356,46 @@ async function main() {
   }
   fs.rmSync(weightsDir, { recursive: true, force: true })
 
-  if (o.pyg) {
+  if (train) {
     say()
-    const pyg = spawnSync('python3', [path.join(__dirname, 'gnn_pyg.py'), o.exportDir, '--runs', String(o.runs)], { encoding: 'utf8' })
-    if (pyg.status === 0) {
+    say(`## Training step (forward, cross-entropy over ${TRAIN_CLASSES} classes, backward, AdamW), medians of ${o.runs} runs`)
+    say()
+    say(`Full batch over all ${n} nodes against seeded random labels; AdamW with lr 0.01, weight decay 5e-4; 2 warm-up steps. GCN-2: GCN ${d}→128 (ReLU) → GCN 128→64; GAT-8: GAT ${d} → 8 heads × 8, concatenated; SAGE-2: GraphSAGE mean ${d}→128 (ReLU) → 128→64, every neighbour.${pyg ? ' PyG: the same models, the faster of its edge_index and torch.sparse CSR layouts; its features need no gradient.' : ''}`)
+    say()
+    const peer = pyg && pyg.result && pyg.result.train ? new Map(pyg.result.train.map((r) => [r.model, r])) : null
+    if (peer) {
+      say('| model | median ms | min ms | PyG median ms | PyG layout | PyG / ours | target | |')
+      say('|---|---:|---:|---:|---|---:|---:|---|')
+    } else {
+      say('| model | median ms | min ms |')
+      say('|---|---:|---:|')
+    }
+    for (const r of train) {
+      const theirs = peer && peer.get(r.model)
+      if (!peer) {
+        say(`| ${r.model} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} |`)
+      } else if (!theirs) {
+        say(`| ${r.model} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | | | | ≥ ${TRAIN_TARGET_SPEEDUP}× | no PyG figure |`)
+      } else {
+        const ratio = theirs.median_ms / r.median
+        const verdict = ratio >= TRAIN_TARGET_SPEEDUP ? 'PASS' : `MISS by ${((TRAIN_TARGET_SPEEDUP / ratio - 1) * 100).toFixed(0)}%`
+        say(`| ${r.model} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)} | ${theirs.median_ms.toFixed(2)} | ${theirs.variant} | ${ratio.toFixed(2)}× | ≥ ${TRAIN_TARGET_SPEEDUP}× | ${verdict} |`)
+      }
+    }
+    if (peer && train.some((r) => peer.has(r.model) && peer.get(r.model).median_ms / r.median < TRAIN_TARGET_SPEEDUP)) {
+      say()
+      say(`MISS by x%: our step takes x% longer than PyG's divided by ${TRAIN_TARGET_SPEEDUP}.`)
+    }
+  }
+
+  if (pyg) {
+    say()
+    if (pyg.failure) {
+      say(pyg.failure)
+    } else {
       say('## PyTorch Geometric, same graph, same run')
       say()
-      say(pyg.stdout.trim())
-    } else {
-      say(`PyTorch Geometric did not run (exit ${pyg.status}): ${(pyg.stderr || pyg.stdout).trim().split('\n').pop()}`)
+      say(pyg.markdown)
     }
   }
   if (o.out) {

@@ -8,11 +8,20 @@ graph that benchmark/gnn.js exports (to benchmark/data/gnn-<nodes>, or to
   mean aggregation, GCN, GAT (8 heads), 2-layer GraphSAGE and a dense SGEMM
   as the reference for this machine's matmul speed.
 
-Each op is timed as the median (and min) wall time of --runs runs after
-2 warm-up runs. Prints a markdown table and writes the numbers as JSON.
+With --train, also one full-batch training step (forward, cross-entropy
+against seeded random labels over 64 classes, backward, AdamW with lr 0.01
+and weight decay 5e-4) of the three models `benchmark/gnn.js --train`
+times: GCN-2 (GCNConv 128→128, ReLU, GCNConv 128→64, both cached=True),
+GAT-8 (GATConv(128, 8, heads=8), concatenated) and SAGE-2 (SAGEConv mean
+128→128, ReLU, SAGEConv mean 128→64). Each runs on edge_index and on a
+torch.sparse CSR adj_t; the faster is reported, both are in the JSON.
+
+Each op or step is timed as the median (and min) wall time of --runs runs
+after 2 warm-up runs. Prints markdown tables and writes the numbers as JSON
+(the training steps under "train", read by benchmark/gnn.js).
 
 Usage:
-  python benchmark/gnn_pyg.py [EXPORT_DIR] [--runs N] [--json PATH]
+  python benchmark/gnn_pyg.py [EXPORT_DIR] [--runs N] [--json PATH] [--train]
 
 Install: pip install -r benchmark/requirements-pyg.txt
 """
@@ -38,6 +47,7 @@ warnings.filterwarnings('ignore', message='Sparse invariant checks')
 try:
     import numpy as np
     import torch
+    import torch.nn.functional as F
     import torch_geometric
     from torch_geometric.nn import GATConv, GCNConv, SAGEConv
     from torch_geometric.utils import scatter, spmm
@@ -55,6 +65,9 @@ WARMUP = 2
 OUT = 64  # output width of every op
 HIDDEN = 128  # SAGE hidden width
 HEADS = 8  # GAT heads, each OUT // HEADS wide
+CLASSES = OUT  # training labels: one class per output feature
+LEARNING_RATE = 0.01  # the training step's AdamW, as in gnn.js --train
+WEIGHT_DECAY = 5e-4
 
 
 def fail(message, code=1):
@@ -246,6 +259,75 @@ def run_ops(g, runs):
     return rows, candidates
 
 
+class TwoLayers(torch.nn.Module):
+    """Two convolutions with a ReLU between them (GCN-2, SAGE-2)."""
+
+    def __init__(self, first, second):
+        super().__init__()
+        self.first = first
+        self.second = second
+
+    def forward(self, x, adj):
+        return self.second(self.first(x, adj).relu(), adj)
+
+
+def training_models(d):
+    """Constructors of the --train models, by the names gnn.js uses."""
+    return {
+        'GCN-2': lambda: TwoLayers(GCNConv(d, HIDDEN, cached=True),
+                                   GCNConv(HIDDEN, OUT, cached=True)),
+        'GAT-8': lambda: GATConv(d, OUT // HEADS, heads=HEADS, concat=True,
+                                 negative_slope=0.2, add_self_loops=True,
+                                 dropout=0.0),
+        'SAGE-2': lambda: TwoLayers(SAGEConv(d, HIDDEN, aggr='mean'),
+                                    SAGEConv(HIDDEN, OUT, aggr='mean')),
+    }
+
+
+def training_step(model, x, adj, labels):
+    """One full-batch step of model on a fresh AdamW; x needs no gradient."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE,
+                                  weight_decay=WEIGHT_DECAY)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x, adj), labels)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def run_training(g, runs):
+    """Times each model's training step on each adjacency layout; returns
+    one row per model with its fastest layout and every candidate."""
+    torch.manual_seed(g.seed)
+    labels = torch.randint(0, CLASSES, (g.nodes,),
+                           generator=torch.Generator().manual_seed(g.seed))
+    layouts = {'edge_index': g.edge_index,
+               'torch.sparse CSR': g.adj_t(torch.ones(g.edges))}
+    rows = []
+    for name, make in training_models(g.dims).items():
+        initial = make().state_dict()
+        candidates, losses = [], []
+        for layout, adj in layouts.items():
+            model = make()
+            model.load_state_dict(initial)
+            # The same weights give the same loss on every layout, so the
+            # layouts time the same step.
+            with torch.no_grad():
+                losses.append(F.cross_entropy(model(g.x, adj), labels))
+            median, best = time_op(training_step(model, g.x, adj, labels),
+                                   runs)
+            candidates.append({'variant': layout, 'median_ms': median,
+                               'min_ms': best})
+        check_same(losses[0], torch.stack(losses[1:]), f'{name} loss')
+        fastest = min(candidates, key=lambda c: c['median_ms'])
+        rows.append({'model': name, **fastest, 'candidates': candidates})
+    return rows
+
+
 def vm_hwm_kib():
     """Peak RSS of this process in KiB. Unlike getrusage's ru_maxrss, it
     leaves out the parent's peak that a spawned child inherits."""
@@ -310,6 +392,9 @@ def main():
     parser.add_argument('--json', type=Path, default=DEFAULT_JSON,
                         help='where to write the results '
                              '(default: %(default)s)')
+    parser.add_argument('--train', action='store_true',
+                        help='also time the training steps of GCN-2, GAT-8 '
+                             'and SAGE-2')
     args = parser.parse_args()
     if args.runs < 1:
         parser.error('--runs must be at least 1')
@@ -318,6 +403,7 @@ def main():
     g = load_graph(args.dir)
     with torch.inference_mode():
         rows, candidates = run_ops(g, args.runs)
+    train = run_training(g, args.runs) if args.train else None
     rss = peak_rss(args.dir)
 
     cpu = cpu_model()
@@ -338,6 +424,20 @@ def main():
           'loaded graph: ' + ', '.join(
               f'{layout} ' + ('n/a' if mb is None else f'{mb:.0f} MB')
               for layout, mb in rss.items()))
+    if train:
+        print(f'\nTraining step (forward, cross-entropy over {CLASSES} '
+              f'classes, backward, AdamW lr={LEARNING_RATE} '
+              f'weight_decay={WEIGHT_DECAY}), fastest layout\n')
+        print('| model | median ms | min ms |')
+        print('| --- | ---: | ---: |')
+        for r in train:
+            print(f"| {r['model']} ({r['variant']}) | {r['median_ms']:.2f} | "
+                  f"{r['min_ms']:.2f} |")
+        print('\ntraining layouts (median ms): ' + '; '.join(
+            f"{r['model']}: " + ', '.join(
+                f"{c['variant']} {c['median_ms']:.2f}"
+                for c in r['candidates'])
+            for r in train))
 
     result = {
         'torch': torch.__version__,
@@ -351,6 +451,7 @@ def main():
         'ops': rows,
         'mean_aggregation_paths': candidates,
         'gcn_forward_peak_rss_mb': rss,
+        'train': train,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False)

@@ -4,6 +4,7 @@
 use super::convert::{self, CsrGraph, Features, FeaturesArg, GraphArg, GraphInput, Matrix};
 use super::error::{call, ErrorCode};
 use super::task::Job;
+use crate::gnn::gather::{HalfMatrix, RowPrecision};
 use crate::gnn::{Aggregation, Graph};
 use crate::Result as CoreResult;
 use napi::bindgen_prelude::*;
@@ -33,14 +34,26 @@ impl JsGraph {
 #[napi]
 impl JsGraph {
     #[napi(constructor)]
-    pub fn new(adjacency: Either<CsrGraph, Vec<Vec<f64>>>) -> Result<Self, ErrorCode> {
+    pub fn new(
+        adjacency: Either<CsrGraph, Vec<Vec<f64>>>,
+        options: Option<serde_json::Value>,
+    ) -> Result<Self, ErrorCode> {
         call(|| {
+            let precision = RowPrecision::from_options(options.as_ref())?;
             let adjacency = match adjacency {
                 Either::A(csr) => convert::adjacency_from_csr(&csr.offsets, &csr.targets)?,
                 Either::B(lists) => convert::adjacency_from_lists(&lists)?,
             };
-            Ok(JsGraph::from_graph(Graph::new(adjacency)))
+            Ok(JsGraph::from_graph(Graph::with_precision(
+                adjacency, precision,
+            )))
         })
+    }
+
+    /// `'f32'` or `'f16'`: how layers store the rows they gather on it.
+    #[napi(getter)]
+    pub fn precision(&self) -> &'static str {
+        self.inner.precision().name()
     }
 
     #[napi(getter)]
@@ -90,6 +103,82 @@ pub fn aggregate_sync(
         let aggregated =
             crate::gnn::aggregate(graph.resolve()?.adjacency(), features.view(), aggregation)?;
         Ok(Matrix::from_array(aggregated.output))
+    })
+}
+
+/// Node features rounded once to half precision, for repeated aggregations
+/// that gather half the bytes.
+#[napi(js_name = "HalfFeatures")]
+pub struct JsHalfFeatures {
+    inner: Arc<HalfMatrix>,
+}
+
+#[napi]
+impl JsHalfFeatures {
+    #[napi(constructor)]
+    pub fn new(features: Matrix) -> Result<Self, ErrorCode> {
+        call(|| {
+            let cols = features.cols as usize;
+            let features = Features::new(Either::B(features), cols.max(1))?;
+            Ok(JsHalfFeatures {
+                inner: Arc::new(HalfMatrix::new(features.view())?),
+            })
+        })
+    }
+
+    #[napi(getter)]
+    pub fn rows(&self) -> u32 {
+        self.inner.rows() as u32
+    }
+
+    #[napi(getter)]
+    pub fn cols(&self) -> u32 {
+        self.inner.cols() as u32
+    }
+
+    /// The values widened back to `f32`.
+    #[napi]
+    pub fn to_matrix(&self) -> Matrix {
+        Matrix::from_array(self.inner.to_f32())
+    }
+}
+
+#[napi]
+pub fn aggregate_half(
+    features: &JsHalfFeatures,
+    graph: GraphArg<'_>,
+    aggregation: String,
+) -> Result<AsyncTask<Job<Array2<f32>, Matrix>>, ErrorCode> {
+    let features = features.inner.clone();
+    let (graph, aggregation) =
+        call(|| Ok((GraphInput::new(graph), Aggregation::parse(&aggregation)?)))?;
+    Ok(Job::spawn(
+        move || {
+            crate::gnn::propagate::aggregate_half(
+                graph.resolve()?.adjacency(),
+                &features,
+                aggregation,
+            )
+        },
+        Matrix::from_array,
+    ))
+}
+
+#[napi]
+pub fn aggregate_half_sync(
+    features: &JsHalfFeatures,
+    graph: GraphArg<'_>,
+    aggregation: String,
+) -> Result<Matrix, ErrorCode> {
+    call(|| {
+        let aggregation = Aggregation::parse(&aggregation)?;
+        let graph = GraphInput::new(graph);
+        let output = crate::gnn::propagate::aggregate_half(
+            graph.resolve()?.adjacency(),
+            &features.inner,
+            aggregation,
+        )?;
+        Ok(Matrix::from_array(output))
     })
 }
 

@@ -1,9 +1,11 @@
 //! Probes the benchmarks use, exported through `hnsw-gnn/internal`
 //! (`internal.js`): unstable, untyped, not part of the public API.
 
-use super::convert::Matrix;
+use super::convert::{adjacency_from_csr, Matrix};
 use super::error::{call, ErrorCode};
 use crate::error::Error;
+use crate::gnn::training::{time_training_steps, BenchmarkModel};
+use crate::gnn::Graph;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use ndarray::ArrayView2;
@@ -25,6 +27,79 @@ pub fn sgemm(
         let b = ArrayView2::from_shape((k, n), &b[..])
             .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
         Ok(Matrix::from_array(crate::gnn::dense::matmul(a, b)).data)
+    })
+}
+
+/// This machine's roofline for the GNN benchmark: the measured FMA peak
+/// (`threads` threads of independent multiply-add chains on the widest
+/// vector unit) and the random-row gather bandwidth over a working set
+/// larger than L3 (256 MB of 512-byte rows, on the current thread pool).
+#[napi(object)]
+pub struct Roofline {
+    /// `"avx512"`, `"avx2"`, or `"none"` (no FMA unit measured).
+    pub fma_path: String,
+    pub fma_threads: u32,
+    pub fma_gflops: f64,
+    pub gather_gbytes_per_second: f64,
+}
+
+#[napi(js_name = "internalRoofline")]
+pub fn roofline(threads: u32) -> Result<Roofline, ErrorCode> {
+    call(|| {
+        let peak = crate::gnn::dense::fma_peak(0.5, threads as usize);
+        Ok(Roofline {
+            fma_path: peak.map_or("none", |p| p.path.name()).to_string(),
+            fma_threads: threads,
+            fma_gflops: peak.map_or(0.0, |p| p.gflops),
+            gather_gbytes_per_second: crate::gnn::gather::gather_bandwidth(
+                1 << 19,
+                128,
+                1 << 22,
+                3,
+            ),
+        })
+    })
+}
+
+/// Wall time in ms of each of `steps` full-batch training steps (forward,
+/// cross-entropy, backward, AdamW) of the benchmark model `kind` (`'gcn'`:
+/// GCN-2, `'gat'`: GAT-8, `'sage'`: SAGE-2; see
+/// `crate::gnn::training::BenchmarkModel`), after 2 untimed warm-up steps,
+/// on `rows × cols` row-major features over a CSR graph, against seeded
+/// random labels in `0..classes`.
+#[napi(js_name = "internalTrainSteps")]
+// Flat arguments: the typed arrays and sizes the benchmark already holds.
+#[allow(clippy::too_many_arguments)]
+pub fn train_steps(
+    kind: String,
+    features: Float32Array,
+    rows: u32,
+    cols: u32,
+    offsets: Uint32Array,
+    targets: Uint32Array,
+    classes: u32,
+    steps: u32,
+    seed: u32,
+) -> Result<Float64Array, ErrorCode> {
+    call(|| {
+        let model = BenchmarkModel::parse(&kind)?;
+        let features = ArrayView2::from_shape((rows as usize, cols as usize), &features[..])
+            .map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        let graph = Graph::new(adjacency_from_csr(&offsets, &targets)?);
+        let outcomes = time_training_steps(
+            model,
+            &graph,
+            features,
+            classes as usize,
+            steps as usize,
+            seed as u64,
+        )?;
+        Ok(Float64Array::new(
+            outcomes
+                .iter()
+                .map(|o| o.timings.total.as_secs_f64() * 1e3)
+                .collect(),
+        ))
     })
 }
 

@@ -222,3 +222,43 @@ fn neighbour_sampling_keeps_at_most_k_distinct_edges_uniformly_and_reproducibly(
         );
     }
 }
+
+#[test]
+fn half_precision_aggregation_matches_f32_within_the_rounding_of_its_terms() {
+    use super::gather::HalfMatrix;
+    use super::propagate::aggregate_half;
+    let mut rng = crate::rng::SplitMix64::new(3);
+    for weighted in [false, true] {
+        let graph = super::gradcheck::random_graph(400, 20, weighted, &mut rng);
+        let x = super::gradcheck::random_matrix(400, 96, &mut rng);
+        let half = HalfMatrix::new(x.view()).unwrap();
+        for aggregation in [Aggregation::Sum, Aggregation::Mean] {
+            let full = aggregate(&graph, x.view(), aggregation).unwrap().output;
+            let rounded = aggregate(&graph, half.to_f32().view(), aggregation)
+                .unwrap()
+                .output;
+            let got = aggregate_half(&graph, &half, aggregation).unwrap();
+            // Σ w·|x| (weights are positive): the scale of each output's
+            // rounding.
+            let magnitude = aggregate(&graph, x.mapv(f32::abs).view(), aggregation)
+                .unwrap()
+                .output;
+            for (((&g, &r), &f), &m) in got.iter().zip(&rounded).zip(&full).zip(&magnitude) {
+                // The f32 aggregation of the rounded values (up to
+                // summation order)…
+                assert!((g - r).abs() <= 1e-6 * m + 1e-30, "{g} vs {r}");
+                // …within half precision's rounding of the f32 result.
+                assert!(
+                    (g - f).abs() <= 2f32.powi(-11) * m * 1.01 + 1e-30,
+                    "{g} vs {f}"
+                );
+            }
+        }
+        assert!(aggregate_half(&graph, &half, Aggregation::Max).is_err());
+    }
+    let wrong = HalfMatrix::new(super::gradcheck::random_matrix(3, 4, &mut rng).view()).unwrap();
+    let graph = super::gradcheck::random_graph(5, 2, false, &mut rng);
+    assert!(aggregate_half(&graph, &wrong, Aggregation::Sum).is_err());
+    let too_large = ndarray::Array2::from_elem((2, 2), 70000.0f32);
+    assert!(HalfMatrix::new(too_large.view()).is_err());
+}

@@ -15,9 +15,9 @@
 //! are kept, per edge and head, so callers can read them.
 
 use super::adjacency::{check_rows, edge_rows, Adjacency};
-use super::dense::matmul;
-use super::propagate::weighted_sum;
-use super::tensor::{bias_and_activate, Activation, Linear};
+use super::buffers;
+use super::dense::{self, matmul};
+use super::tensor::{bias_and_activate, fast_exp, Activation, Linear};
 use super::Layer;
 use crate::error::Result;
 use crate::rng::SplitMix64;
@@ -148,68 +148,146 @@ impl Gat {
             .activation
             .backward(&cache.pre_activation, output_gradient);
         let bias = pre_gradient.sum_axis(Axis(0));
-        let mut projected_gradient = Array2::<f32>::zeros(cache.projected.dim());
-        let mut source_score_gradient = Array2::<f32>::zeros((n, self.heads));
-        let mut destination_score_gradient = Array2::<f32>::zeros((n, self.heads));
-        let (transposed, original_edge) = graph.transpose_edges();
+        let heads = self.heads;
+        let total = heads * width;
+        let sources_count = cache.projected.nrows();
+        let z = cache
+            .projected
+            .as_slice()
+            .expect("fresh arrays are contiguous");
+        let attention = cache
+            .attention
+            .as_slice()
+            .expect("fresh arrays are contiguous");
+        let pre = pre_gradient.as_standard_layout();
+        let pre = pre.as_slice().expect("standard layout");
+        let out_width = pre_gradient.ncols();
+        // Head h's share of the output gradient of node i: its block when
+        // the heads are concatenated, the averaged output's gradient / heads
+        // otherwise.
+        let head_scale = if self.concat_heads {
+            1.0
+        } else {
+            1.0 / heads as f32
+        };
+        let head_gradient = |i: usize, h: usize| {
+            let first = if self.concat_heads { h * width } else { 0 };
+            &pre[i * out_width + first..i * out_width + first + width]
+        };
         // The scores before LeakyReLU, recomputed rather than kept.
         let (source_scores, destination_scores) = self.node_scores(&cache.projected);
-        for h in 0..self.heads {
-            let head_gradient = if self.concat_heads {
-                pre_gradient
-                    .slice(s![.., h * width..(h + 1) * width])
-                    .to_owned()
-            } else {
-                &pre_gradient / self.heads as f32
-            };
-            let z = cache.projected.slice(s![.., h * width..(h + 1) * width]);
-            // Through the weighted sum to the messages z_j (a weighted sum's
-            // backward is the weighted sum over the transpose) ...
-            let reversed_attention: Vec<f32> = original_edge
-                .iter()
-                .map(|&e| cache.attention[[e as usize, h]])
-                .collect();
-            let z_gradient = weighted_sum(&transposed, &reversed_attention, head_gradient.view())?;
-            projected_gradient
-                .slice_mut(s![.., h * width..(h + 1) * width])
-                .scaled_add(1.0, &z_gradient);
-            // ... and to the attention weights: dα_ij = g_i · z_j, then
-            // through the softmax and LeakyReLU to the two node scores.
-            for i in 0..n {
+        let source_scores = source_scores
+            .as_slice()
+            .expect("fresh arrays are contiguous");
+        let destination_scores = destination_scores
+            .as_slice()
+            .expect("fresh arrays are contiguous");
+
+        // Pass 1, parallel over destinations: dα_ik = g_i · z_j, through
+        // the softmax and LeakyReLU to each edge's score gradient (kept per
+        // edge for the sources' side) and the destination's.
+        let mut edge_score_gradient = vec![0f32; graph.num_edges() * heads];
+        let mut destination_score_gradient = vec![0f32; n * heads];
+        let edge_rows = edge_rows(graph, &mut edge_score_gradient, heads);
+        destination_score_gradient
+            .par_chunks_mut(heads.max(1))
+            .zip(edge_rows)
+            .enumerate()
+            .for_each_init(Vec::new, |alpha_gradient, (i, (dd, scores))| {
                 let sources = graph.sources(i);
                 let first = graph.edge_range(i).start;
-                let g = head_gradient.row(i);
-                let alpha_gradient: Vec<f32> =
-                    sources.iter().map(|&j| g.dot(&z.row(j as usize))).collect();
-                let mean: f32 = (0..sources.len())
-                    .map(|k| cache.attention[[first + k, h]] * alpha_gradient[k])
-                    .sum();
-                for (k, &j) in sources.iter().enumerate() {
-                    let alpha = cache.attention[[first + k, h]];
-                    let raw = source_scores[[j as usize, h]] + destination_scores[[i, h]];
-                    let score_gradient =
-                        alpha * (alpha_gradient[k] - mean) * self.leaky_derivative(raw);
-                    source_score_gradient[[j as usize, h]] += score_gradient;
-                    destination_score_gradient[[i, h]] += score_gradient;
+                alpha_gradient.clear();
+                for &j in sources {
+                    let z_j = &z[j as usize * total..(j as usize + 1) * total];
+                    for h in 0..heads {
+                        let g = head_gradient(i, h);
+                        let dot: f32 = g
+                            .iter()
+                            .zip(&z_j[h * width..(h + 1) * width])
+                            .map(|(a, b)| a * b)
+                            .sum();
+                        alpha_gradient.push(dot * head_scale);
+                    }
                 }
-            }
-        }
-        // Node scores were s = z_h · a_h.
-        let mut attention_source = Array2::<f32>::zeros((self.heads, width));
-        let mut attention_destination = Array2::<f32>::zeros((self.heads, width));
-        for h in 0..self.heads {
-            let z = cache.projected.slice(s![.., h * width..(h + 1) * width]);
-            let (ds, dd) = (
-                source_score_gradient.column(h),
-                destination_score_gradient.column(h),
-            );
-            attention_source.row_mut(h).assign(&z.t().dot(&ds));
-            attention_destination.row_mut(h).assign(&z.t().dot(&dd));
-            let mut block = projected_gradient.slice_mut(s![.., h * width..(h + 1) * width]);
-            for i in 0..n {
-                let mut row = block.row_mut(i);
-                row.scaled_add(ds[i], &self.attention_source.row(h));
-                row.scaled_add(dd[i], &self.attention_destination.row(h));
+                for h in 0..heads {
+                    let mean: f32 = (0..sources.len())
+                        .map(|k| attention[(first + k) * heads + h] * alpha_gradient[k * heads + h])
+                        .sum();
+                    for (k, &j) in sources.iter().enumerate() {
+                        let alpha = attention[(first + k) * heads + h];
+                        let raw = source_scores[j as usize * heads + h]
+                            + destination_scores[i * heads + h];
+                        let gradient = alpha
+                            * (alpha_gradient[k * heads + h] - mean)
+                            * self.leaky_derivative(raw);
+                        scores[k * heads + h] = gradient;
+                        dd[h] += gradient;
+                    }
+                }
+            });
+
+        // Pass 2, parallel over sources (the reversed edges): the weighted
+        // sum's gradient Σ α_ij g_i, the source score gradient Σ s_ij, and
+        // both scores' terms of the projection's gradient, in one row write.
+        let (transposed, original_edge) = graph.transpose_edges();
+        let mut source_score_gradient = vec![0f32; sources_count * heads];
+        let mut projected_gradient = Array2::<f32>::zeros((sources_count, total));
+        projected_gradient
+            .as_slice_mut()
+            .expect("fresh arrays are contiguous")
+            .par_chunks_mut(total.max(1))
+            .zip(source_score_gradient.par_chunks_mut(heads.max(1)))
+            .enumerate()
+            .for_each(|(j, (row, ds))| {
+                for (&i, &e) in transposed
+                    .sources(j)
+                    .iter()
+                    .zip(&original_edge[transposed.edge_range(j)])
+                {
+                    let (i, e) = (i as usize, e as usize);
+                    for h in 0..heads {
+                        let alpha = attention[e * heads + h] * head_scale;
+                        let g = head_gradient(i, h);
+                        for (r, &gv) in row[h * width..(h + 1) * width].iter_mut().zip(g) {
+                            *r += alpha * gv;
+                        }
+                        ds[h] += edge_score_gradient[e * heads + h];
+                    }
+                }
+                for h in 0..heads {
+                    let dd = destination_score_gradient
+                        .get(j * heads + h)
+                        .copied()
+                        .unwrap_or(0.0);
+                    let block = &mut row[h * width..(h + 1) * width];
+                    for ((r, &a_src), &a_dst) in block
+                        .iter_mut()
+                        .zip(self.attention_source.row(h))
+                        .zip(self.attention_destination.row(h))
+                    {
+                        *r += ds[h] * a_src + dd * a_dst;
+                    }
+                }
+            });
+
+        // Node scores were s = z_h · a_h: their parameters' gradients are
+        // the diagonal blocks of zᵀ · ds and zᵀ · dd.
+        let source_score_gradient =
+            Array2::from_shape_vec((sources_count, heads), source_score_gradient).expect("shape");
+        let destination_score_gradient =
+            Array2::from_shape_vec((n, heads), destination_score_gradient).expect("shape");
+        let by_source =
+            dense::transposed_multiply(cache.projected.view(), source_score_gradient.view());
+        let by_destination = dense::transposed_multiply(
+            cache.projected.slice(s![..n, ..]),
+            destination_score_gradient.view(),
+        );
+        let mut attention_source = Array2::<f32>::zeros((heads, width));
+        let mut attention_destination = Array2::<f32>::zeros((heads, width));
+        for h in 0..heads {
+            for c in 0..width {
+                attention_source[[h, c]] = by_source[[h * width + c, h]];
+                attention_destination[[h, c]] = by_destination[[h * width + c, h]];
             }
         }
         let (input_gradient, projection) = self
@@ -239,7 +317,7 @@ impl Gat {
         check_rows(&features, graph.num_sources(), "the feature matrix")?;
         let projected = self.projection.project(features)?;
         let (mut output, attention) = self.attend(graph, &projected, keep_attention);
-        drop(projected);
+        buffers::recycle_matrix(projected);
         bias_and_activate(&mut output, Some(&self.bias), self.activation);
         Ok((output, attention))
     }
@@ -265,7 +343,8 @@ impl Gat {
         let out_width = self.bias.len();
         let all_sources = graph.csr().1;
         let z = projected.as_slice().expect("fresh arrays are contiguous");
-        let mut output = Array2::<f32>::zeros((graph.num_nodes(), out_width));
+        // Every row is written below (`copy_from_slice` or filled first).
+        let mut output = buffers::matrix(graph.num_nodes(), out_width);
         let mut attention =
             keep_attention.then(|| Array2::<f32>::zeros((graph.num_edges(), heads)));
         let attention_rows: Vec<Option<&mut [f32]>> = match attention.as_mut() {
@@ -288,9 +367,10 @@ impl Gat {
                         vec![0f32; total],
                         vec![0f32; heads],
                         vec![0f32; heads],
+                        vec![0f32; total],
                     )
                 },
-                |(alpha, sum, max, total_weight), (i, (out, kept))| {
+                |(alpha, sum, max, total_weight, spread), (i, (out, kept))| {
                     let sources = graph.sources(i);
                     let first = graph.edge_range(i).start;
                     // Scores edge by edge, all heads at once (contiguous,
@@ -318,7 +398,7 @@ impl Gat {
                     total_weight.fill(0.0);
                     for edge in alpha.chunks_exact_mut(heads.max(1)) {
                         for h in 0..heads {
-                            edge[h] = (edge[h] - max[h]).exp();
+                            edge[h] = fast_exp(edge[h] - max[h]);
                             total_weight[h] += edge[h];
                         }
                     }
@@ -330,12 +410,14 @@ impl Gat {
                     sum.fill(0.0);
                     for (k, &j) in sources.iter().enumerate() {
                         let row = &z[j as usize * total..(j as usize + 1) * total];
+                        // Each head's weight spread over its columns, so the
+                        // sum below is one contiguous multiply-add over all
+                        // heads (vectorised; per-head loops of 8 were not).
                         for h in 0..heads {
-                            let a = alpha[k * heads + h];
-                            let range = h * width..(h + 1) * width;
-                            for (s, &v) in sum[range.clone()].iter_mut().zip(&row[range]) {
-                                *s += a * v;
-                            }
+                            spread[h * width..(h + 1) * width].fill(alpha[k * heads + h]);
+                        }
+                        for ((s, &v), &a) in sum.iter_mut().zip(row).zip(spread.iter()) {
+                            *s += a * v;
                         }
                     }
                     if self.concat_heads {

@@ -13,11 +13,13 @@
 //! | `propagate.rs` | the engine: `aggregate` (sum, mean, max) forward and backward |
 //! | `tensor.rs` | `Matrix` (owned or mapped, with its packed copy), `Linear`, activations |
 //! | `buffers.rs` | large output buffers kept for reuse (fresh pages fault on first write) |
+//! | `gather/` | the gather of message passing per instruction set, from `f32` or `f16` rows |
 //! | `dense/` | the dense products: register-tiled SGEMM kernels per instruction set, packed weights |
 //! | `gcn.rs`, `gat.rs`, `sage.rs`, `lstm.rs` | the layers, forward and backward side by side |
 //! | `norm.rs` | layer normalisation and dropout |
 //! | `loss.rs`, `optim.rs` | losses (BPR, cross-entropy, MSE) and optimisers (SGD, AdamW) |
 //! | `stack.rs` | `GnnStack`: blocks chained with residuals, norms and dropout; `Graph` with cached derived forms |
+//! | `training.rs` | a full-batch node-classification step (forward, cross-entropy, backward, AdamW); the training benchmark's models |
 //! | `options.rs` | every layer's and model's options: defaults, limits, parsing |
 //! | `model.rs` | blocks built from options; `Model`, the stacks the JS classes expose |
 //! | `checkpoint.rs` | a stack's configuration and named tensors, saved and loaded |
@@ -29,6 +31,7 @@ pub mod buffers;
 pub mod checkpoint;
 pub mod dense;
 pub mod gat;
+pub mod gather;
 pub mod gcn;
 #[cfg(test)]
 mod gradcheck;
@@ -46,6 +49,7 @@ pub mod sage;
 pub mod sample;
 pub mod stack;
 pub mod tensor;
+pub mod training;
 pub mod weights;
 
 pub use adjacency::Adjacency;

@@ -8,6 +8,8 @@
 //! are the first rows of its input (see [`Adjacency`]).
 
 use super::adjacency::Adjacency;
+use super::buffers;
+use super::dense;
 use super::lstm::{LstmAggregator, LstmCache, LstmGradients};
 use super::propagate::{aggregate, aggregate_backward, Aggregated, Aggregation};
 use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
@@ -296,24 +298,33 @@ impl Layer for Sage {
         let own = features.slice(s![..graph.num_nodes(), ..]);
         let mut output = self.self_linear.project(own)?;
         let narrowing = self.neighbor_linear.output_dim() < self.neighbor_linear.input_dim();
-        let neighbors = match &self.aggregator {
+        match &self.aggregator {
             NeighborAggregator::Reduce(aggregation @ (Aggregation::Sum | Aggregation::Mean))
                 if narrowing =>
             {
                 let projected = self.neighbor_linear.project(features)?;
-                aggregate(graph, projected.view(), *aggregation)?.output
+                let neighbors = aggregate(graph, projected.view(), *aggregation)?.output;
+                buffers::recycle_matrix(projected);
+                output += &neighbors;
+                buffers::recycle_matrix(neighbors);
             }
             NeighborAggregator::Reduce(aggregation) => {
                 let aggregated = aggregate(graph, features, *aggregation)?.output;
-                self.neighbor_linear.project(aggregated.view())?
+                // The neighbour term summed into the self term in the
+                // product's own pass.
+                self.neighbor_linear.check_input(&aggregated.view())?;
+                dense::multiply_add_into(
+                    aggregated.view(),
+                    self.neighbor_linear.weight.packed(),
+                    output.view_mut(),
+                );
+                buffers::recycle_matrix(aggregated);
             }
             NeighborAggregator::Lstm(lstm) => {
                 let aggregated = lstm.forward_train(graph, features)?.output;
-                self.neighbor_linear.project(aggregated.view())?
+                output += &self.neighbor_linear.project(aggregated.view())?;
             }
         };
-        output += &neighbors;
-        drop(neighbors);
         bias_and_activate(&mut output, self.self_linear.bias.as_ref(), self.activation);
         if self.normalize {
             normalize_rows(&mut output);

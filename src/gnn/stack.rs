@@ -11,7 +11,9 @@
 //! use and reused across calls.
 
 use super::adjacency::{check_rows, Adjacency};
+use super::buffers;
 use super::gat::{Gat, GatCache, GatGradients};
+use super::gather::RowPrecision;
 use super::gcn::{Gcn, GcnCache, GcnGraph};
 use super::norm::{Dropout, LayerNorm, LayerNormCache, LayerNormGradients};
 use super::sage::{Sage, SageCache, SageGradients};
@@ -30,12 +32,19 @@ pub struct Graph {
     /// GCN propagation graphs without and with self loops.
     gcn: [OnceLock<GcnGraph>; 2],
     transposed: OnceLock<Adjacency>,
+    /// How layers store the rows they gather on this graph.
+    precision: RowPrecision,
 }
 
 impl Graph {
     pub fn new(adjacency: Adjacency) -> Graph {
+        Graph::with_precision(adjacency, RowPrecision::F32)
+    }
+
+    pub fn with_precision(adjacency: Adjacency, precision: RowPrecision) -> Graph {
         Graph {
             adjacency,
+            precision,
             self_looped: OnceLock::new(),
             gcn: [OnceLock::new(), OnceLock::new()],
             transposed: OnceLock::new(),
@@ -50,6 +59,10 @@ impl Graph {
         self.adjacency.num_nodes()
     }
 
+    pub fn precision(&self) -> RowPrecision {
+        self.precision
+    }
+
     /// The graph a GAT layer attends over: with self loops if it asks.
     pub fn attention_graph(&self, self_loops: bool) -> &Adjacency {
         if self_loops {
@@ -61,7 +74,8 @@ impl Graph {
     }
 
     fn gcn(&self, self_loops: bool) -> &GcnGraph {
-        self.gcn[self_loops as usize].get_or_init(|| GcnGraph::new(&self.adjacency, self_loops))
+        self.gcn[self_loops as usize]
+            .get_or_init(|| GcnGraph::with_precision(&self.adjacency, self_loops, self.precision))
     }
 
     fn transposed(&self) -> &Adjacency {
@@ -281,7 +295,7 @@ impl GnnStack {
 
     /// Inference over the whole graph (no dropout).
     pub fn forward(&self, graph: &Graph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        Ok(self.forward_with_attention(graph, features)?.0)
+        Ok(self.infer(graph, features, false)?.0)
     }
 
     /// [`GnnStack::forward`], plus each GAT block's attention weights
@@ -291,6 +305,19 @@ impl GnnStack {
         &self,
         graph: &Graph,
         features: ArrayView2<'_, f32>,
+    ) -> Result<(Array2<f32>, Vec<Option<Attention>>)> {
+        self.infer(graph, features, true)
+    }
+
+    /// Inference, keeping each GAT block's attention weights only if asked
+    /// (an `edges × heads` matrix per block: 35 MB on the 100k benchmark
+    /// graph, written for nothing when unread). Intermediate block outputs
+    /// go back to the output pool as soon as the next block has run.
+    fn infer(
+        &self,
+        graph: &Graph,
+        features: ArrayView2<'_, f32>,
+        keep_attention: bool,
     ) -> Result<(Array2<f32>, Vec<Option<Attention>>)> {
         let seeds = self.sample_seeds();
         // The input is only read: no copy of the caller's features.
@@ -302,9 +329,11 @@ impl GnnStack {
             let sampled;
             let (output, weights) = match &block.layer {
                 StackLayer::Gcn(l) => (l.forward(graph.gcn(l.self_loops), x.view())?, None),
-                StackLayer::Gat(l) => {
-                    l.infer(graph.attention_graph(l.self_loops), x.view(), true)?
-                }
+                StackLayer::Gat(l) => l.infer(
+                    graph.attention_graph(l.self_loops),
+                    x.view(),
+                    keep_attention,
+                )?,
                 StackLayer::Sage(l) => {
                     let adjacency = match block.sample_size {
                         Some(size) => {
@@ -317,7 +346,11 @@ impl GnnStack {
                 }
             };
             attention.push(weights);
-            x = CowArray::from(finish_block(block, x.view(), output)?);
+            let next = finish_block(block, x.view(), output)?;
+            let previous = std::mem::replace(&mut x, CowArray::from(next));
+            if previous.is_owned() {
+                buffers::recycle_matrix(previous.into_owned());
+            }
         }
         Ok((x.into_owned(), attention))
     }
@@ -513,9 +546,10 @@ impl GnnStack {
 pub fn check_finite(features: ArrayView2<'_, f32>, rows: Option<&[u32]>) -> Result<()> {
     let width = features.ncols().max(1);
     let bad = match features.as_slice() {
+        // A fold without early exit vectorises; rows are short.
         Some(values) => values
             .par_chunks(width)
-            .position_first(|row| row.iter().any(|v| !v.is_finite())),
+            .position_first(|row| row.iter().fold(false, |bad, v| bad | !v.is_finite())),
         None => features
             .rows()
             .into_iter()

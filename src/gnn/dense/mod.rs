@@ -182,7 +182,22 @@ pub fn multiply(a: ArrayView2<'_, f32>, b: &PackedMatrix) -> Array2<f32> {
 
 /// [`multiply`] into an existing view with contiguous rows (such as a
 /// block of columns of a wider matrix), overwriting it.
-pub fn multiply_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, mut output: ArrayViewMut2<'_, f32>) {
+pub fn multiply_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, output: ArrayViewMut2<'_, f32>) {
+    multiply_to(a, b, output, false)
+}
+
+/// `output += a · b`: a second product summed into the first in the same
+/// pass (GraphSAGE's self and neighbour terms), instead of a separate sum.
+pub fn multiply_add_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, output: ArrayViewMut2<'_, f32>) {
+    multiply_to(a, b, output, true)
+}
+
+fn multiply_to(
+    a: ArrayView2<'_, f32>,
+    b: &PackedMatrix,
+    mut output: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
     assert_eq!(a.ncols(), b.depth, "inner dimensions of a product");
     assert_eq!(
         output.dim(),
@@ -190,7 +205,9 @@ pub fn multiply_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, mut output: Array
         "output shape of a product"
     );
     if b.depth == 0 {
-        output.fill(0.0);
+        if !accumulate {
+            output.fill(0.0);
+        }
         return;
     }
     if output.is_empty() {
@@ -211,13 +228,15 @@ pub fn multiply_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, mut output: Array
             output.as_mut_ptr() as *mut MaybeUninit<f32>,
         )
     };
-    multiply_into_uninit(a, b, uninit);
+    multiply_into_uninit(a, b, uninit, accumulate);
 }
 
+/// `output (+)= a · b`; without `accumulate`, `output` is only written.
 fn multiply_into_uninit(
     a: ArrayView2<'_, f32>,
     b: &PackedMatrix,
     output: ArrayViewMut2<'_, MaybeUninit<f32>>,
+    accumulate: bool,
 ) {
     let a = rows_contiguous(a);
     let tiling = b.tiling;
@@ -226,7 +245,7 @@ fn multiply_into_uninit(
     // Enough blocks to balance the threads, each a whole number of tiles.
     let block = rows
         .div_ceil(threads * 8)
-        .max(tiling.rows * 16)
+        .max(tiling.rows * 64)
         .next_multiple_of(tiling.rows);
     let mut output = output;
     let out_blocks: Vec<_> = output
@@ -235,7 +254,7 @@ fn multiply_into_uninit(
         .collect();
     out_blocks
         .into_par_iter()
-        .for_each(|(out, a)| multiply_block(a, b, out));
+        .for_each(|(out, a)| multiply_block(a, b, out, accumulate));
 }
 
 /// How many tile groups (of `Tiling::rows` rows) ahead [`multiply`]
@@ -248,6 +267,7 @@ fn multiply_block(
     a: ArrayView2<'_, f32>,
     b: &PackedMatrix,
     mut out: ArrayViewMut2<'_, MaybeUninit<f32>>,
+    accumulate: bool,
 ) {
     let tiling = b.tiling;
     let panel = tiling.panel();
@@ -298,7 +318,7 @@ fn multiply_block(
                     // SAFETY: as above.
                     c: unsafe { c_ptr.add(first_row * c_row + q * panel) },
                     c_row,
-                    accumulate: first_depth > 0,
+                    accumulate: accumulate || first_depth > 0,
                 };
                 tiling.run(tile_rows, &tile);
             }
