@@ -15,7 +15,7 @@
 //! finalizer) and from intermediates the layers drop. The pool is bounded
 //! ([`MAX_BUFFERS`], [`MAX_BYTES`]); the oldest buffer goes first.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use std::sync::Mutex;
 
 /// Buffers below this size are not worth keeping (the allocator reuses
@@ -106,6 +106,13 @@ pub fn take(len: usize) -> Vec<f32> {
 /// unspecified and must all be written.
 pub fn matrix(rows: usize, cols: usize) -> Array2<f32> {
     Array2::from_shape_vec((rows, cols), take(rows * cols)).expect("rows × cols values")
+}
+
+/// A copy of `values` on a [`take`]n buffer (row-major).
+pub fn copy_of(values: ArrayView2<'_, f32>) -> Array2<f32> {
+    let mut copy = matrix(values.nrows(), values.ncols());
+    copy.assign(&values);
+    copy
 }
 
 /// Gives `buffer` to the process's pool (see [`BufferPool::recycle`]).

@@ -52,6 +52,20 @@ pub struct GatCache {
     pre_activation: Array2<f32>,
 }
 
+impl GatCache {
+    /// Gives the cache's matrices back to the output pool.
+    pub fn recycle(self) {
+        for matrix in [
+            self.input,
+            self.projected,
+            self.attention,
+            self.pre_activation,
+        ] {
+            buffers::recycle_matrix(matrix);
+        }
+    }
+}
+
 /// Gradients of a [`Gat`] layer's parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GatGradients {
@@ -142,6 +156,19 @@ impl Gat {
         cache: &GatCache,
         output_gradient: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, GatGradients)> {
+        let (input_gradient, gradients) =
+            self.backward_with(graph, cache, output_gradient, true)?;
+        Ok((input_gradient.expect("asked for"), gradients))
+    }
+
+    /// [`Gat::backward`], with the input's gradient only if asked.
+    pub fn backward_with(
+        &self,
+        graph: &Adjacency,
+        cache: &GatCache,
+        output_gradient: ArrayView2<'_, f32>,
+        input_gradient: bool,
+    ) -> Result<(Option<Array2<f32>>, GatGradients)> {
         let width = self.head_dim();
         let n = graph.num_nodes();
         let pre_gradient = self
@@ -290,9 +317,11 @@ impl Gat {
                 attention_destination[[h, c]] = by_destination[[h * width + c, h]];
             }
         }
-        let (input_gradient, projection) = self
-            .projection
-            .backward(cache.input.view(), projected_gradient.view());
+        let (input_gradient, projection) = self.projection.backward_with(
+            cache.input.view(),
+            projected_gradient.view(),
+            input_gradient,
+        );
         Ok((
             input_gradient,
             GatGradients {
@@ -486,7 +515,7 @@ impl Layer for Gat {
         pre_activation += &self.bias;
         let output = self.activation.forward(&pre_activation);
         let cache = GatCache {
-            input: features.to_owned(),
+            input: buffers::copy_of(features),
             projected,
             attention,
             pre_activation,

@@ -120,6 +120,15 @@ pub struct GcnCache {
     pre_activation: Array2<f32>,
 }
 
+impl GcnCache {
+    /// Gives the cache's matrices back to the output pool.
+    pub fn recycle(self) {
+        for matrix in [self.input, self.propagated.output, self.pre_activation] {
+            buffers::recycle_matrix(matrix);
+        }
+    }
+}
+
 impl Gcn {
     pub fn new(
         input_dim: usize,
@@ -141,6 +150,19 @@ impl Gcn {
         cache: &GcnCache,
         output_gradient: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, LinearGradients)> {
+        let (input_gradient, gradients) =
+            self.backward_with(graph, cache, output_gradient, true)?;
+        Ok((input_gradient.expect("asked for"), gradients))
+    }
+
+    /// [`Gcn::backward`], with the input's gradient only if asked.
+    pub fn backward_with(
+        &self,
+        graph: &GcnGraph,
+        cache: &GcnCache,
+        output_gradient: ArrayView2<'_, f32>,
+        input_gradient: bool,
+    ) -> Result<(Option<Array2<f32>>, LinearGradients)> {
         let pre_gradient = self
             .activation
             .backward(&cache.pre_activation, output_gradient);
@@ -159,9 +181,11 @@ impl Gcn {
             Aggregation::Sum,
         )?;
         // The bias joined after aggregation, so its gradient is the one above.
-        let (input_gradient, mut gradients) = self
-            .linear
-            .backward(cache.input.view(), projected_gradient.view());
+        let (input_gradient, mut gradients) = self.linear.backward_with(
+            cache.input.view(),
+            projected_gradient.view(),
+            input_gradient,
+        );
         gradients.bias = bias;
         Ok((input_gradient, gradients))
     }
@@ -179,13 +203,13 @@ impl Layer for Gcn {
     ) -> Result<(Array2<f32>, GcnCache)> {
         let projected = self.linear.project(features)?;
         let propagated = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?;
-        let mut pre_activation = propagated.output.clone();
+        let mut pre_activation = buffers::copy_of(propagated.output.view());
         if let Some(bias) = &self.linear.bias {
             pre_activation += bias;
         }
         let output = self.activation.forward(&pre_activation);
         let cache = GcnCache {
-            input: features.to_owned(),
+            input: buffers::copy_of(features),
             propagated,
             pre_activation,
         };

@@ -116,6 +116,19 @@ pub struct SageCache {
     activated: Array2<f32>,
 }
 
+impl SageCache {
+    /// Gives the cache's matrices back to the output pool.
+    pub fn recycle(self) {
+        let aggregated = match self.aggregated {
+            NeighborCache::Reduce(aggregated) => aggregated.output,
+            NeighborCache::Lstm(cache) => cache.output,
+        };
+        for matrix in [self.input, aggregated, self.pre_activation, self.activated] {
+            buffers::recycle_matrix(matrix);
+        }
+    }
+}
+
 /// Gradients of a [`Sage`] layer's parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SageGradients {
@@ -185,6 +198,23 @@ impl Sage {
         cache: &SageCache,
         output_gradient: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, SageGradients)> {
+        let (input_gradient, gradients) =
+            self.backward_with(graph, transposed, cache, output_gradient, true)?;
+        Ok((input_gradient.expect("asked for"), gradients))
+    }
+
+    /// [`Sage::backward`], with the input's gradient only if asked: without
+    /// it, neither the self term's product nor the aggregation's backward
+    /// runs (an LSTM aggregator still runs its own backward, for its
+    /// weights).
+    pub fn backward_with(
+        &self,
+        graph: &Adjacency,
+        transposed: &Adjacency,
+        cache: &SageCache,
+        output_gradient: ArrayView2<'_, f32>,
+        input_gradient: bool,
+    ) -> Result<(Option<Array2<f32>>, SageGradients)> {
         let activated_gradient = if self.normalize {
             // y = h / |h|  ⇒  dh = (g − y (y · g)) / |h|
             let mut gradient = output_gradient.to_owned();
@@ -207,21 +237,28 @@ impl Sage {
             .activation
             .backward(&cache.pre_activation, activated_gradient.view());
         let rows = graph.num_nodes();
-        let (self_input_gradient, self_gradients) = self
-            .self_linear
-            .backward(cache.input.slice(s![..rows, ..]), pre_gradient.view());
-        let (aggregated_gradient, neighbor_gradients) = self
-            .neighbor_linear
-            .backward(cache.aggregated.output().view(), pre_gradient.view());
-        let (mut input_gradient, lstm) = match (&self.aggregator, &cache.aggregated) {
+        let (self_input_gradient, self_gradients) = self.self_linear.backward_with(
+            cache.input.slice(s![..rows, ..]),
+            pre_gradient.view(),
+            input_gradient,
+        );
+        let lstm_aggregator = matches!(self.aggregator, NeighborAggregator::Lstm(_));
+        let (aggregated_gradient, neighbor_gradients) = self.neighbor_linear.backward_with(
+            cache.aggregated.output().view(),
+            pre_gradient.view(),
+            input_gradient || lstm_aggregator,
+        );
+        let aggregated_gradient = aggregated_gradient.unwrap_or_default();
+        let (input_gradient, lstm) = match (&self.aggregator, &cache.aggregated) {
+            (NeighborAggregator::Reduce(_), _) if !input_gradient => (None, None),
             (NeighborAggregator::Reduce(aggregation), NeighborCache::Reduce(aggregated)) => (
-                aggregate_backward(
+                Some(aggregate_backward(
                     graph,
                     transposed,
                     aggregated,
                     aggregated_gradient.view(),
                     *aggregation,
-                )?,
+                )?),
                 None,
             ),
             (NeighborAggregator::Lstm(lstm), NeighborCache::Lstm(lstm_cache)) => {
@@ -231,7 +268,7 @@ impl Sage {
                     lstm_cache,
                     aggregated_gradient.view(),
                 )?;
-                (gradient, Some(lstm_gradients))
+                (input_gradient.then_some(gradient), Some(lstm_gradients))
             }
             _ => {
                 return Err(Error::Internal(
@@ -240,9 +277,14 @@ impl Sage {
             }
         };
         // A node's own features are the first rows of the input.
-        input_gradient
-            .slice_mut(s![..rows, ..])
-            .zip_mut_with(&self_input_gradient, |g, &d| *g += d);
+        let input_gradient = input_gradient.map(|mut gradient| {
+            if let Some(own) = &self_input_gradient {
+                gradient
+                    .slice_mut(s![..rows, ..])
+                    .zip_mut_with(own, |g, &d| *g += d);
+            }
+            gradient
+        });
         Ok((
             input_gradient,
             SageGradients {
@@ -276,14 +318,14 @@ impl Layer for Sage {
         pre_activation += &self.neighbor_linear.project(aggregated.output().view())?;
         let activated = self.activation.forward(&pre_activation);
         let output = if self.normalize {
-            let mut output = activated.clone();
+            let mut output = buffers::copy_of(activated.view());
             normalize_rows(&mut output);
             output
         } else {
-            activated.clone()
+            buffers::copy_of(activated.view())
         };
         let cache = SageCache {
-            input: features.to_owned(),
+            input: buffers::copy_of(features),
             aggregated,
             pre_activation,
             activated,

@@ -173,6 +173,22 @@ pub struct StackCache {
 }
 
 impl StackCache {
+    /// Gives every kept matrix back to the output pool (after a training
+    /// step's backward pass): the next step's 25–50 MB matrices then reuse
+    /// mapped pages instead of faulting fresh ones in.
+    pub fn recycle(self) {
+        for block in self.blocks {
+            match block.layer {
+                LayerCache::Gcn(cache) => cache.recycle(),
+                LayerCache::Gat(cache) => cache.recycle(),
+                LayerCache::Sage(sage) => sage.0.recycle(),
+            }
+            if let Some(mask) = block.dropout_mask {
+                buffers::recycle_matrix(mask);
+            }
+        }
+    }
+
     /// Attention weights `(edges, heads)` of block `index` if it is a GAT
     /// layer, per edge of the graph with self loops as the layer used it.
     pub fn attention(&self, index: usize) -> Option<&Array2<f32>> {
@@ -365,7 +381,7 @@ impl GnnStack {
         let seeds = self.sample_seeds();
         let features = self.check_input(graph.num_nodes(), features)?;
         check_finite(features, None)?;
-        let mut x = features.to_owned();
+        let mut x = buffers::copy_of(features);
         let mut caches = Vec::with_capacity(self.blocks.len());
         for (block, &seed) in self.blocks.iter_mut().zip(&seeds) {
             let (output, layer) = match &block.layer {
@@ -431,10 +447,36 @@ impl GnnStack {
         cache: &StackCache,
         output_gradient: ArrayView2<'_, f32>,
     ) -> Result<(Array2<f32>, StackGradients)> {
+        let (input_gradient, gradients) =
+            self.backward_with(graph, cache, output_gradient, true)?;
+        Ok((input_gradient.expect("asked for"), gradients))
+    }
+
+    /// Gradients of every parameter only: the first block skips its
+    /// input's gradient (features are not trained), which for a first
+    /// GraphSAGE layer is a whole input-wide aggregation backward.
+    pub fn parameter_gradients(
+        &self,
+        graph: &Graph,
+        cache: &StackCache,
+        output_gradient: ArrayView2<'_, f32>,
+    ) -> Result<StackGradients> {
+        Ok(self.backward_with(graph, cache, output_gradient, false)?.1)
+    }
+
+    fn backward_with(
+        &self,
+        graph: &Graph,
+        cache: &StackCache,
+        output_gradient: ArrayView2<'_, f32>,
+        input_gradient: bool,
+    ) -> Result<(Option<Array2<f32>>, StackGradients)> {
         check_rows(&output_gradient, graph.num_nodes(), "the output gradient")?;
         let mut gradient = output_gradient.to_owned();
         let mut blocks = Vec::with_capacity(self.blocks.len());
-        for (block, cache) in self.blocks.iter().zip(&cache.blocks).rev() {
+        let mut first_input_gradient = None;
+        for (index, (block, cache)) in self.blocks.iter().zip(&cache.blocks).enumerate().rev() {
+            let wanted = index > 0 || input_gradient;
             if let Some(mask) = &cache.dropout_mask {
                 gradient = Dropout::backward(mask, gradient.view());
             }
@@ -446,14 +488,19 @@ impl GnnStack {
                 }
                 _ => None,
             };
-            let (mut input_gradient, layer) = match (&block.layer, &cache.layer) {
+            let (input_gradient, layer) = match (&block.layer, &cache.layer) {
                 (StackLayer::Gcn(l), LayerCache::Gcn(c)) => {
-                    let (g, grads) = l.backward(graph.gcn(l.self_loops), c, gradient.view())?;
+                    let (g, grads) =
+                        l.backward_with(graph.gcn(l.self_loops), c, gradient.view(), wanted)?;
                     (g, LayerGradients::Gcn(grads))
                 }
                 (StackLayer::Gat(l), LayerCache::Gat(c)) => {
-                    let (g, grads) =
-                        l.backward(graph.attention_graph(l.self_loops), c, gradient.view())?;
+                    let (g, grads) = l.backward_with(
+                        graph.attention_graph(l.self_loops),
+                        c,
+                        gradient.view(),
+                        wanted,
+                    )?;
                     (g, LayerGradients::Gat(grads))
                 }
                 (StackLayer::Sage(l), LayerCache::Sage(sage)) => {
@@ -462,19 +509,28 @@ impl GnnStack {
                         Some((a, t)) => (a, t),
                         None => (&graph.adjacency, graph.transposed()),
                     };
-                    let (g, grads) = l.backward(adjacency, transposed, c, gradient.view())?;
+                    let (g, grads) =
+                        l.backward_with(adjacency, transposed, c, gradient.view(), wanted)?;
                     (g, LayerGradients::Sage(grads))
                 }
                 _ => return Err(Error::Internal("a stack cache from another stack".into())),
             };
+            blocks.push(BlockGradients { layer, norm });
+            let Some(mut input_gradient) = input_gradient else {
+                break;
+            };
             if block.residual {
                 input_gradient += &gradient;
             }
-            blocks.push(BlockGradients { layer, norm });
-            gradient = input_gradient;
+            if index == 0 {
+                first_input_gradient = Some(input_gradient);
+                break;
+            }
+            let previous = std::mem::replace(&mut gradient, input_gradient);
+            buffers::recycle_matrix(previous);
         }
         blocks.reverse();
-        Ok((gradient, StackGradients { blocks }))
+        Ok((first_input_gradient, StackGradients { blocks }))
     }
 
     /// GraphSAGE inference for `targets` only: samples each layer's block

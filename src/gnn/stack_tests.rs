@@ -220,6 +220,11 @@ fn stack_backward_matches_an_f64_reference_for_the_input_and_every_parameter() {
         assert!(cache.attention(1).is_some() && cache.attention(0).is_none());
         let (dx, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
         assert_eq!(grads.slices().len(), stack.clone().parameters_mut().len());
+        // Without the input's gradient, the parameters' are the same bits.
+        let parameters_only = stack
+            .parameter_gradients(&graph, &cache, probe.view())
+            .unwrap();
+        assert_eq!(parameters_only.slices(), grads.slices());
         let what = format!("seed {seed} on {nodes} nodes");
         let names = reference.names();
         let point = (to_f64(&x), reference);
@@ -501,4 +506,29 @@ fn mismatched_widths_are_refused() {
             .code(),
         "ERR_INVALID_ARGUMENT"
     );
+}
+
+/// A first block of each kind (the mixed stack starts with GCN): the
+/// parameters' gradients without the input's equal those with it.
+#[test]
+fn parameter_gradients_skip_only_the_input_gradient_for_every_first_layer_kind() {
+    let adjacency = random_graph(9, 4, 3);
+    let graph = Graph::new(adjacency);
+    let mut rng = SplitMix64::new(4);
+    let x = random_matrix(graph.num_nodes(), 5, &mut rng);
+    let layers = [
+        StackLayer::Gat(Gat::new(5, 2, 2, true, Activation::Elu(1.0), 1).unwrap()),
+        StackLayer::Sage(Sage::new(5, 4, SageAggregator::Mean, Activation::Relu, 2).unwrap()),
+        StackLayer::Sage(Sage::new(5, 4, SageAggregator::Lstm, Activation::Tanh, 3).unwrap()),
+    ];
+    for layer in layers {
+        let mut stack = GnnStack::new(vec![StackBlock::new(layer)], 5).unwrap();
+        let (out, cache) = stack.forward_train(&graph, x.view()).unwrap();
+        let probe = random_matrix(out.nrows(), out.ncols(), &mut rng);
+        let (_, grads) = stack.backward(&graph, &cache, probe.view()).unwrap();
+        let parameters_only = stack
+            .parameter_gradients(&graph, &cache, probe.view())
+            .unwrap();
+        assert_eq!(parameters_only.slices(), grads.slices());
+    }
 }

@@ -213,6 +213,18 @@ impl Linear {
         input: ArrayView2<'_, f32>,
         output_gradient: ArrayView2<'_, f32>,
     ) -> (Array2<f32>, LinearGradients) {
+        let (input_gradient, gradients) = self.backward_with(input, output_gradient, true);
+        (input_gradient.expect("asked for"), gradients)
+    }
+
+    /// [`Linear::backward`], computing the input's gradient only if asked
+    /// (a first layer's input, the features, needs none).
+    pub fn backward_with(
+        &self,
+        input: ArrayView2<'_, f32>,
+        output_gradient: ArrayView2<'_, f32>,
+        input_gradient: bool,
+    ) -> (Option<Array2<f32>>, LinearGradients) {
         let gradients = LinearGradients {
             weight: dense::transposed_multiply(input, output_gradient),
             bias: self
@@ -220,7 +232,9 @@ impl Linear {
                 .as_ref()
                 .map(|_| output_gradient.sum_axis(Axis(0))),
         };
-        (matmul(output_gradient, self.weight.view().t()), gradients)
+        let input_gradient =
+            input_gradient.then(|| matmul(output_gradient, self.weight.view().t()));
+        (input_gradient, gradients)
     }
 }
 
@@ -379,11 +393,16 @@ impl Activation {
         }
     }
 
+    /// `f(pre_activation)` in a pooled buffer, in parallel over rows.
     pub fn forward(self, pre_activation: &Array2<f32>) -> Array2<f32> {
-        match self {
-            Activation::None => pre_activation.clone(),
-            _ => pre_activation.mapv(|x| self.apply(x)),
+        let mut output = super::buffers::copy_of(pre_activation.view());
+        if self != Activation::None {
+            output
+                .axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .for_each(|mut row| row.mapv_inplace(|x| self.apply(x)));
         }
+        output
     }
 
     /// `output_gradient ⊙ f'(pre_activation)`.
@@ -392,9 +411,13 @@ impl Activation {
         pre_activation: &Array2<f32>,
         output_gradient: ArrayView2<'_, f32>,
     ) -> Array2<f32> {
-        let mut gradient = output_gradient.to_owned();
+        let mut gradient = super::buffers::copy_of(output_gradient);
         if self != Activation::None {
-            gradient.zip_mut_with(pre_activation, |g, &x| *g *= self.derivative(x));
+            gradient
+                .axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .zip(pre_activation.axis_iter(Axis(0)))
+                .for_each(|(mut g, x)| g.zip_mut_with(&x, |g, &x| *g *= self.derivative(x)));
         }
         gradient
     }

@@ -8,6 +8,7 @@
 //! a step's time goes; reading the clock five times costs nothing next to a
 //! pass over a graph.
 
+use super::buffers;
 use super::loss::softmax_cross_entropy;
 use super::optim::{Adam, Optimizer};
 use super::options::{GatOptions, GcnOptions, SageOptions};
@@ -53,8 +54,11 @@ pub fn train_step(
     let forward_end = Instant::now();
     let (loss, logit_gradient) = softmax_cross_entropy(logits.view(), labels)?;
     let loss_end = Instant::now();
-    // The input needs no gradient, but the stack's backward computes it.
-    let (_, gradients) = stack.backward(graph, &cache, logit_gradient.view())?;
+    // The features are not trained: no gradient for them (as in PyG, where
+    // they do not require one).
+    let gradients = stack.parameter_gradients(graph, &cache, logit_gradient.view())?;
+    cache.recycle();
+    buffers::recycle_matrix(logits);
     let backward_end = Instant::now();
     let gradients = gradients.slices();
     let mut parameters = stack.parameters_mut();
