@@ -182,39 +182,6 @@ pub fn aggregate_half(
     Ok(output)
 }
 
-/// [`aggregate`]'s sum or mean written into `output` (a view with
-/// contiguous rows, such as a block of columns of a larger matrix), so a
-/// caller can fill a wide result a few columns at a time.
-pub fn aggregate_into(
-    graph: &Adjacency,
-    features: ArrayView2<'_, f32>,
-    aggregation: Aggregation,
-    output: ArrayViewMut2<'_, f32>,
-) -> Result<()> {
-    graph.check_features(&features, "the feature matrix")?;
-    check_rows(&output.view(), graph.num_nodes, "the output")?;
-    if output.ncols() != features.ncols() || aggregation == Aggregation::Max {
-        return Err(Error::ShapeMismatch(format!(
-            "a {}-column sum or mean into {} columns",
-            features.ncols(),
-            output.ncols()
-        )));
-    }
-    let features = features.as_standard_layout();
-    let rows = features.as_slice().expect("standard layout");
-    sum_rows(
-        graph,
-        graph.weights.as_deref(),
-        SourceRows::F32 {
-            values: rows,
-            width: features.ncols(),
-        },
-        aggregation == Aggregation::Mean,
-        output,
-    );
-    Ok(())
-}
-
 /// Row `i` of `output` = Σ (or mean) over `i`'s edges of weight × source
 /// row, in parallel over rows, on the active path's gather.
 pub(super) fn sum_rows(

@@ -395,13 +395,16 @@ impl Activation {
 
     /// `f(pre_activation)` in a pooled buffer, in parallel over rows.
     pub fn forward(self, pre_activation: &Array2<f32>) -> Array2<f32> {
-        let mut output = super::buffers::copy_of(pre_activation.view());
-        if self != Activation::None {
-            output
-                .axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .for_each(|mut row| row.mapv_inplace(|x| self.apply(x)));
+        if self == Activation::None {
+            return super::buffers::copy_of(pre_activation.view());
         }
+        // One pass: every element of the pooled buffer is written.
+        let mut output = super::buffers::matrix(pre_activation.nrows(), pre_activation.ncols());
+        output
+            .axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(pre_activation.axis_iter(Axis(0)))
+            .for_each(|(mut out, x)| out.zip_mut_with(&x, |o, &x| *o = self.apply(x)));
         output
     }
 
@@ -411,14 +414,22 @@ impl Activation {
         pre_activation: &Array2<f32>,
         output_gradient: ArrayView2<'_, f32>,
     ) -> Array2<f32> {
-        let mut gradient = super::buffers::copy_of(output_gradient);
-        if self != Activation::None {
-            gradient
-                .axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .zip(pre_activation.axis_iter(Axis(0)))
-                .for_each(|(mut g, x)| g.zip_mut_with(&x, |g, &x| *g *= self.derivative(x)));
+        if self == Activation::None {
+            return super::buffers::copy_of(output_gradient);
         }
+        // One pass: every element of the pooled buffer is written.
+        let mut gradient = super::buffers::matrix(pre_activation.nrows(), pre_activation.ncols());
+        gradient
+            .axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(output_gradient.axis_iter(Axis(0)))
+            .zip(pre_activation.axis_iter(Axis(0)))
+            .for_each(|((mut g, upstream), x)| {
+                ndarray::Zip::from(&mut g)
+                    .and(&upstream)
+                    .and(&x)
+                    .for_each(|g, &u, &x| *g = u * self.derivative(x));
+            });
         gradient
     }
 }

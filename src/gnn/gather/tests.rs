@@ -40,6 +40,16 @@ fn reference(
     )
 }
 
+/// Every `got[c]` within `relative · magnitude[c]` of `expected[c]`.
+fn assert_within(got: &[f32], expected: &[f64], magnitude: &[f64], relative: f64, what: &str) {
+    for (c, ((&g, &e), &m)) in got.iter().zip(expected).zip(magnitude).enumerate() {
+        assert!(
+            (g as f64 - e).abs() <= relative * m + 1e-30,
+            "{what}, column {c}: {g} vs {e}"
+        );
+    }
+}
+
 #[test]
 fn every_path_gathers_like_the_f64_sum_for_f32_and_f16_rows() {
     let mut rng = SplitMix64::new(7);
@@ -79,14 +89,7 @@ fn every_path_gathers_like_the_f64_sum_for_f32_and_f16_rows() {
                         weights,
                         scale,
                     );
-                    for c in 0..width {
-                        assert!(
-                            (out[c] as f64 - exact[c]).abs() <= 1e-6 * magnitude[c] + 1e-30,
-                            "{what}, f32 rows, column {c}: {} vs {}",
-                            out[c],
-                            exact[c]
-                        );
-                    }
+                    assert_within(&out, &exact, &magnitude, 1e-6, &format!("{what}, f32 rows"));
                     // Half-precision rows: exact against the rounded values…
                     let mut out = vec![f32::NAN; width];
                     gather.gather_row(
@@ -104,20 +107,22 @@ fn every_path_gathers_like_the_f64_sum_for_f32_and_f16_rows() {
                         weights,
                         scale,
                     );
-                    for c in 0..width {
-                        assert!(
-                            (out[c] as f64 - exact_half[c]).abs() <= 1e-6 * magnitude[c] + 1e-30,
-                            "{what}, f16 rows, column {c}: {} vs {}",
-                            out[c],
-                            exact_half[c]
-                        );
-                        // …and within f16's rounding of the f32 sum.
-                        assert!(
-                            (out[c] as f64 - exact[c]).abs()
-                                <= 2f64.powi(-11) * magnitude[c] * 1.01 + 1e-30,
-                            "{what}, f16 vs f32, column {c}"
-                        );
-                    }
+                    assert_within(
+                        &out,
+                        &exact_half,
+                        &magnitude,
+                        1e-6,
+                        &format!("{what}, f16 rows"),
+                    );
+                    // …and within f16's rounding of the f32 sum.
+                    let bound = 2f64.powi(-11) * 1.01;
+                    assert_within(
+                        &out,
+                        &exact,
+                        &magnitude,
+                        bound,
+                        &format!("{what}, f16 vs f32"),
+                    );
                 }
             }
         }
