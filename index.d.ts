@@ -236,6 +236,12 @@ export interface LearningModelOptions {
   metricNeighbours?: number
   /** Louvain resolution of the co-click communities the metric separates (default 1). */
   resolution?: number
+  /**
+   * Precision of the item rows message passing reads (default 'f32'). 'f16' gathers half the bytes; each
+   * aggregated value stays within 2⁻¹¹ of the sum of its terms' magnitudes (benchmark/results/learning.md
+   * reports its held-out nDCG beside f32's).
+   */
+  messagePrecision?: 'f32' | 'f16'
 }
 
 /**

@@ -27,10 +27,15 @@ function roofline(threads) {
 
 module.exports.roofline = roofline
 
+/** The phases `trainSteps` times, the whole step first. */
+const STEP_PHASES = ['total', 'forward', 'loss', 'backward', 'optimizer']
+
 /**
- * Wall time in ms of each of `steps` full-batch training steps (forward,
+ * Wall times in ms of `steps` full-batch training steps (forward,
  * cross-entropy over the model's 64 outputs, backward, AdamW with lr 0.01
- * and weight decay 5e-4) after 2 untimed warm-up steps, as a Float64Array.
+ * and weight decay 5e-4) after 2 untimed warm-up steps: an object with one
+ * Float64Array of `steps` times per phase (`total`, `forward`, `loss`,
+ * `backward`, `optimizer`).
  * `kind` picks the model: 'gcn' (GCN cols→128 ReLU →64), 'gat' (GAT, 8
  * heads × 8 concatenated) or 'sage' (GraphSAGE mean cols→128 ReLU →64).
  * `features` is a row-major `rows × cols` Float32Array, the graph CSR
@@ -38,7 +43,9 @@ module.exports.roofline = roofline
  * the labels are seeded random classes in `0..classes` (at most 64).
  */
 function trainSteps(kind, features, rows, cols, offsets, targets, classes, steps, seed) {
-  return native.internalTrainSteps(kind, features, rows, cols, offsets, targets, classes, steps, seed)
+  const flat = native.internalTrainSteps(kind, features, rows, cols, offsets, targets, classes, steps, seed)
+  const stride = STEP_PHASES.length
+  return Object.fromEntries(STEP_PHASES.map((phase, p) => [phase, Float64Array.from({ length: flat.length / stride }, (_, s) => flat[s * stride + p])]))
 }
 
 module.exports.trainSteps = trainSteps

@@ -202,12 +202,13 @@ export declare function internalRoofline(threads: number): Roofline
 export declare function internalSgemm(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array
 
 /**
- * Wall time in ms of each of `steps` full-batch training steps (forward,
+ * Wall times in ms of `steps` full-batch training steps (forward,
  * cross-entropy, backward, AdamW) of the benchmark model `kind` (`'gcn'`:
  * GCN-2, `'gat'`: GAT-8, `'sage'`: SAGE-2; see
  * `crate::gnn::training::BenchmarkModel`), after 2 untimed warm-up steps,
  * on `rows × cols` row-major features over a CSR graph, against seeded
- * random labels in `0..classes`.
+ * random labels in `0..classes`: five per step, the whole step, then its
+ * forward, loss, backward and optimizer phases.
  */
 export declare function internalTrainSteps(kind: string, features: Float32Array, rows: number, cols: number, offsets: Uint32Array, targets: Uint32Array, classes: number, steps: number, seed: number): Float64Array
 

@@ -76,6 +76,18 @@ describe('learning from clicks', () => {
     await db.close()
   })
 
+  test('half-precision message passing learns as well (learning.model.messagePrecision: f16)', async () => {
+    const data = benchmarkLike(1)
+    const db = await loaded(data, { learning: { model: { messagePrecision: 'f16' } } })
+    const before = heldOut(db, data)
+    await simulate(db, data, { sessions: 5000, seed: 2 })
+    const after = heldOut(db, data)
+    console.log(`# held-out nDCG@10 with f16 messages: static ${before.toFixed(4)} -> learned ${after.toFixed(4)}`)
+    assert.ok(db.learningStats().active, 'a model serves')
+    assert.ok(after >= 1.1 * before, `learned ${after} vs static ${before}`)
+    await db.close()
+  })
+
   test('random clicks keep held-out nDCG@10 at 98% of static or better', async () => {
     const data = benchmarkLike(2)
     const db = await loaded(data)
@@ -180,7 +192,7 @@ describe('feedback input', () => {
     const { searchId, hits } = await db.search(data.queries[0])
     assertCode((await failureOf(() => db.feedback({ searchId, clicked: [hits[0].id] }))).error, 'ERR_INVALID_ARGUMENT')
     assert.equal(db.learningStats().enabled, false)
-    for (const learning of [{ explore: 2 }, { bufferSessions: 0 }, { halflife: 1 }, { model: { hops: 3 } }, 'on']) {
+    for (const learning of [{ explore: 2 }, { bufferSessions: 0 }, { halflife: 1 }, { model: { hops: 3 } }, { model: { messagePrecision: 'f8' } }, 'on']) {
       assert.throws(() => new VectorDB({ dimensions: 4, learning }), { code: 'ERR_INVALID_ARGUMENT' }, JSON.stringify(learning))
     }
     await db.close()

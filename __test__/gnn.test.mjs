@@ -420,10 +420,18 @@ test('the training benchmark probe times one step per run for each model and map
   const { offsets, targets } = new Graph(lists).csr()
   const x = randomFeatures(rng, n, d)
   for (const kind of ['gcn', 'gat', 'sage']) {
-    const ms = trainSteps(kind, x, n, d, offsets, targets, 64, 3, 1)
-    assert.ok(ms instanceof Float64Array, kind)
-    assert.equal(ms.length, 3, kind)
-    assert.ok(ms.every((t) => Number.isFinite(t) && t > 0), `${kind}: ${ms}`)
+    const times = trainSteps(kind, x, n, d, offsets, targets, 64, 3, 1)
+    assert.deepEqual(Object.keys(times), ['total', 'forward', 'loss', 'backward', 'optimizer'], kind)
+    for (const [phase, ms] of Object.entries(times)) {
+      assert.ok(ms instanceof Float64Array, `${kind} ${phase}`)
+      assert.equal(ms.length, 3, `${kind} ${phase}`)
+      assert.ok(ms.every((t) => Number.isFinite(t) && t >= 0), `${kind} ${phase}: ${ms}`)
+    }
+    // The phases run one after another inside the step.
+    for (let s = 0; s < 3; s++) {
+      const phases = times.forward[s] + times.loss[s] + times.backward[s] + times.optimizer[s]
+      assert.ok(phases <= times.total[s] + 1e-6 && times.total[s] > 0, `${kind} step ${s}: phases ${phases} of ${times.total[s]}`)
+    }
   }
   assertCode(thrownBy(() => trainSteps('gin', x, n, d, offsets, targets, 64, 1, 1)), 'ERR_INVALID_ARGUMENT', 'unknown model')
   assertCode(thrownBy(() => trainSteps('gcn', x, n, d, offsets, targets, 65, 1, 1)), 'ERR_INVALID_ARGUMENT', 'more classes than outputs')

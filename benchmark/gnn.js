@@ -210,8 +210,10 @@ async function time(fn, runs) {
 function timeTraining(graph, features, o) {
   const { offsets, targets } = graph.csr()
   return TRAIN_MODELS.map(([model, kind]) => {
-    const ms = trainSteps(kind, features.data, features.rows, features.cols, offsets, targets, TRAIN_CLASSES, o.runs, o.seed)
-    return { model, median: median(ms), min: Math.min(...ms), runs: ms.length }
+    const times = trainSteps(kind, features.data, features.rows, features.cols, offsets, targets, TRAIN_CLASSES, o.runs, o.seed)
+    const ms = Array.from(times.total)
+    const phases = Object.fromEntries(['forward', 'loss', 'backward', 'optimizer'].map((p) => [p, median(Array.from(times[p]))]))
+    return { model, median: median(ms), min: Math.min(...ms), runs: ms.length, phases }
   })
 }
 
@@ -601,6 +603,8 @@ async function main() {
       say()
       say(`MISS by x%: our step takes x% longer than PyG's divided by ${TRAIN_TARGET_SPEEDUP}.`)
     }
+    say()
+    say(`Where our step's time goes (median ms per phase): ${train.map((r) => `${r.model}: ${Object.entries(r.phases).map(([p, ms]) => `${p} ${ms.toFixed(1)}`).join(', ')}`).join('; ')}.`)
   }
 
   for (const [name, run] of [

@@ -32,6 +32,8 @@ const METHODS = {
   // edge of ours over it does not come from tuning.
   'hnsw-gnn': { create: createOurs, grid: [{}] },
   'hnsw-gnn-identity': { create: createOurs, grid: createOurs.identityGrid },
+  // Ours with half-precision message passing (learning.model.messagePrecision).
+  'hnsw-gnn-f16': { create: createOurs, grid: [{ learning: { model: { messagePrecision: 'f16' } } }] },
 }
 const BASELINES = ['static', 'click-boost', 'past-queries', 'rocchio'].concat(isInstalled('ruvector') ? ['ruvector'] : [])
 

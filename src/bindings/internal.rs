@@ -61,12 +61,13 @@ pub fn roofline(threads: u32) -> Result<Roofline, ErrorCode> {
     })
 }
 
-/// Wall time in ms of each of `steps` full-batch training steps (forward,
+/// Wall times in ms of `steps` full-batch training steps (forward,
 /// cross-entropy, backward, AdamW) of the benchmark model `kind` (`'gcn'`:
 /// GCN-2, `'gat'`: GAT-8, `'sage'`: SAGE-2; see
 /// `crate::gnn::training::BenchmarkModel`), after 2 untimed warm-up steps,
 /// on `rows × cols` row-major features over a CSR graph, against seeded
-/// random labels in `0..classes`.
+/// random labels in `0..classes`: five per step, the whole step, then its
+/// forward, loss, backward and optimizer phases.
 #[napi(js_name = "internalTrainSteps")]
 // Flat arguments: the typed arrays and sizes the benchmark already holds.
 #[allow(clippy::too_many_arguments)]
@@ -97,7 +98,11 @@ pub fn train_steps(
         Ok(Float64Array::new(
             outcomes
                 .iter()
-                .map(|o| o.timings.total.as_secs_f64() * 1e3)
+                .flat_map(|o| {
+                    let t = o.timings;
+                    [t.total, t.forward, t.loss, t.backward, t.optimizer]
+                })
+                .map(|phase| phase.as_secs_f64() * 1e3)
                 .collect(),
         ))
     })

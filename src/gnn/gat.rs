@@ -17,12 +17,15 @@
 use super::adjacency::{check_rows, edge_rows, Adjacency};
 use super::buffers;
 use super::dense::{self, matmul};
-use super::tensor::{bias_and_activate, fast_exp, Activation, Linear};
+use super::tensor::{bias_and_activate, check_gradient_shape, fast_exp, Activation, Linear};
 use super::Layer;
 use crate::error::Result;
 use crate::rng::SplitMix64;
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
+
+/// How many edges ahead the attention passes prefetch their random reads.
+const EDGES_AHEAD: usize = 4;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gat {
@@ -169,6 +172,7 @@ impl Gat {
         output_gradient: ArrayView2<'_, f32>,
         input_gradient: bool,
     ) -> Result<(Option<Array2<f32>>, GatGradients)> {
+        check_gradient_shape(&output_gradient, &cache.pre_activation)?;
         let width = self.head_dim();
         let n = graph.num_nodes();
         let pre_gradient = self
@@ -186,21 +190,10 @@ impl Gat {
             .attention
             .as_slice()
             .expect("fresh arrays are contiguous");
-        let pre = pre_gradient.as_standard_layout();
-        let pre = pre.as_slice().expect("standard layout");
+        let pre = pre_gradient
+            .as_slice()
+            .expect("fresh arrays are contiguous");
         let out_width = pre_gradient.ncols();
-        // Head h's share of the output gradient of node i: its block when
-        // the heads are concatenated, the averaged output's gradient / heads
-        // otherwise.
-        let head_scale = if self.concat_heads {
-            1.0
-        } else {
-            1.0 / heads as f32
-        };
-        let head_gradient = |i: usize, h: usize| {
-            let first = if self.concat_heads { h * width } else { 0 };
-            &pre[i * out_width + first..i * out_width + first + width]
-        };
         // The scores before LeakyReLU, recomputed rather than kept.
         let (source_scores, destination_scores) = self.node_scores(&cache.projected);
         let source_scores = source_scores
@@ -213,89 +206,134 @@ impl Gat {
         // Pass 1, parallel over destinations: dα_ik = g_i · z_j, through
         // the softmax and LeakyReLU to each edge's score gradient (kept per
         // edge for the sources' side) and the destination's.
-        let mut edge_score_gradient = vec![0f32; graph.num_edges() * heads];
+        let all_sources = graph.csr().1;
+        let mut edge_score_gradient = buffers::take(graph.num_edges() * heads);
         let mut destination_score_gradient = vec![0f32; n * heads];
         let edge_rows = edge_rows(graph, &mut edge_score_gradient, heads);
         destination_score_gradient
             .par_chunks_mut(heads.max(1))
             .zip(edge_rows)
             .enumerate()
-            .for_each_init(Vec::new, |alpha_gradient, (i, (dd, scores))| {
-                let sources = graph.sources(i);
-                let first = graph.edge_range(i).start;
-                alpha_gradient.clear();
-                for &j in sources {
-                    let z_j = &z[j as usize * total..(j as usize + 1) * total];
-                    for h in 0..heads {
-                        let g = head_gradient(i, h);
-                        let dot: f32 = g
-                            .iter()
-                            .zip(&z_j[h * width..(h + 1) * width])
-                            .map(|(a, b)| a * b)
-                            .sum();
-                        alpha_gradient.push(dot * head_scale);
-                    }
-                }
-                for h in 0..heads {
-                    let mean: f32 = (0..sources.len())
-                        .map(|k| attention[(first + k) * heads + h] * alpha_gradient[k * heads + h])
-                        .sum();
+            .for_each_init(
+                || (Vec::new(), vec![0f32; heads], Vec::new(), vec![0f32; total]),
+                |(alpha_gradient, mean, spread, product), (i, (dd, scores))| {
+                    let sources = graph.sources(i);
+                    let first = graph.edge_range(i).start;
+                    let alpha = &attention[first * heads..(first + sources.len()) * heads];
+                    let g = self.head_gradients(pre, i, spread);
+                    alpha_gradient.clear();
                     for (k, &j) in sources.iter().enumerate() {
-                        let alpha = attention[(first + k) * heads + h];
-                        let raw = source_scores[j as usize * heads + h]
-                            + destination_scores[i * heads + h];
-                        let gradient = alpha
-                            * (alpha_gradient[k * heads + h] - mean)
-                            * self.leaky_derivative(raw);
-                        scores[k * heads + h] = gradient;
-                        dd[h] += gradient;
+                        // z_j and the source's scores are random reads:
+                        // fetched a few edges ahead.
+                        if let Some(&ahead) = all_sources.get(first + k + EDGES_AHEAD) {
+                            let ahead = ahead as usize;
+                            crate::distance::prefetch(&z[ahead * total..(ahead + 1) * total]);
+                            crate::distance::prefetch(
+                                &source_scores[ahead * heads..(ahead + 1) * heads],
+                            );
+                        }
+                        // dα per head: one contiguous product over all
+                        // heads (vectorised), then each head's part summed.
+                        let z_j = &z[j as usize * total..(j as usize + 1) * total];
+                        for ((p, &a), &b) in product.iter_mut().zip(g).zip(z_j) {
+                            *p = a * b;
+                        }
+                        alpha_gradient.extend(
+                            product
+                                .chunks_exact(width.max(1))
+                                .map(|part| part.iter().sum::<f32>()),
+                        );
                     }
-                }
-            });
+                    mean.fill(0.0);
+                    for (a, g) in alpha
+                        .chunks_exact(heads)
+                        .zip(alpha_gradient.chunks_exact(heads))
+                    {
+                        for h in 0..heads {
+                            mean[h] += a[h] * g[h];
+                        }
+                    }
+                    dd.fill(0.0);
+                    let destination = &destination_scores[i * heads..(i + 1) * heads];
+                    for (k, &j) in sources.iter().enumerate() {
+                        let source = &source_scores[j as usize * heads..(j as usize + 1) * heads];
+                        for h in 0..heads {
+                            let a = alpha[k * heads + h];
+                            let gradient = a
+                                * (alpha_gradient[k * heads + h] - mean[h])
+                                * self.leaky_derivative(source[h] + destination[h]);
+                            scores[k * heads + h] = gradient;
+                            dd[h] += gradient;
+                        }
+                    }
+                },
+            );
 
         // Pass 2, parallel over sources (the reversed edges): the weighted
         // sum's gradient Σ α_ij g_i, the source score gradient Σ s_ij, and
         // both scores' terms of the projection's gradient, in one row write.
         let (transposed, original_edge) = graph.transpose_edges();
+        let reversed_sources = transposed.csr().1;
         let mut source_score_gradient = vec![0f32; sources_count * heads];
-        let mut projected_gradient = Array2::<f32>::zeros((sources_count, total));
+        // Every row is zeroed, then accumulated, below.
+        let mut projected_gradient = buffers::matrix(sources_count, total);
         projected_gradient
             .as_slice_mut()
             .expect("fresh arrays are contiguous")
             .par_chunks_mut(total.max(1))
             .zip(source_score_gradient.par_chunks_mut(heads.max(1)))
             .enumerate()
-            .for_each(|(j, (row, ds))| {
-                for (&i, &e) in transposed
-                    .sources(j)
-                    .iter()
-                    .zip(&original_edge[transposed.edge_range(j)])
-                {
-                    let (i, e) = (i as usize, e as usize);
-                    for h in 0..heads {
-                        let alpha = attention[e * heads + h] * head_scale;
-                        let g = head_gradient(i, h);
-                        for (r, &gv) in row[h * width..(h + 1) * width].iter_mut().zip(g) {
-                            *r += alpha * gv;
+            .for_each_init(
+                || (Vec::new(), vec![0f32; total]),
+                |(spread, weights), (j, (row, ds))| {
+                    row.fill(0.0);
+                    let range = transposed.edge_range(j);
+                    let reversed = &original_edge[range.clone()];
+                    for (k, (&i, &e)) in transposed.sources(j).iter().zip(reversed).enumerate() {
+                        // The destination's gradient row and the edge's
+                        // attention and score gradient are random reads.
+                        let ahead = range.start + k + EDGES_AHEAD;
+                        if let (Some(&edge), Some(&destination)) =
+                            (original_edge.get(ahead), reversed_sources.get(ahead))
+                        {
+                            let (edge, destination) = (edge as usize, destination as usize);
+                            crate::distance::prefetch(&attention[edge * heads..(edge + 1) * heads]);
+                            crate::distance::prefetch(
+                                &edge_score_gradient[edge * heads..(edge + 1) * heads],
+                            );
+                            crate::distance::prefetch(
+                                &pre[destination * out_width..(destination + 1) * out_width],
+                            );
                         }
-                        ds[h] += edge_score_gradient[e * heads + h];
+                        let (i, e) = (i as usize, e as usize);
+                        // α spread over each head's columns: one contiguous
+                        // multiply-add over all heads.
+                        for h in 0..heads {
+                            weights[h * width..(h + 1) * width].fill(attention[e * heads + h]);
+                            ds[h] += edge_score_gradient[e * heads + h];
+                        }
+                        let g = self.head_gradients(pre, i, spread);
+                        for ((r, &w), &gv) in row.iter_mut().zip(weights.iter()).zip(g) {
+                            *r += w * gv;
+                        }
                     }
-                }
-                for h in 0..heads {
-                    let dd = destination_score_gradient
-                        .get(j * heads + h)
-                        .copied()
-                        .unwrap_or(0.0);
-                    let block = &mut row[h * width..(h + 1) * width];
-                    for ((r, &a_src), &a_dst) in block
-                        .iter_mut()
-                        .zip(self.attention_source.row(h))
-                        .zip(self.attention_destination.row(h))
-                    {
-                        *r += ds[h] * a_src + dd * a_dst;
+                    for h in 0..heads {
+                        let dd = destination_score_gradient
+                            .get(j * heads + h)
+                            .copied()
+                            .unwrap_or(0.0);
+                        let block = &mut row[h * width..(h + 1) * width];
+                        for ((r, &a_src), &a_dst) in block
+                            .iter_mut()
+                            .zip(self.attention_source.row(h))
+                            .zip(self.attention_destination.row(h))
+                        {
+                            *r += ds[h] * a_src + dd * a_dst;
+                        }
                     }
-                }
-            });
+                },
+            );
+        buffers::recycle(edge_score_gradient);
 
         // Node scores were s = z_h · a_h: their parameters' gradients are
         // the diagonal blocks of zᵀ · ds and zᵀ · dd.
@@ -322,6 +360,8 @@ impl Gat {
             projected_gradient.view(),
             input_gradient,
         );
+        buffers::recycle_matrix(projected_gradient);
+        buffers::recycle_matrix(pre_gradient);
         Ok((
             input_gradient,
             GatGradients {
@@ -374,8 +414,8 @@ impl Gat {
         let z = projected.as_slice().expect("fresh arrays are contiguous");
         // Every row is written below (`copy_from_slice` or filled first).
         let mut output = buffers::matrix(graph.num_nodes(), out_width);
-        let mut attention =
-            keep_attention.then(|| Array2::<f32>::zeros((graph.num_edges(), heads)));
+        // Every edge's weights are written below.
+        let mut attention = keep_attention.then(|| buffers::matrix(graph.num_edges(), heads));
         let attention_rows: Vec<Option<&mut [f32]>> = match attention.as_mut() {
             Some(a) => edge_rows(graph, a.as_slice_mut().expect("fresh"), heads)
                 .into_iter()
@@ -410,7 +450,7 @@ impl Gat {
                     for (k, &j) in sources.iter().enumerate() {
                         // Both reads are random: fetch the scores a few edges
                         // ahead, and this edge's row for the weighted sum below.
-                        if let Some(&ahead) = all_sources.get(first + k + 4) {
+                        if let Some(&ahead) = all_sources.get(first + k + EDGES_AHEAD) {
                             let ahead = ahead as usize;
                             crate::distance::prefetch(
                                 &source_scores[ahead * heads..(ahead + 1) * heads],
@@ -467,6 +507,29 @@ impl Gat {
         (output, attention)
     }
 
+    /// Node `i`'s output gradient as each head sees it, `heads × width`
+    /// wide: its row of `gradient` when the heads are concatenated, else
+    /// the averaged output's gradient ÷ heads once per head (in `spread`).
+    fn head_gradients<'a>(
+        &self,
+        gradient: &'a [f32],
+        i: usize,
+        spread: &'a mut Vec<f32>,
+    ) -> &'a [f32] {
+        let (heads, width) = (self.heads, self.head_dim());
+        let out_width = self.bias.len();
+        let row = &gradient[i * out_width..(i + 1) * out_width];
+        if self.concat_heads {
+            return row;
+        }
+        let scale = 1.0 / heads as f32;
+        spread.clear();
+        for _ in 0..heads {
+            spread.extend(row[..width].iter().map(|&g| g * scale));
+        }
+        spread
+    }
+
     /// Per node and head: `z_h · a_src_h` and `z_h · a_dst_h`.
     fn node_scores(&self, projected: &Array2<f32>) -> (Array2<f32>, Array2<f32>) {
         // One product with a block-diagonal `(heads · width, 2 · heads)`
@@ -481,10 +544,12 @@ impl Gat {
             }
         }
         let scores = matmul(projected.view(), vectors.view());
-        (
+        let split = (
             scores.slice(s![.., ..heads]).to_owned(),
             scores.slice(s![.., heads..]).to_owned(),
-        )
+        );
+        buffers::recycle_matrix(scores);
+        split
     }
 
     #[inline]
@@ -503,19 +568,19 @@ impl Layer for Gat {
     type Cache = GatCache;
 
     /// Forward pass; the cache holds the attention weights (`attention`).
-    fn forward_train(
+    fn forward_train_owned(
         &self,
         graph: &Adjacency,
-        features: ArrayView2<'_, f32>,
+        features: Array2<f32>,
     ) -> Result<(Array2<f32>, GatCache)> {
-        check_rows(&features, graph.num_sources(), "the feature matrix")?;
-        let projected = self.projection.project(features)?;
+        check_rows(&features.view(), graph.num_sources(), "the feature matrix")?;
+        let projected = self.projection.project(features.view())?;
         let (mut pre_activation, attention) = self.attend(graph, &projected, true);
         let attention = attention.expect("asked for");
         pre_activation += &self.bias;
         let output = self.activation.forward(&pre_activation);
         let cache = GatCache {
-            input: buffers::copy_of(features),
+            input: features,
             projected,
             attention,
             pre_activation,

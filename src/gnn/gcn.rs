@@ -8,8 +8,8 @@ use super::adjacency::{split_rows, Adjacency};
 use super::buffers;
 use super::dense;
 use super::gather::{HalfMatrix, RowPrecision, SourceRows};
-use super::propagate::{aggregate, aggregate_backward, sum_rows, Aggregated, Aggregation};
-use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
+use super::propagate::{aggregate, sum_rows, Aggregation};
+use super::tensor::{bias_and_activate, check_gradient_shape, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::Result;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -112,18 +112,37 @@ pub fn gcn_normalized(graph: &Adjacency, self_loops: bool) -> Adjacency {
     }
 }
 
-/// What [`Gcn::backward`] needs from the forward pass.
+/// f32 inference holds at most this much of the projection `x · W` at a
+/// time besides its output: a 100k × 64 projection (25.6 MB) is made and
+/// gathered 32 columns at a time, keeping one forward pass's peak memory
+/// near the output's own size.
+const PROJECTION_BUDGET_BYTES: usize = 16 << 20;
+
+/// Columns per block of f32 inference's projection: all of them when the
+/// projection fits [`PROJECTION_BUDGET_BYTES`], else the most that fit,
+/// in whole 16-float vectors.
+fn projection_block_columns(nodes: usize, width: usize) -> usize {
+    let fitting = PROJECTION_BUDGET_BYTES / (nodes.max(1) * 4);
+    if fitting >= width {
+        width.max(1)
+    } else {
+        (fitting / 16 * 16).max(16)
+    }
+}
+
+/// What [`Gcn::backward`] needs from the forward pass: the input (for the
+/// weight gradient) and the aggregated, biased values (for the
+/// activation's derivative). A sum needs nothing else to go backward.
 #[derive(Clone, Debug)]
 pub struct GcnCache {
     input: Array2<f32>,
-    propagated: Aggregated,
     pre_activation: Array2<f32>,
 }
 
 impl GcnCache {
     /// Gives the cache's matrices back to the output pool.
     pub fn recycle(self) {
-        for matrix in [self.input, self.propagated.output, self.pre_activation] {
+        for matrix in [self.input, self.pre_activation] {
             buffers::recycle_matrix(matrix);
         }
     }
@@ -163,6 +182,7 @@ impl Gcn {
         output_gradient: ArrayView2<'_, f32>,
         input_gradient: bool,
     ) -> Result<(Option<Array2<f32>>, LinearGradients)> {
+        check_gradient_shape(&output_gradient, &cache.pre_activation)?;
         let pre_gradient = self
             .activation
             .backward(&cache.pre_activation, output_gradient);
@@ -171,23 +191,62 @@ impl Gcn {
             .bias
             .as_ref()
             .map(|_| pre_gradient.sum_axis(Axis(0)));
-        let projected_gradient = aggregate_backward(
-            &graph.normalized,
-            graph
-                .transposed
-                .get_or_init(|| graph.normalized.transpose()),
-            &cache.propagated,
-            pre_gradient.view(),
-            Aggregation::Sum,
-        )?;
+        // The sum's gradient: the same sum over the reversed edges.
+        let transposed = graph
+            .transposed
+            .get_or_init(|| graph.normalized.transpose());
+        let projected_gradient =
+            aggregate(transposed, pre_gradient.view(), Aggregation::Sum)?.output;
+        buffers::recycle_matrix(pre_gradient);
         // The bias joined after aggregation, so its gradient is the one above.
         let (input_gradient, mut gradients) = self.linear.backward_with(
             cache.input.view(),
             projected_gradient.view(),
             input_gradient,
         );
+        buffers::recycle_matrix(projected_gradient);
         gradients.bias = bias;
         Ok((input_gradient, gradients))
+    }
+}
+
+impl Gcn {
+    /// f32 inference without bias and activation: `x · W`, `block` columns
+    /// at a time into `projected` (at least `nodes × block` floats), each
+    /// block gathered into its columns of `output`.
+    fn project_and_gather(
+        &self,
+        graph: &GcnGraph,
+        features: ArrayView2<'_, f32>,
+        mut projected: Vec<f32>,
+        block: usize,
+        mut output: ndarray::ArrayViewMut2<'_, f32>,
+    ) {
+        let (nodes, width) = output.dim();
+        let block = block.clamp(1, width.max(1));
+        assert!(
+            projected.len() >= nodes * block.min(width),
+            "a projection buffer too small"
+        );
+        let packed = self.linear.weight.packed();
+        for first in (0..width).step_by(block) {
+            let columns = first..(first + block).min(width);
+            let values = &mut projected[..nodes * columns.len()];
+            let part = ndarray::ArrayViewMut2::from_shape((nodes, columns.len()), values)
+                .expect("a whole number of rows");
+            dense::multiply_columns_into(features, packed, columns.clone(), part);
+            sum_rows(
+                &graph.normalized,
+                graph.normalized.weights.as_deref(),
+                SourceRows::F32 {
+                    values: &projected[..nodes * columns.len()],
+                    width: columns.len(),
+                },
+                false,
+                output.slice_mut(ndarray::s![.., columns]),
+            );
+        }
+        buffers::recycle(projected);
     }
 }
 
@@ -196,21 +255,21 @@ impl Layer for Gcn {
     type Cache = GcnCache;
 
     /// Forward pass that keeps what backward needs.
-    fn forward_train(
+    fn forward_train_owned(
         &self,
         graph: &GcnGraph,
-        features: ArrayView2<'_, f32>,
+        features: Array2<f32>,
     ) -> Result<(Array2<f32>, GcnCache)> {
-        let projected = self.linear.project(features)?;
-        let propagated = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?;
-        let mut pre_activation = buffers::copy_of(propagated.output.view());
+        let projected = self.linear.project(features.view())?;
+        let mut pre_activation =
+            aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?.output;
+        buffers::recycle_matrix(projected);
         if let Some(bias) = &self.linear.bias {
             pre_activation += bias;
         }
         let output = self.activation.forward(&pre_activation);
         let cache = GcnCache {
-            input: buffers::copy_of(features),
-            propagated,
+            input: features,
             pre_activation,
         };
         Ok((output, cache))
@@ -227,19 +286,11 @@ impl Layer for Gcn {
         let mut output = buffers::matrix(nodes, width);
         match graph.precision {
             RowPrecision::F32 => {
-                let projected = self.linear.project(features)?;
-                let rows = projected.as_slice().expect("fresh arrays are contiguous");
-                sum_rows(
-                    &graph.normalized,
-                    graph.normalized.weights.as_deref(),
-                    SourceRows::F32 {
-                        values: rows,
-                        width,
-                    },
-                    false,
-                    output.view_mut(),
-                );
-                buffers::recycle_matrix(projected);
+                // A block of columns at a time when the whole projection
+                // would be large (see `PROJECTION_BUDGET_BYTES`).
+                let block = projection_block_columns(nodes, width);
+                let buffer = buffers::take(nodes * block.min(width));
+                self.project_and_gather(graph, features, buffer, block, output.view_mut());
             }
             RowPrecision::F16 => {
                 let packed = self.linear.weight.packed();
@@ -386,5 +437,33 @@ mod tests {
             // And f16 really is in use: not bit-identical to f32.
             assert!(error > 0.0);
         }
+    }
+
+    #[test]
+    fn inference_in_column_blocks_equals_the_whole_projection() {
+        let mut rng = SplitMix64::new(12);
+        let graph = random_graph(400, 10, false, &mut rng);
+        let x = random_matrix(400, 40, &mut rng);
+        let layer = Gcn::new(40, 70, Activation::Relu, 3).unwrap();
+        let graph = GcnGraph::new(&graph, true);
+        let whole_block = |block: usize| {
+            let mut out = Array2::from_elem((400, 70), f32::NAN);
+            let buffer = vec![f32::NAN; 400 * block];
+            layer.project_and_gather(&graph, x.view(), buffer, block, out.view_mut());
+            out
+        };
+        let whole = whole_block(70);
+        // The same products and sums in the same order, a block at a time.
+        for block in [16, 32, 48, 69, 1] {
+            assert_eq!(whole_block(block), whole, "blocks of {block} columns");
+        }
+        // And the whole projection is the normalised convolution (the
+        // training pass, checked against the f64 reference above).
+        let (trained, _) = layer.forward_train(&graph, x.view()).unwrap();
+        let inferred = layer.forward(&graph, x.view()).unwrap();
+        assert_eq!(inferred, trained);
+        // 100k × 64 f32 projections are made 32 columns at a time.
+        assert_eq!(projection_block_columns(100_000, 64), 32);
+        assert_eq!(projection_block_columns(10_000, 64), 64);
     }
 }

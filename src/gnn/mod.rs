@@ -82,11 +82,23 @@ pub trait Layer {
     /// What the forward pass keeps for the backward pass.
     type Cache;
 
+    /// The training forward pass over `features` the layer may keep: the
+    /// cache holds the input itself, not a copy of it (a stack hands each
+    /// block's output to the next block this way).
+    fn forward_train_owned(
+        &self,
+        graph: &Self::Graph,
+        features: Array2<f32>,
+    ) -> Result<(Array2<f32>, Self::Cache)>;
+
+    /// [`Layer::forward_train_owned`] on a copy of borrowed features.
     fn forward_train(
         &self,
         graph: &Self::Graph,
         features: ArrayView2<'_, f32>,
-    ) -> Result<(Array2<f32>, Self::Cache)>;
+    ) -> Result<(Array2<f32>, Self::Cache)> {
+        self.forward_train_owned(graph, buffers::copy_of(features))
+    }
 
     fn forward(&self, graph: &Self::Graph, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         Ok(self.forward_train(graph, features)?.0)

@@ -13,6 +13,7 @@
 
 use super::adjacency::{check_rows, Adjacency};
 use super::gather::{Gather, HalfMatrix, SourceRows};
+use super::tensor::check_gradient_shape;
 use crate::error::{Error, Result};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
@@ -226,28 +227,63 @@ pub fn aggregate_backward(
     output_gradient: ArrayView2<'_, f32>,
     aggregation: Aggregation,
 ) -> Result<Array2<f32>> {
-    check_rows(&output_gradient, graph.num_nodes, "the output gradient")?;
-    if output_gradient.dim() != forward.output.dim() {
-        return Err(Error::ShapeMismatch(format!(
-            "output gradient is {:?}, the output was {:?}",
-            output_gradient.dim(),
-            forward.output.dim()
-        )));
+    match aggregation {
+        // Mean scales its gradient first: on a copy it may overwrite.
+        Aggregation::Mean => aggregate_backward_owned(
+            graph,
+            transposed,
+            forward,
+            super::buffers::copy_of(output_gradient),
+            aggregation,
+        ),
+        _ => backward_from_view(graph, transposed, forward, output_gradient, aggregation),
     }
+}
+
+/// [`aggregate_backward`] taking the output's gradient, which it may
+/// overwrite and gives back to the buffer pool.
+pub fn aggregate_backward_owned(
+    graph: &Adjacency,
+    transposed: &Adjacency,
+    forward: &Aggregated,
+    mut output_gradient: Array2<f32>,
+    aggregation: Aggregation,
+) -> Result<Array2<f32>> {
+    if aggregation == Aggregation::Mean {
+        check_gradient_shape(&output_gradient.view(), &forward.output)?;
+        // Mean divided row i by its degree; the gradient carries that back.
+        output_gradient
+            .axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(i, mut row)| {
+                let scale = 1.0 / graph.degree(i).max(1) as f32;
+                row.mapv_inplace(|g| g * scale);
+            });
+    }
+    // The mean's scaled gradient goes back as a sum.
+    let summed = match aggregation {
+        Aggregation::Mean => Aggregation::Sum,
+        other => other,
+    };
+    let gradient = backward_from_view(graph, transposed, forward, output_gradient.view(), summed);
+    super::buffers::recycle_matrix(output_gradient);
+    gradient
+}
+
+/// The sum's and max's backward passes (a mean arrives here scaled).
+fn backward_from_view(
+    graph: &Adjacency,
+    transposed: &Adjacency,
+    forward: &Aggregated,
+    output_gradient: ArrayView2<'_, f32>,
+    aggregation: Aggregation,
+) -> Result<Array2<f32>> {
+    check_rows(&output_gradient, graph.num_nodes, "the output gradient")?;
+    check_gradient_shape(&output_gradient, &forward.output)?;
     match (aggregation, &forward.winners) {
-        (Aggregation::Sum, _) => {
+        (Aggregation::Sum | Aggregation::Mean, _) => {
             Ok(aggregate(transposed, output_gradient, Aggregation::Sum)?.output)
-        }
-        (Aggregation::Mean, _) => {
-            // Mean divided row i by its degree; the gradient carries that back.
-            let mut scaled = output_gradient.to_owned();
-            for (i, mut row) in scaled.axis_iter_mut(Axis(0)).enumerate() {
-                let degree = graph.degree(i);
-                if degree > 0 {
-                    row.mapv_inplace(|g| g / degree as f32);
-                }
-            }
-            Ok(aggregate(transposed, scaled.view(), Aggregation::Sum)?.output)
         }
         (Aggregation::Max, Some(winners)) => {
             Ok(scatter_to_winners(graph, winners, output_gradient))

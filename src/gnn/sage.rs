@@ -9,10 +9,10 @@
 
 use super::adjacency::Adjacency;
 use super::buffers;
-use super::dense;
+use super::dense::{self, PackedMatrix};
 use super::lstm::{LstmAggregator, LstmCache, LstmGradients};
-use super::propagate::{aggregate, aggregate_backward, Aggregated, Aggregation};
-use super::tensor::{bias_and_activate, Activation, Linear, LinearGradients};
+use super::propagate::{aggregate, aggregate_backward_owned, Aggregated, Aggregation};
+use super::tensor::{bias_and_activate, check_gradient_shape, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::{Error, Result};
 use ndarray::{s, Array2, ArrayView2, Axis};
@@ -113,7 +113,9 @@ pub struct SageCache {
     input: Array2<f32>,
     aggregated: NeighborCache,
     pre_activation: Array2<f32>,
-    activated: Array2<f32>,
+    /// The activated rows before normalisation, when the layer normalises
+    /// (its backward pass needs them; otherwise they are the output).
+    activated: Option<Array2<f32>>,
 }
 
 impl SageCache {
@@ -123,7 +125,10 @@ impl SageCache {
             NeighborCache::Reduce(aggregated) => aggregated.output,
             NeighborCache::Lstm(cache) => cache.output,
         };
-        for matrix in [self.input, aggregated, self.pre_activation, self.activated] {
+        for matrix in [self.input, aggregated, self.pre_activation]
+            .into_iter()
+            .chain(self.activated)
+        {
             buffers::recycle_matrix(matrix);
         }
     }
@@ -215,12 +220,13 @@ impl Sage {
         output_gradient: ArrayView2<'_, f32>,
         input_gradient: bool,
     ) -> Result<(Option<Array2<f32>>, SageGradients)> {
-        let activated_gradient = if self.normalize {
+        check_gradient_shape(&output_gradient, &cache.pre_activation)?;
+        let normalized_gradient = cache.activated.as_ref().map(|activated| {
             // y = h / |h|  ⇒  dh = (g − y (y · g)) / |h|
             let mut gradient = output_gradient.to_owned();
             for (mut g, h) in gradient
                 .axis_iter_mut(Axis(0))
-                .zip(cache.activated.axis_iter(Axis(0)))
+                .zip(activated.axis_iter(Axis(0)))
             {
                 let norm = h.dot(&h).sqrt();
                 if norm > MIN_NORM {
@@ -230,17 +236,20 @@ impl Sage {
                 }
             }
             gradient
-        } else {
-            output_gradient.to_owned()
-        };
+        });
+        let activated_gradient = normalized_gradient
+            .as_ref()
+            .map_or(output_gradient, |g| g.view());
         let pre_gradient = self
             .activation
-            .backward(&cache.pre_activation, activated_gradient.view());
+            .backward(&cache.pre_activation, activated_gradient);
         let rows = graph.num_nodes();
-        let (self_input_gradient, self_gradients) = self.self_linear.backward_with(
+        // The self term's input gradient is summed into the neighbours'
+        // below, in the product's own pass: only the weights' here.
+        let (_, self_gradients) = self.self_linear.backward_with(
             cache.input.slice(s![..rows, ..]),
             pre_gradient.view(),
-            input_gradient,
+            false,
         );
         let lstm_aggregator = matches!(self.aggregator, NeighborAggregator::Lstm(_));
         let (aggregated_gradient, neighbor_gradients) = self.neighbor_linear.backward_with(
@@ -252,11 +261,11 @@ impl Sage {
         let (input_gradient, lstm) = match (&self.aggregator, &cache.aggregated) {
             (NeighborAggregator::Reduce(_), _) if !input_gradient => (None, None),
             (NeighborAggregator::Reduce(aggregation), NeighborCache::Reduce(aggregated)) => (
-                Some(aggregate_backward(
+                Some(aggregate_backward_owned(
                     graph,
                     transposed,
                     aggregated,
-                    aggregated_gradient.view(),
+                    aggregated_gradient,
                     *aggregation,
                 )?),
                 None,
@@ -268,6 +277,7 @@ impl Sage {
                     lstm_cache,
                     aggregated_gradient.view(),
                 )?;
+                buffers::recycle_matrix(aggregated_gradient);
                 (input_gradient.then_some(gradient), Some(lstm_gradients))
             }
             _ => {
@@ -278,13 +288,14 @@ impl Sage {
         };
         // A node's own features are the first rows of the input.
         let input_gradient = input_gradient.map(|mut gradient| {
-            if let Some(own) = &self_input_gradient {
-                gradient
-                    .slice_mut(s![..rows, ..])
-                    .zip_mut_with(own, |g, &d| *g += d);
-            }
+            dense::multiply_add_into(
+                pre_gradient.view(),
+                &PackedMatrix::new(self.self_linear.weight.view().t()),
+                gradient.slice_mut(s![..rows, ..]),
+            );
             gradient
         });
+        buffers::recycle_matrix(pre_gradient);
         Ok((
             input_gradient,
             SageGradients {
@@ -300,32 +311,40 @@ impl Layer for Sage {
     type Graph = Adjacency;
     type Cache = SageCache;
 
-    fn forward_train(
+    fn forward_train_owned(
         &self,
         graph: &Adjacency,
-        features: ArrayView2<'_, f32>,
+        features: Array2<f32>,
     ) -> Result<(Array2<f32>, SageCache)> {
         let aggregated = match &self.aggregator {
             NeighborAggregator::Reduce(aggregation) => {
-                NeighborCache::Reduce(aggregate(graph, features, *aggregation)?)
+                NeighborCache::Reduce(aggregate(graph, features.view(), *aggregation)?)
             }
             NeighborAggregator::Lstm(lstm) => {
-                NeighborCache::Lstm(lstm.forward_train(graph, features)?)
+                NeighborCache::Lstm(lstm.forward_train(graph, features.view())?)
             }
         };
         let own = features.slice(s![..graph.num_nodes(), ..]);
         let mut pre_activation = self.self_linear.forward(own)?;
-        pre_activation += &self.neighbor_linear.project(aggregated.output().view())?;
+        // The neighbour term summed into the self term in the product's
+        // own pass.
+        self.neighbor_linear
+            .check_input(&aggregated.output().view())?;
+        dense::multiply_add_into(
+            aggregated.output().view(),
+            self.neighbor_linear.weight.packed(),
+            pre_activation.view_mut(),
+        );
         let activated = self.activation.forward(&pre_activation);
-        let output = if self.normalize {
+        let (output, activated) = if self.normalize {
             let mut output = buffers::copy_of(activated.view());
             normalize_rows(&mut output);
-            output
+            (output, Some(activated))
         } else {
-            buffers::copy_of(activated.view())
+            (activated, None)
         };
         let cache = SageCache {
-            input: buffers::copy_of(features),
+            input: features,
             aggregated,
             pre_activation,
             activated,

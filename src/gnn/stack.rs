@@ -384,20 +384,27 @@ impl GnnStack {
         let mut x = buffers::copy_of(features);
         let mut caches = Vec::with_capacity(self.blocks.len());
         for (block, &seed) in self.blocks.iter_mut().zip(&seeds) {
+            // The layer's cache keeps its input: the block's input itself,
+            // or a copy when the residual still adds it below.
+            let (input, residual) = if block.residual {
+                (buffers::copy_of(x.view()), Some(x))
+            } else {
+                (x, None)
+            };
             let (output, layer) = match &block.layer {
                 StackLayer::Gcn(l) => {
-                    let (out, cache) = l.forward_train(graph.gcn(l.self_loops), x.view())?;
+                    let (out, cache) = l.forward_train_owned(graph.gcn(l.self_loops), input)?;
                     (out, LayerCache::Gcn(cache))
                 }
                 StackLayer::Gat(l) => {
                     let (out, cache) =
-                        l.forward_train(graph.attention_graph(l.self_loops), x.view())?;
+                        l.forward_train_owned(graph.attention_graph(l.self_loops), input)?;
                     (out, LayerCache::Gat(cache))
                 }
                 StackLayer::Sage(l) => match block.sample_size {
                     Some(size) => {
                         let sampled = graph.adjacency.sample_neighbors(size, seed);
-                        let (out, cache) = l.forward_train(&sampled, x.view())?;
+                        let (out, cache) = l.forward_train_owned(&sampled, input)?;
                         let transposed = sampled.transpose();
                         (
                             out,
@@ -405,19 +412,20 @@ impl GnnStack {
                         )
                     }
                     None => {
-                        let (out, cache) = l.forward_train(&graph.adjacency, x.view())?;
+                        let (out, cache) = l.forward_train_owned(&graph.adjacency, input)?;
                         (out, LayerCache::Sage(Box::new((cache, None))))
                     }
                 },
             };
             let mut h = output;
-            if block.residual {
+            if let Some(x) = residual {
                 h += &x;
+                buffers::recycle_matrix(x);
             }
             let norm = match &block.norm {
                 Some(norm) => {
                     let (normalized, cache) = norm.forward_train(h.view())?;
-                    h = normalized;
+                    buffers::recycle_matrix(std::mem::replace(&mut h, normalized));
                     Some(cache)
                 }
                 None => None,
@@ -425,7 +433,7 @@ impl GnnStack {
             let dropout_mask = match &mut block.dropout {
                 Some(dropout) => {
                     let (dropped, mask) = dropout.forward_train(h.view());
-                    h = dropped;
+                    buffers::recycle_matrix(std::mem::replace(&mut h, dropped));
                     Some(mask)
                 }
                 None => None,
@@ -472,18 +480,19 @@ impl GnnStack {
         input_gradient: bool,
     ) -> Result<(Option<Array2<f32>>, StackGradients)> {
         check_rows(&output_gradient, graph.num_nodes(), "the output gradient")?;
-        let mut gradient = output_gradient.to_owned();
+        let mut gradient = buffers::copy_of(output_gradient);
         let mut blocks = Vec::with_capacity(self.blocks.len());
         let mut first_input_gradient = None;
         for (index, (block, cache)) in self.blocks.iter().zip(&cache.blocks).enumerate().rev() {
             let wanted = index > 0 || input_gradient;
             if let Some(mask) = &cache.dropout_mask {
-                gradient = Dropout::backward(mask, gradient.view());
+                let dropped = Dropout::backward(mask, gradient.view());
+                buffers::recycle_matrix(std::mem::replace(&mut gradient, dropped));
             }
             let norm = match (&block.norm, &cache.norm) {
                 (Some(norm), Some(norm_cache)) => {
                     let (g, grads) = norm.backward(norm_cache, gradient.view());
-                    gradient = g;
+                    buffers::recycle_matrix(std::mem::replace(&mut gradient, g));
                     Some(grads)
                 }
                 _ => None,
@@ -517,6 +526,7 @@ impl GnnStack {
             };
             blocks.push(BlockGradients { layer, norm });
             let Some(mut input_gradient) = input_gradient else {
+                buffers::recycle_matrix(gradient);
                 break;
             };
             if block.residual {
@@ -524,6 +534,7 @@ impl GnnStack {
             }
             if index == 0 {
                 first_input_gradient = Some(input_gradient);
+                buffers::recycle_matrix(gradient);
                 break;
             }
             let previous = std::mem::replace(&mut gradient, input_gradient);

@@ -238,6 +238,22 @@ impl Linear {
     }
 }
 
+/// Fails unless a backward pass's `gradient` has the shape of the output it
+/// is the gradient of.
+pub(crate) fn check_gradient_shape(
+    gradient: &ArrayView2<'_, f32>,
+    output: &Array2<f32>,
+) -> Result<()> {
+    if gradient.dim() != output.dim() {
+        return Err(Error::ShapeMismatch(format!(
+            "the output gradient is {:?}, the output was {:?}",
+            gradient.dim(),
+            output.dim()
+        )));
+    }
+    Ok(())
+}
+
 /// `output = activation(output + bias)` in place, in parallel over rows
 /// (inference: nothing is kept for a backward pass).
 pub fn bias_and_activate(

@@ -59,6 +59,7 @@ pub fn train_step(
     let gradients = stack.parameter_gradients(graph, &cache, logit_gradient.view())?;
     cache.recycle();
     buffers::recycle_matrix(logits);
+    buffers::recycle_matrix(logit_gradient);
     let backward_end = Instant::now();
     let gradients = gradients.slices();
     let mut parameters = stack.parameters_mut();

@@ -5,6 +5,7 @@
 use super::feedback_log::FeedbackSettings;
 use super::trainer::TrainParams;
 use crate::error::{Error, Result};
+use crate::gnn::gather::RowPrecision;
 use crate::options::OptionsReader;
 use serde_json::{json, Value};
 
@@ -31,7 +32,7 @@ pub const LEARNING_OPTION_KEYS: [&str; 13] = [
 ];
 
 /// The keys of `learning.model`, the trainer's hyperparameters.
-pub const MODEL_OPTION_KEYS: [&str; 15] = [
+pub const MODEL_OPTION_KEYS: [&str; 16] = [
     "epochs",
     "learningRate",
     "shrinkage",
@@ -47,6 +48,7 @@ pub const MODEL_OPTION_KEYS: [&str; 15] = [
     "metricRank",
     "metricNeighbours",
     "resolution",
+    "messagePrecision",
 ];
 
 /// How a database learns from feedback. `enabled: false` (`learning:
@@ -265,6 +267,7 @@ impl LearningSettings {
             "metricRank": m.metric.max_rank,
             "metricNeighbours": m.metric_neighbours,
             "resolution": m.resolution,
+            "messagePrecision": m.message_precision.name(),
         });
         value
     }
@@ -306,6 +309,10 @@ fn model_params(value: &Value, base: &TrainParams) -> Result<TrainParams> {
         m.metric_neighbours = n as usize;
     }
     m.resolution = o.number("resolution")?.unwrap_or(m.resolution);
+    if let Some(name) = o.text("messagePrecision")? {
+        m.message_precision =
+            RowPrecision::parse(name).map_err(|_| o.bad("messagePrecision", "'f32' or 'f16'"))?;
+    }
     Ok(m)
 }
 
@@ -329,8 +336,14 @@ mod tests {
 
     #[test]
     fn options_override_defaults_and_round_trip() {
-        let value = json!({ "bufferSessions": 500, "halfLifeMs": 1000, "explore": 0, "retentionMs": 86400000 });
+        let value = json!({ "bufferSessions": 500, "halfLifeMs": 1000, "explore": 0, "retentionMs": 86400000,
+            "model": { "messagePrecision": "f16" } });
         let s = LearningSettings::from_options(Some(&value), &LearningSettings::default()).unwrap();
+        assert_eq!(s.model.message_precision, RowPrecision::F16);
+        assert_eq!(
+            LearningSettings::default().model.message_precision,
+            RowPrecision::F32
+        );
         assert_eq!(s.feedback.capacity, 500);
         assert_eq!(s.feedback.half_life_ms, Some(1000.0));
         assert_eq!(s.explore, 0.0);
@@ -353,6 +366,8 @@ mod tests {
             json!({ "retentionMs": 0 }),
             json!({ "rerankDepth": 1e9 }),
             json!({ "buffersessions": 10 }),
+            json!({ "model": { "messagePrecision": "bf16" } }),
+            json!({ "model": { "messagePrecision": 16 } }),
             json!("yes"),
         ] {
             let e = LearningSettings::from_options(Some(&bad), &LearningSettings::default())

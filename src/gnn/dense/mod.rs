@@ -29,6 +29,7 @@ use crate::distance::{prefetch_for_write, prefetch_to_l2, Kernels, SimdPath};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2, ShapeBuilder};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// The register tile of one instruction-set path: `rows` rows of the
 /// output by up to `vectors` vectors of `lanes` columns.
@@ -183,25 +184,45 @@ pub fn multiply(a: ArrayView2<'_, f32>, b: &PackedMatrix) -> Array2<f32> {
 /// [`multiply`] into an existing view with contiguous rows (such as a
 /// block of columns of a wider matrix), overwriting it.
 pub fn multiply_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, output: ArrayViewMut2<'_, f32>) {
-    multiply_to(a, b, output, false)
+    multiply_to(a, b, 0..b.cols, output, false)
+}
+
+/// Columns `columns` of `a · b` into `output` (`a.nrows() × columns.len()`,
+/// rows contiguous), from the panels `b` was packed into once: for a
+/// product made a block of columns at a time, to hold less of it.
+///
+/// Panics when `columns` reaches past `b`'s columns.
+pub fn multiply_columns_into(
+    a: ArrayView2<'_, f32>,
+    b: &PackedMatrix,
+    columns: Range<usize>,
+    output: ArrayViewMut2<'_, f32>,
+) {
+    assert!(
+        columns.start <= columns.end && columns.end <= b.cols,
+        "columns {columns:?} of a product with {} columns",
+        b.cols
+    );
+    multiply_to(a, b, columns, output, false)
 }
 
 /// `output += a · b`: a second product summed into the first in the same
 /// pass (GraphSAGE's self and neighbour terms), instead of a separate sum.
 pub fn multiply_add_into(a: ArrayView2<'_, f32>, b: &PackedMatrix, output: ArrayViewMut2<'_, f32>) {
-    multiply_to(a, b, output, true)
+    multiply_to(a, b, 0..b.cols, output, true)
 }
 
 fn multiply_to(
     a: ArrayView2<'_, f32>,
     b: &PackedMatrix,
+    columns: Range<usize>,
     mut output: ArrayViewMut2<'_, f32>,
     accumulate: bool,
 ) {
     assert_eq!(a.ncols(), b.depth, "inner dimensions of a product");
     assert_eq!(
         output.dim(),
-        (a.nrows(), b.cols),
+        (a.nrows(), columns.len()),
         "output shape of a product"
     );
     if b.depth == 0 {
@@ -228,13 +249,14 @@ fn multiply_to(
             output.as_mut_ptr() as *mut MaybeUninit<f32>,
         )
     };
-    multiply_into_uninit(a, b, uninit, accumulate);
+    multiply_into_uninit(a, b, columns, uninit, accumulate);
 }
 
 /// `output (+)= a · b`; without `accumulate`, `output` is only written.
 fn multiply_into_uninit(
     a: ArrayView2<'_, f32>,
     b: &PackedMatrix,
+    columns: Range<usize>,
     output: ArrayViewMut2<'_, MaybeUninit<f32>>,
     accumulate: bool,
 ) {
@@ -254,7 +276,7 @@ fn multiply_into_uninit(
         .collect();
     out_blocks
         .into_par_iter()
-        .for_each(|(out, a)| multiply_block(a, b, out, accumulate));
+        .for_each(|(out, a)| multiply_block(a, b, columns.clone(), out, accumulate));
 }
 
 /// How many tile groups (of `Tiling::rows` rows) ahead [`multiply`]
@@ -266,12 +288,15 @@ const WRITE_AHEAD_GROUPS: usize = 4;
 fn multiply_block(
     a: ArrayView2<'_, f32>,
     b: &PackedMatrix,
+    columns: Range<usize>,
     mut out: ArrayViewMut2<'_, MaybeUninit<f32>>,
     accumulate: bool,
 ) {
     let tiling = b.tiling;
     let panel = tiling.panel();
-    let (rows, depth, cols) = (a.nrows(), b.depth, b.cols);
+    let (rows, depth, cols) = (a.nrows(), b.depth, columns.len());
+    // The panels the columns fall in.
+    let panels = columns.start / panel..columns.end.div_ceil(panel);
     let a_row = a.strides()[0] as usize;
     let c_row = out.strides()[0] as usize;
     let (a_ptr, c_ptr) = (a.as_ptr(), out.as_mut_ptr() as *mut f32);
@@ -303,7 +328,10 @@ fn multiply_block(
         }
         for first_depth in (0..depth).step_by(DEPTH_BLOCK) {
             let block_depth = DEPTH_BLOCK.min(depth - first_depth);
-            for q in 0..cols.div_ceil(panel) {
+            for q in panels.clone() {
+                // This panel's share of the columns, from `first` on.
+                let first = columns.start.max(q * panel);
+                let last = columns.end.min((q + 1) * panel);
                 let tile = Tile {
                     depth: block_depth,
                     // SAFETY (pointer arithmetic): offsets stay inside `a`
@@ -312,11 +340,11 @@ fn multiply_block(
                     a: unsafe { a_ptr.add(first_row * a_row + first_depth) },
                     a_row,
                     a_depth: 1,
-                    b: b.panel(q)[first_depth * panel..].as_ptr(),
+                    b: b.panel(q)[first_depth * panel + (first - q * panel)..].as_ptr(),
                     b_row: panel,
-                    cols: panel.min(cols - q * panel),
+                    cols: last - first,
                     // SAFETY: as above.
-                    c: unsafe { c_ptr.add(first_row * c_row + q * panel) },
+                    c: unsafe { c_ptr.add(first_row * c_row + (first - columns.start)) },
                     c_row,
                     accumulate: accumulate || first_depth > 0,
                 };

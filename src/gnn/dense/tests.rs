@@ -104,6 +104,36 @@ fn every_path_accepts_strided_operands_and_writes_into_column_blocks() {
 }
 
 #[test]
+fn every_path_computes_any_window_of_columns_from_the_packed_panels() {
+    for tiling in tilings() {
+        let a = seeded(29, 37, 3);
+        let b = seeded(37, 130, 4);
+        let packed = PackedMatrix::for_tiling(tiling, b.view());
+        // Windows inside one panel, across panel edges, whole panels, empty.
+        for columns in [
+            0..130,
+            0..32,
+            32..64,
+            5..37,
+            60..70,
+            64..128,
+            129..130,
+            7..7,
+        ] {
+            let mut out = Array2::from_elem((29, columns.len()), f32::NAN);
+            multiply_columns_into(a.view(), &packed, columns.clone(), out.view_mut());
+            let what = format!("{} columns {columns:?}", tiling.path.name());
+            assert_close(
+                &what,
+                out.view(),
+                a.view(),
+                b.slice(ndarray::s![.., columns]),
+            );
+        }
+    }
+}
+
+#[test]
 fn every_path_computes_transposed_products_like_the_f64_product() {
     for tiling in tilings() {
         // Row counts across the reduction blocks and parts.
