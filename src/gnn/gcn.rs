@@ -130,19 +130,32 @@ fn projection_block_columns(nodes: usize, width: usize) -> usize {
     }
 }
 
-/// What [`Gcn::backward`] needs from the forward pass: the input (for the
-/// weight gradient) and the aggregated, biased values (for the
-/// activation's derivative). A sum needs nothing else to go backward.
+/// What [`Gcn::backward`] needs from the forward pass: the input or its
+/// aggregation (for the weight gradient) and the aggregated, biased values
+/// (for the activation's derivative). A sum needs nothing else to go
+/// backward.
 #[derive(Clone, Debug)]
 pub struct GcnCache {
-    input: Array2<f32>,
+    input: GcnInput,
     pre_activation: Array2<f32>,
+}
+
+/// The forward pass's order, chosen by the widths: the narrower side is
+/// aggregated.
+#[derive(Clone, Debug)]
+enum GcnInput {
+    /// Projected, then aggregated: the input `x` itself.
+    Features(Array2<f32>),
+    /// Aggregated, then projected: `Â · x`, whose product with the output
+    /// gradient is the weight gradient with no aggregation backward.
+    Aggregated(Array2<f32>),
 }
 
 impl GcnCache {
     /// Gives the cache's matrices back to the output pool.
     pub fn recycle(self) {
-        for matrix in [self.input, self.pre_activation] {
+        let (GcnInput::Features(input) | GcnInput::Aggregated(input)) = self.input;
+        for matrix in [input, self.pre_activation] {
             buffers::recycle_matrix(matrix);
         }
     }
@@ -191,20 +204,43 @@ impl Gcn {
             .bias
             .as_ref()
             .map(|_| pre_gradient.sum_axis(Axis(0)));
-        // The sum's gradient: the same sum over the reversed edges.
-        let transposed = graph
-            .transposed
-            .get_or_init(|| graph.normalized.transpose());
-        let projected_gradient =
-            aggregate(transposed, pre_gradient.view(), Aggregation::Sum)?.output;
+        // The sum's gradient: the same sum over the reversed edges (built
+        // once per graph, when first needed).
+        let transposed = || {
+            graph
+                .transposed
+                .get_or_init(|| graph.normalized.transpose())
+        };
+        let (input_gradient, mut gradients) = match &cache.input {
+            GcnInput::Features(input) => {
+                let projected_gradient =
+                    aggregate(transposed(), pre_gradient.view(), Aggregation::Sum)?.output;
+                let result = self.linear.backward_with(
+                    input.view(),
+                    projected_gradient.view(),
+                    input_gradient,
+                );
+                buffers::recycle_matrix(projected_gradient);
+                result
+            }
+            GcnInput::Aggregated(aggregated) => {
+                let (aggregated_gradient, gradients) = self.linear.backward_with(
+                    aggregated.view(),
+                    pre_gradient.view(),
+                    input_gradient,
+                );
+                let input_gradient = match aggregated_gradient {
+                    Some(g) => {
+                        let back = aggregate(transposed(), g.view(), Aggregation::Sum)?.output;
+                        buffers::recycle_matrix(g);
+                        Some(back)
+                    }
+                    None => None,
+                };
+                (input_gradient, gradients)
+            }
+        };
         buffers::recycle_matrix(pre_gradient);
-        // The bias joined after aggregation, so its gradient is the one above.
-        let (input_gradient, mut gradients) = self.linear.backward_with(
-            cache.input.view(),
-            projected_gradient.view(),
-            input_gradient,
-        );
-        buffers::recycle_matrix(projected_gradient);
         gradients.bias = bias;
         Ok((input_gradient, gradients))
     }
@@ -260,16 +296,27 @@ impl Layer for Gcn {
         graph: &GcnGraph,
         features: Array2<f32>,
     ) -> Result<(Array2<f32>, GcnCache)> {
-        let projected = self.linear.project(features.view())?;
-        let mut pre_activation =
-            aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?.output;
-        buffers::recycle_matrix(projected);
+        self.linear.check_input(&features.view())?;
+        // Aggregating the narrower side costs less, and aggregating first
+        // leaves the weight gradient without an aggregation backward.
+        let (mut pre_activation, input) = if self.linear.input_dim() <= self.linear.output_dim() {
+            let aggregated =
+                aggregate(&graph.normalized, features.view(), Aggregation::Sum)?.output;
+            buffers::recycle_matrix(features);
+            let pre = self.linear.project(aggregated.view())?;
+            (pre, GcnInput::Aggregated(aggregated))
+        } else {
+            let projected = self.linear.project(features.view())?;
+            let pre = aggregate(&graph.normalized, projected.view(), Aggregation::Sum)?.output;
+            buffers::recycle_matrix(projected);
+            (pre, GcnInput::Features(features))
+        };
         if let Some(bias) = &self.linear.bias {
             pre_activation += bias;
         }
         let output = self.activation.forward(&pre_activation);
         let cache = GcnCache {
-            input: features,
+            input,
             pre_activation,
         };
         Ok((output, cache))
@@ -356,7 +403,13 @@ mod tests {
         for seed in 0..5 {
             let mut rng = SplitMix64::new(seed);
             let nodes = 5 + rng.below(8);
-            let (input, output) = (2 + rng.below(5), 2 + rng.below(5));
+            // Wider and narrower outputs: both orders of the pass.
+            let input = 2 + rng.below(5);
+            let output = if seed % 2 == 0 {
+                input + rng.below(3)
+            } else {
+                1 + rng.below(input - 1)
+            };
             let adjacency = random_graph(nodes, 4, seed % 2 == 1, &mut rng);
             let edges = edges(&adjacency);
             for self_loops in [true, false] {
@@ -459,9 +512,13 @@ mod tests {
         }
         // And the whole projection is the normalised convolution (the
         // training pass, checked against the f64 reference above).
+        // (40 → 70 trains aggregating first: the same values up to rounding.)
         let (trained, _) = layer.forward_train(&graph, x.view()).unwrap();
         let inferred = layer.forward(&graph, x.view()).unwrap();
-        assert_eq!(inferred, trained);
+        let scale = trained.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (a, b) in inferred.iter().zip(&trained) {
+            assert!((a - b).abs() <= 1e-5 * scale, "{a} vs {b}");
+        }
         // 100k × 64 f32 projections are made 32 columns at a time.
         assert_eq!(projection_block_columns(100_000, 64), 32);
         assert_eq!(projection_block_columns(10_000, 64), 64);

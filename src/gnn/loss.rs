@@ -52,6 +52,8 @@ pub fn softmax_cross_entropy(
     let mut gradient = super::buffers::matrix(logits.nrows(), logits.ncols());
     // Every label is a column, so rows with labels have at least one.
     let width = logits.ncols().max(1);
+    let logits = logits.as_standard_layout();
+    let logits = logits.as_slice().expect("standard layout");
     let row_losses: Vec<f32> = gradient
         .as_slice_mut()
         .expect("a fresh array is contiguous")
@@ -60,10 +62,10 @@ pub fn softmax_cross_entropy(
         .zip(labels)
         .enumerate()
         .map(|(i, (out, &label))| {
-            let row = logits.row(i);
+            let row = &logits[i * width..(i + 1) * width];
             // Shifted by the row's maximum so exp cannot overflow.
-            let max = row.fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-            for (o, &x) in out.iter_mut().zip(row.iter()) {
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+            for (o, &x) in out.iter_mut().zip(row) {
                 *o = fast_exp(x - max);
             }
             let sum = lane_sum(out);

@@ -227,16 +227,24 @@ pub fn aggregate_backward(
     output_gradient: ArrayView2<'_, f32>,
     aggregation: Aggregation,
 ) -> Result<Array2<f32>> {
-    match aggregation {
-        // Mean scales its gradient first: on a copy it may overwrite.
-        Aggregation::Mean => aggregate_backward_owned(
+    check_gradient_shape(&output_gradient, &forward.output)?;
+    match (aggregation, &forward.winners) {
+        (Aggregation::Sum, _) => {
+            Ok(aggregate(transposed, output_gradient, Aggregation::Sum)?.output)
+        }
+        // The mean scales its gradient first: on a copy it may overwrite.
+        (Aggregation::Mean, _) => sum_backward(
             graph,
             transposed,
-            forward,
             super::buffers::copy_of(output_gradient),
-            aggregation,
+            true,
         ),
-        _ => backward_from_view(graph, transposed, forward, output_gradient, aggregation),
+        (Aggregation::Max, Some(winners)) => {
+            Ok(scatter_to_winners(graph, winners, output_gradient))
+        }
+        (Aggregation::Max, None) => Err(Error::Internal(
+            "a max aggregation without its winners".into(),
+        )),
     }
 }
 
@@ -246,11 +254,46 @@ pub fn aggregate_backward_owned(
     graph: &Adjacency,
     transposed: &Adjacency,
     forward: &Aggregated,
-    mut output_gradient: Array2<f32>,
+    output_gradient: Array2<f32>,
     aggregation: Aggregation,
 ) -> Result<Array2<f32>> {
-    if aggregation == Aggregation::Mean {
-        check_gradient_shape(&output_gradient.view(), &forward.output)?;
+    check_gradient_shape(&output_gradient.view(), &forward.output)?;
+    match aggregation {
+        Aggregation::Sum | Aggregation::Mean => sum_backward(
+            graph,
+            transposed,
+            output_gradient,
+            aggregation == Aggregation::Mean,
+        ),
+        Aggregation::Max => {
+            let gradient = aggregate_backward(
+                graph,
+                transposed,
+                forward,
+                output_gradient.view(),
+                aggregation,
+            );
+            super::buffers::recycle_matrix(output_gradient);
+            gradient
+        }
+    }
+}
+
+/// The gradient of a sum (or `mean`) aggregation's features from its
+/// output's gradient, which it overwrites and gives back to the buffer
+/// pool: the same sum over the reversed edges.
+pub fn sum_backward(
+    graph: &Adjacency,
+    transposed: &Adjacency,
+    mut output_gradient: Array2<f32>,
+    mean: bool,
+) -> Result<Array2<f32>> {
+    check_rows(
+        &output_gradient.view(),
+        graph.num_nodes,
+        "the output gradient",
+    )?;
+    if mean {
         // Mean divided row i by its degree; the gradient carries that back.
         output_gradient
             .axis_iter_mut(Axis(0))
@@ -261,37 +304,9 @@ pub fn aggregate_backward_owned(
                 row.mapv_inplace(|g| g * scale);
             });
     }
-    // The mean's scaled gradient goes back as a sum.
-    let summed = match aggregation {
-        Aggregation::Mean => Aggregation::Sum,
-        other => other,
-    };
-    let gradient = backward_from_view(graph, transposed, forward, output_gradient.view(), summed);
+    let gradient = aggregate(transposed, output_gradient.view(), Aggregation::Sum)?.output;
     super::buffers::recycle_matrix(output_gradient);
-    gradient
-}
-
-/// The sum's and max's backward passes (a mean arrives here scaled).
-fn backward_from_view(
-    graph: &Adjacency,
-    transposed: &Adjacency,
-    forward: &Aggregated,
-    output_gradient: ArrayView2<'_, f32>,
-    aggregation: Aggregation,
-) -> Result<Array2<f32>> {
-    check_rows(&output_gradient, graph.num_nodes, "the output gradient")?;
-    check_gradient_shape(&output_gradient, &forward.output)?;
-    match (aggregation, &forward.winners) {
-        (Aggregation::Sum | Aggregation::Mean, _) => {
-            Ok(aggregate(transposed, output_gradient, Aggregation::Sum)?.output)
-        }
-        (Aggregation::Max, Some(winners)) => {
-            Ok(scatter_to_winners(graph, winners, output_gradient))
-        }
-        (Aggregation::Max, None) => Err(Error::Internal(
-            "a max aggregation without its winners".into(),
-        )),
-    }
+    Ok(gradient)
 }
 
 /// Sends each output element's gradient to the source that won it, scaled

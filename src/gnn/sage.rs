@@ -11,7 +11,9 @@ use super::adjacency::Adjacency;
 use super::buffers;
 use super::dense::{self, PackedMatrix};
 use super::lstm::{LstmAggregator, LstmCache, LstmGradients};
-use super::propagate::{aggregate, aggregate_backward_owned, Aggregated, Aggregation};
+use super::propagate::{
+    aggregate, aggregate_backward_owned, sum_backward, Aggregated, Aggregation,
+};
 use super::tensor::{bias_and_activate, check_gradient_shape, Activation, Linear, LinearGradients};
 use super::Layer;
 use crate::error::{Error, Result};
@@ -83,13 +85,21 @@ impl NeighborAggregator {
 enum NeighborCache {
     Reduce(Aggregated),
     Lstm(LstmCache),
+    /// A narrowing sum or mean projected the features first and aggregated
+    /// the narrower rows: nothing to keep but which (see
+    /// [`Sage::narrowed_pre_activation`]).
+    Projected(Aggregation),
 }
 
 impl NeighborCache {
-    fn output(&self) -> &Array2<f32> {
+    /// The aggregated neighbourhood, when it was kept.
+    fn output(&self) -> Result<&Array2<f32>> {
         match self {
-            NeighborCache::Reduce(aggregated) => &aggregated.output,
-            NeighborCache::Lstm(cache) => &cache.output,
+            NeighborCache::Reduce(aggregated) => Ok(&aggregated.output),
+            NeighborCache::Lstm(cache) => Ok(&cache.output),
+            NeighborCache::Projected(_) => Err(Error::Internal(
+                "a projected neighbourhood keeps no aggregation".into(),
+            )),
         }
     }
 }
@@ -122,11 +132,13 @@ impl SageCache {
     /// Gives the cache's matrices back to the output pool.
     pub fn recycle(self) {
         let aggregated = match self.aggregated {
-            NeighborCache::Reduce(aggregated) => aggregated.output,
-            NeighborCache::Lstm(cache) => cache.output,
+            NeighborCache::Reduce(aggregated) => Some(aggregated.output),
+            NeighborCache::Lstm(cache) => Some(cache.output),
+            NeighborCache::Projected(_) => None,
         };
-        for matrix in [self.input, aggregated, self.pre_activation]
+        for matrix in [self.input, self.pre_activation]
             .into_iter()
+            .chain(aggregated)
             .chain(self.activated)
         {
             buffers::recycle_matrix(matrix);
@@ -243,6 +255,16 @@ impl Sage {
         let pre_gradient = self
             .activation
             .backward(&cache.pre_activation, activated_gradient);
+        if let NeighborCache::Projected(aggregation) = cache.aggregated {
+            return self.backward_projected(
+                graph,
+                transposed,
+                cache,
+                pre_gradient,
+                aggregation,
+                input_gradient,
+            );
+        }
         let rows = graph.num_nodes();
         // The self term's input gradient is summed into the neighbours'
         // below, in the product's own pass: only the weights' here.
@@ -253,7 +275,7 @@ impl Sage {
         );
         let lstm_aggregator = matches!(self.aggregator, NeighborAggregator::Lstm(_));
         let (aggregated_gradient, neighbor_gradients) = self.neighbor_linear.backward_with(
-            cache.aggregated.output().view(),
+            cache.aggregated.output()?.view(),
             pre_gradient.view(),
             input_gradient || lstm_aggregator,
         );
@@ -307,6 +329,97 @@ impl Sage {
     }
 }
 
+impl Sage {
+    /// A sum or mean commutes with the linear map, so a layer that narrows
+    /// aggregates its projected rows instead (fewer bytes per edge, and no
+    /// input-wide aggregation kept for training): the aggregation when so.
+    fn narrowed_aggregation(&self) -> Option<Aggregation> {
+        let narrowing = self.neighbor_linear.output_dim() < self.neighbor_linear.input_dim();
+        match self.aggregator {
+            NeighborAggregator::Reduce(aggregation @ (Aggregation::Sum | Aggregation::Mean))
+                if narrowing =>
+            {
+                Some(aggregation)
+            }
+            _ => None,
+        }
+    }
+
+    /// `own · W_self + aggregate(x · W_neighbour)`, no bias: the aggregated
+    /// projection, with the self product summed into it in its own pass.
+    fn narrowed_pre_activation(
+        &self,
+        graph: &Adjacency,
+        features: ArrayView2<'_, f32>,
+        aggregation: Aggregation,
+    ) -> Result<Array2<f32>> {
+        let projected = self.neighbor_linear.project(features)?;
+        let mut pre_activation = aggregate(graph, projected.view(), aggregation)?.output;
+        buffers::recycle_matrix(projected);
+        let own = features.slice(s![..graph.num_nodes(), ..]);
+        dense::multiply_add_into(
+            own,
+            self.self_linear.weight.packed(),
+            pre_activation.view_mut(),
+        );
+        Ok(pre_activation)
+    }
+
+    /// Backward through [`Sage::narrowed_pre_activation`] from the
+    /// pre-activation's gradient `g` (consumed): `W_self`'s gradient
+    /// `ownᵀ · g`, the projection's `p = aggregateᵀ(g)`, `W_neighbour`'s
+    /// `xᵀ · p`, and the input's `g · W_selfᵀ` (own rows) `+ p · W_neighbourᵀ`.
+    fn backward_projected(
+        &self,
+        graph: &Adjacency,
+        transposed: &Adjacency,
+        cache: &SageCache,
+        g: Array2<f32>,
+        aggregation: Aggregation,
+        input_gradient: bool,
+    ) -> Result<(Option<Array2<f32>>, SageGradients)> {
+        let rows = graph.num_nodes();
+        let input = &cache.input;
+        let (_, self_gradients) =
+            self.self_linear
+                .backward_with(input.slice(s![..rows, ..]), g.view(), false);
+        // The own rows' input gradient before `g` is consumed below; the
+        // sampled sources past them start at zero.
+        let own_gradient = input_gradient.then(|| {
+            let mut gradient = buffers::matrix(input.nrows(), input.ncols());
+            dense::multiply_into(
+                g.view(),
+                &PackedMatrix::new(self.self_linear.weight.view().t()),
+                gradient.slice_mut(s![..rows, ..]),
+            );
+            gradient.slice_mut(s![rows.., ..]).fill(0.0);
+            gradient
+        });
+        let projected_gradient =
+            sum_backward(graph, transposed, g, aggregation == Aggregation::Mean)?;
+        let (_, neighbor_gradients) =
+            self.neighbor_linear
+                .backward_with(input.view(), projected_gradient.view(), false);
+        let input_gradient = own_gradient.map(|mut gradient| {
+            dense::multiply_add_into(
+                projected_gradient.view(),
+                &PackedMatrix::new(self.neighbor_linear.weight.view().t()),
+                gradient.view_mut(),
+            );
+            gradient
+        });
+        buffers::recycle_matrix(projected_gradient);
+        Ok((
+            input_gradient,
+            SageGradients {
+                self_linear: self_gradients,
+                neighbor_linear: neighbor_gradients,
+                lstm: None,
+            },
+        ))
+    }
+}
+
 impl Layer for Sage {
     type Graph = Adjacency;
     type Cache = SageCache;
@@ -316,25 +429,37 @@ impl Layer for Sage {
         graph: &Adjacency,
         features: Array2<f32>,
     ) -> Result<(Array2<f32>, SageCache)> {
-        let aggregated = match &self.aggregator {
-            NeighborAggregator::Reduce(aggregation) => {
-                NeighborCache::Reduce(aggregate(graph, features.view(), *aggregation)?)
-            }
-            NeighborAggregator::Lstm(lstm) => {
-                NeighborCache::Lstm(lstm.forward_train(graph, features.view())?)
+        let (mut pre_activation, aggregated) = match self.narrowed_aggregation() {
+            Some(aggregation) => (
+                self.narrowed_pre_activation(graph, features.view(), aggregation)?,
+                NeighborCache::Projected(aggregation),
+            ),
+            None => {
+                let aggregated = match &self.aggregator {
+                    NeighborAggregator::Reduce(aggregation) => {
+                        NeighborCache::Reduce(aggregate(graph, features.view(), *aggregation)?)
+                    }
+                    NeighborAggregator::Lstm(lstm) => {
+                        NeighborCache::Lstm(lstm.forward_train(graph, features.view())?)
+                    }
+                };
+                let own = features.slice(s![..graph.num_nodes(), ..]);
+                let mut pre_activation = self.self_linear.project(own)?;
+                // The neighbour term summed into the self term in the
+                // product's own pass.
+                let neighbors = aggregated.output()?;
+                self.neighbor_linear.check_input(&neighbors.view())?;
+                dense::multiply_add_into(
+                    neighbors.view(),
+                    self.neighbor_linear.weight.packed(),
+                    pre_activation.view_mut(),
+                );
+                (pre_activation, aggregated)
             }
         };
-        let own = features.slice(s![..graph.num_nodes(), ..]);
-        let mut pre_activation = self.self_linear.forward(own)?;
-        // The neighbour term summed into the self term in the product's
-        // own pass.
-        self.neighbor_linear
-            .check_input(&aggregated.output().view())?;
-        dense::multiply_add_into(
-            aggregated.output().view(),
-            self.neighbor_linear.weight.packed(),
-            pre_activation.view_mut(),
-        );
+        if let Some(bias) = &self.self_linear.bias {
+            pre_activation += bias;
+        }
         let activated = self.activation.forward(&pre_activation);
         let (output, activated) = if self.normalize {
             let mut output = buffers::copy_of(activated.view());
@@ -356,19 +481,17 @@ impl Layer for Sage {
     /// so a layer that narrows aggregates the projected rows instead (fewer
     /// bytes gathered per edge).
     fn forward(&self, graph: &Adjacency, features: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        if let Some(aggregation) = self.narrowed_aggregation() {
+            let mut output = self.narrowed_pre_activation(graph, features, aggregation)?;
+            bias_and_activate(&mut output, self.self_linear.bias.as_ref(), self.activation);
+            if self.normalize {
+                normalize_rows(&mut output);
+            }
+            return Ok(output);
+        }
         let own = features.slice(s![..graph.num_nodes(), ..]);
         let mut output = self.self_linear.project(own)?;
-        let narrowing = self.neighbor_linear.output_dim() < self.neighbor_linear.input_dim();
         match &self.aggregator {
-            NeighborAggregator::Reduce(aggregation @ (Aggregation::Sum | Aggregation::Mean))
-                if narrowing =>
-            {
-                let projected = self.neighbor_linear.project(features)?;
-                let neighbors = aggregate(graph, projected.view(), *aggregation)?.output;
-                buffers::recycle_matrix(projected);
-                output += &neighbors;
-                buffers::recycle_matrix(neighbors);
-            }
             NeighborAggregator::Reduce(aggregation) => {
                 let aggregated = aggregate(graph, features, *aggregation)?.output;
                 // The neighbour term summed into the self term in the
@@ -432,7 +555,14 @@ mod tests {
         for seed in 0..5 {
             let mut rng = SplitMix64::new(seed);
             let nodes = 5 + rng.below(6);
-            let (input, output) = (2 + rng.below(4), 2 + rng.below(4));
+            // Wider and narrower outputs: a narrowing sum or mean projects
+            // before it aggregates.
+            let input = 2 + rng.below(4);
+            let output = if seed % 2 == 0 {
+                input + rng.below(3)
+            } else {
+                1 + rng.below(input - 1)
+            };
             let graph = random_block(seed, nodes, &mut rng);
             let transposed = graph.transpose();
             let edges = edges(&graph);
