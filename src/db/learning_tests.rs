@@ -718,3 +718,163 @@ fn purging_feedback_frees_the_withdrawn_model_at_once() {
     db.purge_feedback(None).unwrap();
     assert!(weak.upgrade().is_none(), "the purged model is freed");
 }
+
+/// `rank_candidates` over base search's own top `depth` for query `q`, the
+/// other engine's scores left to the metric.
+fn rank_base_candidates(db: &VectorDb, data: &Intents, q: usize, depth: usize) -> SearchResults {
+    let base = SearchOptions {
+        k: depth,
+        rerank: false,
+        ..SearchOptions::default()
+    };
+    let found = db.search(&data.queries[q], &base).unwrap().hits;
+    let given: Vec<GivenCandidate<'_>> = found
+        .iter()
+        .map(|h| GivenCandidate {
+            id: &h.id,
+            score: None,
+        })
+        .collect();
+    db.rank_candidates(&data.queries[q], &given, 10, true)
+        .unwrap()
+}
+
+#[test]
+fn another_engines_candidates_without_a_model_keep_their_order_and_take_feedback() {
+    let data = intents(7);
+    let db = learning_db(&data, test_settings());
+    let given = [
+        GivenCandidate {
+            id: "5",
+            score: Some(0.1),
+        },
+        GivenCandidate {
+            id: "17",
+            score: Some(0.9),
+        },
+        GivenCandidate {
+            id: "3",
+            score: Some(0.5),
+        },
+        GivenCandidate {
+            id: "17",
+            score: Some(-1.0),
+        },
+        GivenCandidate {
+            id: "8",
+            score: None,
+        },
+    ];
+    let query = &data.queries[0];
+    let ranked = db.rank_candidates(query, &given, 3, true).unwrap();
+    let ids: Vec<&str> = ranked.hits.iter().map(|h| &*h.id).collect();
+    // Item 8 is scored by the metric (cosine in [-1, 1]): it sits wherever
+    // that score falls; the given ones keep their order, 17 counted once.
+    let cosine_8 = db
+        .rank_candidates(query, &given[4..], 1, false)
+        .unwrap()
+        .hits[0]
+        .base_score;
+    let mut expected = vec![("17", 0.9), ("3", 0.5), ("5", 0.1), ("8", cosine_8)];
+    expected.sort_by(|a, b| b.1.total_cmp(&a.1));
+    expected.truncate(3);
+    assert_eq!(ids, expected.iter().map(|e| e.0).collect::<Vec<_>>());
+    for (hit, (_, score)) in ranked.hits.iter().zip(&expected) {
+        assert_eq!((hit.score, hit.base_score), (*score, *score));
+    }
+    // The search id takes feedback like any search's.
+    db.feedback(Feedback::ForSearch {
+        search_id: ranked.search_id,
+        clicked: vec![ranked.hits[1].id.to_string()],
+        converted: vec![],
+    })
+    .unwrap();
+    // Bad input gets its code and records nothing.
+    let code = |given: &[GivenCandidate<'_>], k: usize| {
+        db.rank_candidates(query, given, k, true)
+            .unwrap_err()
+            .code()
+    };
+    assert_eq!(
+        code(
+            &[GivenCandidate {
+                id: "nope",
+                score: None
+            }],
+            3
+        ),
+        "ERR_NOT_FOUND"
+    );
+    assert_eq!(code(&given, 0), "ERR_INVALID_ARGUMENT");
+    assert_eq!(
+        code(
+            &[GivenCandidate {
+                id: "5",
+                score: Some(f32::NAN)
+            }],
+            3
+        ),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        db.rank_candidates(&query[1..], &given, 3, true)
+            .unwrap_err()
+            .code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+}
+
+#[test]
+fn a_serving_model_ranks_another_engines_candidates_as_it_ranks_its_own() {
+    let (_, _, _, db) = lift(2, true);
+    assert!(db.learning_stats().active, "a model serves");
+    let data = intents(2);
+    let (_, test) = split(&data);
+    let depth = db.learner.settings().rerank_depth;
+    let learned = SearchOptions {
+        k: depth,
+        ..SearchOptions::default()
+    };
+    let mut moved = 0;
+    for &q in test.iter().take(40) {
+        let ranked = rank_base_candidates(&db, &data, q, depth);
+        // The same items scored the same way as the database's own
+        // learned search scores them (which may add past-query items).
+        let own = db.search(&data.queries[q], &learned).unwrap().hits;
+        let base = db
+            .search(
+                &data.queries[q],
+                &SearchOptions {
+                    k: depth,
+                    rerank: false,
+                    ..SearchOptions::default()
+                },
+            )
+            .unwrap()
+            .hits;
+        for hit in &ranked.hits {
+            assert!(
+                base.iter().any(|b| b.id == hit.id),
+                "only the given candidates come back"
+            );
+            if let Some(same) = own.iter().find(|o| o.id == hit.id) {
+                // (Distances to the given items come from the batch kernel,
+                // the search's from its own: equal to within rounding.)
+                let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * (1.0 + b.abs());
+                assert!(
+                    close(hit.score, same.score) && close(hit.base_score, same.base_score),
+                    "query {q}, item {}: {:?} vs {:?}",
+                    hit.id,
+                    (hit.score, hit.base_score),
+                    (same.score, same.base_score)
+                );
+            }
+        }
+        // Ordered by the learned score.
+        assert!(ranked.hits.windows(2).all(|w| w[0].score >= w[1].score));
+        let top_base: Vec<&str> = base.iter().take(10).map(|h| &*h.id).collect();
+        let top_ranked: Vec<&str> = ranked.hits.iter().map(|h| &*h.id).collect();
+        moved += usize::from(top_base != top_ranked);
+    }
+    assert!(moved > 0, "the model changed some rankings");
+}

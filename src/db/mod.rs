@@ -60,6 +60,7 @@ pub use options::{
 pub use persist::DbStats;
 pub use queries::{Hit, SearchOptions, SearchResults, DEFAULT_K, SEARCH_OPTION_KEYS};
 pub use recent::RecentSearch;
+pub use rerank::GivenCandidate;
 pub use snapshot::GraphSnapshot;
 pub use vector_db::{Applied, VectorDb};
 

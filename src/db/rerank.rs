@@ -4,7 +4,12 @@
 //! `base + g(q, i)` and cut to `k`. A share `explore` of searches shows a
 //! team-draft interleaving of the base and learned orders instead; which
 //! ones follows from the search id.
+//!
+//! `rank_candidates` does the same for candidates another engine found
+//! (items stored here by id, with that engine's scores): the learned
+//! reranker beside Postgres/pgvector or LanceDB builds on it.
 
+use super::items::Catalog;
 use super::queries::{Hit, SearchOptions, SearchResults};
 use super::recent::RecentSearch;
 use super::vector_db::VectorDb;
@@ -12,8 +17,8 @@ use crate::error::Result;
 use crate::hnsw::MAX_K;
 use crate::learn::fast_hash::FastSet;
 use crate::learn::interleave::{explores, search_hash, team_draft};
-use crate::learn::Model;
-use std::sync::Arc;
+use crate::learn::{Model, QueryContext};
+use std::sync::{Arc, RwLockReadGuard};
 
 /// Extra candidates from the memory, at most this share of the depth.
 const EXPANSION_SHARE: usize = 2;
@@ -23,6 +28,19 @@ struct Candidate {
     distance: f32,
     base_score: f32,
     score: f32,
+}
+
+impl Candidate {
+    /// The hit this candidate shows as, if its slot still holds an item.
+    fn hit(&self, catalog: &Catalog) -> Option<Hit> {
+        Some(Hit {
+            id: catalog.ids[self.slot as usize].clone()?,
+            score: self.score,
+            base_score: self.base_score,
+            distance: self.distance,
+            metadata: catalog.metadata[self.slot as usize].clone(),
+        })
+    }
 }
 
 impl VectorDb {
@@ -84,6 +102,24 @@ impl VectorDb {
                 score: 0.0,
             });
         }
+        self.serve_ranked(query, catalog, &context, candidates, options.k, model)
+    }
+
+    /// Scores `candidates` (`base + g(q, i)` under the serving `model`),
+    /// orders them — or, for a share `explore` of searches, interleaves the
+    /// base and learned orders — cuts them to `k`, and remembers what was
+    /// shown under a new search id for feedback. What a learned search does
+    /// after it has gathered its candidates, wherever they came from.
+    fn serve_ranked(
+        &self,
+        query: &[f32],
+        catalog: RwLockReadGuard<'_, Catalog>,
+        context: &QueryContext<'_>,
+        mut candidates: Vec<Candidate>,
+        k: usize,
+        model: &Arc<Model>,
+    ) -> Result<SearchResults> {
+        let settings = self.learner.settings();
         for c in &candidates {
             context.prefetch(c.slot);
             if let Some(entry) = catalog.ids.get(c.slot as usize) {
@@ -113,29 +149,17 @@ impl VectorDb {
         let (shown, teams) = if explores(hash, settings.explore) {
             // Team draft may walk past the other team's picks: whole orders.
             let all = candidates.len();
-            let (shown, teams) = team_draft(
-                &by(|c| c.base_score, all),
-                &by(|c| c.score, all),
-                options.k,
-                hash,
-            );
+            let (shown, teams) =
+                team_draft(&by(|c| c.base_score, all), &by(|c| c.score, all), k, hash);
             (shown, Some((model.version, teams)))
         } else {
-            (by(|c| c.score, options.k), None)
+            (by(|c| c.score, k), None)
         };
         let hits: Vec<Hit> = shown
             .iter()
-            .filter_map(|&i| {
-                let c = &candidates[i as usize];
-                Some(Hit {
-                    id: catalog.ids[c.slot as usize].clone()?,
-                    score: c.score,
-                    base_score: c.base_score,
-                    distance: c.distance,
-                    metadata: catalog.metadata[c.slot as usize].clone(),
-                })
-            })
+            .filter_map(|&i| candidates[i as usize].hit(&catalog))
             .collect();
+        // The catalog is released before the recent searches are locked.
         drop(catalog);
         self.lock_recent().store(
             sequence,
@@ -146,6 +170,105 @@ impl VectorDb {
                 teams,
             },
         );
+        Ok(SearchResults { search_id, hits })
+    }
+}
+
+/// A candidate another engine found for a query: an item this database
+/// stores (by id), with that engine's score when it gave one.
+#[derive(Clone, Copy, Debug)]
+pub struct GivenCandidate<'a> {
+    pub id: &'a str,
+    /// The other engine's score (higher is better); `None` scores the item
+    /// by this database's metric, as its own search would.
+    pub score: Option<f32>,
+}
+
+impl VectorDb {
+    /// The best `k` of `candidates` for `query`, recorded under a fresh
+    /// search id for feedback: ordered by the serving model (`base + g(q,
+    /// i)`, interleaved for a share `explore` like any learned search) when
+    /// `rerank` and a model serves, else by their base scores. Only the
+    /// candidates are ranked: nothing the other engine did not return
+    /// comes back. Repeated ids count once (the first).
+    pub fn rank_candidates(
+        &self,
+        query: &[f32],
+        candidates: &[GivenCandidate<'_>],
+        k: usize,
+        rerank: bool,
+    ) -> Result<SearchResults> {
+        self.check_open()?;
+        crate::hnsw::validate_k(k)?;
+        if candidates.len() > MAX_K {
+            return Err(crate::error::Error::invalid_argument(format!(
+                "at most {MAX_K} candidates can be ranked, got {}",
+                candidates.len()
+            )));
+        }
+        if let Some(bad) = candidates
+            .iter()
+            .find(|c| c.score.is_some_and(|s| !s.is_finite()))
+        {
+            return Err(crate::error::Error::invalid_argument(format!(
+                "candidate {:?} has a score that is not a finite number",
+                bad.id
+            )));
+        }
+        let prepared = self.index.prepare(query, "query")?;
+        let catalog = self.read_catalog();
+        let mut seen: FastSet<u32> = FastSet::default();
+        let mut slots = Vec::with_capacity(candidates.len());
+        let mut given = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let slot = catalog
+                .slot_of
+                .get(c.id)
+                .ok_or_else(|| crate::error::Error::NotFound(c.id.to_string()))?;
+            if seen.insert(slot) {
+                slots.push(slot);
+                given.push(c.score);
+            }
+        }
+        let metric = self.index.metric();
+        let distances = self.index.distances_to(&prepared, &slots);
+        let candidates: Vec<Candidate> = slots
+            .iter()
+            .zip(given)
+            .zip(distances)
+            .filter_map(|((&slot, score), distance)| {
+                let distance = distance?;
+                let base_score = score.unwrap_or_else(|| metric.score(distance));
+                Some(Candidate {
+                    slot,
+                    distance,
+                    base_score,
+                    score: base_score,
+                })
+            })
+            .collect();
+        if rerank {
+            if let Some(model) = self.learner.serving() {
+                let context = model.context(&prepared, &self.index);
+                return self.serve_ranked(query, catalog, &context, candidates, k, &model);
+            }
+        }
+        // Base order: by the given (or metric) score, ties by position.
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by(|&a, &b| {
+            candidates[b]
+                .base_score
+                .total_cmp(&candidates[a].base_score)
+                .then(a.cmp(&b))
+        });
+        order.truncate(k);
+        let hits: Vec<Hit> = order
+            .into_iter()
+            .filter_map(|i| candidates[i].hit(&catalog))
+            .collect();
+        drop(catalog);
+        let shown = hits.iter().map(|h| h.id.clone()).collect();
+        let search_id = self.lock_recent().record(query, shown);
         Ok(SearchResults { search_id, hits })
     }
 }

@@ -48,6 +48,7 @@ mod storage;
 
 pub use compact::{Compacted, DROPPED};
 pub use index::{CheckedRows, Csr, Index, Neighbor, SlotView};
+pub(crate) use params::validate_k;
 pub use params::{HnswParams, MAX_EF_CONSTRUCTION, MAX_K, MAX_LEVEL, MAX_M, MIN_M};
 pub use persist::IndexSnapshot;
 pub use scratch::Candidate;
