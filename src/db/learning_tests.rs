@@ -878,3 +878,58 @@ fn a_serving_model_ranks_another_engines_candidates_as_it_ranks_its_own() {
     }
     assert!(moved > 0, "the model changed some rankings");
 }
+
+#[test]
+fn candidates_are_remembered_once_and_updated_when_their_vector_changes() {
+    let db = VectorDb::new(DbOptions::new(3, Metric::Cosine)).unwrap();
+    let item = |id: &str, vector: [f32; 3]| NewItem {
+        id: Some(id.to_string()),
+        vector: vector.to_vec(),
+        metadata: None,
+    };
+    let first = vec![item("a", [1.0, 0.0, 0.0]), item("b", [0.0, 1.0, 0.0])];
+    assert_eq!(db.remember_candidates(first.clone()).unwrap(), (2, 0));
+    assert_eq!(db.remember_candidates(first).unwrap(), (0, 0));
+    // The same direction is the same vector under cosine.
+    assert_eq!(
+        db.remember_candidates(vec![item("a", [2.0, 0.0, 0.0])])
+            .unwrap(),
+        (0, 0)
+    );
+    assert_eq!(
+        db.remember_candidates(vec![item("a", [0.0, 0.0, 3.0]), item("a", [9.0, 9.0, 9.0])])
+            .unwrap(),
+        (0, 1),
+        "repeated ids count once (the first)"
+    );
+    assert_eq!(db.get("a").unwrap().unwrap().vector, vec![0.0, 0.0, 1.0]);
+    // A bad vector anywhere writes nothing.
+    let bad = vec![
+        item("c", [1.0, 1.0, 0.0]),
+        NewItem {
+            vector: vec![1.0, 2.0],
+            ..item("d", [0.0; 3])
+        },
+    ];
+    assert_eq!(
+        db.remember_candidates(bad).unwrap_err().code(),
+        "ERR_DIMENSION_MISMATCH"
+    );
+    assert!(db.get("c").unwrap().is_none());
+    // Remembered items rank like any stored ones.
+    let given = [
+        GivenCandidate {
+            id: "b",
+            score: None,
+        },
+        GivenCandidate {
+            id: "a",
+            score: None,
+        },
+    ];
+    let ranked = db
+        .rank_candidates(&[0.0, 0.1, 1.0], &given, 2, true)
+        .unwrap();
+    let ids: Vec<&str> = ranked.hits.iter().map(|h| &*h.id).collect();
+    assert_eq!(ids, ["a", "b"]);
+}

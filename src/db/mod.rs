@@ -43,6 +43,7 @@ mod persist;
 mod queries;
 mod recent;
 mod rerank;
+mod seen_items;
 mod snapshot;
 mod vector_db;
 mod wal_record;
