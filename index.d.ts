@@ -446,7 +446,10 @@ export interface AbortSignalLike {
  * Options of the long operations `save`, `train` and `snapshot`. A `signal`
  * that aborts makes the call reject with `ERR_ABORTED` (its `cause` the
  * signal's reason) and leaves the database as it was before the call; one
- * already aborted rejects at once. Unknown keys are an `ERR_INVALID_ARGUMENT`.
+ * already aborted rejects at once. `snapshot` changes nothing, so it also
+ * rejects when the signal aborts after the work finished but before the
+ * result was delivered; a `save` or `train` that finished reports what it
+ * did. Unknown keys are an `ERR_INVALID_ARGUMENT`.
  */
 export interface AbortOptions {
   signal?: AbortSignalLike

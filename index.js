@@ -297,7 +297,7 @@ function invalidArgument(message) {
 // rejects with ERR_ABORTED, leaving the database as before the call. An
 // already aborted signal rejects at once. The rejection's `cause` is the
 // signal's reason, as fetch() does it.
-function withSignal(what, options, known, call) {
+function withSignal(what, options, known, call, { effectFree = false } = {}) {
   if (options != null && typeof options !== 'object') {
     return Promise.reject(invalidArgument(`${what} options must be an object, got ${typeof options}`))
   }
@@ -310,20 +310,23 @@ function withSignal(what, options, known, call) {
   if (typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
     return Promise.reject(invalidArgument(`${what}: signal must be an AbortSignal`))
   }
-  const abortedError = (error) => {
+  const abortedError = (error = Object.assign(new Error(`${what} was aborted`), { code: 'ERR_ABORTED' })) => {
     error.cause ??= signal.reason
     return error
   }
-  if (signal.aborted) {
-    const error = new Error(`${what} was aborted`)
-    error.code = 'ERR_ABORTED'
-    return Promise.reject(abortedError(error))
-  }
+  if (signal.aborted) return Promise.reject(abortedError())
   const token = new native.CancelToken()
   const onAbort = () => token.cancel()
   signal.addEventListener('abort', onAbort, { once: true })
   return async(() => call(token, keys))
-    .catch((error) => Promise.reject(error && error.code === 'ERR_ABORTED' ? abortedError(error) : error))
+    .then(
+      // A call without effects whose signal fired before its result was
+      // delivered is discarded: the caller asked for it to stop, and nothing
+      // it did needs reporting. Calls with effects (save, train) report
+      // what they did, since it happened.
+      (result) => (effectFree && signal.aborted ? Promise.reject(abortedError()) : result),
+      (error) => Promise.reject(error && error.code === 'ERR_ABORTED' ? abortedError(error) : error),
+    )
     .finally(() => signal.removeEventListener('abort', onAbort))
 }
 
@@ -483,7 +486,7 @@ class VectorDB {
   }
 
   snapshot(options) {
-    return withSignal('snapshot', options, SIGNAL_KEYS, (token) => this.#live().snapshot(token)).then(({ graph, features, ids }) => ({
+    return withSignal('snapshot', options, SIGNAL_KEYS, (token) => this.#live().snapshot(token), { effectFree: true }).then(({ graph, features, ids }) => ({
       graph: wrapGraph(graph),
       features,
       ids,
