@@ -56,7 +56,7 @@ type ProgressCallback =
 /// A JS `Float64Array` that a sync call fills in place. (Spelled as an alias:
 /// napi-rs converts `&mut [f64]` through `FromNapiValue` only when it does
 /// not see the reference in the parameter list.)
-type NumbersOut<'a> = &'a mut [f64];
+pub(super) type NumbersOut<'a> = &'a mut [f64];
 
 /// The native database; index.js's `VectorDB` keeps one in a private field.
 #[napi(js_name = "VectorDB")]
@@ -78,7 +78,7 @@ impl JsVectorDb {
     }
 
     /// The database this call works on.
-    fn core(&self) -> Arc<VectorDb> {
+    pub(super) fn core(&self) -> Arc<VectorDb> {
         self.shared.core()
     }
 

@@ -6,6 +6,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `db.rs` | the `VectorDB` class |
+//! | `candidates.rs` | its methods behind `Reranker`: other engines' candidates, feedback batches |
 //! | `shared.rs` | one database held by several `VectorDB` objects (`handle()`/`attach()`) |
 //! | `graph.rs` | the `Graph` class and `aggregate` |
 //! | `gnn_model.rs` | the `GnnModel` class behind `GCNLayer`, `GATLayer`, `GraphSAGE` |
@@ -15,6 +16,7 @@
 //! | `error.rs` | the one mapping from core errors to JS errors with a `code` |
 
 mod cancel;
+mod candidates;
 mod convert;
 mod db;
 mod error;

@@ -14,7 +14,7 @@ use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::hnsw::MAX_K;
 use crate::learn::interleave::credit;
-use crate::learn::{now_ms, ItemRecord, ItemSource, LearningStats, Session, TrainReport};
+use crate::learn::{now_ms, ItemRecord, ItemSource, LearningStats, Outcome, Session, TrainReport};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
@@ -35,6 +35,14 @@ pub enum Feedback {
         clicked: Vec<String>,
         converted: Vec<String>,
     },
+}
+
+/// What [`VectorDb::import_feedback`] took in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportedFeedback {
+    pub sessions: usize,
+    /// Items the batch carried that were not held here, now stored.
+    pub items: usize,
 }
 
 /// The keys of a feedback object.
@@ -112,6 +120,9 @@ impl VectorDb {
     /// [`VectorDb::feedback`] without waiting for durability.
     pub fn feedback_applied(&self, feedback: Feedback) -> Result<Applied<()>> {
         self.learner.check_enabled()?;
+        if self.is_read_only() {
+            return self.feedback_to_outbox(feedback);
+        }
         let gate = self.begin_write()?;
         self.feedback_admitted(feedback, gate, self.read_catalog())
     }
@@ -130,6 +141,9 @@ impl VectorDb {
     ) -> std::result::Result<Result<Applied<()>>, Feedback> {
         if let Err(error) = self.learner.check_enabled() {
             return Ok(Err(error));
+        }
+        if self.is_read_only() {
+            return Ok(self.feedback_to_outbox(feedback));
         }
         let gate = match self.try_begin_write() {
             None => return Err(feedback),
@@ -155,13 +169,25 @@ impl VectorDb {
         _gate: std::sync::RwLockReadGuard<'_, ()>,
         catalog: std::sync::RwLockReadGuard<'_, super::items::Catalog>,
     ) -> Result<Applied<()>> {
-        let (mut session, teams) = self.session_of(feedback)?;
-        if let (Some((version, teams)), Some(search_id)) = (&teams, &session.search_id) {
-            // Credit an interleaved search once, on its first feedback.
+        let (session, teams) = self.session_of(feedback)?;
+        let outcome = teams.and_then(|(version, teams)| {
+            credit(&teams, &session.clicked).map(|outcome| (version, outcome))
+        });
+        self.record_session(session, outcome, catalog)
+    }
+
+    /// Credits an interleaved search's `outcome` (once, on the search's
+    /// first feedback), then logs and records `session` without the items
+    /// deleted since it was shown. The caller holds the write gate.
+    fn record_session(
+        &self,
+        mut session: Session,
+        outcome: Option<(u64, Outcome)>,
+        catalog: std::sync::RwLockReadGuard<'_, super::items::Catalog>,
+    ) -> Result<Applied<()>> {
+        if let (Some((version, outcome)), Some(search_id)) = (outcome, &session.search_id) {
             if !self.learner.has_search(search_id) {
-                if let Some(outcome) = credit(teams, &session.clicked) {
-                    self.learner.credit(*version, outcome);
-                }
+                self.learner.credit(version, outcome);
             }
         }
         session.forget(|id| !catalog.slot_of.contains(id));
@@ -172,6 +198,72 @@ impl VectorDb {
             value: (),
             sequence,
         })
+    }
+
+    /// A read-only open's feedback: resolved against its recent searches
+    /// like any feedback, then queued for [`VectorDb::export_feedback`].
+    fn feedback_to_outbox(&self, feedback: Feedback) -> Result<Applied<()>> {
+        self.check_open()?;
+        let (session, teams) = self.session_of(feedback)?;
+        let interleaved = teams.map(|(version, teams)| (version, credit(&teams, &session.clicked)));
+        self.outbox.push(session, interleaved);
+        Ok(Applied {
+            value: (),
+            sequence: None,
+        })
+    }
+
+    /// Takes the feedback a read-only open was given since the last
+    /// export, as one batch for the writer's [`VectorDb::import_feedback`].
+    pub fn export_feedback(&self) -> Result<Vec<u8>> {
+        self.check_open()?;
+        Ok(self.outbox.export(self.dimensions()))
+    }
+
+    /// Feedback waiting for export, and feedback dropped because the outbox
+    /// was full.
+    pub fn pending_feedback(&self) -> (usize, u64) {
+        self.outbox.pending()
+    }
+
+    /// Logs the feedback of a batch from a reader's `export_feedback` as
+    /// this database's own (durable when this returns), crediting the
+    /// reader's interleaving outcomes, after storing the items it carries
+    /// that are not held here. Items deleted here since stay forgotten.
+    pub fn import_feedback(&self, batch: &[u8]) -> Result<ImportedFeedback> {
+        self.check_open()?;
+        self.learner.check_enabled()?;
+        let batch = super::feedback_outbox::decode_batch(batch, self.dimensions())?;
+        let unseen: Vec<_> = {
+            let catalog = self.read_catalog();
+            batch
+                .items
+                .into_iter()
+                .filter(|item| {
+                    item.id
+                        .as_deref()
+                        .is_some_and(|id| !catalog.slot_of.contains(id))
+                })
+                .collect()
+        };
+        let items = unseen.len();
+        if !unseen.is_empty() {
+            self.insert_batch(unseen, &|_, _| {})?;
+        }
+        let mut last = None;
+        let sessions = batch.sessions.len();
+        for exported in batch.sessions {
+            let gate = self.begin_write()?;
+            let applied =
+                self.record_session(exported.session, exported.credit, self.read_catalog())?;
+            drop(gate);
+            last = applied.sequence.or(last);
+        }
+        self.durable(Applied {
+            value: (),
+            sequence: last,
+        })?;
+        Ok(ImportedFeedback { sessions, items })
     }
 
     /// Applies a replayed feedback record (kept with learning off too, so

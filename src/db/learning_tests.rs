@@ -733,6 +733,7 @@ fn rank_base_candidates(db: &VectorDb, data: &Intents, q: usize, depth: usize) -
         .map(|h| GivenCandidate {
             id: &h.id,
             score: None,
+            vector: None,
         })
         .collect();
     db.rank_candidates(&data.queries[q], &given, 10, true)
@@ -747,22 +748,27 @@ fn another_engines_candidates_without_a_model_keep_their_order_and_take_feedback
         GivenCandidate {
             id: "5",
             score: Some(0.1),
+            vector: None,
         },
         GivenCandidate {
             id: "17",
             score: Some(0.9),
+            vector: None,
         },
         GivenCandidate {
             id: "3",
             score: Some(0.5),
+            vector: None,
         },
         GivenCandidate {
             id: "17",
             score: Some(-1.0),
+            vector: None,
         },
         GivenCandidate {
             id: "8",
             score: None,
+            vector: None,
         },
     ];
     let query = &data.queries[0];
@@ -799,7 +805,8 @@ fn another_engines_candidates_without_a_model_keep_their_order_and_take_feedback
         code(
             &[GivenCandidate {
                 id: "nope",
-                score: None
+                score: None,
+                vector: None
             }],
             3
         ),
@@ -810,7 +817,8 @@ fn another_engines_candidates_without_a_model_keep_their_order_and_take_feedback
         code(
             &[GivenCandidate {
                 id: "5",
-                score: Some(f32::NAN)
+                score: Some(f32::NAN),
+                vector: None
             }],
             3
         ),
@@ -921,10 +929,12 @@ fn candidates_are_remembered_once_and_updated_when_their_vector_changes() {
         GivenCandidate {
             id: "b",
             score: None,
+            vector: None,
         },
         GivenCandidate {
             id: "a",
             score: None,
+            vector: None,
         },
     ];
     let ranked = db

@@ -34,6 +34,7 @@
 //! write-ahead log and acknowledges it once durable; see `persist.rs`.
 mod checkpoint;
 mod compact;
+mod feedback_outbox;
 mod id_map;
 mod items;
 mod learning;
@@ -51,10 +52,11 @@ mod writes;
 
 pub use crate::store::wal::Durability;
 pub use checkpoint::{CheckpointPolicy, DEFAULT_CHECKPOINT_AGE_MS, DEFAULT_CHECKPOINT_BYTES};
+pub use feedback_outbox::{decode_batch, ExportedSession, FeedbackBatch};
 pub use items::{
     metadata_from_value, Item, Metadata, NewItem, NewItems, MAX_ID_BYTES, MAX_METADATA_DEPTH,
 };
-pub use learning::{Feedback, FEEDBACK_KEYS};
+pub use learning::{Feedback, ImportedFeedback, FEEDBACK_KEYS};
 pub use options::{
     check_insert_batch_keys, DbOptions, OpenOptions, INSERT_BATCH_OPTION_KEYS, MAX_RECENT_SEARCHES,
 };
@@ -75,5 +77,7 @@ mod learning_tests;
 mod online_save_tests;
 #[cfg(test)]
 mod persist_tests;
+#[cfg(test)]
+mod reader_feedback_tests;
 #[cfg(test)]
 mod tests;

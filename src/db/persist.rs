@@ -514,7 +514,12 @@ impl VectorDb {
         if unchanged {
             return Ok(None);
         }
-        VectorDb::open(&persistence.path, &reader.options).map(Some)
+        let fresh = VectorDb::open(&persistence.path, &reader.options)?;
+        // Searches served before the refresh still take feedback, and
+        // feedback not exported yet is not lost.
+        std::mem::swap(&mut *self.lock_recent(), &mut *fresh.lock_recent());
+        self.outbox.hand_over(&fresh.outbox);
+        Ok(Some(fresh))
     }
 
     /// Flushes and fsyncs the log and releases the file; later calls fail

@@ -24,15 +24,31 @@ use std::sync::{Arc, RwLockReadGuard};
 const EXPANSION_SHARE: usize = 2;
 
 struct Candidate {
+    /// [`NOT_HELD`] for a candidate given with its vector that this
+    /// database does not store (a read-only reranker's new items).
     slot: u32,
     distance: f32,
     base_score: f32,
     score: f32,
+    /// The id of a candidate not held here.
+    outside: Option<Arc<str>>,
 }
+
+/// The slot of a candidate not stored here: no learned score, no metadata.
+const NOT_HELD: u32 = u32::MAX;
 
 impl Candidate {
     /// The hit this candidate shows as, if its slot still holds an item.
     fn hit(&self, catalog: &Catalog) -> Option<Hit> {
+        if let Some(id) = &self.outside {
+            return Some(Hit {
+                id: id.clone(),
+                score: self.score,
+                base_score: self.base_score,
+                distance: self.distance,
+                metadata: None,
+            });
+        }
         Some(Hit {
             id: catalog.ids[self.slot as usize].clone()?,
             score: self.score,
@@ -70,6 +86,7 @@ impl VectorDb {
                 distance: n.distance,
                 base_score: metric.score(n.distance),
                 score: 0.0,
+                outside: None,
             })
             .collect();
         // Past-query candidates: live, passing the filter, not found already.
@@ -100,6 +117,7 @@ impl VectorDb {
                 distance,
                 base_score: metric.score(distance),
                 score: 0.0,
+                outside: None,
             });
         }
         self.serve_ranked(query, catalog, &context, candidates, options.k, model)
@@ -120,13 +138,13 @@ impl VectorDb {
         model: &Arc<Model>,
     ) -> Result<SearchResults> {
         let settings = self.learner.settings();
-        for c in &candidates {
+        for c in candidates.iter().filter(|c| c.outside.is_none()) {
             context.prefetch(c.slot);
             if let Some(entry) = catalog.ids.get(c.slot as usize) {
                 crate::distance::prefetch_bytes((entry as *const Option<Arc<str>>).cast());
             }
         }
-        for c in &mut candidates {
+        for c in candidates.iter_mut().filter(|c| c.outside.is_none()) {
             let id = catalog.ids[c.slot as usize].as_deref().unwrap_or("");
             c.score = c.base_score + context.learned_score(id, c.slot);
         }
@@ -175,13 +193,19 @@ impl VectorDb {
 }
 
 /// A candidate another engine found for a query: an item this database
-/// stores (by id), with that engine's score when it gave one.
+/// stores (by id), or one given with its vector, with that engine's score
+/// when it gave one.
 #[derive(Clone, Copy, Debug)]
 pub struct GivenCandidate<'a> {
     pub id: &'a str,
-    /// The other engine's score (higher is better); `None` scores the item
-    /// by this database's metric, as its own search would.
+    /// The other engine's score on this database's scale (higher is
+    /// better); `None` scores the item by this database's metric, as its
+    /// own search would.
     pub score: Option<f32>,
+    /// The item's vector, used only when this database does not store the
+    /// id: such a candidate is ranked by its base score alone (no model
+    /// knows it) instead of being an error.
+    pub vector: Option<&'a [f32]>,
 }
 
 impl VectorDb {
@@ -216,23 +240,45 @@ impl VectorDb {
             )));
         }
         let prepared = self.index.prepare(query, "query")?;
+        let metric = self.index.metric();
         let catalog = self.read_catalog();
         let mut seen: FastSet<u32> = FastSet::default();
+        let mut outside_seen = std::collections::HashSet::new();
         let mut slots = Vec::with_capacity(candidates.len());
         let mut given = Vec::with_capacity(candidates.len());
+        let mut outside = Vec::new();
+        // Shown items not held here travel with exported feedback, so the
+        // process that trains can learn them.
+        let mut outside_items: Vec<(Arc<str>, &[f32])> = Vec::new();
         for c in candidates {
-            let slot = catalog
-                .slot_of
-                .get(c.id)
-                .ok_or_else(|| crate::error::Error::NotFound(c.id.to_string()))?;
-            if seen.insert(slot) {
-                slots.push(slot);
-                given.push(c.score);
+            match (catalog.slot_of.get(c.id), c.vector) {
+                (Some(slot), _) => {
+                    if seen.insert(slot) {
+                        slots.push(slot);
+                        given.push(c.score);
+                    }
+                }
+                (None, Some(given_vector)) => {
+                    let vector = self.index.prepare(given_vector, "a candidate's vector")?;
+                    if outside_seen.insert(c.id) {
+                        super::items::validate_id(c.id)?;
+                        let distance = self.index.distance_between(&prepared, &vector);
+                        let base_score = c.score.unwrap_or_else(|| metric.score(distance));
+                        outside.push(Candidate {
+                            slot: NOT_HELD,
+                            distance,
+                            base_score,
+                            score: base_score,
+                            outside: Some(Arc::from(c.id)),
+                        });
+                        outside_items.push((Arc::from(c.id), given_vector));
+                    }
+                }
+                (None, None) => return Err(crate::error::Error::NotFound(c.id.to_string())),
             }
         }
-        let metric = self.index.metric();
         let distances = self.index.distances_to(&prepared, &slots);
-        let candidates: Vec<Candidate> = slots
+        let mut candidates: Vec<Candidate> = slots
             .iter()
             .zip(given)
             .zip(distances)
@@ -244,12 +290,30 @@ impl VectorDb {
                     distance,
                     base_score,
                     score: base_score,
+                    outside: None,
                 })
             })
             .collect();
+        candidates.extend(outside);
+        let results = self.rank_gathered(query, &prepared, catalog, candidates, k, rerank)?;
+        if !outside_items.is_empty() && self.is_read_only() {
+            self.outbox.note_items(&outside_items, &results.hits);
+        }
+        Ok(results)
+    }
+
+    fn rank_gathered(
+        &self,
+        query: &[f32],
+        prepared: &[f32],
+        catalog: RwLockReadGuard<'_, Catalog>,
+        candidates: Vec<Candidate>,
+        k: usize,
+        rerank: bool,
+    ) -> Result<SearchResults> {
         if rerank {
             if let Some(model) = self.learner.serving() {
-                let context = model.context(&prepared, &self.index);
+                let context = model.context(prepared, &self.index);
                 return self.serve_ranked(query, catalog, &context, candidates, k, &model);
             }
         }

@@ -8,6 +8,17 @@ use super::vector_db::VectorDb;
 use crate::error::Result;
 
 impl VectorDb {
+    /// Positions in `ids` of those this database does not hold.
+    pub fn unheld<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<Vec<u32>> {
+        self.check_open()?;
+        let catalog = self.read_catalog();
+        Ok(ids
+            .enumerate()
+            .filter(|(_, id)| !catalog.slot_of.contains(id))
+            .map(|(i, _)| i as u32)
+            .collect())
+    }
+
     /// Stores the candidates not held yet and updates those whose vector
     /// changed (metadata follows the candidate when it has any); returns how
     /// many were inserted and how many updated. Vectors are checked like

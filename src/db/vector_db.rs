@@ -58,6 +58,8 @@ pub struct VectorDb {
     /// so that one runs at a time (a checkpoint leaves the gate open for
     /// most of its length). Taken before the gate.
     pub(super) saving: Mutex<()>,
+    /// Feedback given to a read-only open, waiting for `export_feedback`.
+    pub(super) outbox: super::feedback_outbox::FeedbackOutbox,
 }
 
 impl VectorDb {
@@ -106,6 +108,7 @@ impl VectorDb {
             trainer_thread: Mutex::new(None),
             checkpoints: Checkpointer::new(CheckpointPolicy::off()),
             saving: Mutex::new(()),
+            outbox: Default::default(),
         })
     }
 
@@ -194,9 +197,15 @@ impl VectorDb {
         Some(self.admit_write(gate))
     }
 
+    /// Whether this is a read-only open of a file (a reader following a
+    /// writer).
+    pub fn is_read_only(&self) -> bool {
+        self.persistence.as_ref().is_some_and(|p| p.wal().is_none())
+    }
+
     fn admit_write<'a>(&self, gate: RwLockReadGuard<'a, ()>) -> Result<RwLockReadGuard<'a, ()>> {
         self.check_open()?;
-        if self.persistence.as_ref().is_some_and(|p| p.wal().is_none()) {
+        if self.is_read_only() {
             return Err(Error::ReadOnly);
         }
         self.write_epoch.fetch_add(1, Ordering::AcqRel);

@@ -339,6 +339,12 @@ impl Index {
             .then(|| storage.vector(slot).to_vec())
     }
 
+    /// The metric's distance between two prepared vectors (see
+    /// [`Index::prepare`]), neither of them stored.
+    pub fn distance_between(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.distance.distance(a, b)
+    }
+
     /// Distances from a prepared query (see [`Index::prepare`]) to each of
     /// `slots`, under one read of the storage and without copying vectors;
     /// `None` for a deleted or unknown slot.
