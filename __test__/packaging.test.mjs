@@ -24,6 +24,8 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'index.d.ts',
     'index.js',
     'internal.js',
+    'lancedb.d.ts',
+    'lancedb.js',
     'langchain/index.cjs',
     'langchain/index.d.mts',
     'langchain/index.d.ts',
@@ -31,7 +33,15 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'langchain/store.cjs',
     'native.js',
     'package.json',
+    'pgvector.d.ts',
+    'pgvector.js',
     'platform.js',
+    'sources/arguments.js',
+    'sources/contract.d.ts',
+    'sources/errors.js',
+    'sources/filter.js',
+    'sources/lance-filter.js',
+    'sources/pg-filter.js',
   ])
   const size = JSON.parse(out)[0].size
   assert.ok(size < 200_000, `the tarball is ${size} bytes`)
