@@ -41,6 +41,7 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'sources/errors.js',
     'sources/filter.js',
     'sources/lance-filter.js',
+    'sources/once.js',
     'sources/pg-filter.js',
   ])
   const size = JSON.parse(out)[0].size
