@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   /** `require('hnsw-gnn')` found no binary for this platform; the message names the package it looked for and what to do. */
   | 'ERR_NATIVE_BINARY_MISSING'
+  /** A candidate source's engine failed (`hnsw-gnn/pgvector`, `hnsw-gnn/lancedb`: a missing table or column, a closed pool); `cause` holds its error. */
+  | 'ERR_SOURCE'
   /** A bug: a caught Rust panic (it never crashes Node). */
   | 'ERR_INTERNAL'
 
@@ -718,6 +720,32 @@ export declare class VectorDB {
   /** Forgets the feedback log and the model; search is base search again. Durable like a write (in the write-ahead log when it resolves). */
   resetLearning(): Promise<void>
   /**
+   * A reader's feedback for the writer. A database opened `readOnly` takes
+   * `feedback` (for its own searches, or given with `query` and `shown`)
+   * and keeps it until this takes it all as one batch (about 1.6 KB per
+   * session at 384 dimensions): send it to the process that writes —
+   * an IPC message, a queue — whose `importFeedback` logs it. A batch
+   * carries each interleaved search's outcome (wins are pooled across
+   * processes) and the vectors of shown items a `Reranker` reader did not
+   * hold. A reader keeps up to 100,000 sessions; older ones are dropped.
+   * On a writable database there is nothing to export (an empty batch).
+   *
+   * @example
+   * // reader (a node:cluster worker)
+   * setInterval(() => process.send(reader.exportFeedback()), 1000)
+   * // writer (the primary)
+   * worker.on('message', (batch) => writer.importFeedback(Buffer.from(batch)))
+   */
+  exportFeedback(): Uint8Array
+  /**
+   * Logs a reader's batch from `exportFeedback` as this database's own
+   * feedback (durable when it resolves), after storing the items it carries
+   * that are not held here. Rejects with `ERR_INVALID_ARGUMENT` for bytes
+   * that are not a batch, `ERR_DIMENSION_MISMATCH` for another database's,
+   * `ERR_READ_ONLY` on a reader.
+   */
+  importFeedback(batch: Uint8Array): Promise<{ sessions: number; items: number }>
+  /**
    * Drops logged feedback that arrived before `before` (a `Date` or
    * milliseconds since the epoch), or all of it without `before`; resolves
    * to the number of sessions dropped. The log holds query vectors: this
@@ -794,6 +822,119 @@ export declare class VectorDB {
    * closing twice is harmless.
    */
   close(): Promise<void>
+}
+
+/** A candidate another engine found for a query, for {@link Reranker.rerank}. */
+export interface RerankCandidate {
+  id: string
+  /**
+   * The item's vector: needed the first time the reranker sees the id
+   * (see {@link Reranker.missing}); ignored once it holds the item.
+   */
+  vector?: Float32Array | number[]
+  /**
+   * The engine's score on this reranker's scale (cosine similarity, dot
+   * product, or negated squared euclidean distance); absent, the reranker
+   * computes it from the vectors, as its own search would.
+   */
+  score?: number
+  /** Stored with the item the first time it is seen; returned with hits. */
+  metadata?: Record<string, unknown>
+}
+
+/** Options of `new Reranker`. */
+export interface RerankerOptions extends VectorDbOptions {
+  /**
+   * Items kept at most (default 1,000,000); beyond it the least recently
+   * seen candidates are forgotten (never one of the list being ranked).
+   */
+  maxItems?: number
+}
+
+/** Options of `Reranker.open`. */
+export interface OpenRerankerOptions extends OpenDbOptions {
+  maxItems?: number
+}
+
+/**
+ * The learner without hnsw-gnn's index: it reorders the candidates another
+ * engine (Postgres/pgvector, LanceDB, Elasticsearch, ...) found, learning
+ * from feedback exactly as `VectorDB` does — the same model, guardrail,
+ * interleaving and persistence — over the items it has seen in candidate
+ * lists (their vectors, its own HNSW graph over them for message passing,
+ * and co-clicks). It returns only the candidates it was given, so results
+ * never cross the engine's filters or tenants.
+ *
+ * @example
+ * const reranker = new Reranker({ dimensions: 384, path: 'learned.hgnn' })
+ * const { searchId, hits } = await reranker.rerank(query, candidates, { k: 10 })
+ * await reranker.feedback({ searchId, clicked: [hits[0].id] })
+ */
+export declare class Reranker {
+  constructor(options: RerankerOptions)
+  /** Opens a saved reranker; `{ readOnly: true }` follows a writer in another process (see `refresh`). */
+  static open(path: string, options?: OpenRerankerOptions): Promise<Reranker>
+  /** Items held. */
+  readonly size: number
+  readonly dimensions: number
+  readonly metric: Metric
+  readonly maxItems: number
+  /** Of `ids`, those this reranker does not hold: their vectors are needed by `rerank`. */
+  missing(ids: string[]): string[]
+  /**
+   * The best `k` (default 10) of `candidates` for `query`, ordered by the
+   * serving model (`baseScore` + the learned part; a share `explore` of
+   * requests interleaves the base and learned orders), or by `baseScore`
+   * before a model serves or with `rerank: false`. Candidates not held
+   * yet are stored first (a writer) or ranked by base score alone (a
+   * reader). Ranking held candidates runs on the calling thread (tens of
+   * microseconds for 100); storing new ones runs off it. Rejects with
+   * `ERR_NOT_FOUND` for a candidate it does not hold given without a
+   * vector, `ERR_DIMENSION_MISMATCH`, `ERR_INVALID_VECTOR`,
+   * `ERR_INVALID_ARGUMENT`.
+   */
+  rerank(query: Float32Array | number[], candidates: RerankCandidate[], options?: { k?: number; rerank?: boolean }): Promise<SearchResult>
+  /** As `VectorDB.feedback`; a read-only reranker keeps it for `exportFeedback`. */
+  feedback(feedback: Feedback): Promise<void>
+  train(options?: AbortOptions): Promise<TrainingReport>
+  learningStats(): LearningStats
+  resetLearning(): Promise<void>
+  exportFeedback(): Uint8Array
+  importFeedback(batch: Uint8Array): Promise<{ sessions: number; items: number }>
+  stats(): DatabaseStats
+  save(options?: AbortOptions): Promise<void>
+  refresh(): Promise<boolean>
+  close(): Promise<void>
+}
+
+/**
+ * What {@link LearnedSearch} needs of an engine: `hnsw-gnn/pgvector`'s
+ * `PgVectorSource` and `hnsw-gnn/lancedb`'s `LanceDbSource` are two.
+ */
+export interface CandidateSource {
+  /** The metric the engine ranks by; must be the reranker's. */
+  readonly metric?: Metric
+  /** The best `k` items for `query`, best first, with scores on hnsw-gnn's scale. */
+  search(query: Float32Array | number[], options: { k: number; filter?: Filter }): Promise<Array<{ id: string; score: number; metadata?: Record<string, unknown> }>>
+  /** The vectors of those `ids` that exist, in one round trip. */
+  vectors(ids: string[]): Promise<Map<string, Float32Array>>
+}
+
+/**
+ * Another engine's search with learned ranking: fetches `depth` (default
+ * 100) candidates' ids, then vectors only for those the reranker does not
+ * hold, and reranks them.
+ *
+ * @example
+ * const search = new LearnedSearch(new PgVectorSource({ pool, table: 'docs', id: 'id', vector: 'embedding', metric: 'cosine' }), reranker)
+ * const { searchId, hits } = await search.search(query, { k: 10, filter: { lang: 'en' } })
+ * await search.feedback({ searchId, clicked: [hits[1].id] })
+ */
+export declare class LearnedSearch {
+  constructor(source: CandidateSource, reranker: Reranker, options?: { depth?: number })
+  readonly depth: number
+  search(query: Float32Array | number[], options?: { k?: number; filter?: Filter }): Promise<SearchResult>
+  feedback(feedback: Feedback): Promise<void>
 }
 
 // ---------------------------------------------------------------- GNN layers

@@ -341,8 +341,15 @@ function epochMs(time) {
   return time instanceof Date ? time.getTime() : time
 }
 
+// The native database behind a VectorDB, for reranker.js (never exported).
+let nativeOf
+
 /** An embedded vector database (see index.d.ts). */
 class VectorDB {
+  static {
+    nativeOf = (db) => db.#live()
+  }
+
   #native
   // Set once this object's close() has resolved. With handle()/attach()
   // several objects (in several workers) share one database, which stays
@@ -473,6 +480,17 @@ class VectorDB {
 
   resetLearning() {
     return async(() => this.#live().resetLearning())
+  }
+
+  exportFeedback() {
+    return sync(() => this.#live().exportFeedback())
+  }
+
+  importFeedback(batch) {
+    return async(() => {
+      if (!(batch instanceof Uint8Array)) throw invalidArgument('importFeedback takes the Uint8Array from exportFeedback()')
+      return this.#live().importFeedback(Buffer.isBuffer(batch) ? batch : Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength))
+    })
   }
 
   purgeFeedback(options) {
@@ -653,7 +671,24 @@ function simdInfo() {
 
 // Named exports spelled out so that Node's ESM loader can see them
 // (`import { VectorDB } from 'hnsw-gnn'`).
+const { Reranker, LearnedSearch } = require('./reranker.js')({
+  VectorDB,
+  nativeOf,
+  sync,
+  async,
+  unpack,
+  blockLength,
+  requestedK,
+  invalidArgument,
+  codedError,
+  otherKeys,
+  idArgument,
+  limits,
+})
+
 module.exports.VectorDB = VectorDB
+module.exports.Reranker = Reranker
+module.exports.LearnedSearch = LearnedSearch
 module.exports.Graph = Graph
 module.exports.HalfFeatures = HalfFeatures
 module.exports.GCNLayer = GCNLayer

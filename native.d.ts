@@ -178,6 +178,12 @@ export interface DatabaseStats {
  */
 export declare const DEFAULT_K: number
 
+/** `importFeedback`: sessions logged, and items the batch brought. */
+export interface ImportedFeedbackReport {
+  sessions: number
+  items: number
+}
+
 /** Interleaving tallies of the serving model. */
 export interface InterleavingStats {
   wins: number
@@ -279,6 +285,12 @@ export interface Matrix {
   data: Float32Array
   rows: number
   cols: number
+}
+
+/** `rememberCandidates`: how many were new, how many changed. */
+export interface RememberedCandidates {
+  inserted: number
+  updated: number
 }
 
 /**

@@ -13,26 +13,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pkg from '../index.js'
 import { makeRng, failureOf, assertCode } from './helpers.mjs'
-import { intents, userClicks, ndcg } from './fixtures/intents.mjs'
-import { createRequire } from 'node:module'
-
-const { generateSynthetic } = createRequire(import.meta.url)('../benchmark/learning/datasets.js')
-
-/** The benchmark's latent-intent generator, small: 5,000 items of 50 intents, 64-d. */
-function benchmarkLike(seed) {
-  const d = generateSynthetic({ seed, items: 5000, classes: 50, queriesPerClass: 20, dim: 64, latentDim: 16 })
-  const rows = (v, n) => Array.from({ length: n }, (_, i) => v.subarray(i * d.dim, (i + 1) * d.dim))
-  const queries = d.queries.count
-  return {
-    dim: d.dim,
-    items: rows(d.vectors, d.count),
-    itemClass: Array.from(d.itemGroup),
-    queries: rows(d.queries.vectors, queries),
-    queryClass: Array.from(d.queries.group),
-    train: [...Array(queries).keys()].filter((q) => q % 3 !== 0),
-    test: [...Array(queries).keys()].filter((q) => q % 3 === 0),
-  }
-}
+import { intents, userClicks, ndcg, benchmarkLike } from './fixtures/intents.mjs'
 
 const { VectorDB } = pkg
 const LEARNING = { explore: 0, background: false }

@@ -36,6 +36,7 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'pgvector.d.ts',
     'pgvector.js',
     'platform.js',
+    'reranker.js',
     'sources/arguments.js',
     'sources/contract.d.ts',
     'sources/errors.js',

@@ -283,3 +283,27 @@ async function main(): Promise<void> {
 }
 
 void main()
+
+// Reranker and LearnedSearch (issue 19).
+import { Reranker, LearnedSearch, type CandidateSource, type RerankCandidate } from '../index.js'
+async function rerankerTypes(): Promise<void> {
+  const reranker = new Reranker({ dimensions: 3, maxItems: 1000, learning: { background: false } })
+  const candidates: RerankCandidate[] = [{ id: 'a', vector: new Float32Array(3), score: 0.5, metadata: { lang: 'en' } }, { id: 'b' }]
+  const missing: string[] = reranker.missing(['a', 'b'])
+  const { searchId, hits } = await reranker.rerank([1, 0, 0], candidates, { k: 5 })
+  const base: number = hits[0].baseScore
+  await reranker.feedback({ searchId, clicked: [hits[0].id] })
+  const batch: Uint8Array = reranker.exportFeedback()
+  const imported: { sessions: number; items: number } = await reranker.importFeedback(batch)
+  const source: CandidateSource = {
+    metric: 'cosine',
+    search: async () => [{ id: 'a', score: 1 }],
+    vectors: async (ids) => new Map(ids.map((id) => [id, new Float32Array(3)])),
+  }
+  const search = new LearnedSearch(source, reranker, { depth: 50 })
+  const result = await search.search([1, 0, 0], { k: 3, filter: { lang: 'en' } })
+  const reader = await Reranker.open('learned.hgnn', { readOnly: true, maxItems: 10 })
+  const changed: boolean = await reader.refresh()
+  void [missing, base, imported, result, changed]
+}
+void rerankerTypes

@@ -81,9 +81,13 @@ pub const CODES: [&str; 16] = [
     "ERR_INTERNAL",
 ];
 
-/// Codes raised in JavaScript before any Rust runs: binding.js's, when no
-/// native binary loads.
-pub const JS_ONLY_CODES: [&str; 1] = ["ERR_NATIVE_BINARY_MISSING"];
+/// Codes raised in JavaScript alone, with the file that raises each:
+/// binding.js's when no native binary loads, and the candidate sources'
+/// when the other engine fails.
+pub const JS_ONLY_CODES: [(&str, &str); 2] = [
+    ("ERR_NATIVE_BINARY_MISSING", "binding.js"),
+    ("ERR_SOURCE", "sources/errors.js"),
+];
 
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -292,11 +296,11 @@ mod tests {
         let mut listed: BTreeSet<String> = CODES.iter().map(|c| c.to_string()).collect();
         assert_eq!(produced, listed, "CODES lists every code and no other");
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let binding = std::fs::read_to_string(root.join("binding.js")).unwrap();
-        for code in JS_ONLY_CODES {
+        for (code, file) in JS_ONLY_CODES {
+            let raiser = std::fs::read_to_string(root.join(file)).unwrap();
             assert!(
-                binding.contains(&format!("'{code}'")),
-                "binding.js raises {code}"
+                raiser.contains(&format!("'{code}'")),
+                "{file} raises {code}"
             );
             listed.insert(code.to_string());
         }

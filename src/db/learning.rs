@@ -232,6 +232,9 @@ impl VectorDb {
     /// that are not held here. Items deleted here since stay forgotten.
     pub fn import_feedback(&self, batch: &[u8]) -> Result<ImportedFeedback> {
         self.check_open()?;
+        if self.is_read_only() {
+            return Err(Error::ReadOnly);
+        }
         self.learner.check_enabled()?;
         let batch = super::feedback_outbox::decode_batch(batch, self.dimensions())?;
         let unseen: Vec<_> = {
