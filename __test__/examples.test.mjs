@@ -163,3 +163,17 @@ test('the README LangChain example is examples/langchain.mjs, import path aside,
   assert.match(stdout, /^sessions logged: 1$/m)
   assert.match(stdout, /^\{ section: 'login' \} 0\.\d{3}$/m)
 })
+
+test('cluster: a model trained in the primary ranks in both serving workers', async () => {
+  const { stdout } = await output('cluster.mjs')
+  const line = stdout.split('\n').find((l) => l.startsWith('{"cluster"'))
+  assert.ok(line, `a result line in:\n${stdout}`)
+  const { cluster } = JSON.parse(line)
+  assert.equal(cluster.sessions, 2 * 6 * 200, "every worker's feedback reached the primary")
+  assert.ok(cluster.active, 'the primary trained a model from the workers feedback')
+  assert.equal(cluster.workers.length, 2)
+  for (const w of cluster.workers) {
+    assert.notEqual(w.after, w.before, `worker ${w.worker}: the primary's model changed its held-out ranking`)
+  }
+  assert.equal(cluster.workers[0].after, cluster.workers[1].after, 'both workers serve the same model')
+})
