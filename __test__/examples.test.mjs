@@ -177,3 +177,11 @@ test('cluster: a model trained in the primary ranks in both serving workers', as
   }
   assert.equal(cluster.workers[0].after, cluster.workers[1].after, 'both workers serve the same model')
 })
+
+test('pgvector: the learned reranker lifts held-out nDCG@10 over pgvector alone', async (t) => {
+  const { stdout } = await output('pgvector.mjs')
+  if (stdout.startsWith('skipped:')) return t.skip(stdout.trim())
+  const [, alone, learned] = stdout.match(/pgvector ([\d.]+), pgvector \+ learned reranker ([\d.]+)/) ?? []
+  assert.ok(alone && learned, `the nDCG line in:\n${stdout}`)
+  assert.ok(Number(learned) > Number(alone), stdout)
+})
