@@ -24,7 +24,12 @@ const { CHECKPOINTS, DRIFT_AT, TRAIN_EVERY, SCENARIOS } = require('./learning/pr
 const { TUNING_BUDGET } = require('./learning/baselines')
 const { DATASETS, loadDataset } = require('./learning/datasets')
 const { markdown, chart, protocolLines } = require('./learning/report')
-const { envInfo } = require('./lib/report')
+const { envInfo, loadAverage } = require('./lib/report')
+const engines = require('./learning/engines')
+const { latency } = require('./learning/engine-latency')
+const { ENGINES } = engines
+// The 384-dimensional dataset latency is timed on (issue 19 asks for 384).
+const LATENCY_DATASET = 'npm-scopes'
 
 // How far static search may differ from a stored run's (see addStoredMethods).
 const STATIC_TOLERANCE = 0.005
@@ -38,6 +43,11 @@ const USAGE = `usage: node benchmark/learning.js [--baselines | --methods a,b] [
   --scenarios LIST     comma-separated (default: ${Object.keys(SCENARIOS).join(',')})
   --seeds N            evaluation seeds (default 5)
   --workers N          worker threads (default 2)
+  --engine NAME        candidates from another engine (${ENGINES.join(', ')}): runs
+                       NAME, hnsw-gnn-NAME and hnsw-gnn on the clicks scenario to
+                       5,000 sessions (single-point grids: no tuning runs), then
+                       times rerank and end-to-end latency; results go to
+                       benchmark/results/learning-NAME
   --quick              a smoke run: 2 seeds, 2,000 sessions, tuning on 1,000
   --out PREFIX         results path prefix (default benchmark/results/learning-baselines;
                        --quick defaults to none: nothing written)
@@ -54,6 +64,7 @@ function options() {
     options: {
       baselines: { type: 'boolean' },
       methods: { type: 'string' },
+      engine: { type: 'string' },
       datasets: { type: 'string' },
       scenarios: { type: 'string' },
       seeds: { type: 'string', default: '5' },
@@ -71,11 +82,18 @@ function options() {
   }
   if (values.report) return { report: values.report }
   const list = (s, fallback) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : fallback)
-  const methods = list(values.methods, values.baselines ? BASELINES.slice() : BASELINES.concat(['hnsw-gnn', 'hnsw-gnn-identity']))
+  const engine = values.engine ?? null
+  if (engine && !ENGINES.includes(engine)) throw new Error(`unknown --engine ${engine}; known: ${ENGINES.join(', ')}`)
+  const defaults = engine
+    ? [engine, `hnsw-gnn-${engine}`, 'hnsw-gnn']
+    : values.baselines
+      ? BASELINES.slice()
+      : BASELINES.concat(['hnsw-gnn', 'hnsw-gnn-identity'])
+  const methods = list(values.methods, defaults)
   for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method ${m}; known: ${Object.keys(METHODS).join(', ')}`)
   if (!methods.includes('static')) methods.unshift('static') // every gain is measured against it
   const datasets = list(values.datasets, Object.keys(DATASETS))
-  const scenarios = list(values.scenarios, Object.keys(SCENARIOS))
+  const scenarios = list(values.scenarios, engine ? ['clicks'] : Object.keys(SCENARIOS))
   const quick = Boolean(values.quick)
   const positive = (name) => {
     const n = Number(values[name])
@@ -83,10 +101,14 @@ function options() {
     return n
   }
   const seeds = quick ? 2 : positive('seeds')
-  const out = values.out ?? (quick ? null : path.join(__dirname, 'results', values.baselines && !values.methods ? 'learning-baselines' : 'learning'))
-  const checkpoints = quick ? [0, 500, 1000, 2000] : CHECKPOINTS
+  const out =
+    values.out ??
+    (quick ? null : path.join(__dirname, 'results', engine ? `learning-${engine}` : values.baselines && !values.methods ? 'learning-baselines' : 'learning'))
+  // Beside an engine the question is the level after 5,000 sessions.
+  const checkpoints = quick ? [0, 500, 1000, 2000] : engine ? CHECKPOINTS.filter((c) => c <= 5000) : CHECKPOINTS
   return {
     command: process.argv.slice(2).join(' '),
+    engine,
     methods,
     datasets,
     scenarios,
@@ -196,17 +218,23 @@ async function measure(o) {
     const tuningJobs = []
     for (const dataset of o.datasets) {
       for (const method of o.methods) {
+        if (o.engine && METHODS[method].grid.length === 1) continue // nothing to choose
         for (const params of METHODS[method].grid) {
           tuningJobs.push({ role: 'tune', dataset, method, params, ...o.tuning, driftAt: o.driftAt })
         }
       }
     }
     console.error(`tuning: ${tuningJobs.length} runs`)
-    const tuningResults = await pool.runAll(tuningJobs, 'tune')
+    const tuningResults = tuningJobs.length ? await pool.runAll(tuningJobs, 'tune') : []
     const tuned = []
     for (const dataset of o.datasets) {
       for (const method of o.methods) {
         const runs = tuningResults.filter((r) => r.dataset === dataset && r.method === method)
+        if (runs.length === 0) {
+          const params = METHODS[method].grid[0]
+          tuned.push({ dataset, method, gridSize: 1, params, objective: NaN, min: NaN, max: NaN, grid: [] })
+          continue
+        }
         const scored = runs.map((r) => ({ params: r.params, objective: tuningObjective(r) }))
         const best = scored.reduce((a, b) => (b.objective > a.objective ? b : a))
         tuned.push({
@@ -246,7 +274,7 @@ async function measure(o) {
 }
 
 // Tables and chart of a run (fresh, or as stored in its .json).
-async function report({ env, options: o, tuned, results, minutes }) {
+async function report({ env, options: o, tuned, results, minutes, engine }) {
   const datasets = o.datasets.map(loadDataset)
   const notes = []
   for (const m of o.methods) if (METHODS[m].describe) notes.push(`### About ${m}\n\n${await METHODS[m].describe()}`)
@@ -263,7 +291,7 @@ async function report({ env, options: o, tuned, results, minutes }) {
         ? ` ${o.stored.methods.join(', ')}: from the stored run ${o.stored.from} (measured ${o.stored.date.slice(0, 10)} on the same protocol, ${o.stored.minutes.toFixed(1)} min; static search, rerun here, matched it within ${o.stored.staticDiff.toFixed(4)} nDCG@10 at every seed and checkpoint), so their "search p50 µs" is from that run.`
         : ''),
   ].join('\n')
-  const md = markdown({
+  let md = markdown({
     header,
     datasets,
     tuned,
@@ -274,6 +302,7 @@ async function report({ env, options: o, tuned, results, minutes }) {
     protocol: protocolLines({ ...o, budget: TUNING_BUDGET, trainEvery: TRAIN_EVERY }),
     notes,
   })
+  if (engine) md = engineSection(engine, o, results, env) + '\n' + md
   console.log(md)
   if (o.out) {
     fs.mkdirSync(path.dirname(o.out), { recursive: true })
@@ -284,6 +313,72 @@ async function report({ env, options: o, tuned, results, minutes }) {
   }
 }
 
+// Issue 19's table: the engine's ranking, ours reranking it and the
+// embedded VectorDB, held-out nDCG@10 after 5,000 sessions (or the run's
+// last checkpoint), then latency, with the targets checked.
+function engineSection(engine, o, results, env) {
+  const name = o.engine
+  const at = o.checkpoints.includes(5000) ? 5000 : o.sessions
+  const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '—')
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const sd = (xs) => (xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0)
+  const at5k = (dataset, method) =>
+    results
+      .filter((r) => r.dataset === dataset && r.method === method && r.scenario === 'clicks')
+      .sort((a, b) => a.seed - b.seed)
+      .map((r) => r.points.find((p) => p.sessions === at && !p.label.includes('drift')).ndcg)
+  const us = (x) => `${x.toFixed(0)} µs`
+  const out = [`## ${name}: the engine's ranking, ours reranking it, and the embedded VectorDB`, '']
+  out.push(
+    `${engine.version}; ${Object.entries(engine.tables).map(([d, t]) => `${d}: ${t.index}`).join('; ')}. ` +
+      `CPU: ${env.cpu} (${env.cores} cores; SIMD ${env.simd}); Node ${env.node}; load average ${env.loadStart} at the start, ${env.loadEnd ?? '?'} at the end.`,
+    '',
+    `Held-out nDCG@10 after ${at.toLocaleString('en')} sessions (clicks scenario; mean ± sd over ${o.seeds} seed${o.seeds === 1 ? '' : 's'}; ratio and gap paired per seed):`,
+    '',
+  )
+  const rows = []
+  const verdicts = []
+  for (const dataset of o.datasets) {
+    const base = at5k(dataset, name)
+    const ours = at5k(dataset, `hnsw-gnn-${name}`)
+    const embedded = at5k(dataset, 'hnsw-gnn')
+    if (!base.length || !ours.length) continue
+    const ratio = mean(ours.map((x, i) => x / base[i]))
+    const gap = embedded.length ? mean(embedded.map((x, i) => x - ours[i])) : NaN
+    const pass = ratio >= 1.15 && embedded.length && Math.abs(gap) <= 0.03
+    rows.push(
+      `| ${dataset} | ${f3(mean(base))} ± ${f3(sd(base))} | ${f3(mean(ours))} ± ${f3(sd(ours))} | ${embedded.length ? `${f3(mean(embedded))} ± ${f3(sd(embedded))}` : '—'} | ` +
+        `${ratio.toFixed(2)}× | ${Number.isFinite(gap) ? (gap >= 0 ? '+' : '') + gap.toFixed(3) : '—'} | ${pass ? 'yes' : 'no'} |`,
+    )
+    verdicts.push(pass)
+  }
+  out.push(
+    `| dataset | ${name} (static) | hnsw-gnn-${name} (reranked) | hnsw-gnn (embedded VectorDB) | reranked ÷ ${name} (≥ 1.15×) | embedded − reranked (≤ 0.03) | both met |`,
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  )
+  const l = engine.latency
+  if (l) {
+    const rerankPass = l.rerank.p50 <= 200
+    out.push(
+      `Latency on ${l.dataset} (${l.dim} dimensions, ${l.queries} queries cycled, ${l.candidates} candidates per query; the main thread, after the learning jobs). ` +
+        `The reranker held every candidate's vector: ${l.held ? 'yes' : 'NO'}; a trained model served during timing: ${l.modelServing ? `yes (model version ${l.modelVersion})` : 'no'}.`,
+      '',
+      '| what is timed | p50 | p99 | calls |',
+      '|---|---|---|---|',
+      `| \`reranker.rerank(query, ${l.candidates} × { id }, { k: 10 })\` (no SQL; median of ${l.rerank.runs} runs, run p50s ${l.rerank.runP50s.map((x) => x.toFixed(0)).join(', ')} µs) | ${us(l.rerank.p50)} | ${us(l.rerank.p99)} | ${l.rerank.calls} × ${l.rerank.runs} |`,
+      `| \`source.search(query, { k: ${l.candidates} })\`: ${name} alone | ${us(l.engine.p50)} | ${us(l.engine.p99)} | ${l.engine.calls} |`,
+      `| \`LearnedSearch.search(query, { k: 10 })\`: ${name} + rerank, end to end | ${us(l.endToEnd.p50)} | ${us(l.endToEnd.p99)} | ${l.endToEnd.calls} |`,
+      '',
+      `Targets (issue 19): nDCG@10 ≥ 1.15× ${name} and within 0.03 of the embedded VectorDB: ${verdicts.length && verdicts.every(Boolean) ? 'met' : 'not met'} (${verdicts.filter(Boolean).length} of ${verdicts.length} datasets); ` +
+        `rerank p50 ≤ 200 µs: ${rerankPass ? 'met' : 'not met'} (${us(l.rerank.p50)}); end-to-end p50 reported beside ${name} alone: ${us(l.endToEnd.p50)} vs ${us(l.engine.p50)}.`,
+      '',
+    )
+  }
+  return out.join('\n')
+}
+
 async function main() {
   const o = options()
   if (o.report) {
@@ -291,7 +386,23 @@ async function main() {
     const run = JSON.parse(fs.readFileSync(o.report, 'utf8'))
     return report({ ...run, options: { ...run.options, out: o.report.replace(/\.json$/, '') } })
   }
-  return report(await measure(o))
+  if (!o.engine) return report(await measure(o))
+  // Another engine: load it once here, run the jobs (workers connect to
+  // it), then time latency on this thread.
+  const datasets = o.datasets.map(loadDataset)
+  const needed = datasets.some((d) => d.name === LATENCY_DATASET) ? datasets : datasets.concat([loadDataset(LATENCY_DATASET)])
+  const prepared = await engines.prepare(o.engine, needed)
+  try {
+    const run = await measure(o)
+    console.error(`latency: ${o.engine}, ${LATENCY_DATASET}`)
+    const timing = await latency(prepared.config, needed.find((d) => d.name === LATENCY_DATASET))
+    const { uri, dir, ...described } = prepared.config
+    run.engine = { ...described, latency: timing }
+    run.env.loadEnd = loadAverage()
+    return report(run)
+  } finally {
+    await prepared.stop()
+  }
 }
 
 main().catch((err) => {

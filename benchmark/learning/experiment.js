@@ -15,6 +15,7 @@ const { runScenario, streams } = require('./protocol')
 const { createStatic, createClickBoost, createPastQueries, createRocchio } = require('./baselines')
 const ruvector = require('./ruvector')
 const { createOurs } = require('./ours')
+const engines = require('./engines')
 const { isInstalled } = require('../lib/adapters')
 
 // Every method: how to make it, and the grid it is tuned over. A learner
@@ -34,6 +35,9 @@ const METHODS = {
   'hnsw-gnn-identity': { create: createOurs, grid: createOurs.identityGrid },
   // Ours with half-precision message passing (learning.model.messagePrecision).
   'hnsw-gnn-f16': { create: createOurs, grid: [{ learning: { model: { messagePrecision: 'f16' } } }] },
+  // Another engine's ranking, and ours reranking its candidates (issue 19;
+  // run with --engine pgvector|lancedb, which loads the engine first).
+  ...engines.methods(),
 }
 const BASELINES = ['static', 'click-boost', 'past-queries', 'rocchio'].concat(isInstalled('ruvector') ? ['ruvector'] : [])
 
