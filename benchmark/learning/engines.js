@@ -102,7 +102,12 @@ async function prepare(engine, datasets) {
       const pgVersion = (await pool.query('SHOW server_version')).rows[0].server_version
       const config = { engine, uri: server.uri, tables, version: `PostgreSQL ${pgVersion}, pgvector ${version}` }
       process.env[ENV_KEY] = JSON.stringify(config)
-      return { config, stop: async () => { await pool.end(); await server.stop() } }
+      const stop = async () => {
+        await closeConnections()
+        await pool.end()
+        await server.stop()
+      }
+      return { config, stop }
     } catch (error) {
       await pool.end()
       await server.stop()
@@ -145,6 +150,16 @@ function connection(config) {
     }
   }
   return connections.get(config.engine)
+}
+
+// Ends this thread's connections (before the server they talk to stops).
+async function closeConnections() {
+  for (const [engine, opened] of connections) {
+    const conn = await opened
+    if (engine === 'pgvector') await conn.end()
+    else conn.close()
+  }
+  connections.clear()
 }
 
 /** A candidate source over `datasetName`'s table in the engine `config` describes. */
