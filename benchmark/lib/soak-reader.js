@@ -143,7 +143,13 @@ async function searchLoop(reader) {
     } else if (r < 0.975) {
       await attempt(tally, 'writeReadOnly', () => reader.upsert({ id: 'reader.0.0', vector: q }))
     } else {
-      await attempt(tally, 'writeReadOnly', () => reader.feedback({ query: q, shown: ['main.0.0'], clicked: ['main.0.0'] }))
+      // A reader takes feedback and queues it for the writer
+      // (exportFeedback → importFeedback); this soak drops the batches.
+      const { ok } = await attempt(tally, 'readerFeedback', () => reader.feedback({ query: q, shown: ['main.0.0'], clicked: ['main.0.0'] }))
+      if (ok) {
+        const batch = attemptSync('exportFeedback', () => reader.exportFeedback())
+        if (batch.ok && !(batch.value instanceof Uint8Array && batch.value.length > 20)) tally.violation('exportFeedback after feedback gave no batch')
+      }
     }
   }
 }
