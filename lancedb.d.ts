@@ -56,7 +56,7 @@ export interface LanceDbSourceOptions {
  * (LanceDB applies it before the vector search, so k matches come back
  * when k exist). LanceDB's distances become scores: cosine distance is
  * `1 - similarity`; `l2` distance is the SQUARED euclidean distance, so
- * the score is `-sqrt(distance)`; `dot` distance is `1 - inner product`.
+ * the score is `-distance` (hnsw-gnn's scale); `dot` distance is `1 - inner product`.
  *
  * `vectors(ids)` is one query `WHERE id IN (...)`: LanceDB takes no bind
  * parameters, so ids are written as SQL string literals with quotes

@@ -5,8 +5,8 @@
 // LanceDB's distances, as hnsw-gnn's higher-is-better scores (checked
 // against brute force in __test__/lancedb.test.mjs):
 //   'cosine' distance is 1 - cosine similarity;
-//   'l2' distance is the SQUARED euclidean distance, so the score is
-//   -sqrt(distance);
+//   'l2' distance is the SQUARED euclidean distance, hnsw-gnn's own, so
+//   the score is -distance;
 //   'dot' distance is 1 - the inner product.
 // LanceDB takes no bind parameters: filter values and ids are written as
 // escaped literals (sources/lance-filter.js).
@@ -21,7 +21,7 @@ const OPTION_KEYS = ['table', 'id', 'vector', 'metadata', 'metric', 'refineFacto
 
 const METRIC_DISTANCE = {
   cosine: { distanceType: 'cosine', score: (distance) => 1 - distance },
-  euclidean: { distanceType: 'l2', score: (distance) => -Math.sqrt(Math.max(0, distance)) },
+  euclidean: { distanceType: 'l2', score: (distance) => -distance },
   dot: { distanceType: 'dot', score: (distance) => 1 - distance },
 }
 

@@ -24,7 +24,8 @@ const OPTION_KEYS = ['pool', 'table', 'id', 'vector', 'metadata', 'metric']
 /** pgvector's operator per metric, and its distance on hnsw-gnn's higher-is-better scale. */
 const METRIC_SQL = {
   cosine: { operator: '<=>', score: (distance) => 1 - distance }, // cosine distance
-  euclidean: { operator: '<->', score: (distance) => -distance }, // L2 distance, not squared
+  // hnsw-gnn's scale: the negated SQUARED L2 distance (`<->` is not squared).
+  euclidean: { operator: '<->', score: (distance) => -distance * distance },
   dot: { operator: '<#>', score: (distance) => -distance }, // negative inner product
 }
 

@@ -3,7 +3,7 @@
 // the sources' conversions of their engines' distances. Not a test file
 // itself (the name does not match node --test's patterns).
 
-/** The contract's score: cosine similarity, -(L2 distance) (not squared), or the inner product. */
+/** The contract's score: cosine similarity, -(squared L2 distance) as hnsw-gnn's baseScore, or the inner product. */
 export function contractScore(metric, a, b) {
   let dot = 0
   let aa = 0
@@ -16,7 +16,7 @@ export function contractScore(metric, a, b) {
     l2 += (a[i] - b[i]) ** 2
   }
   if (metric === 'cosine') return dot / Math.sqrt(aa * bb)
-  return metric === 'euclidean' ? -Math.sqrt(l2) : dot
+  return metric === 'euclidean' ? -l2 : dot
 }
 
 /** The exact top `k` of `items` ({ id, vector }) by contract score: [{ id, score }], best first. */

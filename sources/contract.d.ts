@@ -50,9 +50,9 @@ export interface SourceHit {
   id: string
   /**
    * Higher is closer, on hnsw-gnn's scale for the metric: cosine
-   * similarity (`cosine`), the negated euclidean distance, NOT squared
-   * (`euclidean`; hnsw-gnn's own `baseScore` negates the squared
-   * distance), or the inner product (`dot`).
+   * similarity (`cosine`), the negated SQUARED euclidean distance
+   * (`euclidean`, as hnsw-gnn's own `baseScore`), or the inner product
+   * (`dot`): a hit's score can be given to `Reranker.rerank` as is.
    */
   score: number
   /** The row's metadata, when the source was given metadata column(s) and the row has it. */
