@@ -842,6 +842,22 @@ export interface RerankCandidate {
   metadata?: Record<string, unknown>
 }
 
+/** Options of {@link Reranker.rerank}. */
+export interface RerankOptions {
+  /** How many hits at most (default 10). */
+  k?: number
+  /** `false` ranks by `baseScore` alone, as if no model served (default `true`). */
+  rerank?: boolean
+  /**
+   * Opts in to items the engine did not return: up to half as many as the
+   * candidates, from those past similar queries clicked (while a model
+   * serves), each added only if this predicate returns `true` for it —
+   * the caller's tenant and filter check, since the reranker cannot know
+   * the engine's. Without it, only the given candidates come back.
+   */
+  expand?: (item: { id: string; metadata: Record<string, unknown> | null }) => boolean
+}
+
 /** Options of `new Reranker`. */
 export interface RerankerOptions extends VectorDbOptions {
   /**
@@ -893,7 +909,7 @@ export declare class Reranker {
    * vector, `ERR_DIMENSION_MISMATCH`, `ERR_INVALID_VECTOR`,
    * `ERR_INVALID_ARGUMENT`.
    */
-  rerank(query: Float32Array | number[], candidates: RerankCandidate[], options?: { k?: number; rerank?: boolean }): Promise<SearchResult>
+  rerank(query: Float32Array | number[], candidates: RerankCandidate[], options?: RerankOptions): Promise<SearchResult>
   /** As `VectorDB.feedback`; a read-only reranker keeps it for `exportFeedback`. */
   feedback(feedback: Feedback): Promise<void>
   train(options?: AbortOptions): Promise<TrainingReport>
@@ -933,7 +949,8 @@ export interface CandidateSource {
 export declare class LearnedSearch {
   constructor(source: CandidateSource, reranker: Reranker, options?: { depth?: number })
   readonly depth: number
-  search(query: Float32Array | number[], options?: { k?: number; filter?: Filter }): Promise<SearchResult>
+  /** `expand` as in {@link RerankOptions}: the predicate vets what the engine's filter did not see. */
+  search(query: Float32Array | number[], options?: { k?: number; filter?: Filter; expand?: RerankOptions['expand'] }): Promise<SearchResult>
   feedback(feedback: Feedback): Promise<void>
 }
 

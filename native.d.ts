@@ -178,6 +178,12 @@ export interface DatabaseStats {
  */
 export declare const DEFAULT_K: number
 
+/** `expansionCandidates`: an item past similar queries clicked. */
+export interface ExpansionCandidate {
+  id: string
+  metadata?: any
+}
+
 /** `importFeedback`: sessions logged, and items the batch brought. */
 export interface ImportedFeedbackReport {
   sessions: number

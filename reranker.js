@@ -8,10 +8,10 @@
 
 const RERANKER_KEYS = ['dimensions', 'metric', 'path', 'learning', 'maxItems', 'm', 'efConstruction', 'efSearch', 'durability', 'checkpoint']
 const OPEN_KEYS = ['readOnly', 'learning', 'maxItems', 'durability', 'checkpoint', 'recentSearches']
-const RERANK_KEYS = ['k', 'rerank']
+const RERANK_KEYS = ['k', 'rerank', 'expand']
 const CANDIDATE_KEYS = ['id', 'vector', 'score', 'metadata']
 const LEARNED_SEARCH_KEYS = ['depth']
-const LEARNED_SEARCH_QUERY_KEYS = ['k', 'filter']
+const LEARNED_SEARCH_QUERY_KEYS = ['k', 'filter', 'expand']
 // Items a reranker keeps by default: enough for a few hundred thousand
 // distinct results at a few hundred dimensions (about 1.5 KB each at 384).
 const DEFAULT_MAX_ITEMS = 1_000_000
@@ -25,6 +25,10 @@ module.exports = function defineReranker(internals) {
     if (typeof options !== 'object') throw invalidArgument(`${what} must be an object, got ${typeof options}`)
     const others = otherKeys(options, known)
     if (others) throw invalidArgument(`${what}: unknown key(s) ${others.join(', ')}; the keys are ${known.join(', ')}`)
+  }
+
+  function notHeld(id) {
+    return codedError(Error, 'ERR_NOT_FOUND', `rerank candidate ${JSON.stringify(id)} is not held by this reranker: give its vector`)
   }
 
   function maxItemsOption(options) {
@@ -45,9 +49,6 @@ module.exports = function defineReranker(internals) {
     #db
     #readOnly
     #maxItems
-    // Ids by when a candidate list last named them, least recent first (a
-    // Map keeps insertion order; naming an id moves it to the end).
-    #lastSeen = new Map()
     // Evictions and stores run one at a time, in call order.
     #writes = Promise.resolve()
 
@@ -110,7 +111,6 @@ module.exports = function defineReranker(internals) {
       // itself is a few microseconds per candidate and runs here.
       const store = !this.#readOnly && unheld.length > 0
       const rank = () => sync(() => this.#rank(query, candidates, prepared, options))
-      this.#touch(ids)
       if (!store) {
         try {
           return Promise.resolve(rank())
@@ -119,7 +119,7 @@ module.exports = function defineReranker(internals) {
         }
       }
       const stored = this.#writes.then(() => this.#remember(candidates, unheld))
-      this.#writes = stored.then(() => this.#evict(new Set(ids))).catch(() => {})
+      this.#writes = stored.then(() => this.#evict(ids)).catch(() => {})
       return stored.then(rank)
     }
 
@@ -128,28 +128,36 @@ module.exports = function defineReranker(internals) {
       if (!Array.isArray(candidates)) throw invalidArgument('rerank candidates must be an array of { id, vector?, score?, metadata? }')
       const ids = new Array(candidates.length)
       let scores
+      let withVectors = false
+      // Per candidate, so kept to plain checks: this loop is a share of a
+      // rerank's few tens of microseconds.
       for (let i = 0; i < candidates.length; i++) {
         const c = candidates[i]
         if (c === null || typeof c !== 'object') throw invalidArgument(`rerank candidate ${i} must be an object such as { id, vector }`)
-        const others = otherKeys(c, CANDIDATE_KEYS)
-        if (others) throw invalidArgument(`rerank candidate ${i}: unknown key(s) ${others.join(', ')}; the keys are ${CANDIDATE_KEYS.join(', ')}`)
+        for (const key in c) {
+          if (key !== 'id' && key !== 'vector' && key !== 'score' && key !== 'metadata') {
+            throw invalidArgument(`rerank candidate ${i}: unknown key ${JSON.stringify(key)}; the keys are ${CANDIDATE_KEYS.join(', ')}`)
+          }
+        }
         if (typeof c.id !== 'string') throw invalidArgument(`rerank candidate ${i} needs a string id, got ${typeof c.id}`)
         ids[i] = idArgument(c.id)
+        if (c.vector != null) withVectors = true
         if (c.score !== undefined) {
           if (typeof c.score !== 'number' || !Number.isFinite(c.score)) throw invalidArgument(`rerank candidate ${JSON.stringify(c.id)}: score must be a finite number`)
           ;(scores ??= new Float64Array(candidates.length).fill(NaN))[i] = c.score
         }
       }
-      const unheld = sync(() => nativeOf(this.#db).unheld(ids))
+      // Without vectors every candidate must be held, which ranking checks
+      // (ERR_NOT_FOUND): no separate look-up.
+      const unheld = withVectors ? sync(() => nativeOf(this.#db).unheld(ids)) : []
       for (const i of unheld) {
-        if (candidates[i].vector == null) {
-          throw codedError(Error, 'ERR_NOT_FOUND', `rerank candidate ${JSON.stringify(ids[i])} is not held by this reranker: give its vector`)
-        }
+        if (candidates[i].vector == null) throw notHeld(ids[i])
       }
       return { ids, scores, unheld }
     }
 
     #rank(query, candidates, { ids, scores, unheld }, options) {
+      // ids and scores grow when expand adds items.
       const k = requestedK(options)
       const rerank = options == null || options.rerank === undefined ? true : options.rerank
       if (typeof rerank !== 'boolean') throw invalidArgument('rerank option rerank must be a boolean')
@@ -159,7 +167,26 @@ module.exports = function defineReranker(internals) {
       const outside = this.#readOnly ? unheld : []
       const vectors = outside.map((i) => candidates[i].vector)
       const native = nativeOf(this.#db)
-      const packed = native.rankCandidatesSync(query, ids, scores, outside, vectors, options == null || options.k === undefined ? 10 : options.k, rerank, numbers)
+      const expand = options == null ? undefined : options.expand
+      if (expand !== undefined && typeof expand !== 'function') {
+        throw invalidArgument('rerank option expand must be a predicate ({ id, metadata }) => boolean that vets each item past similar queries clicked')
+      }
+      if (expand !== undefined && rerank) {
+        // Items past similar queries clicked, vetted one by one by the
+        // caller (tenant, filter): at most half as many as were given.
+        const extra = native.expansionCandidates(query, ids, Math.ceil(ids.length / 2)).filter((item) => expand({ id: item.id, metadata: item.metadata ?? null }) === true)
+        if (extra.length > 0) {
+          ids = ids.concat(extra.map((item) => item.id))
+          if (scores !== undefined) scores = Float64Array.from([...scores, ...extra.map(() => NaN)])
+        }
+      }
+      let packed
+      try {
+        packed = native.rankCandidatesSync(query, ids, scores, outside, vectors, options == null || options.k === undefined ? 10 : options.k, rerank, numbers)
+      } catch (error) {
+        const id = error.code === 'NotFound' || error.code === 'ERR_NOT_FOUND' ? ids.find((x) => this.#lacks(x)) : undefined
+        throw id === undefined ? error : notHeld(id)
+      }
       const result = unpack(packed, numbers, 0, k)
       if (outside.length > 0) {
         const byId = new Map(outside.map((i) => [ids[i], candidates[i]]))
@@ -185,31 +212,16 @@ module.exports = function defineReranker(internals) {
       return async(() => nativeOf(this.#db).rememberCandidates(ids, vectors, metadata))
     }
 
-    #touch(ids) {
-      for (const id of ids) {
-        this.#lastSeen.delete(id)
-        this.#lastSeen.set(id, true)
-      }
+    #lacks(id) {
+      return nativeOf(this.#db).unheld([id]).length > 0
     }
 
     // Deletes the least recently seen items beyond maxItems (never one of
-    // the candidates just ranked). Ids held but never seen since this
-    // object opened the file count as the least recent.
+    // the candidates just ranked; the core keeps when each was last seen).
     async #evict(keep) {
-      let over = this.#db.size - this.#maxItems
+      const over = this.#db.size - this.#maxItems
       if (over <= 0) return
-      if (this.#lastSeen.size < this.#db.size) {
-        const { ids } = await this.#db.snapshot()
-        const seen = this.#lastSeen
-        this.#lastSeen = new Map(ids.filter((id) => !seen.has(id)).map((id) => [id, true]))
-        for (const id of seen.keys()) this.#lastSeen.set(id, true)
-      }
-      for (const id of this.#lastSeen.keys()) {
-        if (over <= 0) break
-        if (keep.has(id)) continue
-        this.#lastSeen.delete(id)
-        if (await this.#db.delete(id)) over--
-      }
+      for (const id of sync(() => nativeOf(this.#db).leastRecentlySeen(over, keep))) await this.#db.delete(id)
     }
 
     feedback(feedback) {
@@ -303,7 +315,8 @@ module.exports = function defineReranker(internals) {
       }
       // An item deleted at the source between the two queries is dropped.
       const known = missing.length === 0 ? candidates : candidates.filter((c) => c.vector !== undefined || !missing.includes(c.id))
-      return this.#reranker.rerank(query, known, { k })
+      const expand = options == null ? undefined : options.expand
+      return this.#reranker.rerank(query, known, expand === undefined ? { k } : { k, expand })
     }
 
     feedback(feedback) {

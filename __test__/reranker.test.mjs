@@ -71,6 +71,24 @@ test('a reranker lifts held-out nDCG@10 over the engine it sits beside, and retu
   const after = ndcg(data, data.test, (q) => learned.get(q))
   console.log(`# held-out nDCG@10: engine ${before.toFixed(4)}, reranked ${after.toFixed(4)}`)
   assert.ok(after >= before * 1.1, `reranked ${after.toFixed(4)} vs engine ${before.toFixed(4)}`)
+  // Opting in to past queries' clicks: only what the predicate accepts is
+  // added, never more than half as many as given.
+  let added = 0
+  const asked = []
+  for (const q of data.test.slice(0, 40)) {
+    const top = (await source.search(data.queries[q], { k: 10 })).map(({ id }) => ({ id }))
+    const given = new Set(top.map((c) => c.id))
+    const expand = (item) => (asked.push(item), Number(item.id) % 2 === 0)
+    const { hits } = await reranker.rerank(data.queries[q], top, { k: 10, expand })
+    const extra = hits.filter((h) => !given.has(h.id))
+    for (const hit of extra) assert.equal(Number(hit.id) % 2, 0, `${hit.id} passed the predicate`)
+    const refused = await reranker.rerank(data.queries[q], top, { k: 10, expand: () => false })
+    assert.ok(refused.hits.every((h) => given.has(h.id)), 'a predicate that refuses everything adds nothing')
+    added += extra.length
+  }
+  assert.ok(added > 0, 'expansion added accepted items')
+  assert.ok(asked.every((item) => typeof item.id === 'string' && 'metadata' in item))
+  assertCode(await rejection(() => reranker.rerank(data.queries[0], [{ id: '1' }], { expand: true })), 'ERR_INVALID_ARGUMENT')
   // With rerank: false the engine's order (by its scores) comes back.
   const q = data.test[0]
   const plain = await reranker.rerank(data.queries[q], (await source.search(data.queries[q], { k: DEPTH })).map(({ id, score }) => ({ id, score })), { k: 10, rerank: false })

@@ -25,6 +25,13 @@ pub struct ImportedFeedbackReport {
     pub items: u32,
 }
 
+/// `expansionCandidates`: an item past similar queries clicked.
+#[napi(object, object_from_js = false)]
+pub struct ExpansionCandidate {
+    pub id: String,
+    pub metadata: Option<serde_json::Value>,
+}
+
 /// The task of `rememberCandidates`: (inserted, updated) → its report.
 type RememberJob = Job<(usize, usize), RememberedCandidates>;
 
@@ -84,6 +91,43 @@ impl JsVectorDb {
                 .rank_candidates(query, &given, k as usize, rerank)?;
             convert::pack(results, k as usize, numbers)
         })
+    }
+
+    /// Items past similar queries clicked that `given` lacks (see
+    /// `VectorDb::expansion_candidates`).
+    #[napi]
+    pub fn expansion_candidates(
+        &self,
+        query: VectorArg,
+        given: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<ExpansionCandidate>, ErrorCode> {
+        call(|| {
+            let mut owned = Vec::new();
+            let query = convert::vector_slice(&query, &mut owned);
+            let given: Vec<&str> = given.iter().map(String::as_str).collect();
+            Ok(self
+                .core()
+                .expansion_candidates(query, &given, limit as usize)?
+                .into_iter()
+                .map(|(id, metadata)| ExpansionCandidate {
+                    id: id.to_string(),
+                    metadata: metadata.map(|m| serde_json::Value::Object((*m).clone())),
+                })
+                .collect())
+        })
+    }
+
+    /// The `count` items least recently named in a candidate list, none of
+    /// `keep`, oldest first.
+    #[napi]
+    pub fn least_recently_seen(
+        &self,
+        count: u32,
+        keep: Vec<String>,
+    ) -> Result<Vec<String>, ErrorCode> {
+        let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+        call(|| self.core().least_recently_seen(count as usize, &keep))
     }
 
     /// Positions in `ids` of the ids this database does not hold.

@@ -9,7 +9,7 @@
 //! (items stored here by id, with that engine's scores): the learned
 //! reranker beside Postgres/pgvector or LanceDB builds on it.
 
-use super::items::Catalog;
+use super::items::{Catalog, Metadata};
 use super::queries::{Hit, SearchOptions, SearchResults};
 use super::recent::RecentSearch;
 use super::vector_db::VectorDb;
@@ -59,7 +59,66 @@ impl Candidate {
     }
 }
 
+/// An item past similar queries clicked: its id and metadata.
+pub type ExpansionItem = (Arc<str>, Option<Arc<Metadata>>);
+
+/// The live slots of the items past queries similar to the context's
+/// clicked, strongest first, at most `limit`. Found by the slot the model
+/// bound them to while that slot still holds them (no hashing), else by id
+/// (moved by an update since).
+fn expansion_slots(
+    catalog: &Catalog,
+    model: &Model,
+    context: &QueryContext<'_>,
+    limit: usize,
+) -> Vec<u32> {
+    let live = |slot: u32| catalog.ids.get(slot as usize).is_some_and(Option::is_some);
+    context
+        .expansion(limit)
+        .into_iter()
+        .filter_map(|row| {
+            model
+                .bound_slot(row)
+                .filter(|&slot| live(slot))
+                .or_else(|| catalog.slot_of.get(&model.id(row)))
+        })
+        .collect()
+}
+
 impl VectorDb {
+    /// The items past queries similar to `query` clicked (ids and
+    /// metadata), strongest first, at most `limit`, none of `given`: what a
+    /// reranker may add to another engine's candidates when its caller
+    /// opts in and vets each (tenant, filter). Empty while no model serves.
+    pub fn expansion_candidates(
+        &self,
+        query: &[f32],
+        given: &[&str],
+        limit: usize,
+    ) -> Result<Vec<ExpansionItem>> {
+        self.check_open()?;
+        let prepared = self.index.prepare(query, "query")?;
+        let Some(model) = self.learner.serving() else {
+            return Ok(Vec::new());
+        };
+        let context = model.context(&prepared, &self.index);
+        let catalog = self.read_catalog();
+        let given: FastSet<u32> = given
+            .iter()
+            .filter_map(|id| catalog.slot_of.get(id))
+            .collect();
+        Ok(
+            expansion_slots(&catalog, &model, &context, limit.min(MAX_K))
+                .into_iter()
+                .filter(|slot| !given.contains(slot))
+                .filter_map(|slot| {
+                    let id = catalog.ids[slot as usize].clone()?;
+                    Some((id, catalog.metadata[slot as usize].clone()))
+                })
+                .collect(),
+        )
+    }
+
     pub(super) fn search_learned(
         &self,
         query: &[f32],
@@ -90,19 +149,9 @@ impl VectorDb {
             })
             .collect();
         // Past-query candidates: live, passing the filter, not found already.
-        // Found by the slot the model bound them to while that slot still
-        // holds them (no hashing), else by id (moved by an update since).
-        let live = |slot: u32| catalog.ids.get(slot as usize).is_some_and(Option::is_some);
         let extra: Vec<u32> =
-            context
-                .expansion(depth / EXPANSION_SHARE)
+            expansion_slots(&catalog, model, &context, depth / EXPANSION_SHARE)
                 .into_iter()
-                .filter_map(|row| {
-                    model
-                        .bound_slot(row)
-                        .filter(|&slot| live(slot))
-                        .or_else(|| catalog.slot_of.get(&model.id(row)))
-                })
                 .filter(|&slot| {
                     options.filter.as_ref().is_none_or(|filter| {
                         filter.matches(catalog.metadata[slot as usize].as_deref())
@@ -277,6 +326,7 @@ impl VectorDb {
                 (None, None) => return Err(crate::error::Error::NotFound(c.id.to_string())),
             }
         }
+        self.seen.touch(&slots);
         let distances = self.index.distances_to(&prepared, &slots);
         let mut candidates: Vec<Candidate> = slots
             .iter()

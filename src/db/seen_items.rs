@@ -6,8 +6,72 @@
 use super::items::{Metadata, NewItem};
 use super::vector_db::VectorDb;
 use crate::error::Result;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+/// When each slot's item was last named in a candidate list (a counter of
+/// rankings, not wall time), for a reranker's least-recently-seen
+/// eviction. Not persisted: after an open every item counts as never seen
+/// until named again. Kept here rather than in JS because a rerank names
+/// about 100 ids and a JS `Map` of a million ids reordered on every call
+/// cost more than the ranking.
+#[derive(Default)]
+pub(super) struct SeenClock {
+    ticks: Mutex<Vec<u32>>,
+    now: AtomicU32,
+}
+
+impl SeenClock {
+    /// Marks `slots` as seen now.
+    pub fn touch(&self, slots: &[u32]) {
+        let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut ticks = self.ticks.lock().unwrap_or_else(|e| e.into_inner());
+        for &slot in slots {
+            let slot = slot as usize;
+            if slot >= ticks.len() {
+                ticks.resize(slot + 1, 0);
+            }
+            ticks[slot] = now;
+        }
+    }
+
+    fn ticks(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
+        self.ticks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 impl VectorDb {
+    /// The ids of the `count` items least recently named in a candidate
+    /// list (see [`SeenClock`]), none of `keep`, oldest first: what a
+    /// reranker over its `maxItems` forgets.
+    pub fn least_recently_seen(&self, count: usize, keep: &[&str]) -> Result<Vec<String>> {
+        self.check_open()?;
+        let catalog = self.read_catalog();
+        let keep: std::collections::HashSet<&str> = keep.iter().copied().collect();
+        let ticks = self.seen.ticks();
+        let tick = |slot: usize| ticks.get(slot).copied().unwrap_or(0);
+        let mut live: Vec<(u32, u32)> = catalog
+            .ids
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, id)| {
+                let id = id.as_deref()?;
+                (!keep.contains(id)).then(|| (tick(slot), slot as u32))
+            })
+            .collect();
+        let count = count.min(live.len());
+        if count < live.len() {
+            live.select_nth_unstable(count);
+            live.truncate(count);
+        }
+        live.sort_unstable();
+        drop(ticks);
+        Ok(live
+            .into_iter()
+            .filter_map(|(_, slot)| catalog.ids[slot as usize].as_deref().map(str::to_string))
+            .collect())
+    }
+
     /// Positions in `ids` of those this database does not hold.
     pub fn unheld<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<Vec<u32>> {
         self.check_open()?;
@@ -53,7 +117,15 @@ impl VectorDb {
         }
         let (inserted, updated) = (fresh.len(), changed.len());
         if !fresh.is_empty() {
+            let ids: Vec<String> = fresh.iter().filter_map(|c| c.id.clone()).collect();
             self.insert_batch(fresh, &|_, _| {})?;
+            let catalog = self.read_catalog();
+            let slots: Vec<u32> = ids
+                .iter()
+                .filter_map(|id| catalog.slot_of.get(id))
+                .collect();
+            drop(catalog);
+            self.seen.touch(&slots);
         }
         for (id, vector, metadata) in changed {
             self.update(&id, Some(vector), metadata.map(Some))?;

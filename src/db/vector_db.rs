@@ -60,6 +60,8 @@ pub struct VectorDb {
     pub(super) saving: Mutex<()>,
     /// Feedback given to a read-only open, waiting for `export_feedback`.
     pub(super) outbox: super::feedback_outbox::FeedbackOutbox,
+    /// When a reranker last saw each item (see `seen_items.rs`).
+    pub(super) seen: super::seen_items::SeenClock,
 }
 
 impl VectorDb {
@@ -109,6 +111,7 @@ impl VectorDb {
             checkpoints: Checkpointer::new(CheckpointPolicy::off()),
             saving: Mutex::new(()),
             outbox: Default::default(),
+            seen: Default::default(),
         })
     }
 
