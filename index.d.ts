@@ -932,8 +932,8 @@ export interface CandidateSource {
   readonly metric?: Metric
   /** The best `k` items for `query`, best first, with scores on hnsw-gnn's scale. */
   search(query: Float32Array | number[], options: { k: number; filter?: Filter }): Promise<Array<{ id: string; score: number; metadata?: Record<string, unknown> }>>
-  /** The vectors of those `ids` that exist, in one round trip. */
-  vectors(ids: string[]): Promise<Map<string, Float32Array>>
+  /** The vectors of those `ids` that exist, in one round trip (a `Map` serves). */
+  vectors(ids: string[]): Promise<{ get(id: string): Float32Array | undefined }>
 }
 
 /**

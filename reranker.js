@@ -24,7 +24,7 @@ module.exports = function defineReranker(internals) {
     if (options == null) return
     if (typeof options !== 'object') throw invalidArgument(`${what} must be an object, got ${typeof options}`)
     const others = otherKeys(options, known)
-    if (others) throw invalidArgument(`${what}: unknown key(s) ${others.join(', ')}; the keys are ${known.join(', ')}`)
+    if (others) throw invalidArgument(`${what}: unknown key(s) ${others.map((k) => JSON.stringify(k)).join(', ')}; the keys are ${known.join(', ')}`)
   }
 
   function notHeld(id) {
