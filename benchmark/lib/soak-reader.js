@@ -145,10 +145,11 @@ async function searchLoop(reader) {
     } else {
       // A reader takes feedback and queues it for the writer
       // (exportFeedback → importFeedback); this soak drops the batches.
+      // (Another lane may have exported this lane's session already.)
       const { ok } = await attempt(tally, 'readerFeedback', () => reader.feedback({ query: q, shown: ['main.0.0'], clicked: ['main.0.0'] }))
       if (ok) {
         const batch = attemptSync('exportFeedback', () => reader.exportFeedback())
-        if (batch.ok && !(batch.value instanceof Uint8Array && batch.value.length > 20)) tally.violation('exportFeedback after feedback gave no batch')
+        if (batch.ok && !(batch.value instanceof Uint8Array)) tally.violation('exportFeedback gave no bytes')
       }
     }
   }

@@ -105,12 +105,6 @@ impl FeedbackOutbox {
         }
     }
 
-    /// Moves everything pending to `other` (a refreshed open's outbox).
-    pub fn hand_over(&self, other: &FeedbackOutbox) {
-        let taken = std::mem::take(&mut *self.lock());
-        *other.lock() = taken;
-    }
-
     /// Sessions waiting for export, and how many were dropped because
     /// nobody exported them in time.
     pub fn pending(&self) -> (usize, u64) {

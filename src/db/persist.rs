@@ -34,7 +34,7 @@ use crate::store::wal::{self, Durability, Wal, WalContents};
 use crate::store::{section, write_db_file, CarriedSections, DbFile, SectionKind};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The file side of a database opened with a path.
 pub(super) struct Persistence {
@@ -277,7 +277,7 @@ impl VectorDb {
         )?;
         let mut db = VectorDb::with_index(index, catalog, options.recent_searches, learning)?;
         if let Some(saved) = saved {
-            db.recent = Mutex::new(saved.recent);
+            db.recent = Arc::new(Mutex::new(saved.recent));
             // Restored with learning off too, and saved back as it was.
             let model = file.optional_section(SectionKind::Model, 0);
             db.learner
@@ -514,11 +514,12 @@ impl VectorDb {
         if unchanged {
             return Ok(None);
         }
-        let fresh = VectorDb::open(&persistence.path, &reader.options)?;
+        let mut fresh = VectorDb::open(&persistence.path, &reader.options)?;
         // Searches served before the refresh still take feedback, and
-        // feedback not exported yet is not lost.
-        std::mem::swap(&mut *self.lock_recent(), &mut *fresh.lock_recent());
-        self.outbox.hand_over(&fresh.outbox);
+        // feedback not exported yet (or given while the bindings swap the
+        // two) is not lost: both opens hold the same tables.
+        fresh.recent = Arc::clone(&self.recent);
+        fresh.outbox = Arc::clone(&self.outbox);
         Ok(Some(fresh))
     }
 

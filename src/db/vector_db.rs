@@ -37,7 +37,9 @@ impl<T> Applied<T> {
 pub struct VectorDb {
     pub(super) index: Index,
     pub(super) catalog: RwLock<Catalog>,
-    pub(super) recent: Mutex<RecentSearches>,
+    /// Shared with the opens a refresh replaces this one with (searches
+    /// served before a refresh take feedback after it).
+    pub(super) recent: Arc<Mutex<RecentSearches>>,
     pub(super) id_rng: Mutex<SplitMix64>,
     /// Writes hold it shared until acknowledged; save and close hold it
     /// exclusively (see `persist`).
@@ -59,7 +61,9 @@ pub struct VectorDb {
     /// most of its length). Taken before the gate.
     pub(super) saving: Mutex<()>,
     /// Feedback given to a read-only open, waiting for `export_feedback`.
-    pub(super) outbox: super::feedback_outbox::FeedbackOutbox,
+    /// Shared with the opens a refresh replaces this one with, so feedback
+    /// given while a refresh swaps them is not lost.
+    pub(super) outbox: Arc<super::feedback_outbox::FeedbackOutbox>,
     /// When a reranker last saw each item (see `seen_items.rs`).
     pub(super) seen: super::seen_items::SeenClock,
 }
@@ -99,7 +103,7 @@ impl VectorDb {
         Ok(VectorDb {
             index,
             catalog: RwLock::new(catalog),
-            recent: Mutex::new(RecentSearches::new(recent_searches, nonce)),
+            recent: Arc::new(Mutex::new(RecentSearches::new(recent_searches, nonce))),
             id_rng: Mutex::new(id_rng),
             gate: RwLock::new(()),
             closed: AtomicBool::new(false),
