@@ -250,3 +250,59 @@ fn candidates_a_reader_does_not_hold_are_ranked_and_travel_with_its_feedback() {
         "an empty batch"
     );
 }
+
+#[test]
+fn interleaving_outcomes_seen_by_a_reader_are_pooled_at_the_writer() {
+    let dir = TempDir::new("reader-interleaving");
+    let path = dir.path().join("db.hgnn");
+    let data = intents(14);
+    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
+    let (train, _) = split(&data);
+    // The writer learns a model from its own users first.
+    for round in 0..6 {
+        for &q in train.iter().skip(round * 50).take(200) {
+            click_relevant(&writer, &data, q);
+        }
+        writer.train().unwrap();
+    }
+    assert!(writer.learning_stats().active, "a model serves");
+    writer.save().unwrap();
+    // A reader that interleaves every search (explore 1).
+    let reader = VectorDb::open(
+        &path,
+        &OpenOptions {
+            read_only: true,
+            learning: Some(serde_json::json!({ "explore": 1.0, "background": false })),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        reader.learning_stats().active,
+        "the reader serves the writer's model"
+    );
+    let mut clicked_any = 0;
+    for &q in train.iter().take(120) {
+        clicked_any += (click_relevant(&reader, &data, q) > 0) as usize;
+    }
+    let batch = reader.export_feedback().unwrap();
+    let decoded = decode_batch(&batch, data.items[0].len()).unwrap();
+    let credited = decoded
+        .sessions
+        .iter()
+        .filter(|s| s.credit.is_some())
+        .count();
+    assert_eq!(
+        credited, clicked_any,
+        "each interleaved search with a click carries its outcome"
+    );
+    let before = writer.learning_stats().interleaving;
+    writer.import_feedback(&batch).unwrap();
+    let after = writer.learning_stats().interleaving;
+    let total = |t: &crate::learn::Tally| t.wins + t.losses + t.ties;
+    assert_eq!(
+        total(&after) - total(&before),
+        credited as u64,
+        "the reader's outcomes count at the writer's guardrail"
+    );
+}
