@@ -237,22 +237,7 @@ impl VectorDb {
         }
         self.learner.check_enabled()?;
         let batch = super::feedback_outbox::decode_batch(batch, self.dimensions())?;
-        let unseen: Vec<_> = {
-            let catalog = self.read_catalog();
-            batch
-                .items
-                .into_iter()
-                .filter(|item| {
-                    item.id
-                        .as_deref()
-                        .is_some_and(|id| !catalog.slot_of.contains(id))
-                })
-                .collect()
-        };
-        let items = unseen.len();
-        if !unseen.is_empty() {
-            self.insert_batch(unseen, &|_, _| {})?;
-        }
+        let items = self.remember_unseen(batch.items)?;
         let mut last = None;
         let sessions = batch.sessions.len();
         for exported in batch.sessions {

@@ -306,3 +306,42 @@ fn interleaving_outcomes_seen_by_a_reader_are_pooled_at_the_writer() {
         "the reader's outcomes count at the writer's guardrail"
     );
 }
+
+#[test]
+fn batches_naming_the_same_new_item_import_concurrently() {
+    let dir = TempDir::new("reader-concurrent-import");
+    let path = dir.path().join("db.hgnn");
+    let data = intents(15);
+    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
+    writer.save().unwrap();
+    let query = &data.queries[0];
+    let batches: Vec<Vec<u8>> = (0..8)
+        .map(|_| {
+            let reader = VectorDb::open(&path, &read_only()).unwrap();
+            let given = [GivenCandidate {
+                id: "new",
+                score: None,
+                vector: Some(query),
+            }];
+            let ranked = reader.rank_candidates(query, &given, 1, true).unwrap();
+            reader
+                .feedback(Feedback::ForSearch {
+                    search_id: ranked.search_id,
+                    clicked: vec!["new".into()],
+                    converted: vec![],
+                })
+                .unwrap();
+            reader.export_feedback().unwrap()
+        })
+        .collect();
+    let stored: usize = std::thread::scope(|scope| {
+        let imports: Vec<_> = batches
+            .iter()
+            .map(|batch| scope.spawn(|| writer.import_feedback(batch).unwrap().items))
+            .collect();
+        imports.into_iter().map(|i| i.join().unwrap()).sum()
+    });
+    assert_eq!(stored, 1, "the item is stored once");
+    assert_eq!(writer.len(), data.items.len() + 1);
+    assert_eq!(writer.learning_stats().sessions, 8);
+}

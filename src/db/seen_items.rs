@@ -41,6 +41,34 @@ impl SeenClock {
 }
 
 impl VectorDb {
+    /// Stores those of `items` not held yet (by id; held ones are left as
+    /// they are); returns how many it stored. What a writer does with the
+    /// items a reader's feedback batch carries.
+    pub(super) fn remember_unseen(&self, items: Vec<NewItem>) -> Result<usize> {
+        let _remembering = self.lock_remembering();
+        let unseen: Vec<NewItem> = {
+            let catalog = self.read_catalog();
+            let mut named = std::collections::HashSet::new();
+            items
+                .into_iter()
+                .filter(|item| {
+                    item.id.as_deref().is_some_and(|id| {
+                        !catalog.slot_of.contains(id) && named.insert(id.to_string())
+                    })
+                })
+                .collect()
+        };
+        let stored = unseen.len();
+        if !unseen.is_empty() {
+            self.insert_batch(unseen, &|_, _| {})?;
+        }
+        Ok(stored)
+    }
+
+    fn lock_remembering(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.remembering.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The ids of the `count` items least recently named in a candidate
     /// list (see [`SeenClock`]), none of `keep`, oldest first: what a
     /// reranker over its `maxItems` forgets.
@@ -89,6 +117,9 @@ impl VectorDb {
     /// any insert's before anything is written.
     pub fn remember_candidates(&self, candidates: Vec<NewItem>) -> Result<(usize, usize)> {
         self.check_open()?;
+        // Between the look-up and the insert nothing else may store the
+        // same id (two readers' batches name the same new item).
+        let _remembering = self.lock_remembering();
         let dimensions = self.dimensions();
         for c in &candidates {
             crate::distance::validate(&c.vector, dimensions, "a candidate's vector")?;

@@ -66,6 +66,9 @@ pub struct VectorDb {
     pub(super) outbox: Arc<super::feedback_outbox::FeedbackOutbox>,
     /// When a reranker last saw each item (see `seen_items.rs`).
     pub(super) seen: super::seen_items::SeenClock,
+    /// Held while items from candidate lists or feedback batches are
+    /// looked up and stored (see `seen_items.rs`).
+    pub(super) remembering: Mutex<()>,
 }
 
 impl VectorDb {
@@ -116,6 +119,7 @@ impl VectorDb {
             saving: Mutex::new(()),
             outbox: Default::default(),
             seen: Default::default(),
+            remembering: Mutex::new(()),
         })
     }
 
