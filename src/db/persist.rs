@@ -277,7 +277,13 @@ impl VectorDb {
         )?;
         let mut db = VectorDb::with_index(index, catalog, options.recent_searches, learning)?;
         if let Some(saved) = saved {
-            db.recent = Arc::new(Mutex::new(saved.recent));
+            // A reader keeps its own table, under a fresh nonce: the saved
+            // one names the writer's searches, and readers that restored
+            // it would all hand out the writer's next search ids, which
+            // merge as one session when their feedback reaches the writer.
+            if !options.read_only {
+                db.recent = Arc::new(Mutex::new(saved.recent));
+            }
             // Restored with learning off too, and saved back as it was.
             let model = file.optional_section(SectionKind::Model, 0);
             db.learner
