@@ -20,6 +20,7 @@
 
 const { resolve: resolvePath } = require('node:path')
 const native = require('./binding.js')
+const { losslessJsonText } = require('./lossless-json.js')
 
 /** The limits the core holds every call to, read from Rust once. */
 const limits = Object.freeze(native.limits())
@@ -80,49 +81,16 @@ function async(call) {
 // BigInt (JSON cannot hold one; Node-API used to round it), functions and
 // symbols, NaN and ±Infinity (JSON writes null), objects whose contents JSON
 // cannot see (Map, Set, typed arrays, RegExp, Error...: JSON writes {}),
-// and cycles. Symbol-keyed properties are skipped, as JSON skips them.
+// and cycles (lossless-json.js).
 
 function jsonText(value, what, code = 'ERR_INVALID_ARGUMENT') {
   if (value === undefined) return undefined
   try {
-    return JSON.stringify(value, refuseLossyJson)
+    return losslessJsonText(value)
   } catch (error) {
     throw codedError(TypeError, code, `${what} cannot be stored as JSON: ${error.message}`)
   }
 }
-
-// JSON.stringify's replacer: sees every value, after toJSON.
-function refuseLossyJson(key, value) {
-  const what = key === '' ? 'the value' : `field ${JSON.stringify(key)}`
-  if (!key.isWellFormed()) throw new TypeError(`${what}'s name holds a lone UTF-16 surrogate, which UTF-8 cannot store`)
-  switch (typeof value) {
-    case 'bigint':
-      throw new TypeError(`${what} is a BigInt (${value}n), which JSON cannot hold: pass a number or a string`)
-    case 'function':
-    case 'symbol':
-      throw new TypeError(`${what} is a ${typeof value}, which JSON drops`)
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${what} is ${value}, which JSON writes as null`)
-      return value
-    case 'string':
-      // A lone UTF-16 surrogate has no UTF-8 form to store it in.
-      if (!value.isWellFormed()) throw new TypeError(`${what} holds a lone UTF-16 surrogate, which UTF-8 cannot store`)
-      return value
-    case 'object': {
-      if (value === null || Array.isArray(value)) return value
-      const tag = Object.prototype.toString.call(value).slice(8, -1)
-      if (tag !== 'Object' && !BOXED_PRIMITIVES.has(tag)) {
-        throw new TypeError(`${what} is a ${tag}, whose contents JSON does not see: convert it (say, to an array or a plain object) first`)
-      }
-      return value
-    }
-    default:
-      return value
-  }
-}
-
-// new Number(1) and the like: JSON writes the primitive inside.
-const BOXED_PRIMITIVES = new Set(['Number', 'String', 'Boolean'])
 
 // An item (or update) with its metadata as JSON text.
 function itemArgument(item, what = 'an item') {

@@ -12,9 +12,9 @@
 // escaped literals (sources/lance-filter.js).
 
 const { sourceError, invalidArgument } = require('./sources/errors.js')
-const { checkKeys, metricOption, nameOption, searchOptions, describedQuery, idList, describe } = require('./sources/arguments.js')
+const { checkKeys, metricOption, nameOption, searchOptions, idList, describe } = require('./sources/arguments.js')
 const { parseFilter } = require('./sources/filter.js')
-const { onceUntilSuccess } = require('./sources/once.js')
+const { EngineSource, tableShape, checkedQuery } = require('./sources/engine-source.js')
 const { whereSql, quoteColumn, stringLiteral } = require('./sources/lance-filter.js')
 
 const OPTION_KEYS = ['table', 'id', 'vector', 'metadata', 'metric', 'refineFactor']
@@ -58,17 +58,16 @@ function plainValue(value) {
   return value
 }
 
-class LanceDbSource {
+class LanceDbSource extends EngineSource {
   #table
   #columns // { id, vector, metadata: string[] }
-  #metric
   #refineFactor
-  #dimensions
-  /** { kinds, idKind } from the table's schema, read on the first call: see #readShape. */
-  #describe = onceUntilSuccess(() => this.#readShape())
 
   constructor(options) {
     checkKeys(options, OPTION_KEYS, 'LanceDbSource options')
+    // The shape: { dimensions, kinds, idKind } from the table's schema, read
+    // on the first call (see #readShape).
+    super(metricOption(options.metric, 'LanceDbSource'), () => this.#readShape())
     const { table, id = 'id', vector = 'vector', metadata = [] } = options
     if (table === null || typeof table !== 'object' || typeof table.vectorSearch !== 'function' || typeof table.query !== 'function') {
       throw invalidArgument(`LanceDbSource: table must be a @lancedb/lancedb Table, got ${describe(table)}`)
@@ -80,7 +79,6 @@ class LanceDbSource {
       vector: columnOption(vector, 'LanceDbSource: vector (the vector column)'),
       metadata: metadata.map((name, i) => columnOption(name, `LanceDbSource: metadata[${i}]`)),
     }
-    this.#metric = metricOption(options.metric, 'LanceDbSource')
     const { refineFactor = 1 } = options
     if (!Number.isInteger(refineFactor) || refineFactor < 1 || refineFactor > 1000) {
       throw invalidArgument(`LanceDbSource: refineFactor must be an integer from 1 to 1000, got ${describe(refineFactor)}`)
@@ -88,21 +86,12 @@ class LanceDbSource {
     this.#refineFactor = refineFactor
   }
 
-  get metric() {
-    return this.#metric
-  }
-
-  /** From the vector column's type after the first call; undefined before. */
-  get dimensions() {
-    return this.#dimensions
-  }
-
   async search(query, options) {
     const { k, filter } = searchOptions(options)
     const parsed = filter === undefined ? undefined : parseFilter(filter)
-    const { vector, shape } = await describedQuery(query, this.#metric, () => this.#dimensions, this.#describe)
+    const { vector, shape } = await this[checkedQuery](query)
     const where = parsed === undefined ? undefined : whereSql(parsed, shape.kinds)
-    const { distanceType, score } = METRIC_DISTANCE[this.#metric]
+    const { distanceType, score } = METRIC_DISTANCE[this.metric]
     const { id, metadata } = this.#columns
     const rows = await this.#run('search', () => {
       let search = this.#table
@@ -129,7 +118,7 @@ class LanceDbSource {
     const wanted = idList(ids)
     const nul = wanted.find((id) => id.includes('\0'))
     if (nul !== undefined) throw invalidArgument(`ids[${ids.indexOf(nul)}] holds a NUL character, which LanceDB filters cannot hold`)
-    const shape = await this.#describe()
+    const shape = await this[tableShape]()
     // An integer id column is matched with integer literals; ids that are
     // not integers cannot be in it.
     const literals = shape.idKind === 'integer' ? wanted.filter((id) => /^-?\d{1,15}$/.test(id)) : wanted.map(stringLiteral)
@@ -160,9 +149,8 @@ class LanceDbSource {
     if (vectorType.typeId !== ARROW_TYPE.FixedSizeList) {
       throw sourceError(`LanceDbSource on table ${this.#tableName()}`, new Error(`column ${JSON.stringify(vector)} is ${String(vectorType)}, not a fixed-size vector column`))
     }
-    this.#dimensions = vectorType.listSize
     const kinds = new Map([...fields].map(([name, field]) => [name, columnKind(field.type)]))
-    return { kinds, idKind: kinds.get(id) }
+    return { dimensions: vectorType.listSize, kinds, idKind: kinds.get(id) }
   }
 
   #tableName() {

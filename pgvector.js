@@ -14,9 +14,9 @@
 // round trip, then the SELECT, then COMMIT.
 
 const { sourceError, invalidArgument, invalidFilter } = require('./sources/errors.js')
-const { checkKeys, metricOption, nameOption, searchOptions, describedQuery, idList, describe } = require('./sources/arguments.js')
+const { checkKeys, metricOption, nameOption, searchOptions, idList, describe } = require('./sources/arguments.js')
 const { parseFilter } = require('./sources/filter.js')
-const { onceUntilSuccess } = require('./sources/once.js')
+const { EngineSource, tableShape, checkedQuery } = require('./sources/engine-source.js')
 const { filterSql } = require('./sources/pg-filter.js')
 
 const OPTION_KEYS = ['pool', 'table', 'id', 'vector', 'metadata', 'metric']
@@ -60,17 +60,16 @@ function parseVector(text) {
   return new Float32Array(JSON.parse(text))
 }
 
-class PgVectorSource {
+class PgVectorSource extends EngineSource {
   #pool
   #names // { table, id, vector, metadata } as the caller wrote them, for messages
   #sql // { table, id, vector, metadata } quoted
-  #metric
-  #dimensions
-  /** What the catalog says of the table, read on the first call: see #readShape. */
-  #describe = onceUntilSuccess(() => this.#readShape())
 
   constructor(options) {
     checkKeys(options, OPTION_KEYS, 'PgVectorSource options')
+    // The shape: { dimensions, idFits } from the catalog, read on the first
+    // call (see #readShape).
+    super(metricOption(options.metric, 'PgVectorSource'), () => this.#readShape())
     const { pool, table, id, vector, metadata } = options
     if (pool === null || typeof pool !== 'object' || typeof pool.connect !== 'function' || typeof pool.query !== 'function') {
       throw invalidArgument(`PgVectorSource: pool must be a pg Pool (an object with connect() and query()), got ${describe(pool)}`)
@@ -89,23 +88,13 @@ class PgVectorSource {
       vector: quoteIdentifier(vector),
       metadata: metadata === undefined ? undefined : quoteIdentifier(metadata),
     }
-    this.#metric = metricOption(options.metric, 'PgVectorSource')
-  }
-
-  get metric() {
-    return this.#metric
-  }
-
-  /** From the column's type (`vector(384)`) after the first call; undefined before, or for an untyped column. */
-  get dimensions() {
-    return this.#dimensions
   }
 
   async search(query, options) {
     const { k, filter } = searchOptions(options)
     const where = this.#whereClause(filter)
-    const { vector } = await describedQuery(query, this.#metric, () => this.#dimensions, this.#describe)
-    const { operator, score } = METRIC_SQL[this.#metric]
+    const { vector } = await this[checkedQuery](query)
+    const { operator, score } = METRIC_SQL[this.metric]
     const columns = [this.#sql.id, `${this.#sql.vector} ${operator} $1::vector`]
     if (this.#sql.metadata !== undefined) columns.push(this.#sql.metadata)
     const text =
@@ -126,7 +115,7 @@ class PgVectorSource {
 
   async vectors(ids) {
     const wanted = idList(ids)
-    const shape = await this.#describe()
+    const shape = await this[tableShape]()
     const values = wanted.filter(shape.idFits)
     const found = new Map()
     if (values.length === 0) return found
@@ -183,8 +172,8 @@ class PgVectorSource {
     if (metadata !== undefined && columns.get(metadata).typeName !== 'jsonb') {
       throw sourceError(`PgVectorSource on ${table}`, new Error(`column ${JSON.stringify(metadata)} is ${columns.get(metadata).type}, not jsonb`))
     }
-    if (vectorColumn.typmod > 0) this.#dimensions = vectorColumn.typmod
-    return { idFits: idFilter(columns.get(id).type) }
+    // `vector(384)` has typmod 384; an untyped `vector` column says nothing.
+    return { dimensions: vectorColumn.typmod > 0 ? vectorColumn.typmod : undefined, idFits: idFilter(columns.get(id).type) }
   }
 
   /** `pool.query`, its failure an ERR_SOURCE naming the call and table. */

@@ -31,6 +31,7 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'langchain/index.d.ts',
     'langchain/index.mjs',
     'langchain/store.cjs',
+    'lossless-json.js',
     'native.js',
     'package.json',
     'pgvector.d.ts',
@@ -39,10 +40,10 @@ test('npm pack ships the JS entry points, their types, README and LICENSE, and n
     'reranker.js',
     'sources/arguments.js',
     'sources/contract.d.ts',
+    'sources/engine-source.js',
     'sources/errors.js',
     'sources/filter.js',
     'sources/lance-filter.js',
-    'sources/once.js',
     'sources/pg-filter.js',
   ])
   const size = JSON.parse(out)[0].size

@@ -82,19 +82,6 @@ function queryVector(query, dimensions, metric) {
   return vector
 }
 
-/**
- * The query checked, then `describe()` awaited (on the first call it reads
- * the engine's dimensions), then the query checked against them: bad input
- * costs no round trip once the dimensions are known, and no search the
- * engine would refuse is ever sent. `{ vector, shape }`, `shape` what
- * `describe()` resolved to.
- */
-async function describedQuery(query, metric, dimensionsOf, describe) {
-  queryVector(query, dimensionsOf(), metric)
-  const shape = await describe()
-  return { vector: queryVector(query, dimensionsOf(), metric), shape }
-}
-
 /** The distinct ids of a `vectors(ids)` call. */
 function idList(ids) {
   if (!Array.isArray(ids)) throw invalidArgument(`ids must be an array of strings, got ${describe(ids)}`)
@@ -104,4 +91,4 @@ function idList(ids) {
   return [...new Set(ids)]
 }
 
-module.exports = { METRICS, DEFAULT_K, MAX_K, describe, checkKeys, metricOption, nameOption, searchOptions, queryVector, describedQuery, idList }
+module.exports = { METRICS, DEFAULT_K, MAX_K, describe, checkKeys, metricOption, nameOption, searchOptions, queryVector, idList }

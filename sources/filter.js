@@ -23,6 +23,7 @@
 //            | { op: '$gt' | '$gte' | '$lt' | '$lte', bound: number | string }
 
 const { invalidFilter } = require('./errors.js')
+const { losslessJsonText } = require('../lossless-json.js')
 
 /** Deepest `$and`/`$or` nesting and deepest operand, as src/filter's MAX_DEPTH. */
 const MAX_DEPTH = 32
@@ -38,40 +39,12 @@ function parseFilter(filter) {
 function jsonValue(filter) {
   let text
   try {
-    text = JSON.stringify(filter, refuseLossyJson)
+    text = losslessJsonText(filter)
   } catch (error) {
     throw invalidFilter(`filter cannot be stored as JSON: ${error.message}`)
   }
   if (text === undefined) throw invalidFilter(`filter must be an object, got ${typeof filter}`)
   return JSON.parse(text)
-}
-
-// JSON.stringify's replacer: sees every value, after toJSON.
-function refuseLossyJson(key, value) {
-  const what = key === '' ? 'the filter' : `field ${JSON.stringify(key)}`
-  switch (typeof value) {
-    case 'bigint':
-      throw new TypeError(`${what} is a BigInt (${value}n), which JSON cannot hold: pass a number or a string`)
-    case 'function':
-    case 'symbol':
-      throw new TypeError(`${what} is a ${typeof value}, which JSON drops`)
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${what} is ${value}, which JSON writes as null`)
-      return value
-    case 'string':
-      if (!value.isWellFormed()) throw new TypeError(`${what} holds a lone UTF-16 surrogate, which UTF-8 cannot store`)
-      return value
-    case 'object': {
-      if (value === null || Array.isArray(value)) return value
-      const tag = Object.prototype.toString.call(value).slice(8, -1)
-      if (!['Object', 'Number', 'String', 'Boolean'].includes(tag)) {
-        throw new TypeError(`${what} is a ${tag}, whose contents JSON does not see: convert it (say, to an array or a plain object) first`)
-      }
-      return value
-    }
-    default:
-      return value
-  }
 }
 
 /** A JSON value in a message, cut at 60 characters as hnsw-gnn's are. */

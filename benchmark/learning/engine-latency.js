@@ -17,6 +17,7 @@
 
 const { PROJECT_ROOT } = require('./base')
 const { rowViews } = require('../lib/adapters')
+const { percentile } = require('../lib/measure')
 const { openSource, DEPTH } = require('./engines')
 
 const QUERIES = 500
@@ -25,8 +26,6 @@ const RUNS = 5
 const E2E_CALLS = 500
 const K = 10
 const WARM_ROUNDS = 6
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 
 async function timeCalls(calls, fn) {
   const micros = new Float64Array(calls)

@@ -5,6 +5,7 @@
 use super::learning_tests::{intents, learning_db_at, split, test_settings, Intents};
 use super::*;
 use crate::testdata::TempDir;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 fn read_only() -> OpenOptions {
@@ -12,6 +13,27 @@ fn read_only() -> OpenOptions {
         read_only: true,
         ..Default::default()
     }
+}
+
+/// A learning writer over `intents(seed)`, saved to `db.hgnn` in a fresh
+/// temporary directory (kept alive by the returned `TempDir`).
+fn saved_writer(name: &str, seed: u64) -> (TempDir, PathBuf, Intents, VectorDb) {
+    let dir = TempDir::new(name);
+    let path = dir.path().join("db.hgnn");
+    let data = intents(seed);
+    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
+    writer.save().unwrap();
+    (dir, path, data, writer)
+}
+
+/// Clicks `clicked` (no conversions) on search `search_id` of `db`.
+fn click(db: &VectorDb, search_id: String, clicked: Vec<String>) {
+    db.feedback(Feedback::ForSearch {
+        search_id,
+        clicked,
+        converted: vec![],
+    })
+    .unwrap();
 }
 
 /// One simulated user's session on `db` for query `q`: clicks the shown
@@ -28,22 +50,13 @@ fn click_relevant(db: &VectorDb, data: &Intents, q: usize) -> usize {
         .map(|h| h.id.to_string())
         .collect();
     let count = clicked.len();
-    db.feedback(Feedback::ForSearch {
-        search_id: results.search_id,
-        clicked,
-        converted: vec![],
-    })
-    .unwrap();
+    click(db, results.search_id, clicked);
     count
 }
 
 #[test]
 fn a_readers_feedback_trains_the_writer_and_its_model_reaches_the_reader() {
-    let dir = TempDir::new("reader-feedback");
-    let path = dir.path().join("db.hgnn");
-    let data = intents(11);
-    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
-    writer.save().unwrap();
+    let (_dir, path, data, writer) = saved_writer("reader-feedback", 11);
     let mut reader = VectorDb::open(&path, &read_only()).unwrap();
     let (train, test) = split(&data);
 
@@ -139,11 +152,7 @@ fn ids(db: &VectorDb, query: &[f32]) -> Vec<Arc<str>> {
 
 #[test]
 fn candidates_a_reader_does_not_hold_are_ranked_and_travel_with_its_feedback() {
-    let dir = TempDir::new("reader-candidates");
-    let path = dir.path().join("db.hgnn");
-    let data = intents(12);
-    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
-    writer.save().unwrap();
+    let (_dir, path, data, writer) = saved_writer("reader-candidates", 12);
     let reader = VectorDb::open(&path, &read_only()).unwrap();
     let query = &data.queries[0];
     let new_vector: Vec<f32> = query.iter().map(|x| x * 2.0).collect();
@@ -176,13 +185,7 @@ fn candidates_a_reader_does_not_hold_are_ranked_and_travel_with_its_feedback() {
         .base_score;
     let hit_4 = ranked.hits.iter().find(|h| &*h.id == "4").unwrap();
     assert_eq!(hit_4.base_score, stored_4);
-    reader
-        .feedback(Feedback::ForSearch {
-            search_id: ranked.search_id,
-            clicked: vec!["new".into()],
-            converted: vec![],
-        })
-        .unwrap();
+    click(&reader, ranked.search_id, vec!["new".into()]);
     let batch = reader.export_feedback().unwrap();
     let decoded = decode_batch(&batch, data.items[0].len()).unwrap();
     assert_eq!(decoded.items.len(), 1);
@@ -253,10 +256,7 @@ fn candidates_a_reader_does_not_hold_are_ranked_and_travel_with_its_feedback() {
 
 #[test]
 fn interleaving_outcomes_seen_by_a_reader_are_pooled_at_the_writer() {
-    let dir = TempDir::new("reader-interleaving");
-    let path = dir.path().join("db.hgnn");
-    let data = intents(14);
-    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
+    let (_dir, path, data, writer) = saved_writer("reader-interleaving", 14);
     let (train, _) = split(&data);
     // The writer learns a model from its own users first.
     for round in 0..6 {
@@ -309,11 +309,7 @@ fn interleaving_outcomes_seen_by_a_reader_are_pooled_at_the_writer() {
 
 #[test]
 fn batches_naming_the_same_new_item_import_concurrently() {
-    let dir = TempDir::new("reader-concurrent-import");
-    let path = dir.path().join("db.hgnn");
-    let data = intents(15);
-    let writer = learning_db_at(&data, test_settings(), Some(path.clone()));
-    writer.save().unwrap();
+    let (_dir, path, data, writer) = saved_writer("reader-concurrent-import", 15);
     let query = &data.queries[0];
     let batches: Vec<Vec<u8>> = (0..8)
         .map(|_| {
@@ -324,13 +320,7 @@ fn batches_naming_the_same_new_item_import_concurrently() {
                 vector: Some(query),
             }];
             let ranked = reader.rank_candidates(query, &given, 1, true).unwrap();
-            reader
-                .feedback(Feedback::ForSearch {
-                    search_id: ranked.search_id,
-                    clicked: vec!["new".into()],
-                    converted: vec![],
-                })
-                .unwrap();
+            click(&reader, ranked.search_id, vec!["new".into()]);
             reader.export_feedback().unwrap()
         })
         .collect();
