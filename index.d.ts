@@ -942,7 +942,7 @@ export interface CandidateSource {
  * hold, and reranks them.
  *
  * @example
- * const search = new LearnedSearch(new PgVectorSource({ pool, table: 'docs', id: 'id', vector: 'embedding', metric: 'cosine' }), reranker)
+ * const search = new LearnedSearch(new PgVectorSource({ pool, table: 'docs', id: 'id', vector: 'embedding', metadata: 'attributes', metric: 'cosine' }), reranker)
  * const { searchId, hits } = await search.search(query, { k: 10, filter: { lang: 'en' } })
  * await search.feedback({ searchId, clicked: [hits[1].id] })
  */
