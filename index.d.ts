@@ -731,6 +731,8 @@ export declare class VectorDB {
    * On a writable database there is nothing to export (an empty batch).
    *
    * @example
+   * // primary: cluster.setupPrimary({ serialization: 'advanced' }), so that
+   * // the bytes arrive as bytes (the default JSON IPC sends a plain object)
    * // reader (a node:cluster worker)
    * setInterval(() => process.send(reader.exportFeedback()), 1000)
    * // writer (the primary)
@@ -862,7 +864,11 @@ export interface RerankOptions {
 export interface RerankerOptions extends VectorDbOptions {
   /**
    * Items kept at most (default 1,000,000); beyond it the least recently
-   * seen candidates are forgotten (never one of the list being ranked).
+   * seen candidates are forgotten (never one a rerank or learned search in
+   * progress uses). Items a reader's `importFeedback` batch brings count as
+   * just seen. The vector first seen is kept: an item whose vector changed
+   * at the engine keeps its learned place (its base score is the engine's
+   * current one when given, as `LearnedSearch` does).
    */
   maxItems?: number
 }
@@ -939,7 +945,9 @@ export interface CandidateSource {
 /**
  * Another engine's search with learned ranking: fetches `depth` (default
  * 100) candidates' ids, then vectors only for those the reranker does not
- * hold, and reranks them.
+ * hold, and reranks them. The engine's scores are the base scores and its
+ * metadata is what hits show (both current at the engine); candidates the
+ * engine no longer holds when their vectors are fetched are dropped.
  *
  * @example
  * const search = new LearnedSearch(new PgVectorSource({ pool, table: 'docs', id: 'id', vector: 'embedding', metadata: 'attributes', metric: 'cosine' }), reranker)

@@ -651,6 +651,7 @@ const { Reranker, LearnedSearch } = require('./reranker.js')({
   codedError,
   otherKeys,
   idArgument,
+  jsonText,
   limits,
 })
 

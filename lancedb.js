@@ -52,6 +52,15 @@ function columnOption(name, what) {
   return name
 }
 
+/** Which ids an integer column of Arrow type `type` can hold (as integer literals). */
+function integerIdFilter(type) {
+  const bits = BigInt(type.bitWidth)
+  // The signed minimum is left out: LanceDB reads `-9223372036854775808` as
+  // the negation of a literal one beyond Int64, and fails the whole query.
+  const [low, high] = type.isSigned ? [-(2n ** (bits - 1n)) + 1n, 2n ** (bits - 1n) - 1n] : [0n, 2n ** bits - 1n]
+  return (id) => /^-?\d{1,20}$/.test(id) && BigInt(id) >= low && BigInt(id) <= high
+}
+
 /** A cell as JSON-friendly metadata: Int64 cells arrive as BigInt. */
 function plainValue(value) {
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : String(value)
@@ -65,7 +74,7 @@ class LanceDbSource extends EngineSource {
 
   constructor(options) {
     checkKeys(options, OPTION_KEYS, 'LanceDbSource options')
-    // The shape: { dimensions, kinds, idKind } from the table's schema, read
+    // The shape: { dimensions, kinds, idFits } from the table's schema, read
     // on the first call (see #readShape).
     super(metricOption(options.metric, 'LanceDbSource'), () => this.#readShape())
     const { table, id = 'id', vector = 'vector', metadata = [] } = options
@@ -119,9 +128,7 @@ class LanceDbSource extends EngineSource {
     const nul = wanted.find((id) => id.includes('\0'))
     if (nul !== undefined) throw invalidArgument(`ids[${ids.indexOf(nul)}] holds a NUL character, which LanceDB filters cannot hold`)
     const shape = await this[tableShape]()
-    // An integer id column is matched with integer literals; ids that are
-    // not integers cannot be in it.
-    const literals = shape.idKind === 'integer' ? wanted.filter((id) => /^-?\d{1,15}$/.test(id)) : wanted.map(stringLiteral)
+    const literals = shape.idFits === undefined ? wanted.map(stringLiteral) : wanted.filter(shape.idFits)
     const found = new Map()
     if (literals.length === 0) return found
     const { id, vector } = this.#columns
@@ -150,7 +157,10 @@ class LanceDbSource extends EngineSource {
       throw sourceError(`LanceDbSource on table ${this.#tableName()}`, new Error(`column ${JSON.stringify(vector)} is ${String(vectorType)}, not a fixed-size vector column`))
     }
     const kinds = new Map([...fields].map(([name, field]) => [name, columnKind(field.type)]))
-    return { dimensions: vectorType.listSize, kinds, idKind: kinds.get(id) }
+    // An integer id column is matched with integer literals; ids that are
+    // not integers of its range cannot be in it.
+    const idFits = kinds.get(id) === 'integer' ? integerIdFilter(fields.get(id).type) : undefined
+    return { dimensions: vectorType.listSize, kinds, idFits }
   }
 
   #tableName() {

@@ -106,11 +106,16 @@ class PgVectorSource extends EngineSource {
     const values = [`[${vector.join(',')}]`, k, ...(where ? where.values : [])]
     const efSearch = Math.min(EF_SEARCH_MAX, Math.max(EF_SEARCH_MIN, k))
     const rows = await this.#inTransaction(`SET LOCAL hnsw.ef_search = ${efSearch}`, { text, values, rowMode: 'array' }, 'search')
-    return rows.map((row) => {
+    const hits = []
+    for (const row of rows) {
+      // A zero vector has no cosine distance: pgvector answers NaN, and
+      // such a row is no candidate (LanceDB leaves it out too).
+      if (!Number.isFinite(row[1])) continue
       const hit = { id: String(row[0]), score: score(row[1]) }
       if (row.length > 2 && row[2] !== null) hit.metadata = row[2]
-      return hit
-    })
+      hits.push(hit)
+    }
+    return hits
   }
 
   async vectors(ids) {

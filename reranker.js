@@ -6,7 +6,7 @@
 // ranking (src/db/rerank.rs), so feedback, training, guardrails, saving and
 // read-only followers are the VectorDB's own code.
 
-const RERANKER_KEYS = ['dimensions', 'metric', 'path', 'learning', 'maxItems', 'm', 'efConstruction', 'efSearch', 'durability', 'checkpoint']
+const RERANKER_KEYS = ['dimensions', 'metric', 'path', 'learning', 'maxItems', 'm', 'efConstruction', 'efSearch', 'durability', 'checkpoint', 'recentSearches']
 const OPEN_KEYS = ['readOnly', 'learning', 'maxItems', 'durability', 'checkpoint', 'recentSearches']
 const RERANK_KEYS = ['k', 'rerank', 'expand']
 const CANDIDATE_KEYS = ['id', 'vector', 'score', 'metadata']
@@ -17,7 +17,9 @@ const LEARNED_SEARCH_QUERY_KEYS = ['k', 'filter', 'expand']
 const DEFAULT_MAX_ITEMS = 1_000_000
 
 module.exports = function defineReranker(internals) {
-  const { VectorDB, nativeOf, sync, async, unpack, blockLength, requestedK, invalidArgument, codedError, otherKeys, idArgument } = internals
+  const { VectorDB, nativeOf, sync, async, unpack, blockLength, invalidArgument, codedError, otherKeys, idArgument, jsonText, limits } = internals
+  // Reranker internals LearnedSearch uses (symbol-keyed: not public API).
+  const HOLD = Symbol('hold ids against eviction')
   let numbers = new Float64Array(blockLength(10))
 
   function checkKeys(what, options, known) {
@@ -37,6 +39,31 @@ module.exports = function defineReranker(internals) {
     return maxItems
   }
 
+  /** `rerank`'s k (default 10), checked as `VectorDB.search` checks it. */
+  function kOption(options) {
+    const k = options == null || options.k === undefined ? 10 : options.k
+    if (!Number.isInteger(k) || k < 1 || k > limits.maxK) throw invalidArgument(`k must be an integer from 1 to ${limits.maxK}, got ${k}`)
+    return k
+  }
+
+  /**
+   * The query checked before anything is stored: a failed rerank leaves
+   * no trace. (Ranking checks it again natively.)
+   */
+  function checkQuery(query, dimensions, metric) {
+    if (!(query instanceof Float32Array) && !Array.isArray(query)) throw invalidArgument('a query must be a Float32Array or an array of numbers')
+    if (query.length !== dimensions) throw codedError(RangeError, 'ERR_DIMENSION_MISMATCH', `the query has ${query.length} dimensions, expected ${dimensions}`)
+    let nonZero = false
+    for (let i = 0; i < query.length; i++) {
+      const x = query[i]
+      if (typeof x !== 'number' || !Number.isFinite(x) || !Number.isFinite(Math.fround(x))) {
+        throw codedError(TypeError, 'ERR_INVALID_VECTOR', `query[${i}] is ${x}: a query holds finite 32-bit floats`)
+      }
+      nonZero ||= x !== 0
+    }
+    if (!nonZero && metric === 'cosine') throw codedError(TypeError, 'ERR_INVALID_VECTOR', 'the query is a zero vector, which has no cosine similarity')
+  }
+
   function without(options, keys) {
     if (options == null) return options
     const rest = { ...options }
@@ -51,6 +78,9 @@ module.exports = function defineReranker(internals) {
     #maxItems
     // Evictions and stores run one at a time, in call order.
     #writes = Promise.resolve()
+    // Ids of reranks and learned searches in progress, counted: eviction
+    // spares them, so that an item found held stays held until ranked.
+    #inUse = new Map()
 
     constructor(options) {
       if (options === Reranker.#wrap) return
@@ -98,33 +128,56 @@ module.exports = function defineReranker(internals) {
       return positions.map((i) => ids[i])
     }
 
+    /** Spares `ids` from eviction until the returned release is called. */
+    [HOLD](ids) {
+      for (const id of ids) this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1)
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        for (const id of ids) {
+          const left = this.#inUse.get(id) - 1
+          if (left === 0) this.#inUse.delete(id)
+          else this.#inUse.set(id, left)
+        }
+      }
+    }
+
     rerank(query, candidates, options) {
       let prepared
       try {
-        prepared = this.#prepare(candidates, options)
+        prepared = this.#prepare(query, candidates, options)
       } catch (error) {
         return Promise.reject(error)
       }
-      const { ids, unheld } = prepared
       // Candidates not held are stored first (a writer) — off the JS
       // thread, as any insert — so that feedback on them is kept; ranking
       // itself is a few microseconds per candidate and runs here.
-      const store = !this.#readOnly && unheld.length > 0
-      const rank = () => sync(() => this.#rank(query, candidates, prepared, options))
-      if (!store) {
+      const rank = () => sync(() => this.#rank(query, candidates, prepared))
+      if (this.#readOnly || prepared.unheld.length === 0) {
         try {
           return Promise.resolve(rank())
         } catch (error) {
           return Promise.reject(error)
         }
       }
-      const stored = this.#writes.then(() => this.#remember(candidates, unheld))
-      this.#writes = stored.then(() => this.#evict(ids)).catch(() => {})
-      return stored.then(rank)
+      const release = this[HOLD](prepared.ids)
+      const stored = this.#writes.then(() => this.#remember(candidates, prepared.ids))
+      this.#writes = stored.then(() => this.#evict()).catch(() => {})
+      return stored.then(rank).finally(release)
     }
 
-    #prepare(candidates, options) {
+    /** Everything checked before anything is stored: a failed rerank leaves no trace. */
+    #prepare(query, candidates, options) {
       checkKeys('rerank options', options, RERANK_KEYS)
+      const k = kOption(options)
+      const rerank = options == null || options.rerank === undefined ? true : options.rerank
+      if (typeof rerank !== 'boolean') throw invalidArgument('rerank option rerank must be a boolean')
+      const expand = options == null ? undefined : options.expand
+      if (expand !== undefined && typeof expand !== 'function') {
+        throw invalidArgument('rerank option expand must be a predicate ({ id, metadata }) => boolean that vets each item past similar queries clicked')
+      }
+      checkQuery(query, this.#db.dimensions, this.#db.metric)
       if (!Array.isArray(candidates)) throw invalidArgument('rerank candidates must be an array of { id, vector?, score?, metadata? }')
       const ids = new Array(candidates.length)
       let scores
@@ -150,27 +203,24 @@ module.exports = function defineReranker(internals) {
       // Without vectors every candidate must be held, which ranking checks
       // (ERR_NOT_FOUND): no separate look-up.
       const unheld = withVectors ? sync(() => nativeOf(this.#db).unheld(ids)) : []
+      const dimensions = this.#db.dimensions
       for (const i of unheld) {
-        if (candidates[i].vector == null) throw notHeld(ids[i])
+        const { vector } = candidates[i]
+        if (vector == null) throw notHeld(ids[i])
+        if (vector.length !== dimensions) {
+          throw codedError(RangeError, 'ERR_DIMENSION_MISMATCH', `rerank candidate ${JSON.stringify(ids[i])}: vector has ${vector.length} dimensions, expected ${dimensions}`)
+        }
       }
-      return { ids, scores, unheld }
+      return { ids, scores, unheld, k, rerank, expand }
     }
 
-    #rank(query, candidates, { ids, scores, unheld }, options) {
-      // ids and scores grow when expand adds items.
-      const k = requestedK(options)
-      const rerank = options == null || options.rerank === undefined ? true : options.rerank
-      if (typeof rerank !== 'boolean') throw invalidArgument('rerank option rerank must be a boolean')
+    #rank(query, candidates, { ids, scores, unheld, k, rerank, expand }) {
       if (numbers.length < blockLength(k)) numbers = new Float64Array(blockLength(k))
       // A reader cannot store new candidates: they are ranked from the
       // vectors given (by base score: no model knows them yet).
       const outside = this.#readOnly ? unheld : []
       const vectors = outside.map((i) => candidates[i].vector)
       const native = nativeOf(this.#db)
-      const expand = options == null ? undefined : options.expand
-      if (expand !== undefined && typeof expand !== 'function') {
-        throw invalidArgument('rerank option expand must be a predicate ({ id, metadata }) => boolean that vets each item past similar queries clicked')
-      }
       if (expand !== undefined && rerank) {
         // Items past similar queries clicked, vetted one by one by the
         // caller (tenant, filter): at most half as many as were given.
@@ -182,7 +232,7 @@ module.exports = function defineReranker(internals) {
       }
       let packed
       try {
-        packed = native.rankCandidatesSync(query, ids, scores, outside, vectors, options == null || options.k === undefined ? 10 : options.k, rerank, numbers)
+        packed = native.rankCandidatesSync(query, ids, scores, outside, vectors, k, rerank, numbers)
       } catch (error) {
         const id = error.code === 'NotFound' || error.code === 'ERR_NOT_FOUND' ? ids.find((x) => this.#lacks(x)) : undefined
         throw id === undefined ? error : notHeld(id)
@@ -195,32 +245,35 @@ module.exports = function defineReranker(internals) {
       return result
     }
 
-    #remember(candidates, unheld) {
+    // Stores the given candidates not held when it runs (an eviction queued
+    // before may have taken one that was held when the rerank was called).
+    #remember(candidates, ids) {
+      const unheld = sync(() => nativeOf(this.#db).unheld(ids)).filter((i) => candidates[i].vector != null)
+      if (unheld.length === 0) return undefined
       const dimensions = this.#db.dimensions
       const vectors = new Float32Array(unheld.length * dimensions)
-      const ids = new Array(unheld.length)
+      const unheldIds = new Array(unheld.length)
       let metadata
       unheld.forEach((at, j) => {
         const c = candidates[at]
-        ids[j] = c.id
-        if (c.vector.length !== dimensions) {
-          throw codedError(RangeError, 'ERR_DIMENSION_MISMATCH', `rerank candidate ${JSON.stringify(c.id)}: vector has ${c.vector.length} dimensions, expected ${dimensions}`)
-        }
+        unheldIds[j] = ids[at]
         vectors.set(c.vector, j * dimensions)
-        if (c.metadata != null) (metadata ??= new Array(unheld.length).fill(null))[j] = JSON.stringify(c.metadata)
+        if (c.metadata != null) (metadata ??= new Array(unheld.length).fill(null))[j] = jsonText(c.metadata, `rerank candidate ${JSON.stringify(ids[at])}: metadata`)
       })
-      return async(() => nativeOf(this.#db).rememberCandidates(ids, vectors, metadata))
+      return async(() => nativeOf(this.#db).rememberCandidates(unheldIds, vectors, metadata))
     }
 
     #lacks(id) {
       return nativeOf(this.#db).unheld([id]).length > 0
     }
 
-    // Deletes the least recently seen items beyond maxItems (never one of
-    // the candidates just ranked; the core keeps when each was last seen).
-    async #evict(keep) {
+    // Deletes the least recently seen items beyond maxItems, never one a
+    // rerank or learned search in progress uses (the core keeps when each
+    // item was last seen).
+    async #evict() {
       const over = this.#db.size - this.#maxItems
       if (over <= 0) return
+      const keep = [...this.#inUse.keys()]
       for (const id of sync(() => nativeOf(this.#db).leastRecentlySeen(over, keep))) await this.#db.delete(id)
     }
 
@@ -244,8 +297,11 @@ module.exports = function defineReranker(internals) {
       return this.#db.exportFeedback()
     }
 
-    importFeedback(batch) {
-      return this.#db.importFeedback(batch)
+    async importFeedback(batch) {
+      const imported = await this.#db.importFeedback(batch)
+      // A batch may carry items this reranker did not hold: maxItems holds.
+      if (imported.items > 0) this.#writes = this.#writes.then(() => this.#evict()).catch(() => {})
+      return imported
     }
 
     stats() {
@@ -301,22 +357,57 @@ module.exports = function defineReranker(internals) {
      */
     async search(query, options) {
       checkKeys('search options', options, LEARNED_SEARCH_QUERY_KEYS)
-      const k = options == null || options.k === undefined ? 10 : options.k
+      const k = kOption(options)
       const filter = options == null ? undefined : options.filter
-      const found = await this.#source.search(query, filter === undefined ? { k: Math.max(k, this.#depth) } : { k: Math.max(k, this.#depth), filter })
-      const candidates = found.map(({ id, metadata }) => (metadata === undefined ? { id } : { id, metadata }))
+      const expand = options == null ? undefined : options.expand
+      const depth = Math.max(k, this.#depth)
+      const found = await this.#source.search(query, filter === undefined ? { k: depth } : { k: depth, filter })
+      const release = this.#reranker[HOLD](found.map((hit) => hit.id))
+      try {
+        // Held items are spared eviction here, but a reader's refresh may
+        // still drop one between the look-up and the ranking: then once
+        // more, fetching what is missing now.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await this.#rerankFound(query, found, k, expand)
+          } catch (error) {
+            if (error.code !== 'ERR_NOT_FOUND' || attempt > 0) throw error
+          }
+        }
+      } finally {
+        release()
+      }
+    }
+
+    async #rerankFound(query, found, k, expand) {
+      // The source's score is current (the item's vector may have changed
+      // there since the reranker stored it), so it is the base score.
+      const candidates = found.map(({ id, score, metadata }) => {
+        const c = { id }
+        if (Number.isFinite(score)) c.score = score
+        if (metadata !== undefined) c.metadata = metadata
+        return c
+      })
       const missing = this.#reranker.missing(candidates.map((c) => c.id))
+      let known = candidates
       if (missing.length > 0) {
         const vectors = await this.#source.vectors(missing)
         for (const c of candidates) {
           const vector = vectors.get(c.id)
           if (vector !== undefined) c.vector = vector
         }
+        // An item deleted at the source between the two queries is dropped.
+        const lacking = new Set(missing)
+        known = candidates.filter((c) => c.vector !== undefined || !lacking.has(c.id))
       }
-      // An item deleted at the source between the two queries is dropped.
-      const known = missing.length === 0 ? candidates : candidates.filter((c) => c.vector !== undefined || !missing.includes(c.id))
-      const expand = options == null ? undefined : options.expand
-      return this.#reranker.rerank(query, known, expand === undefined ? { k } : { k, expand })
+      const result = await this.#reranker.rerank(query, known, expand === undefined ? { k } : { k, expand })
+      // The source's metadata is current; the reranker's is what it stored
+      // when it first saw the item.
+      if (found.some((hit) => hit.metadata !== undefined)) {
+        const metadata = new Map(found.map((hit) => [hit.id, hit.metadata]))
+        for (const hit of result.hits) if (metadata.has(hit.id)) hit.metadata = metadata.get(hit.id) ?? null
+      }
+      return result
     }
 
     feedback(feedback) {

@@ -251,6 +251,35 @@ describe('LanceDbSource over a real LanceDB table', { skip }, () => {
     assertCode((await failureOf(() => lanceSource.search(new Float32Array(DIM)))).error, 'ERR_INVALID_VECTOR')
   })
 
+  test('a query beyond 32-bit float range is ERR_INVALID_VECTOR (finite as a double, Infinity as stored)', async () => {
+    const huge = Array.from(queries[0])
+    huge[3] = 1e39
+    assertCode((await failureOf(() => source({ metric: 'euclidean' }).search(huge))).error, 'ERR_INVALID_VECTOR')
+  })
+
+  test('integer id columns: 19-digit Int64 ids are found; ids the column cannot hold (or LanceDB cannot write) are simply absent', async () => {
+    const vector = (i) => Array.from({ length: DIM }, (_, j) => Math.cos(i + j))
+    const big = ['9007199254740993', '1234567890123456789', '-9223372036854775807']
+    const int64 = await db.createTable(
+      'int64_ids',
+      big.map((id, i) => ({ id: BigInt(id), vector: vector(i) })),
+      { schema: new arrow.Schema([new arrow.Field('id', new arrow.Int64(), false), new arrow.Field('vector', new arrow.FixedSizeList(DIM, new arrow.Field('item', new arrow.Float32(), true)))]) },
+    )
+    const int64Source = new LanceDbSource({ table: int64, metric: 'cosine' })
+    const found = await int64Source.vectors([...big, '-9223372036854775808', '9223372036854775808', 'x', '1.5'])
+    assert.deepEqual([...found.keys()].sort(), [...big].sort())
+    assert.deepEqual(Array.from(found.get(big[1])), Array.from(Float32Array.from(vector(1))))
+    const hits = await int64Source.search(Float32Array.from(vector(1)), { k: 3 })
+    assert.equal(hits[0].id, big[1], 'ids come back as their exact decimal text')
+    int64.close()
+    const int32 = await db.createTable('int32_ids', [{ id: 7, vector: vector(0) }], {
+      schema: new arrow.Schema([new arrow.Field('id', new arrow.Int32(), false), new arrow.Field('vector', new arrow.FixedSizeList(DIM, new arrow.Field('item', new arrow.Float32(), true)))]),
+    })
+    const int32Source = new LanceDbSource({ table: int32, metric: 'cosine' })
+    assert.deepEqual([...(await int32Source.vectors(['7', '2147483648', '99999999999'])).keys()], ['7'])
+    int32.close()
+  })
+
   test('bad options are ERR_INVALID_ARGUMENT TypeErrors', async () => {
     for (const options of [undefined, {}, { table: {}, metric: 'cosine' }, { table, metric: 'l2' }, { table, metric: 'dot', vector: 'a`b' }, { table, metric: 'dot', metadata: 'note' }, { table, metric: 'dot', nprobes: 4 }, { table, metric: 'dot', refineFactor: 0 }]) {
       const error = constructionError(LanceDbSource, options)

@@ -504,6 +504,17 @@ describe('PgVectorSource over a real PostgreSQL with pgvector', { skip }, () => 
     assert.equal(error.cause.code, '42703', 'the pg error, with its SQLSTATE')
   })
 
+  test('a stored zero vector (no cosine distance: pgvector says NaN) is no candidate; a query beyond float32 is ERR_INVALID_VECTOR', async () => {
+    const table = `${quote(SCHEMA)}.${quote('zeros')}`
+    await pool.query(`CREATE TABLE ${table} (id int, v vector(3))`)
+    await pool.query(`INSERT INTO ${table} VALUES (1, '[0,0,0]'), (2, '[1,0,0]'), (3, '[0,1,0]')`)
+    const zeros = new PgVectorSource({ pool, table: [SCHEMA, 'zeros'], id: 'id', vector: 'v', metric: 'cosine' })
+    const hits = await zeros.search([1, 0.5, 0], { k: 3 })
+    assert.deepEqual(hits.map((hit) => hit.id), ['2', '3'])
+    for (const hit of hits) assert.ok(Number.isFinite(hit.score))
+    assertCode((await failureOf(() => zeros.search([1e39, 0, 0]))).error, 'ERR_INVALID_VECTOR')
+  })
+
   test('a closed pool, or a server that is not there, is ERR_SOURCE at once, never a hang', async () => {
     const closing = new pg.Pool({ connectionString: server.uri, max: 1 })
     const pgSource = source({ pool: closing })

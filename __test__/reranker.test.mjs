@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Reranker, LearnedSearch } from '../index.js'
-import { bruteForce, makeRng, assertCode, failureOf, thrownBy } from './helpers.mjs'
+import { bruteForce, makeRng, assertCode, assertClose, failureOf, thrownBy } from './helpers.mjs'
 import { intents, userClicks, ndcg, benchmarkLike } from './fixtures/intents.mjs'
 
 const DEPTH = 100
@@ -201,4 +201,97 @@ test('maxItems keeps the most recently seen items; bad input gets its code', asy
   assert.match(unknownKey.message, /"bogus"/)
   await reranker.close()
   assertCode(await rejection(() => reranker.rerank(q, [{ id: '299' }])), 'ERR_CLOSED')
+})
+
+test('a full reranker under concurrent reranks and learned searches: none fails, maxItems holds', async () => {
+  const data = intents({ seed: 27, items: 600 })
+  const reranker = new Reranker({ dimensions: data.dim, maxItems: 30, learning: { background: false } })
+  const search = new LearnedSearch(engine(data), reranker, { depth: 20 })
+  const settled = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => search.search(data.queries[i % data.queries.length], { k: 5 })))
+  assert.deepEqual(
+    settled.filter((r) => r.status === 'rejected').map((r) => r.reason.message),
+    [],
+    'an item found held stays held until its search is ranked',
+  )
+  // Reranks given vectors: an eviction queued by one may not take an item
+  // another found held.
+  const small = new Reranker({ dimensions: data.dim, maxItems: 4, learning: { background: false } })
+  const given = (i) => ({ id: String(i), vector: data.items[i] })
+  const q = data.queries[0]
+  await small.rerank(q, [given(0), given(1)])
+  const [a, b] = await Promise.all([small.rerank(q, [given(2), given(3), given(4)]), small.rerank(q, [given(0), given(5)])])
+  assert.deepEqual(a.hits.map((h) => h.id).sort(), ['2', '3', '4'])
+  assert.deepEqual(b.hits.map((h) => h.id).sort(), ['0', '5'])
+  await small.save().catch(() => {}) // waits for evictions (an in-memory save is refused)
+  await reranker.save().catch(() => {})
+  assert.ok(small.size <= 4 && reranker.size <= 30, `sizes ${small.size}, ${reranker.size}`)
+  await small.close()
+  await reranker.close()
+})
+
+test('importFeedback keeps maxItems, and the items it brings count as just seen', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hnsw-gnn-reranker-'))
+  try {
+    const data = intents({ seed: 28, items: 600 })
+    const path = join(dir, 'learned.hgnn')
+    const writer = new Reranker({ dimensions: data.dim, path, maxItems: 12, learning: { background: false } })
+    const given = (i) => ({ id: String(i), vector: data.items[i] })
+    await writer.rerank(data.queries[0], Array.from({ length: 10 }, (_, i) => given(i)))
+    await writer.save()
+    const reader = await Reranker.open(path, { readOnly: true })
+    const shown = Array.from({ length: 8 }, (_, i) => given(100 + i))
+    const { searchId, hits } = await reader.rerank(data.queries[1], shown, { k: 8 })
+    await reader.feedback({ searchId, clicked: [hits[0].id] })
+    const imported = await writer.importFeedback(reader.exportFeedback())
+    assert.equal(imported.items, 8)
+    await writer.save()
+    assert.ok(writer.size <= 12, `size ${writer.size}`)
+    assert.deepEqual(writer.missing(shown.map((c) => c.id)), [], 'the imported items are kept: the older ones went')
+    await reader.close()
+    await writer.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a rerank that fails stores nothing; k, metadata and options are checked first', async () => {
+  const data = intents({ seed: 29, items: 200 })
+  const reranker = new Reranker({ dimensions: data.dim, recentSearches: 50, learning: { background: false } })
+  const q = data.queries[0]
+  const fresh = [{ id: 'new', vector: data.items[0] }]
+  for (const [query, options, code] of [
+    [q.slice(1), undefined, 'ERR_DIMENSION_MISMATCH'],
+    [Float32Array.from(q, (x, i) => (i === 2 ? 1e39 : x)), undefined, 'ERR_INVALID_VECTOR'],
+    [q, { k: 2.5 }, 'ERR_INVALID_ARGUMENT'],
+    [q, { rerank: 'yes' }, 'ERR_INVALID_ARGUMENT'],
+    [q, { expand: true }, 'ERR_INVALID_ARGUMENT'],
+  ]) {
+    assertCode(await rejection(() => reranker.rerank(query, fresh, options)), code)
+  }
+  for (const metadata of [{ n: 1n }, { when: new Map() }, { x: NaN }]) {
+    assertCode(await rejection(() => reranker.rerank(q, [{ ...fresh[0], metadata }])), 'ERR_INVALID_ARGUMENT')
+  }
+  assert.equal(reranker.size, 0)
+  await reranker.close()
+})
+
+test("LearnedSearch ranks by the source's current score and shows its current metadata", async () => {
+  const data = intents({ seed: 30, items: 300 })
+  const inner = engine(data)
+  const price = new Map()
+  let offset = 0
+  const source = {
+    metric: 'cosine',
+    search: async (query, options) => (await inner.search(query, options)).map(({ id, score }) => ({ id, score: score - offset, metadata: { price: price.get(id) ?? 10 } })),
+    vectors: inner.vectors,
+  }
+  const reranker = new Reranker({ dimensions: data.dim, learning: { background: false } })
+  const search = new LearnedSearch(source, reranker, { depth: 20 })
+  const before = await search.search(data.queries[0], { k: 3 })
+  price.set(before.hits[0].id, 99)
+  offset = 0.25
+  const after = await search.search(data.queries[0], { k: 3 })
+  assert.deepEqual(after.hits[0].metadata, { price: 99 })
+  assertClose(after.hits[0].baseScore, before.hits[0].baseScore - 0.25, 1e-6)
+  await reranker.close()
 })

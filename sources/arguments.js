@@ -76,6 +76,8 @@ function queryVector(query, dimensions, metric) {
     if (typeof x !== 'number') throw invalidArgument(`query[${i}] is ${describe(x)}, not a number`)
     if (!Number.isFinite(x)) throw invalidVector(`query[${i}] is ${x}: vectors hold finite numbers only`)
     vector[i] = x
+    // Engines store 32-bit floats: 1e39 is finite here and Infinity there.
+    if (!Number.isFinite(vector[i])) throw invalidVector(`query[${i}] is ${x}, beyond the range of a 32-bit float`)
     nonZero ||= x !== 0
   }
   if (!nonZero && metric === 'cosine') throw invalidVector('the query is a zero vector, which has no cosine similarity')

@@ -6,7 +6,7 @@
 use super::items::{Metadata, NewItem};
 use super::vector_db::VectorDb;
 use crate::error::Result;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// When each slot's item was last named in a candidate list (a counter of
@@ -17,8 +17,10 @@ use std::sync::Mutex;
 /// cost more than the ranking.
 #[derive(Default)]
 pub(super) struct SeenClock {
-    ticks: Mutex<Vec<u32>>,
-    now: AtomicU32,
+    // u64: a u32 counter of rankings wraps after about 50 days at 1,000
+    // reranks a second, and the freshest items would then look oldest.
+    ticks: Mutex<Vec<u64>>,
+    now: AtomicU64,
 }
 
 impl SeenClock {
@@ -35,7 +37,7 @@ impl SeenClock {
         }
     }
 
-    fn ticks(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
+    fn ticks(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
         self.ticks.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -59,10 +61,26 @@ impl VectorDb {
                 .collect()
         };
         let stored = unseen.len();
-        if !unseen.is_empty() {
-            self.insert_batch(unseen, &|_, _| {})?;
-        }
+        self.store_as_seen(unseen)?;
         Ok(stored)
+    }
+
+    /// Inserts `items` (all with ids) and marks them seen now, so that a
+    /// reranker over its `maxItems` does not forget them first.
+    fn store_as_seen(&self, items: Vec<NewItem>) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = items.iter().filter_map(|c| c.id.clone()).collect();
+        self.insert_batch(items, &|_, _| {})?;
+        let catalog = self.read_catalog();
+        let slots: Vec<u32> = ids
+            .iter()
+            .filter_map(|id| catalog.slot_of.get(id))
+            .collect();
+        drop(catalog);
+        self.seen.touch(&slots);
+        Ok(())
     }
 
     fn lock_remembering(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -78,7 +96,7 @@ impl VectorDb {
         let keep: std::collections::HashSet<&str> = keep.iter().copied().collect();
         let ticks = self.seen.ticks();
         let tick = |slot: usize| ticks.get(slot).copied().unwrap_or(0);
-        let mut live: Vec<(u32, u32)> = catalog
+        let mut live: Vec<(u64, u32)> = catalog
             .ids
             .iter()
             .enumerate()
@@ -147,17 +165,7 @@ impl VectorDb {
             }
         }
         let (inserted, updated) = (fresh.len(), changed.len());
-        if !fresh.is_empty() {
-            let ids: Vec<String> = fresh.iter().filter_map(|c| c.id.clone()).collect();
-            self.insert_batch(fresh, &|_, _| {})?;
-            let catalog = self.read_catalog();
-            let slots: Vec<u32> = ids
-                .iter()
-                .filter_map(|id| catalog.slot_of.get(id))
-                .collect();
-            drop(catalog);
-            self.seen.touch(&slots);
-        }
+        self.store_as_seen(fresh)?;
         for (id, vector, metadata) in changed {
             self.update(&id, Some(vector), metadata.map(Some))?;
         }
