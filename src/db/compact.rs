@@ -43,7 +43,6 @@ impl VectorDb {
         // Built beside the live state (searches go on), then swapped in.
         let Compacted { index, new_slot } = self.index.compacted()?;
         let catalog = self.read_catalog().renumbered(&new_slot);
-        drop(new_slot);
         let model = self.learner.renumbered_model(&index, &|ids| {
             let slots = ids.iter().map(|id| catalog.slot_of.get(id)).collect();
             (slots, catalog.ids.len())
@@ -55,6 +54,7 @@ impl VectorDb {
             self.index.replace_with(index);
             *current = catalog;
             self.learner.serve_renumbered(model);
+            self.seen.renumber(&new_slot);
         }
         // Invalidates the snapshot row order cached for the old slots.
         self.write_epoch.fetch_add(1, Ordering::AcqRel);

@@ -29,6 +29,8 @@ const MAX_SESSIONS: usize = 100_000;
 const MAX_ITEMS: usize = 50_000;
 const MAGIC: &[u8; 4] = b"HGFB";
 const FORMAT: u32 = 1;
+/// Most entries reserved up front while decoding a batch (it grows past).
+const RESERVE_MAX: usize = 4096;
 
 /// A session for export, with the interleaving outcome of its search (the
 /// model version it served, and who won) when it was interleaved.
@@ -113,44 +115,59 @@ impl FeedbackOutbox {
     }
 
     /// Takes every pending session as one batch, with the vectors of its
-    /// shown items not held here.
+    /// shown items not held here. Encoded after the lock is released
+    /// (100,000 sessions are ~160 MB): feedback arriving meanwhile waits only
+    /// for the drain.
     pub fn export(&self, dimensions: usize) -> Vec<u8> {
-        let mut state = self.lock();
-        let sessions: Vec<ExportedSession> = state.sessions.drain(..).collect();
-        let mut item_ids: Vec<&Arc<str>> = Vec::new();
-        let mut listed = HashSet::new();
-        for s in &sessions {
-            for id in s.session.shown.iter().flatten() {
-                if let Some((key, _)) = state.items.get_key_value(id) {
-                    if listed.insert(key.clone()) {
-                        item_ids.push(key);
+        let (sessions, items) = {
+            let state = &mut *self.lock();
+            let sessions: Vec<ExportedSession> = state.sessions.drain(..).collect();
+            let mut items: Vec<(Arc<str>, Vec<f32>)> = Vec::new();
+            let mut listed = HashSet::new();
+            for s in &sessions {
+                for id in s.session.shown.iter().flatten() {
+                    if let Some((key, vector)) = state.items.get_key_value(id) {
+                        if listed.insert(key.clone()) {
+                            items.push((key.clone(), vector.clone()));
+                        }
                     }
                 }
             }
-        }
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.put_u32(FORMAT);
-        out.put_u32(dimensions as u32);
-        out.put_u32(item_ids.len() as u32);
-        for id in item_ids {
-            out.put_str(id);
-            out.put_f32s(&state.items[id]);
-        }
-        out.put_u32(sessions.len() as u32);
-        for s in &sessions {
-            let (tag, version) = match s.credit {
-                None => (0, 0),
-                Some((version, Outcome::Win)) => (1, version),
-                Some((version, Outcome::Loss)) => (2, version),
-                Some((version, Outcome::Tie)) => (3, version),
-            };
-            out.put_u8(tag);
-            out.put_u64(version);
-            s.session.encode(&mut out);
-        }
-        out
+            (sessions, items)
+        };
+        encode_batch(dimensions, &items, &sessions)
     }
+}
+
+/// A batch's bytes (what [`decode_batch`] reads): the header, the items'
+/// ids and vectors, then each session with its interleaving credit.
+pub(super) fn encode_batch(
+    dimensions: usize,
+    items: &[(Arc<str>, Vec<f32>)],
+    sessions: &[ExportedSession],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.put_u32(FORMAT);
+    out.put_u32(dimensions as u32);
+    out.put_u32(items.len() as u32);
+    for (id, vector) in items {
+        out.put_str(id);
+        out.put_f32s(vector);
+    }
+    out.put_u32(sessions.len() as u32);
+    for s in sessions {
+        let (tag, version) = match s.credit {
+            None => (0, 0),
+            Some((version, Outcome::Win)) => (1, version),
+            Some((version, Outcome::Loss)) => (2, version),
+            Some((version, Outcome::Tie)) => (3, version),
+        };
+        out.put_u8(tag);
+        out.put_u64(version);
+        s.session.encode(&mut out);
+    }
+    out
 }
 
 /// Decodes a batch from [`FeedbackOutbox::export`] for a database of
@@ -179,7 +196,7 @@ pub fn decode_batch(bytes: &[u8], dimensions: usize) -> Result<FeedbackBatch> {
         }
         let count = r.u32("item count")?;
         let count = r.check_fits(count as u64, 4 + dimensions * 4, "item count")?;
-        let mut items = Vec::with_capacity(count);
+        let mut items = Vec::with_capacity(count.min(RESERVE_MAX));
         for _ in 0..count {
             let id = r.str("id")?.to_string();
             let vector = r.f32s(dimensions, "vector")?;
@@ -190,8 +207,11 @@ pub fn decode_batch(bytes: &[u8], dimensions: usize) -> Result<FeedbackBatch> {
             });
         }
         let count = r.u32("session count")?;
-        let count = r.check_fits(count as u64, 9 + 8, "session count")?;
-        let mut sessions = Vec::with_capacity(count);
+        // At least the credit, the time and the query per session; reserved
+        // in bounded steps, so that a hostile count costs no more memory
+        // than the bytes that back it.
+        let count = r.check_fits(count as u64, 9 + 8 + 4 + 4 * dimensions, "session count")?;
+        let mut sessions = Vec::with_capacity(count.min(RESERVE_MAX));
         for _ in 0..count {
             let tag = r.u8("credit")?;
             let version = r.u64("model version")?;

@@ -236,7 +236,37 @@ impl VectorDb {
             return Err(Error::ReadOnly);
         }
         self.learner.check_enabled()?;
-        let batch = super::feedback_outbox::decode_batch(batch, self.dimensions())?;
+        let mut batch = super::feedback_outbox::decode_batch(batch, self.dimensions())?;
+        // Checked whole before anything is stored, as live feedback is
+        // checked (session_of): a refused batch leaves no trace.
+        let mut shown_anywhere = std::collections::HashSet::new();
+        for exported in &batch.sessions {
+            let session = &exported.session;
+            self.index
+                .prepare(&session.query, "a batch session's query")?;
+            if session.shown.is_empty() || session.shown.len() > MAX_K {
+                return Err(Error::invalid_argument(format!(
+                    "a batch session shows {} ids, not 1 to {MAX_K}",
+                    session.shown.len()
+                )));
+            }
+            let mut unique = std::collections::HashSet::new();
+            for id in session.shown.iter().flatten() {
+                super::items::validate_id(id)?;
+                if !unique.insert(&**id) {
+                    return Err(Error::invalid_argument(format!(
+                        "a batch session shows {id:?} twice"
+                    )));
+                }
+                shown_anywhere.insert(id.clone());
+            }
+        }
+        // Only items some session shows are worth storing.
+        batch.items.retain(|item| {
+            item.id
+                .as_deref()
+                .is_some_and(|id| shown_anywhere.contains(id))
+        });
         let items = self.remember_unseen(batch.items)?;
         let mut last = None;
         let sessions = batch.sessions.len();

@@ -2,6 +2,7 @@
 //! (`export_feedback` → `import_feedback`), and the writer's model, saved,
 //! reaches the readers through `refreshed`.
 
+use super::feedback_outbox::ExportedSession;
 use super::learning_tests::{intents, learning_db_at, split, test_settings, Intents};
 use super::*;
 use crate::testdata::TempDir;
@@ -204,6 +205,50 @@ fn candidates_a_reader_does_not_hold_are_ranked_and_travel_with_its_feedback() {
     // Importing twice adds the session again but not the item.
     assert_eq!(writer.import_feedback(&batch).unwrap().items, 0);
 
+    // A batch is checked whole, as live feedback is, before anything is
+    // stored; items no session shows are not stored.
+    let (len, logged) = (writer.len(), writer.learning_stats().sessions);
+    let dims = data.items[0].len();
+    let reencoded = |edit: &dyn Fn(&mut ExportedSession), extra: bool| {
+        let mut decoded = decode_batch(&batch, dims).unwrap();
+        edit(&mut decoded.sessions[0]);
+        let mut items: Vec<(Arc<str>, Vec<f32>)> = vec![("fresh".into(), new_vector.clone())];
+        if extra {
+            items.push(("unshown".into(), new_vector.clone()));
+        }
+        super::feedback_outbox::encode_batch(dims, &items, &decoded.sessions)
+    };
+    let show_fresh = |s: &mut ExportedSession| s.session.shown[0] = Some("fresh".into());
+    for (edit, code) in [
+        (
+            &(|s: &mut ExportedSession| {
+                show_fresh(s);
+                let again = s.session.shown[0].clone();
+                s.session.shown.push(again);
+            }) as &dyn Fn(&mut ExportedSession),
+            "ERR_INVALID_ARGUMENT",
+        ),
+        (
+            &|s: &mut ExportedSession| {
+                show_fresh(s);
+                s.session.query.fill(0.0);
+            },
+            "ERR_INVALID_VECTOR",
+        ),
+    ] {
+        let bad = reencoded(edit, false);
+        assert_eq!(writer.import_feedback(&bad).unwrap_err().code(), code);
+        assert_eq!(writer.len(), len, "nothing stored");
+        assert_eq!(writer.learning_stats().sessions, logged, "nothing logged");
+    }
+    let good = reencoded(&show_fresh, true);
+    assert_eq!(writer.import_feedback(&good).unwrap().items, 1);
+    assert!(writer.get("fresh").unwrap().is_some());
+    assert!(
+        writer.get("unshown").unwrap().is_none(),
+        "no session shows it"
+    );
+
     // Bad input: codes, and nothing written.
     let unknown = [GivenCandidate {
         id: "nowhere",
@@ -230,10 +275,26 @@ fn candidates_a_reader_does_not_hold_are_ranked_and_travel_with_its_feedback() {
         "ERR_DIMENSION_MISMATCH"
     );
     let sessions = writer.learning_stats().sessions;
+    // Counts far beyond what the bytes could hold: refused before any
+    // allocation they would size.
+    let huge_count = |items: u32, sessions: u32| {
+        let mut bytes = b"HGFB".to_vec();
+        for word in [1, data.items[0].len() as u32, items] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        if items == 0 {
+            bytes.extend_from_slice(&sessions.to_le_bytes());
+        }
+        bytes.extend_from_slice(&[0; 64]);
+        bytes
+    };
+    let (many_items, many_sessions) = (huge_count(u32::MAX, 0), huge_count(0, u32::MAX));
     for garbage in [
         &b"HGFB"[..],
         b"nonsense at all, long enough",
         &batch[..batch.len() - 3],
+        &many_items,
+        &many_sessions,
     ] {
         assert_eq!(
             writer.import_feedback(garbage).unwrap_err().code(),

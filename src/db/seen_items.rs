@@ -37,6 +37,37 @@ impl SeenClock {
         }
     }
 
+    /// The clock of a compacted index: each kept slot's tick moves to its
+    /// new number (`new_slot`, see `Index::compacted`).
+    pub fn renumber(&self, new_slot: &[u32]) {
+        let mut ticks = self.ticks();
+        let mut renumbered = Vec::new();
+        for (slot, &tick) in ticks.iter().enumerate() {
+            let Some(&to) = new_slot.get(slot) else { break };
+            if to == crate::hnsw::DROPPED {
+                continue;
+            }
+            let to = to as usize;
+            if to >= renumbered.len() {
+                renumbered.resize(to + 1, 0);
+            }
+            renumbered[to] = tick;
+        }
+        *ticks = renumbered;
+    }
+
+    /// An item moved from slot `from` to `to` (an update with a new vector)
+    /// keeps when it was last seen.
+    pub fn carry(&self, from: u32, to: u32) {
+        let mut ticks = self.ticks();
+        let tick = ticks.get(from as usize).copied().unwrap_or(0);
+        let to = to as usize;
+        if to >= ticks.len() {
+            ticks.resize(to + 1, 0);
+        }
+        ticks[to] = tick;
+    }
+
     fn ticks(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
         self.ticks.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -60,27 +91,49 @@ impl VectorDb {
                 })
                 .collect()
         };
-        let stored = unseen.len();
-        self.store_as_seen(unseen)?;
-        Ok(stored)
+        self.store_as_seen(unseen)
     }
 
     /// Inserts `items` (all with ids) and marks them seen now, so that a
-    /// reranker over its `maxItems` does not forget them first.
-    fn store_as_seen(&self, items: Vec<NewItem>) -> Result<()> {
-        if items.is_empty() {
-            return Ok(());
+    /// reranker over its `maxItems` does not forget them first. An ordinary
+    /// insert may store one of the ids between the caller's look-up and
+    /// this insert (the `remembering` lock orders only remembering calls):
+    /// the batch, refused whole, is then filtered again and retried, rather
+    /// than failing an import whose sessions would be lost with it.
+    fn store_as_seen(&self, mut items: Vec<NewItem>) -> Result<usize> {
+        const ATTEMPTS: usize = 8;
+        for attempt in 1..=ATTEMPTS {
+            if items.is_empty() {
+                return Ok(0);
+            }
+            let ids: Vec<String> = items.iter().filter_map(|c| c.id.clone()).collect();
+            let batch = if attempt == ATTEMPTS {
+                std::mem::take(&mut items)
+            } else {
+                items.clone()
+            };
+            match self.insert_batch(batch, &|_, _| {}) {
+                Err(crate::error::Error::DuplicateId(_)) if attempt < ATTEMPTS => {
+                    let catalog = self.read_catalog();
+                    items.retain(|c| {
+                        c.id.as_deref()
+                            .is_some_and(|id| !catalog.slot_of.contains(id))
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+            let catalog = self.read_catalog();
+            let slots: Vec<u32> = ids
+                .iter()
+                .filter_map(|id| catalog.slot_of.get(id))
+                .collect();
+            drop(catalog);
+            self.seen.touch(&slots);
+            return Ok(ids.len());
         }
-        let ids: Vec<String> = items.iter().filter_map(|c| c.id.clone()).collect();
-        self.insert_batch(items, &|_, _| {})?;
-        let catalog = self.read_catalog();
-        let slots: Vec<u32> = ids
-            .iter()
-            .filter_map(|id| catalog.slot_of.get(id))
-            .collect();
-        drop(catalog);
-        self.seen.touch(&slots);
-        Ok(())
+        Ok(0)
     }
 
     fn lock_remembering(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -164,11 +217,80 @@ impl VectorDb {
                 }
             }
         }
-        let (inserted, updated) = (fresh.len(), changed.len());
-        self.store_as_seen(fresh)?;
+        let updated = changed.len();
+        let inserted = self.store_as_seen(fresh)?;
         for (id, vector, metadata) in changed {
             self.update(&id, Some(vector), metadata.map(Some))?;
         }
         Ok((inserted, updated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DbOptions, GivenCandidate};
+    use super::*;
+    use crate::distance::Metric;
+
+    fn seen_in_order(db: &VectorDb, order: &[&str]) {
+        for id in order {
+            let given = [GivenCandidate {
+                id,
+                score: None,
+                vector: None,
+            }];
+            db.rank_candidates(&[1.0, 0.5, 0.25], &given, 1, false)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn when_items_were_last_seen_survives_compaction_and_updates() {
+        let db = VectorDb::new(DbOptions::new(3, Metric::Cosine)).unwrap();
+        for i in 0..6 {
+            db.insert(NewItem {
+                id: Some(format!("i{i}")),
+                vector: vec![1.0 + i as f32, 1.0, 0.5],
+                metadata: None,
+            })
+            .unwrap();
+        }
+        seen_in_order(&db, &["i0", "i2", "i3", "i4", "i5", "i1"]);
+        let oldest_first = ["i0", "i2", "i3", "i4", "i5", "i1"];
+        assert_eq!(db.least_recently_seen(6, &[]).unwrap(), oldest_first);
+        // Deleting i0 and compacting renumbers every slot after it.
+        assert!(db.delete("i0").unwrap());
+        assert!(db.compact().unwrap());
+        assert_eq!(db.least_recently_seen(5, &[]).unwrap(), oldest_first[1..]);
+        // A new vector moves i2 to a new slot; it is still the oldest seen.
+        db.update("i2", Some(vec![0.5, 2.0, 1.0]), None).unwrap();
+        assert_eq!(db.least_recently_seen(2, &["i3"]).unwrap(), ["i2", "i4"]);
+    }
+
+    #[test]
+    fn an_id_an_ordinary_insert_stored_meanwhile_does_not_fail_the_rest() {
+        let db = VectorDb::new(DbOptions::new(3, Metric::Cosine)).unwrap();
+        let item = |id: &str, x: f32| NewItem {
+            id: Some(id.to_string()),
+            vector: vec![x, 1.0, 0.5],
+            metadata: None,
+        };
+        // As if inserted between a remembering call's look-up and its insert.
+        db.insert(item("a", 1.0)).unwrap();
+        assert_eq!(
+            db.store_as_seen(vec![item("a", 9.0), item("b", 2.0)])
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.get("a").unwrap().unwrap().vector[0],
+            1.0 / (1.0f32 + 1.0 + 0.25).sqrt()
+        );
+        assert!(db.get("b").unwrap().is_some());
+        assert_eq!(
+            db.least_recently_seen(2, &[]).unwrap(),
+            ["a", "b"],
+            "b was just seen"
+        );
     }
 }

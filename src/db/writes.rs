@@ -248,6 +248,7 @@ impl VectorDb {
                     debug_assert_eq!(catalog.ids.len(), slot as usize);
                     catalog.push(id, metadata);
                     self.index.tombstone(old);
+                    self.seen.carry(old, slot);
                     (slot, old, sequence)
                 }
             }

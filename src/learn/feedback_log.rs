@@ -84,7 +84,8 @@ impl Session {
         }
         let shown_len = r.u32("shown length")? as usize;
         let shown_len = r.check_fits(shown_len as u64, 4, "shown length")?;
-        let mut shown = Vec::with_capacity(shown_len);
+        // An entry is 16 bytes to at least 4 read: reserve in bounded steps.
+        let mut shown = Vec::with_capacity(shown_len.min(1024));
         for _ in 0..shown_len {
             shown.push(r.optional_str("shown id")?.map(Arc::from));
         }
