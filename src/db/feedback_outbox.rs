@@ -27,6 +27,10 @@ use std::sync::{Arc, Mutex};
 const MAX_SESSIONS: usize = 100_000;
 /// Vectors of items not held that a reader keeps for export.
 const MAX_ITEMS: usize = 50_000;
+/// Credited search ids remembered, oldest forgotten first: feedback on a
+/// search after 200,000 later credited ones could be credited again (if its
+/// id is still in a large `recentSearches` table).
+const MAX_CREDITED: usize = 2 * MAX_SESSIONS;
 const MAGIC: &[u8; 4] = b"HGFB";
 const FORMAT: u32 = 1;
 /// Most entries reserved up front while decoding a batch (it grows past).
@@ -50,8 +54,11 @@ pub struct FeedbackBatch {
 #[derive(Default)]
 struct OutboxState {
     sessions: VecDeque<ExportedSession>,
-    /// Searches whose interleaving was credited already (once per search).
+    /// Searches whose interleaving was credited already (once per search),
+    /// and the order they were credited in: the oldest are forgotten first,
+    /// long after their search ids left the recent-search table.
     credited: HashSet<String>,
+    credited_order: VecDeque<String>,
     /// Vectors of shown items not held here, oldest first.
     items: HashMap<Arc<str>, Vec<f32>>,
     item_order: VecDeque<Arc<str>>,
@@ -91,6 +98,7 @@ impl FeedbackOutbox {
         let mut state = self.lock();
         let credit = match (interleaved, &session.search_id) {
             (Some((version, Some(outcome))), Some(id)) if state.credited.insert(id.clone()) => {
+                state.credited_order.push_back(id.clone());
                 Some((version, outcome))
             }
             _ => None,
@@ -102,8 +110,10 @@ impl FeedbackOutbox {
             state.sessions.pop_front();
             state.dropped += 1;
         }
-        if state.credited.len() > 2 * MAX_SESSIONS {
-            state.credited.clear();
+        while state.credited_order.len() > MAX_CREDITED {
+            if let Some(oldest) = state.credited_order.pop_front() {
+                state.credited.remove(&oldest);
+            }
         }
     }
 
