@@ -12,7 +12,7 @@ import { contractScore, bruteForceTop, constructionError } from './sources.mjs'
 
 const require = createRequire(import.meta.url)
 const { LanceDbSource } = require('../lancedb.js')
-const { VectorDB } = require('../index.js')
+const { VectorDB, Reranker, LearnedSearch } = require('../index.js')
 
 let lancedb
 let arrow
@@ -249,6 +249,26 @@ describe('LanceDbSource over a real LanceDB table', { skip }, () => {
     nan[0] = NaN
     assertCode((await failureOf(() => lanceSource.search(nan))).error, 'ERR_INVALID_VECTOR')
     assertCode((await failureOf(() => lanceSource.search(new Float32Array(DIM)))).error, 'ERR_INVALID_VECTOR')
+  })
+
+  test('LearnedSearch over LanceDB: hits are among its filtered top depth, with its scores and metadata; feedback is logged', async () => {
+    const lanceSource = source({ metadata: ['category', 'price'] })
+    const reranker = new Reranker({ dimensions: DIM, metric: 'cosine', learning: { background: false } })
+    const search = new LearnedSearch(lanceSource, reranker, { depth: 30 })
+    const filter = { category: 'c1' }
+    for (const query of queries.slice(0, 5)) {
+      const engine = new Map((await lanceSource.search(query, { k: 30, filter })).map((hit) => [hit.id, hit]))
+      const { searchId, hits } = await search.search(query, { k: 10, filter })
+      assert.equal(hits.length, Math.min(10, engine.size))
+      for (const hit of hits) {
+        assert.ok(engine.has(hit.id), `${hit.id} is one of LanceDB's candidates`)
+        assertClose(hit.baseScore, engine.get(hit.id).score, 1e-6)
+        assert.deepEqual(hit.metadata, engine.get(hit.id).metadata)
+      }
+      await search.feedback({ searchId, clicked: [hits[0].id] })
+    }
+    assert.equal(reranker.learningStats().sessions, 5)
+    await reranker.close()
   })
 
   test('a query beyond 32-bit float range is ERR_INVALID_VECTOR (finite as a double, Infinity as stored)', async () => {
