@@ -16,6 +16,8 @@ const LEARNED_SEARCH_QUERY_KEYS = ['k', 'filter', 'expand']
 // distinct results at a few hundred dimensions (about 1.5 KB each at 384).
 const DEFAULT_MAX_ITEMS = 1_000_000
 
+const { queryVector } = require('./sources/arguments.js')
+
 module.exports = function defineReranker(internals) {
   const { VectorDB, nativeOf, sync, async, unpack, blockLength, invalidArgument, codedError, otherKeys, idArgument, jsonText, limits } = internals
   // Reranker internals LearnedSearch uses (symbol-keyed: not public API).
@@ -44,24 +46,6 @@ module.exports = function defineReranker(internals) {
     const k = options == null || options.k === undefined ? 10 : options.k
     if (!Number.isInteger(k) || k < 1 || k > limits.maxK) throw invalidArgument(`k must be an integer from 1 to ${limits.maxK}, got ${k}`)
     return k
-  }
-
-  /**
-   * The query checked before anything is stored: a failed rerank leaves
-   * no trace. (Ranking checks it again natively.)
-   */
-  function checkQuery(query, dimensions, metric) {
-    if (!(query instanceof Float32Array) && !Array.isArray(query)) throw invalidArgument('a query must be a Float32Array or an array of numbers')
-    if (query.length !== dimensions) throw codedError(RangeError, 'ERR_DIMENSION_MISMATCH', `the query has ${query.length} dimensions, expected ${dimensions}`)
-    let nonZero = false
-    for (let i = 0; i < query.length; i++) {
-      const x = query[i]
-      if (typeof x !== 'number' || !Number.isFinite(x) || !Number.isFinite(Math.fround(x))) {
-        throw codedError(TypeError, 'ERR_INVALID_VECTOR', `query[${i}] is ${x}: a query holds finite 32-bit floats`)
-      }
-      nonZero ||= x !== 0
-    }
-    if (!nonZero && metric === 'cosine') throw codedError(TypeError, 'ERR_INVALID_VECTOR', 'the query is a zero vector, which has no cosine similarity')
   }
 
   function without(options, keys) {
@@ -177,7 +161,8 @@ module.exports = function defineReranker(internals) {
       if (expand !== undefined && typeof expand !== 'function') {
         throw invalidArgument('rerank option expand must be a predicate ({ id, metadata }) => boolean that vets each item past similar queries clicked')
       }
-      checkQuery(query, this.#db.dimensions, this.#db.metric)
+      // The query too, before anything is stored (ranking checks it again natively).
+      queryVector(query, this.#db.dimensions, this.#db.metric)
       if (!Array.isArray(candidates)) throw invalidArgument('rerank candidates must be an array of { id, vector?, score?, metadata? }')
       const ids = new Array(candidates.length)
       let scores

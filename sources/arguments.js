@@ -58,8 +58,9 @@ function searchOptions(options) {
 
 /**
  * The query as a Float32Array (the precision engines store), checked
- * before any engine sees it: finite numbers, the source's dimensions when
- * known, and not all zeros under cosine (which has no direction).
+ * before any engine sees it: finite numbers, the vectors' dimensions when
+ * known, and not all zeros under cosine (which has no direction). Also the
+ * Reranker's check before it stores anything.
  */
 function queryVector(query, dimensions, metric) {
   if (!(query instanceof Float32Array) && !Array.isArray(query)) {
@@ -67,7 +68,7 @@ function queryVector(query, dimensions, metric) {
   }
   if (query.length === 0) throw invalidVector('the query vector is empty')
   if (dimensions !== undefined && query.length !== dimensions) {
-    throw dimensionMismatch(`the query has ${query.length} dimensions, the source's vectors have ${dimensions}`)
+    throw dimensionMismatch(`the query has ${query.length} dimensions, the vectors ${dimensions}`)
   }
   const vector = query instanceof Float32Array ? query : new Float32Array(query.length)
   let nonZero = false

@@ -242,24 +242,13 @@ impl VectorDb {
         let mut shown_anywhere = std::collections::HashSet::new();
         for exported in &batch.sessions {
             let session = &exported.session;
-            self.index
-                .prepare(&session.query, "a batch session's query")?;
-            if session.shown.is_empty() || session.shown.len() > MAX_K {
-                return Err(Error::invalid_argument(format!(
-                    "a batch session shows {} ids, not 1 to {MAX_K}",
-                    session.shown.len()
-                )));
-            }
-            let mut unique = std::collections::HashSet::new();
-            for id in session.shown.iter().flatten() {
-                super::items::validate_id(id)?;
-                if !unique.insert(&**id) {
-                    return Err(Error::invalid_argument(format!(
-                        "a batch session shows {id:?} twice"
-                    )));
-                }
-                shown_anywhere.insert(id.clone());
-            }
+            let shown = session.shown.iter().flatten();
+            self.check_served(
+                &session.query,
+                session.shown.len(),
+                shown.clone().map(|id| &**id),
+            )?;
+            shown_anywhere.extend(shown.cloned());
         }
         // Only items some session shows are worth storing.
         batch.items.retain(|item| {
@@ -293,6 +282,33 @@ impl VectorDb {
         self.learner.record(session);
     }
 
+    /// What feedback for a search served elsewhere must be: a query this
+    /// database's metric takes, and 1 to `MAX_K` valid ids shown, none twice
+    /// (`count` of them, `None` slots of a logged session included).
+    fn check_served<'a>(
+        &self,
+        query: &[f32],
+        count: usize,
+        shown: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
+        self.index.prepare(query, "feedback query")?;
+        if count == 0 || count > MAX_K {
+            return Err(Error::invalid_argument(format!(
+                "feedback shown must list 1 to {MAX_K} ids, got {count}"
+            )));
+        }
+        let mut unique = std::collections::HashSet::new();
+        for id in shown {
+            super::items::validate_id(id)?;
+            if !unique.insert(id) {
+                return Err(Error::invalid_argument(format!(
+                    "feedback shown lists {id:?} twice"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn session_of(&self, feedback: Feedback) -> Result<(Session, Option<Interleaved>)> {
         let (search_id, query, shown, clicked, converted, teams) = match feedback {
             Feedback::ForSearch {
@@ -318,22 +334,7 @@ impl VectorDb {
                 clicked,
                 converted,
             } => {
-                self.index.prepare(&query, "feedback query")?;
-                if shown.is_empty() || shown.len() > MAX_K {
-                    return Err(Error::invalid_argument(format!(
-                        "feedback shown must list 1 to {MAX_K} ids, got {}",
-                        shown.len()
-                    )));
-                }
-                let mut unique = std::collections::HashSet::new();
-                for id in &shown {
-                    super::items::validate_id(id)?;
-                    if !unique.insert(id.as_str()) {
-                        return Err(Error::invalid_argument(format!(
-                            "feedback shown lists {id:?} twice"
-                        )));
-                    }
-                }
+                self.check_served(&query, shown.len(), shown.iter().map(String::as_str))?;
                 let shown = shown.into_iter().map(Arc::from).collect();
                 (None, query, shown, clicked, converted, None)
             }
